@@ -1,0 +1,2 @@
+//! Evaluation benchmarks (being written).
+fn main() {}

@@ -1,0 +1,487 @@
+//! Compiling a configuration (flags, segments, environments) into immutable
+//! per-environment snapshots that evaluate without parsing, allocating or
+//! looking anything up but the flag itself.
+//!
+//! Everything that can be decided once is decided here: which configuration
+//! each environment uses (its own entry, its parent's through `auto_sync`, or
+//! the flag level), operands parsed (regexes, versions, dates), `in` lists
+//! turned into hash sets, prerequisites and segments resolved to indexes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::model::{
+    Condition, Environment, EnvironmentEntry, Flag, FlagType, Operator, Rule, Segment, Serve,
+};
+use crate::parse::compile_regex;
+use crate::validate::{Problem, segment_operand, validate_set};
+use crate::values::{parse_date, parse_semver, thousandths};
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+pub(crate) type FastSet<T> = HashSet<T, foldhash::fast::FixedState>;
+
+/// A compiled configuration: one [`EnvironmentSnapshot`] per environment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    environments: FastMap<String, Arc<EnvironmentSnapshot>>,
+}
+
+impl Snapshot {
+    /// Checks the whole configuration ([`validate_set`]) and compiles it.
+    /// Errors are the configuration's problems; warnings are ignored.
+    pub fn compile(
+        flags: &[Flag],
+        segments: &[Segment],
+        environments: &[Environment],
+    ) -> Result<Snapshot, Vec<Problem>> {
+        let problems = validate_set(flags, segments, environments);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let compiled_segments: Arc<[CompiledSegment]> = {
+            let index: FastMap<&str, usize> = segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.segment_id.as_str(), i))
+                .collect();
+            segments
+                .iter()
+                .map(|s| CompiledSegment {
+                    conditions: s
+                        .conditions
+                        .iter()
+                        .filter_map(|c| compile_condition(c, &index))
+                        .collect(),
+                })
+                .collect()
+        };
+        let segment_index: FastMap<&str, usize> = segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.segment_id.as_str(), i))
+            .collect();
+        let tree: FastMap<&str, &Environment> =
+            environments.iter().map(|e| (e.key.as_str(), e)).collect();
+        let flag_index: FastMap<Box<str>, usize> = flags
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (Box::from(f.flag_id.as_str()), i))
+            .collect();
+
+        // Per flag, each distinct rule list is compiled once and shared by
+        // every environment that uses it.
+        let mut per_env: FastMap<&str, Vec<CompiledFlag>> = environments
+            .iter()
+            .map(|e| (e.key.as_str(), Vec::with_capacity(flags.len())))
+            .collect();
+        for flag in flags {
+            let mut rule_cache: FastMap<Option<&str>, Arc<[CompiledRule]>> = FastMap::default();
+            for env in environments {
+                let (owner, entry) = effective_entry(flag, &env.key, &tree);
+                let config = EffectiveConfig::of(flag, entry);
+                let rules = rule_cache
+                    .entry(owner.filter(|_| config.own_rules))
+                    .or_insert_with(|| {
+                        config
+                            .rules
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| compile_rule(i, r, flag, &segment_index))
+                            .collect()
+                    })
+                    .clone();
+                let compiled = CompiledFlag::new(flag, &config, rules, &flag_index);
+                if let Some(list) = per_env.get_mut(env.key.as_str()) {
+                    list.push(compiled);
+                }
+            }
+        }
+        let environments = per_env
+            .into_iter()
+            .map(|(key, flags)| {
+                let snapshot = EnvironmentSnapshot {
+                    key: key.to_owned(),
+                    flags,
+                    index: flag_index.clone(),
+                    segments: compiled_segments.clone(),
+                };
+                (key.to_owned(), Arc::new(snapshot))
+            })
+            .collect();
+        Ok(Snapshot { environments })
+    }
+
+    /// The snapshot of one environment.
+    pub fn environment(&self, key: &str) -> Option<&Arc<EnvironmentSnapshot>> {
+        self.environments.get(key)
+    }
+
+    /// The compiled environments' keys.
+    pub fn environment_keys(&self) -> impl Iterator<Item = &str> {
+        self.environments.keys().map(String::as_str)
+    }
+}
+
+/// Which entry of `flag` applies in `env`, and which environment owns it:
+/// the environment's own entry; else, through `auto_sync`, its parent's
+/// (recursively); else none (the flag level).
+fn effective_entry<'f>(
+    flag: &'f Flag,
+    env: &'f str,
+    tree: &FastMap<&str, &'f Environment>,
+) -> (Option<&'f str>, Option<&'f EnvironmentEntry>) {
+    let mut current = env;
+    // The tree was checked for loops; the bound only guards against a bug.
+    for _ in 0..=tree.len() {
+        if let Some((key, entry)) = flag.environments.get_key_value(current) {
+            return (Some(key.as_str()), Some(entry));
+        }
+        match tree.get(current) {
+            Some(e) if e.auto_sync => match e.parent.as_deref() {
+                Some(parent) => current = parent,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    (None, None)
+}
+
+/// An environment's configuration with the flag-level fallbacks applied.
+struct EffectiveConfig<'f> {
+    enabled: bool,
+    value: &'f Value,
+    rules: &'f [Rule],
+    /// Whether `rules` come from the entry rather than the flag level.
+    own_rules: bool,
+}
+
+impl<'f> EffectiveConfig<'f> {
+    fn of(flag: &'f Flag, entry: Option<&'f EnvironmentEntry>) -> EffectiveConfig<'f> {
+        match entry {
+            None => EffectiveConfig {
+                enabled: true,
+                value: &flag.default_value,
+                rules: &flag.targeting_rules,
+                own_rules: false,
+            },
+            Some(EnvironmentEntry::Value(value)) => EffectiveConfig {
+                enabled: true,
+                value,
+                rules: &flag.targeting_rules,
+                own_rules: false,
+            },
+            Some(EnvironmentEntry::Config(config)) => EffectiveConfig {
+                enabled: config.enabled.unwrap_or(true),
+                value: config.value.as_ref().unwrap_or(&flag.default_value),
+                rules: config
+                    .targeting_rules
+                    .as_deref()
+                    .unwrap_or(&flag.targeting_rules),
+                own_rules: config.targeting_rules.is_some(),
+            },
+        }
+    }
+}
+
+/// The compiled flags of one environment. Cheap to share (`Arc`) and never
+/// changed: a change compiles a new one.
+#[derive(Debug)]
+pub struct EnvironmentSnapshot {
+    pub(crate) key: String,
+    pub(crate) flags: Vec<CompiledFlag>,
+    pub(crate) index: FastMap<Box<str>, usize>,
+    pub(crate) segments: Arc<[CompiledSegment]>,
+}
+
+impl EnvironmentSnapshot {
+    /// The environment's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// How many flags it holds.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// Whether it holds no flag.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// The flag keys, in configuration order.
+    pub fn flag_ids(&self) -> impl Iterator<Item = &str> {
+        self.flags.iter().map(|f| &*f.key)
+    }
+
+    /// The type of a flag, if it exists.
+    pub fn flag_type(&self, flag_id: &str) -> Option<FlagType> {
+        self.index.get(flag_id).map(|&i| self.flags[i].flag_type)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledFlag {
+    pub(crate) key: Box<str>,
+    pub(crate) flag_type: FlagType,
+    pub(crate) enabled: bool,
+    /// Served when disabled or a prerequisite fails.
+    pub(crate) off_value: Value,
+    /// Served when no rule matches.
+    pub(crate) fallthrough: Value,
+    pub(crate) rules: Arc<[CompiledRule]>,
+    pub(crate) prerequisites: Box<[Prerequisite]>,
+}
+
+impl CompiledFlag {
+    fn new(
+        flag: &Flag,
+        config: &EffectiveConfig<'_>,
+        rules: Arc<[CompiledRule]>,
+        flag_index: &FastMap<Box<str>, usize>,
+    ) -> CompiledFlag {
+        let off_value = match flag.flag_type {
+            FlagType::Boolean => Value::Bool(false),
+            _ => flag.default_value.clone(),
+        };
+        CompiledFlag {
+            key: flag.flag_id.as_str().into(),
+            flag_type: flag.flag_type,
+            enabled: config.enabled,
+            off_value,
+            fallthrough: config.value.clone(),
+            rules,
+            prerequisites: flag
+                .depends_on
+                .iter()
+                .map(|d| Prerequisite {
+                    key: d.flag.as_str().into(),
+                    index: flag_index.get(d.flag.as_str()).copied(),
+                    required_value: d.required_value.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Prerequisite {
+    pub(crate) key: Box<str>,
+    /// `None` when the flag does not exist (the prerequisite always fails).
+    pub(crate) index: Option<usize>,
+    pub(crate) required_value: Value,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRule {
+    pub(crate) index: usize,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) conditions: Box<[CompiledCondition]>,
+    /// Buckets below this are in; `None` when everyone is (no percentage or 100).
+    pub(crate) threshold: Option<u32>,
+    pub(crate) bucket_by: Box<str>,
+    pub(crate) serve: CompiledServe,
+}
+
+#[derive(Debug)]
+pub(crate) enum CompiledServe {
+    Value(Value),
+    Variant(Box<str>, Value),
+    /// Upper bucket bounds (exclusive, cumulative), variant names and values.
+    Split(Box<[(u32, Box<str>, Value)]>),
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledSegment {
+    pub(crate) conditions: Box<[CompiledCondition]>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledCondition {
+    pub(crate) attribute: Box<str>,
+    pub(crate) test: Test,
+}
+
+/// A scalar operand.
+#[derive(Debug)]
+pub(crate) enum Scalar {
+    Str(Box<str>),
+    Num(f64),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ordering {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+}
+
+#[derive(Debug)]
+pub(crate) struct ScalarSet {
+    pub(crate) strings: FastSet<Box<str>>,
+    pub(crate) numbers: Box<[f64]>,
+    pub(crate) booleans: [bool; 2],
+}
+
+#[derive(Debug)]
+pub(crate) enum Test {
+    Equals(Scalar),
+    In(ScalarSet),
+    Contains(Value),
+    StartsWith(Box<str>),
+    EndsWith(Box<str>),
+    Matches(regex::Regex),
+    Number(Ordering, f64),
+    Semver(Ordering, semver::Version),
+    /// Before (`true`) or after (`false`) a time in Unix nanoseconds.
+    Date {
+        before: bool,
+        at: i128,
+    },
+    Exists,
+    Segment(Box<[usize]>),
+    /// The positive test, negated when the attribute is present
+    /// (`not_equals`, `not_in`, `not_contains`) or always (`not_exists`,
+    /// `not_in_segment`).
+    Not(Box<Test>),
+}
+
+fn compile_rule(
+    index: usize,
+    rule: &Rule,
+    flag: &Flag,
+    segment_index: &FastMap<&str, usize>,
+) -> CompiledRule {
+    // Parsing guarantees that every variant a rule names exists.
+    let variant_value = |name: &str| flag.variants.get(name).cloned().unwrap_or(Value::Null);
+    let serve = match &rule.serve {
+        Serve::Value(value) => CompiledServe::Value(value.clone()),
+        Serve::Variant(name) => CompiledServe::Variant(name.as_str().into(), variant_value(name)),
+        Serve::Split(shares) => {
+            let mut upper = 0u32;
+            CompiledServe::Split(
+                shares
+                    .iter()
+                    .map(|share| {
+                        upper += thousandths(share.weight);
+                        (
+                            upper,
+                            share.variant.as_str().into(),
+                            variant_value(&share.variant),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+    };
+    CompiledRule {
+        index,
+        name: rule.name.as_deref().map(Box::from),
+        conditions: rule
+            .conditions
+            .iter()
+            .filter_map(|c| compile_condition(c, segment_index))
+            .collect(),
+        threshold: rule
+            .percentage
+            .map(thousandths)
+            .filter(|&t| t < crate::bucket::BUCKETS),
+        bucket_by: rule
+            .bucket_by
+            .as_deref()
+            .unwrap_or(crate::context::USER_ID)
+            .into(),
+        serve,
+    }
+}
+
+/// Compiles a parsed condition. Parsing has checked every operand, so `None`
+/// (a condition dropped) cannot happen for a parsed document.
+fn compile_condition(
+    condition: &Condition,
+    segment_index: &FastMap<&str, usize>,
+) -> Option<CompiledCondition> {
+    use Operator as Op;
+    let value = condition.value.as_ref();
+    let positive = |op: Op| -> Option<Test> {
+        Some(match op {
+            Op::Equals | Op::NotEquals => Test::Equals(scalar(value?)?),
+            Op::In | Op::NotIn => Test::In(scalar_set(value?.as_array()?)),
+            Op::Contains | Op::NotContains => Test::Contains(value?.clone()),
+            Op::StartsWith => Test::StartsWith(value?.as_str()?.into()),
+            Op::EndsWith => Test::EndsWith(value?.as_str()?.into()),
+            Op::Matches => Test::Matches(compile_regex(value?.as_str()?).ok()?),
+            Op::Gt => Test::Number(Ordering::Gt, value?.as_f64()?),
+            Op::Gte => Test::Number(Ordering::Gte, value?.as_f64()?),
+            Op::Lt => Test::Number(Ordering::Lt, value?.as_f64()?),
+            Op::Lte => Test::Number(Ordering::Lte, value?.as_f64()?),
+            Op::SemverEq => Test::Semver(Ordering::Eq, parse_semver(value?.as_str()?)?),
+            Op::SemverGt => Test::Semver(Ordering::Gt, parse_semver(value?.as_str()?)?),
+            Op::SemverGte => Test::Semver(Ordering::Gte, parse_semver(value?.as_str()?)?),
+            Op::SemverLt => Test::Semver(Ordering::Lt, parse_semver(value?.as_str()?)?),
+            Op::SemverLte => Test::Semver(Ordering::Lte, parse_semver(value?.as_str()?)?),
+            Op::Before => Test::Date {
+                before: true,
+                at: parse_date(value?.as_str()?)?,
+            },
+            Op::After => Test::Date {
+                before: false,
+                at: parse_date(value?.as_str()?)?,
+            },
+            Op::Exists | Op::NotExists => Test::Exists,
+            Op::InSegment | Op::NotInSegment => Test::Segment(
+                segment_operand(condition)
+                    .into_iter()
+                    .filter_map(|id| segment_index.get(id).copied())
+                    .collect(),
+            ),
+        })
+    };
+    let test = positive(condition.operator)?;
+    let test = match condition.operator {
+        Op::NotEquals | Op::NotIn | Op::NotContains | Op::NotExists | Op::NotInSegment => {
+            Test::Not(Box::new(test))
+        }
+        _ => test,
+    };
+    Some(CompiledCondition {
+        attribute: condition.attribute.as_deref().unwrap_or_default().into(),
+        test,
+    })
+}
+
+fn scalar(value: &Value) -> Option<Scalar> {
+    match value {
+        Value::String(s) => Some(Scalar::Str(s.as_str().into())),
+        Value::Number(n) => n.as_f64().map(Scalar::Num),
+        Value::Bool(b) => Some(Scalar::Bool(*b)),
+        _ => None,
+    }
+}
+
+fn scalar_set(items: &[Value]) -> ScalarSet {
+    let mut set = ScalarSet {
+        strings: FastSet::default(),
+        numbers: Box::default(),
+        booleans: [false; 2],
+    };
+    let mut numbers = Vec::new();
+    for item in items {
+        match scalar(item) {
+            Some(Scalar::Str(s)) => {
+                set.strings.insert(s);
+            }
+            Some(Scalar::Num(n)) => numbers.push(n),
+            Some(Scalar::Bool(b)) => set.booleans[usize::from(b)] = true,
+            None => {}
+        }
+    }
+    set.numbers = numbers.into_boxed_slice();
+    set
+}

@@ -1,0 +1,127 @@
+//! The evaluation context: who is asking, as named attributes.
+
+use serde_json::{Map, Value};
+
+/// The targeting key's two names: the seed's `user_id` and OpenFeature's
+/// `targetingKey`. Each is looked up under the other when absent.
+pub const USER_ID: &str = "user_id";
+/// OpenFeature's name for the targeting key.
+pub const TARGETING_KEY: &str = "targetingKey";
+
+/// A context: attributes whose values are strings, numbers, booleans or lists
+/// of them (objects are kept but no operator matches them; `null` counts as
+/// absent).
+///
+/// Attributes are kept in a small vector and found by a linear scan: contexts
+/// hold a handful of attributes, for which this beats hashing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    attributes: Vec<(String, Value)>,
+}
+
+/// Why a JSON value is not a context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidContext(pub String);
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// A context with only a targeting key.
+    pub fn for_user(user_id: impl Into<String>) -> Context {
+        Context::new().with(USER_ID, user_id.into())
+    }
+
+    /// Adds or replaces an attribute.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Context {
+        self.set(name, value);
+        self
+    }
+
+    /// Adds or replaces an attribute.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+        let name = name.into();
+        let value = value.into();
+        match self.attributes.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attributes.push((name, value)),
+        }
+    }
+
+    /// Reads a context from a JSON object.
+    pub fn from_json(value: Value) -> Result<Context, InvalidContext> {
+        match value {
+            Value::Object(map) => Ok(Context::from_map(map)),
+            Value::Null => Ok(Context::new()),
+            other => Err(InvalidContext(format!(
+                "the context must be a JSON object, found {}",
+                crate::values::kind(&other)
+            ))),
+        }
+    }
+
+    /// A context from a JSON object's entries.
+    pub fn from_map(map: Map<String, Value>) -> Context {
+        Context {
+            attributes: map.into_iter().collect(),
+        }
+    }
+
+    /// The value of an attribute; `null` counts as absent, and `user_id` and
+    /// `targetingKey` stand in for each other.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.get_exact(name).or_else(|| match name {
+            USER_ID => self.get_exact(TARGETING_KEY),
+            TARGETING_KEY => self.get_exact(USER_ID),
+            _ => None,
+        })
+    }
+
+    fn get_exact(&self, name: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
+    }
+
+    /// The targeting key (`user_id` or `targetingKey`), when it is a string.
+    pub fn targeting_key(&self) -> Option<&str> {
+        self.get(USER_ID).and_then(Value::as_str)
+    }
+
+    /// All attributes, in insertion order.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.attributes.iter().map(|(n, v)| (n.as_str(), v))
+    }
+}
+
+impl From<Map<String, Value>> for Context {
+    fn from(map: Map<String, Value>) -> Context {
+        Context::from_map(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn targeting_key_aliases() {
+        let of = Context::new().with("targetingKey", "u1");
+        assert_eq!(of.get("user_id"), Some(&json!("u1")));
+        let seed = Context::for_user("u2");
+        assert_eq!(seed.get("targetingKey"), Some(&json!("u2")));
+        assert_eq!(seed.targeting_key(), Some("u2"));
+    }
+
+    #[test]
+    fn null_is_absent_and_non_objects_are_refused() {
+        let ctx = Context::from_json(json!({"a": null})).unwrap_or_default();
+        assert_eq!(ctx.get("a"), None);
+        assert!(Context::from_json(json!([1])).is_err());
+    }
+}

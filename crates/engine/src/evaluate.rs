@@ -1,0 +1,381 @@
+//! Evaluation: the value a flag has for a context in one environment.
+//!
+//! The steps (DESIGN.md §3): unknown flag → `FLAG_NOT_FOUND`; disabled → off
+//! value, `DISABLED`; a prerequisite with another value → off value,
+//! `PREREQUISITE_FAILED`; the first matching rule whose percentage admits the
+//! context → its value (`TARGETING_MATCH`, or `SPLIT` when a bucket decided);
+//! otherwise the environment's value (`STATIC` without rules, `DEFAULT` with).
+//!
+//! Nothing here allocates: results borrow from the snapshot.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::bucket::Murmur3;
+use crate::compile::{
+    CompiledCondition, CompiledFlag, CompiledRule, CompiledServe, EnvironmentSnapshot, Ordering,
+    Scalar, Test,
+};
+use crate::context::Context;
+use crate::model::FlagType;
+use crate::values::{attribute_date, attribute_number, json_equal, parse_semver};
+
+/// Why a value was served (OpenFeature's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// The flag has no rules: its environment value.
+    Static,
+    /// Rules exist and none matched: the environment value.
+    Default,
+    /// A rule's conditions matched.
+    TargetingMatch,
+    /// A bucket decided (percentage rollout or weighted split).
+    Split,
+    /// The environment's kill switch is off.
+    Disabled,
+    /// A prerequisite did not have its required value.
+    PrerequisiteFailed,
+    /// No value: see the error code.
+    Error,
+}
+
+impl Reason {
+    /// The OpenFeature name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Static => "STATIC",
+            Reason::Default => "DEFAULT",
+            Reason::TargetingMatch => "TARGETING_MATCH",
+            Reason::Split => "SPLIT",
+            Reason::Disabled => "DISABLED",
+            Reason::PrerequisiteFailed => "PREREQUISITE_FAILED",
+            Reason::Error => "ERROR",
+        }
+    }
+}
+
+/// Why no value could be served (OpenFeature's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// No flag with that key in the environment.
+    FlagNotFound,
+    /// The flag's type is not the one asked for.
+    TypeMismatch,
+    /// A targeting key was required and absent.
+    TargetingKeyMissing,
+    /// The context is not a JSON object.
+    InvalidContext,
+    /// The request could not be read.
+    ParseError,
+    /// Anything else.
+    General,
+}
+
+impl ErrorCode {
+    /// The OpenFeature name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::FlagNotFound => "FLAG_NOT_FOUND",
+            ErrorCode::TypeMismatch => "TYPE_MISMATCH",
+            ErrorCode::TargetingKeyMissing => "TARGETING_KEY_MISSING",
+            ErrorCode::InvalidContext => "INVALID_CONTEXT",
+            ErrorCode::ParseError => "PARSE_ERROR",
+            ErrorCode::General => "GENERAL",
+        }
+    }
+}
+
+/// The rule that decided a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleRef<'a> {
+    /// Position in the environment's rule list.
+    pub index: usize,
+    /// The rule's name, if it has one.
+    pub name: Option<&'a str>,
+}
+
+/// The outcome of evaluating one flag.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Resolution<'a> {
+    /// The value served; `None` only with an error code.
+    pub value: Option<&'a Value>,
+    /// The variant served, when the value came from the flag's `variants`.
+    pub variant: Option<&'a str>,
+    /// Why.
+    pub reason: Reason,
+    /// The rule that matched, for `TARGETING_MATCH` and `SPLIT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleRef<'a>>,
+    /// The prerequisite that failed, for `PREREQUISITE_FAILED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_prerequisite: Option<&'a str>,
+    /// Set when `reason` is `ERROR`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<ErrorCode>,
+}
+
+impl<'a> Resolution<'a> {
+    /// A resolution with no value.
+    pub fn error(code: ErrorCode) -> Resolution<'static> {
+        Resolution {
+            value: None,
+            variant: None,
+            reason: Reason::Error,
+            rule: None,
+            failed_prerequisite: None,
+            error_code: Some(code),
+        }
+    }
+
+    fn served(value: &'a Value, reason: Reason) -> Resolution<'a> {
+        Resolution {
+            value: Some(value),
+            variant: None,
+            reason,
+            rule: None,
+            failed_prerequisite: None,
+            error_code: None,
+        }
+    }
+}
+
+/// Prerequisite chains longer than this fail (validation rejects cycles; this
+/// bounds the recursion for configurations that skipped it).
+const MAX_PREREQUISITE_DEPTH: usize = 64;
+
+impl EnvironmentSnapshot {
+    /// Evaluates one flag for a context.
+    pub fn evaluate(&self, flag_id: &str, context: &Context) -> Resolution<'_> {
+        match self.index.get(flag_id) {
+            Some(&i) => self.evaluate_flag(&self.flags[i], context, 0),
+            None => Resolution::error(ErrorCode::FlagNotFound),
+        }
+    }
+
+    /// Evaluates one flag, refusing (`TYPE_MISMATCH`) if it is not of the
+    /// type the caller expects.
+    pub fn evaluate_typed(
+        &self,
+        flag_id: &str,
+        context: &Context,
+        expected: FlagType,
+    ) -> Resolution<'_> {
+        match self.index.get(flag_id) {
+            Some(&i) if self.flags[i].flag_type == expected || expected == FlagType::Json => {
+                self.evaluate_flag(&self.flags[i], context, 0)
+            }
+            Some(_) => Resolution::error(ErrorCode::TypeMismatch),
+            None => Resolution::error(ErrorCode::FlagNotFound),
+        }
+    }
+
+    /// Evaluates every flag for one context, in configuration order.
+    pub fn evaluate_all<'s>(
+        &'s self,
+        context: &'s Context,
+    ) -> impl Iterator<Item = (&'s str, Resolution<'s>)> + 's {
+        self.flags
+            .iter()
+            .map(move |flag| (&*flag.key, self.evaluate_flag(flag, context, 0)))
+    }
+
+    fn evaluate_flag<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        context: &Context,
+        depth: usize,
+    ) -> Resolution<'s> {
+        if !flag.enabled {
+            return Resolution::served(&flag.off_value, Reason::Disabled);
+        }
+        for prerequisite in &flag.prerequisites {
+            let holds = depth < MAX_PREREQUISITE_DEPTH
+                && prerequisite.index.is_some_and(|i| {
+                    self.evaluate_flag(&self.flags[i], context, depth + 1)
+                        .value
+                        .is_some_and(|v| json_equal(v, &prerequisite.required_value))
+                });
+            if !holds {
+                let mut resolution =
+                    Resolution::served(&flag.off_value, Reason::PrerequisiteFailed);
+                resolution.failed_prerequisite = Some(&prerequisite.key);
+                return resolution;
+            }
+        }
+        for rule in flag.rules.iter() {
+            if let Some(resolution) = self.apply_rule(flag, rule, context) {
+                return resolution;
+            }
+        }
+        let reason = if flag.rules.is_empty() {
+            Reason::Static
+        } else {
+            Reason::Default
+        };
+        Resolution::served(&flag.fallthrough, reason)
+    }
+
+    /// The rule's resolution if it matches and admits the context.
+    fn apply_rule<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        rule: &'s CompiledRule,
+        context: &Context,
+    ) -> Option<Resolution<'s>> {
+        if !rule.conditions.iter().all(|c| self.holds(c, context)) {
+            return None;
+        }
+        let needs_bucket =
+            rule.threshold.is_some() || matches!(rule.serve, CompiledServe::Split(_));
+        let bucket = if needs_bucket {
+            Some(bucket_of(&flag.key, context.get(&rule.bucket_by)?)?)
+        } else {
+            None
+        };
+        if let (Some(threshold), Some(b)) = (rule.threshold, bucket)
+            && b >= threshold
+        {
+            return None;
+        }
+        let reason = if bucket.is_some() {
+            Reason::Split
+        } else {
+            Reason::TargetingMatch
+        };
+        let (value, variant) = match &rule.serve {
+            CompiledServe::Value(value) => (value, None),
+            CompiledServe::Variant(name, value) => (value, Some(&**name)),
+            CompiledServe::Split(shares) => {
+                let b = bucket?;
+                let (_, name, value) = shares
+                    .iter()
+                    .find(|(upper, _, _)| b < *upper)
+                    .or_else(|| shares.last())?;
+                (value, Some(&**name))
+            }
+        };
+        Some(Resolution {
+            value: Some(value),
+            variant,
+            reason,
+            rule: Some(crate::evaluate::RuleRef {
+                index: rule.index,
+                name: rule.name.as_deref(),
+            }),
+            failed_prerequisite: None,
+            error_code: None,
+        })
+    }
+
+    fn holds(&self, condition: &CompiledCondition, context: &Context) -> bool {
+        self.test(&condition.test, &condition.attribute, context)
+    }
+
+    fn test(&self, test: &Test, attribute: &str, context: &Context) -> bool {
+        match test {
+            Test::Segment(ids) => ids.iter().any(|&i| {
+                self.segments
+                    .get(i)
+                    .is_some_and(|s| s.conditions.iter().all(|c| self.holds(c, context)))
+            }),
+            Test::Exists => context.get(attribute).is_some(),
+            Test::Not(inner) => match **inner {
+                // Whole-context tests negate plainly.
+                Test::Segment(_) | Test::Exists => !self.test(inner, attribute, context),
+                // Attribute tests need the attribute: absent stays false.
+                _ => context
+                    .get(attribute)
+                    .is_some_and(|value| !test_value(inner, value)),
+            },
+            _ => context
+                .get(attribute)
+                .is_some_and(|value| test_value(test, value)),
+        }
+    }
+}
+
+/// A positive attribute test against a present value.
+fn test_value(test: &Test, value: &Value) -> bool {
+    match test {
+        Test::Equals(operand) => scalar_equals(operand, value),
+        Test::In(set) => match value {
+            Value::Array(items) => items.iter().any(|item| set_contains(set, item)),
+            scalar => set_contains(set, scalar),
+        },
+        Test::Contains(operand) => match (value, operand) {
+            (Value::String(haystack), Value::String(needle)) => haystack.contains(needle.as_str()),
+            (Value::Array(items), operand) => items.iter().any(|item| json_equal(item, operand)),
+            _ => false,
+        },
+        Test::StartsWith(prefix) => value.as_str().is_some_and(|s| s.starts_with(&**prefix)),
+        Test::EndsWith(suffix) => value.as_str().is_some_and(|s| s.ends_with(&**suffix)),
+        Test::Matches(regex) => value.as_str().is_some_and(|s| regex.is_match(s)),
+        Test::Number(ordering, operand) => {
+            attribute_number(value).is_some_and(|n| compare(ordering, n.partial_cmp(operand)))
+        }
+        Test::Semver(ordering, operand) => value
+            .as_str()
+            .and_then(parse_semver)
+            .is_some_and(|v| compare(ordering, Some(v.cmp_precedence(operand)))),
+        Test::Date { before, at } => {
+            attribute_date(value).is_some_and(|t| if *before { t < *at } else { t > *at })
+        }
+        // Whole-context tests are handled by the caller.
+        Test::Exists | Test::Segment(_) | Test::Not(_) => false,
+    }
+}
+
+fn compare(ordering: &Ordering, result: Option<std::cmp::Ordering>) -> bool {
+    use std::cmp::Ordering as O;
+    matches!(
+        (ordering, result),
+        (Ordering::Gt, Some(O::Greater))
+            | (Ordering::Gte, Some(O::Greater | O::Equal))
+            | (Ordering::Lt, Some(O::Less))
+            | (Ordering::Lte, Some(O::Less | O::Equal))
+            | (Ordering::Eq, Some(O::Equal))
+    )
+}
+
+fn scalar_equals(operand: &Scalar, value: &Value) -> bool {
+    match (operand, value) {
+        (Scalar::Str(a), Value::String(b)) => **a == **b,
+        (Scalar::Num(a), Value::Number(b)) => b.as_f64() == Some(*a),
+        (Scalar::Bool(a), Value::Bool(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn set_contains(set: &crate::compile::ScalarSet, value: &Value) -> bool {
+    match value {
+        Value::String(s) => set.strings.contains(s.as_str()),
+        Value::Number(n) => n.as_f64().is_some_and(|n| set.numbers.contains(&n)),
+        Value::Bool(b) => set.booleans[usize::from(*b)],
+        _ => false,
+    }
+}
+
+/// The bucket of a context value: strings as they are, integers in decimal;
+/// other values cannot be bucketed (the rule does not match).
+fn bucket_of(flag_id: &str, value: &Value) -> Option<u32> {
+    let mut hasher = Murmur3::with_seed(0);
+    hasher.write(flag_id.as_bytes());
+    hasher.write(b":");
+    match value {
+        Value::String(s) => hasher.write(s.as_bytes()),
+        Value::Number(n) => {
+            let mut buffer = itoa::Buffer::new();
+            if let Some(i) = n.as_i64() {
+                hasher.write(buffer.format(i).as_bytes());
+            } else if let Some(u) = n.as_u64() {
+                hasher.write(buffer.format(u).as_bytes());
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    Some(hasher.finish() % crate::bucket::BUCKETS)
+}
