@@ -1,0 +1,73 @@
+#![doc = include_str!("../README.md")]
+
+mod audit;
+mod types;
+
+pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
+pub use types::*;
+
+use async_trait::async_trait;
+
+/// Everything the service keeps, behind one interface with a SQLite and a
+/// PostgreSQL implementation.
+///
+/// Every mutation goes through [`FlagStore::commit`]: one transaction that
+/// checks versions, writes the new documents and their versions, appends a
+/// hash-chained audit entry per change and records the changes under a new
+/// revision. Either all of a [`ChangeSet`] happens or none of it.
+#[async_trait]
+pub trait FlagStore: Send + Sync + 'static {
+    /// Applies a change set atomically (see the trait documentation).
+    /// A version mismatch is [`StoreError::Conflict`] and changes nothing.
+    async fn commit(&self, changes: ChangeSet) -> Result<Committed, StoreError>;
+
+    /// The live configuration (deleted flags excluded) and its revision.
+    async fn load(&self) -> Result<Configuration, StoreError>;
+
+    /// One flag, deleted or not.
+    async fn flag(&self, flag_id: &str) -> Result<Option<StoredFlag>, StoreError>;
+
+    /// Flags that are soft-deleted (restorable).
+    async fn deleted_flags(&self) -> Result<Vec<StoredFlag>, StoreError>;
+
+    /// The versions of a flag, newest first, `limit` from before `before`
+    /// (a version number; `None` starts at the newest).
+    async fn flag_versions(
+        &self,
+        flag_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<FlagVersion>, StoreError>;
+
+    /// One version of a flag.
+    async fn flag_version(
+        &self,
+        flag_id: &str,
+        version: i64,
+    ) -> Result<Option<FlagVersion>, StoreError>;
+
+    /// Audit entries matching a query, newest first.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Audit entries in chain order (oldest first) after entry `after_id`,
+    /// for verification and export.
+    async fn audit_chain(&self, after_id: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The changes recorded after `revision`, oldest first, at most `limit`.
+    /// Used to replay what a stream subscriber missed.
+    async fn changes_since(&self, revision: i64, limit: u32)
+    -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// All API keys, revoked ones included.
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// The key whose secret hashes to `secret_hash` (revoked or not).
+    async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Records when keys were last used (batched by the caller; not audited).
+    async fn touch_api_keys(&self, used: &[(String, time::OffsetDateTime)])
+    -> Result<(), StoreError>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
