@@ -37,9 +37,23 @@ impl Snapshot {
         environments: &[Environment],
     ) -> Result<Snapshot, Vec<Problem>> {
         let problems = validate_set(flags, segments, environments);
-        if !problems.is_empty() {
-            return Err(problems);
+        if problems.is_empty() {
+            Ok(Snapshot::build(flags, segments, environments))
+        } else {
+            Err(problems)
         }
+    }
+
+    /// Compiles a configuration without checking it as a whole. Broken
+    /// references degrade safely instead of failing: a condition on an
+    /// unknown segment never holds (`not_in_segment` always does), an unknown
+    /// prerequisite always fails, entries for unknown environments are
+    /// ignored, and prerequisite loops fail at a fixed depth.
+    ///
+    /// For a service whose stored configuration must keep serving even if two
+    /// concurrent writers each made a valid change that together break a
+    /// reference; writes are checked with [`validate_set`] beforehand.
+    pub fn build(flags: &[Flag], segments: &[Segment], environments: &[Environment]) -> Snapshot {
         let compiled_segments: Arc<[CompiledSegment]> = {
             let index: FastMap<&str, usize> = segments
                 .iter()
@@ -110,7 +124,7 @@ impl Snapshot {
                 (key.to_owned(), Arc::new(snapshot))
             })
             .collect();
-        Ok(Snapshot { environments })
+        Snapshot { environments }
     }
 
     /// The snapshot of one environment.

@@ -3,6 +3,7 @@
 pub mod bucket;
 mod compile;
 mod context;
+pub mod diff;
 mod evaluate;
 pub mod model;
 pub mod parse;

@@ -47,25 +47,27 @@ pub fn attribute_date(value: &Value) -> Option<i128> {
 }
 
 /// A context attribute read as a number: a JSON number, or a string that is a
-/// decimal number in full (`"42"`, `"-1.5"`, not `"42abc"` or `""`). Numeric
-/// operators are the only place a string is read as a number.
+/// plain decimal number in full — an optional `-`, digits, and optionally a
+/// `.` followed by digits (`"42"`, `"-1.5"`, `"007"`; not `" 42"`, `"+5"`,
+/// `"1e3"`, `".5"` or `"42abc"`). Numeric operators are the only place a
+/// string is read as a number, and the format is this strict so that every
+/// SDK's parser agrees.
 pub fn attribute_number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => {
-            let s = s.trim();
-            // Rust's parser also takes "inf" and "NaN"; a context never means those.
-            if s.is_empty()
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-            {
-                return None;
-            }
-            s.parse::<f64>().ok().filter(|n| n.is_finite())
-        }
+        Value::String(s) if is_plain_decimal(s) => s.parse::<f64>().ok().filter(|n| n.is_finite()),
         _ => None,
     }
+}
+
+fn is_plain_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (digits, None),
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && fraction.is_none_or(all_digits)
 }
 
 /// Typed equality of two JSON scalars: strings by exact (case-sensitive)
@@ -134,7 +136,11 @@ mod tests {
     #[test]
     fn numeric_strings_are_read_only_in_full() {
         assert_eq!(attribute_number(&json!("42")), Some(42.0));
-        assert_eq!(attribute_number(&json!(" -1.5 ")), Some(-1.5));
+        assert_eq!(attribute_number(&json!("-1.5")), Some(-1.5));
+        assert_eq!(attribute_number(&json!("007")), Some(7.0));
+        for not_plain in [" 19", "+5", "1e3", ".5", "5.", "-", "", "1_000", "0x10"] {
+            assert_eq!(attribute_number(&json!(not_plain)), None, "{not_plain:?}");
+        }
         assert_eq!(attribute_number(&json!("42abc")), None);
         assert_eq!(attribute_number(&json!("NaN")), None);
         assert_eq!(attribute_number(&json!("inf")), None);

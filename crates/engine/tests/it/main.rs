@@ -1,5 +1,6 @@
 //! The engine's integration tests: one binary.
 
+mod allocations;
 mod properties;
 mod seed;
 mod vectors;
