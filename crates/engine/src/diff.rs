@@ -62,16 +62,33 @@ mod tests {
 
     #[test]
     fn reports_changed_added_and_removed_paths() {
-        let before = json!({"a": 1, "env": {"production": {"enabled": true}}, "tags": ["x"], "gone": 1});
+        let before =
+            json!({"a": 1, "env": {"production": {"enabled": true}}, "tags": ["x"], "gone": 1});
         let after = json!({"a": 1.0, "env": {"production": {"enabled": false}}, "tags": ["x", "y"], "new": 2});
         let found = diff(&before, &after);
         assert_eq!(
             found,
             vec![
-                Difference { path: "env.production.enabled".into(), before: Some(json!(true)), after: Some(json!(false)) },
-                Difference { path: "tags".into(), before: Some(json!(["x"])), after: Some(json!(["x", "y"])) },
-                Difference { path: "gone".into(), before: Some(json!(1)), after: None },
-                Difference { path: "new".into(), before: None, after: Some(json!(2)) },
+                Difference {
+                    path: "env.production.enabled".into(),
+                    before: Some(json!(true)),
+                    after: Some(json!(false))
+                },
+                Difference {
+                    path: "tags".into(),
+                    before: Some(json!(["x"])),
+                    after: Some(json!(["x", "y"]))
+                },
+                Difference {
+                    path: "gone".into(),
+                    before: Some(json!(1)),
+                    after: None
+                },
+                Difference {
+                    path: "new".into(),
+                    before: None,
+                    after: Some(json!(2))
+                },
             ]
         );
         assert!(diff(&after, &after).is_empty());

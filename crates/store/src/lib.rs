@@ -1,12 +1,36 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod postgres;
+mod sql;
+mod sqlite;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
+pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
+pub use sqlite::SqliteStore;
 pub use types::*;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+
+/// Opens the store a URL names and migrates its schema: `postgres://…` or
+/// `postgresql://…` is PostgreSQL; `sqlite:…` or a plain file path is SQLite
+/// (the file is created if missing).
+pub async fn connect(database_url: &str) -> Result<Arc<dyn FlagStore>, StoreError> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if let Some((scheme, _)) = database_url.split_once("://") {
+        Err(StoreError::Database(format!(
+            "unsupported database URL scheme {scheme:?}: use postgres://, sqlite: or a file path"
+        )))
+    } else {
+        Ok(Arc::new(SqliteStore::open(database_url).await?))
+    }
+}
 
 /// Everything the service keeps, behind one interface with a SQLite and a
 /// PostgreSQL implementation.
@@ -55,8 +79,11 @@ pub trait FlagStore: Send + Sync + 'static {
 
     /// The changes recorded after `revision`, oldest first, at most `limit`.
     /// Used to replay what a stream subscriber missed.
-    async fn changes_since(&self, revision: i64, limit: u32)
-    -> Result<Vec<ChangeRecord>, StoreError>;
+    async fn changes_since(
+        &self,
+        revision: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
 
     /// All API keys, revoked ones included.
     async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
@@ -65,8 +92,10 @@ pub trait FlagStore: Send + Sync + 'static {
     async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
 
     /// Records when keys were last used (batched by the caller; not audited).
-    async fn touch_api_keys(&self, used: &[(String, time::OffsetDateTime)])
-    -> Result<(), StoreError>;
+    async fn touch_api_keys(
+        &self,
+        used: &[(String, time::OffsetDateTime)],
+    ) -> Result<(), StoreError>;
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

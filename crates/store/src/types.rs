@@ -150,6 +150,10 @@ pub enum Expect {
 
 /// One change of a [`ChangeSet`].
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a change set holds a few changes briefly; boxing flags would burden every caller"
+)]
 pub enum Change {
     /// Create or replace a flag (a replaced deleted flag is restored).
     PutFlag(Flag, Expect),

@@ -20,7 +20,11 @@ fn rollout(percentage: f64) -> Snapshot {
 fn is_on(snapshot: &Snapshot, user: &str) -> bool {
     snapshot
         .environment("production")
-        .map(|s| s.evaluate("checkout_flow_v2", &Context::for_user(user)).value == Some(&json!(true)))
+        .map(|s| {
+            s.evaluate("checkout_flow_v2", &Context::for_user(user))
+                .value
+                == Some(&json!(true))
+        })
         .unwrap_or(false)
 }
 
@@ -70,7 +74,10 @@ fn a_split_lands_within_one_percent_of_its_weights() {
     }
     for (count, weight) in counts.iter().zip([50.0, 30.0, 20.0]) {
         let share = f64::from(*count) * 100.0 / f64::from(n);
-        assert!((share - weight).abs() <= 1.0, "{counts:?}: {share} % for weight {weight}");
+        assert!(
+            (share - weight).abs() <= 1.0,
+            "{counts:?}: {share} % for weight {weight}"
+        );
     }
 }
 
@@ -83,10 +90,25 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         any::<i32>().prop_map(Value::from),
         (-1e6f64..1e6).prop_map(Value::from),
         prop_oneof![
-            Just("equals"), Just("in"), Just("matches"), Just("semver_gt"), Just("before"),
-            Just("in_segment"), Just("exists"), Just("1.2.3"), Just("2026-01-01T00:00:00Z"),
-            Just("user_id"), Just("production"), Just("control"), Just("(a|b)+"), Just(""),
-            Just("é✓"), Just("boolean"), Just("json"), Just("number"), Just("string")
+            Just("equals"),
+            Just("in"),
+            Just("matches"),
+            Just("semver_gt"),
+            Just("before"),
+            Just("in_segment"),
+            Just("exists"),
+            Just("1.2.3"),
+            Just("2026-01-01T00:00:00Z"),
+            Just("user_id"),
+            Just("production"),
+            Just("control"),
+            Just("(a|b)+"),
+            Just(""),
+            Just("é✓"),
+            Just("boolean"),
+            Just("json"),
+            Just("number"),
+            Just("string")
         ]
         .prop_map(Value::from),
     ];
@@ -96,19 +118,41 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
             proptest::collection::vec(
                 (
                     prop_oneof![
-                        Just("flag_id"), Just("type"), Just("default_value"), Just("variants"),
-                        Just("targeting_rules"), Just("environments"), Just("depends_on"),
-                        Just("conditions"), Just("attribute"), Just("operator"), Just("value"),
-                        Just("variant"), Just("weight"), Just("percentage"), Just("bucket_by"),
-                        Just("enabled"), Just("production"), Just("staging"), Just("name"),
-                        Just("flag"), Just("required_value"), Just("segment_id"), Just("x")
+                        Just("flag_id"),
+                        Just("type"),
+                        Just("default_value"),
+                        Just("variants"),
+                        Just("targeting_rules"),
+                        Just("environments"),
+                        Just("depends_on"),
+                        Just("conditions"),
+                        Just("attribute"),
+                        Just("operator"),
+                        Just("value"),
+                        Just("variant"),
+                        Just("weight"),
+                        Just("percentage"),
+                        Just("bucket_by"),
+                        Just("enabled"),
+                        Just("production"),
+                        Just("staging"),
+                        Just("name"),
+                        Just("flag"),
+                        Just("required_value"),
+                        Just("segment_id"),
+                        Just("x")
                     ],
                     inner
                 ),
                 0..6
             )
             .prop_map(|entries| {
-                Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect(),
+                )
             }),
         ]
     })

@@ -1,0 +1,181 @@
+//! Authentication and authorisation: API keys as an extractor.
+//!
+//! A request carries its key as `Authorization: Bearer <key>` or
+//! `X-API-Key: <key>`. Keys are stored only as SHA-256 hashes (they are long
+//! random strings, so a fast hash is enough) and looked up in memory.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use ff_store::{ApiKey, KeyKind, Role};
+use governor::clock::{Clock as _, DefaultClock};
+use rand::RngExt as _;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who is calling: the key that authenticated the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's id (the audit actor).
+    pub key_id: String,
+    /// Admin, server or client.
+    pub kind: KeyKind,
+    /// For admin keys.
+    pub role: Option<Role>,
+    /// For server and client keys.
+    pub environment: Option<String>,
+}
+
+impl Principal {
+    /// Refuses unless this is an admin key with at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        match (self.kind, self.role) {
+            (KeyKind::Admin, Some(have)) if have >= role => Ok(()),
+            (KeyKind::Admin, _) => Err(ApiError::Forbidden(format!(
+                "this key's role does not allow that; it needs the {} role",
+                role_name(role)
+            ))),
+            (kind, _) => Err(ApiError::Forbidden(format!(
+                "{} keys may only evaluate flags; this needs an admin key with the {} role",
+                kind_name(kind),
+                role_name(role)
+            ))),
+        }
+    }
+
+    /// The environment this key may evaluate in: its own for server and
+    /// client keys (refusing another), the requested one for admin keys.
+    pub fn evaluation_environment(&self, requested: Option<&str>) -> Result<String, ApiError> {
+        match (&self.environment, requested) {
+            (Some(own), Some(asked)) if own != asked => Err(ApiError::Forbidden(format!(
+                "this key belongs to environment \"{own}\", not \"{asked}\""
+            ))),
+            (Some(own), _) => Ok(own.clone()),
+            (None, Some(asked)) => Ok(asked.to_owned()),
+            (None, None) => Err(ApiError::bad_request(
+                "missing_environment",
+                "environment is required with an admin key",
+            )),
+        }
+    }
+}
+
+/// The document name of a role.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "viewer",
+        Role::Editor => "editor",
+        Role::Approver => "approver",
+        Role::Admin => "admin",
+    }
+}
+
+/// The document name of a key kind.
+pub fn kind_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Admin => "admin",
+        KeyKind::Server => "server",
+        KeyKind::Client => "client",
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Principal, ApiError> {
+        let secret = presented_key(parts).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+                    .into(),
+            )
+        })?;
+        let live = state.live.current();
+        let key = live
+            .keys_by_hash
+            .get(&hash_secret(secret))
+            .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+        if key.revoked_at.is_some() {
+            return Err(ApiError::Unauthorized(
+                "this API key has been revoked".into(),
+            ));
+        }
+        check_rate(state, &key.id)?;
+        if let Ok(mut usage) = state.key_usage.lock() {
+            usage.insert(key.id.clone(), state.clock.now());
+        }
+        Ok(principal_of(key))
+    }
+}
+
+fn principal_of(key: &ApiKey) -> Principal {
+    Principal {
+        key_id: key.id.clone(),
+        kind: key.kind,
+        role: key.role,
+        environment: key.environment.clone(),
+    }
+}
+
+fn presented_key(parts: &Parts) -> Option<&str> {
+    let bearer = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    bearer
+        .or_else(|| {
+            parts
+                .headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
+        .filter(|k| !k.is_empty())
+}
+
+fn check_rate(state: &AppState, key_id: &str) -> Result<(), ApiError> {
+    match state.limiter.check_key(&key_id.to_owned()) {
+        Ok(()) => Ok(()),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Err(ApiError::RateLimited {
+                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            })
+        }
+    }
+}
+
+/// SHA-256 of a secret, hex.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new secret for a key of `kind`: `ff_<kind>_` and 40 random characters
+/// (238 bits).
+pub fn generate_secret(kind: KeyKind) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    let random: String = (0..40)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("ff_{}_{random}", kind_name(kind))
+}
+
+/// A new public key id: `key_` and 16 hex characters.
+pub fn generate_key_id() -> String {
+    let bytes: [u8; 8] = rand::rng().random();
+    format!("key_{}", hex::encode(bytes))
+}
+
+/// The part of a secret shown in listings to recognise it.
+pub fn secret_prefix(secret: &str) -> String {
+    secret.chars().take(14).collect()
+}

@@ -1,0 +1,177 @@
+//! Edits of flag documents that several endpoints share: the kill switch,
+//! per-environment entries, JSON merge patches, and the metadata fields that
+//! responses add to a document.
+
+use ff_engine::{EnvironmentConfig, EnvironmentEntry, Flag};
+use ff_store::StoredFlag;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// Fields a response adds to a flag document. A client may send a document it
+/// read back unchanged: these are removed before parsing (`version` becomes
+/// the expected version).
+const META_FIELDS: &[&str] = &["version", "created_at", "updated_at", "deleted", "warnings"];
+
+/// A flag as the API returns it: the document plus `version`, `created_at`,
+/// `updated_at` (and `deleted` when it is).
+pub fn flag_response(stored: &StoredFlag) -> Value {
+    let mut doc = serde_json::to_value(&stored.flag).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut doc {
+        map.insert("version".into(), stored.version.into());
+        map.insert("created_at".into(), rfc3339(stored.created_at).into());
+        map.insert("updated_at".into(), rfc3339(stored.updated_at).into());
+        if stored.deleted {
+            map.insert("deleted".into(), true.into());
+        }
+    }
+    doc
+}
+
+/// A time as RFC 3339.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Removes the response metadata from a document; returns its `version`.
+pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
+    let Value::Object(map) = doc else {
+        return Ok(None);
+    };
+    let version = match map.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            ApiError::bad_request("invalid_version", "version must be an integer")
+        })?),
+    };
+    for field in META_FIELDS {
+        map.shift_remove(*field);
+    }
+    Ok(version)
+}
+
+/// The flag with its kill switch set in `env`.
+///
+/// Disabling writes `enabled: false` into the environment's entry (creating
+/// one if the environment inherited). Enabling removes it again, and removes
+/// an entry that held nothing else, so that the environment goes back to
+/// inheriting exactly as before it was disabled.
+pub fn set_enabled(flag: &Flag, env: &str, enabled: bool) -> Flag {
+    let mut flag = flag.clone();
+    let current = flag.environments.get(env).cloned();
+    let next = match (current, enabled) {
+        (None, true) => None,
+        (None, false) => Some(EnvironmentEntry::Config(EnvironmentConfig {
+            enabled: Some(false),
+            ..EnvironmentConfig::default()
+        })),
+        (Some(EnvironmentEntry::Value(value)), true) => Some(EnvironmentEntry::Value(value)),
+        (Some(entry), enabled) => {
+            let mut config = entry.to_config();
+            config.enabled = if enabled { None } else { Some(false) };
+            simplify(config)
+        }
+    };
+    match next {
+        Some(entry) => {
+            flag.environments.insert(env.to_owned(), entry);
+        }
+        None => {
+            flag.environments.shift_remove(env);
+        }
+    }
+    flag
+}
+
+/// A configuration in its simplest form: nothing left → no entry; only a
+/// value → the bare value.
+fn simplify(config: EnvironmentConfig) -> Option<EnvironmentEntry> {
+    match config {
+        EnvironmentConfig {
+            enabled: None,
+            value: None,
+            targeting_rules: None,
+        } => None,
+        EnvironmentConfig {
+            enabled: None,
+            value: Some(value),
+            targeting_rules: None,
+        } => Some(EnvironmentEntry::Value(value)),
+        config => Some(EnvironmentEntry::Config(config)),
+    }
+}
+
+/// The document with `environments[env]` replaced by `entry` (JSON), or
+/// removed when `entry` is `None`. Returned as JSON for the engine to parse,
+/// so that problems are located inside the whole document.
+pub fn with_environment_entry(flag: &Flag, env: &str, entry: Option<Value>) -> Value {
+    let mut doc = serde_json::to_value(flag).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut doc {
+        let environments = map
+            .entry("environments")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(envs) = environments {
+            match entry {
+                Some(entry) => {
+                    envs.insert(env.to_owned(), entry);
+                }
+                None => {
+                    envs.shift_remove(env);
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// Applies a JSON merge patch (RFC 7396): objects merge, `null` removes,
+/// anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.shift_remove(key);
+            } else {
+                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(doc: Value) -> Flag {
+        ff_engine::parse_flag(&doc).unwrap_or_else(|p| panic!("{p:?}"))
+    }
+
+    #[test]
+    fn disabling_then_enabling_restores_the_document() {
+        let original = flag(json!({
+            "flag_id": "new_payment_flow",
+            "default_value": false,
+            "environments": {"development": true, "production": {"value": true, "targeting_rules": []}}
+        }));
+        for env in ["development", "staging", "production"] {
+            let off = set_enabled(&original, env, false);
+            assert_ne!(off, original);
+            assert_eq!(set_enabled(&off, env, true), original, "{env}");
+        }
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
+    }
+}

@@ -1,0 +1,129 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod flag_ops;
+pub mod live;
+pub mod routes;
+pub mod state;
+pub mod write;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, StatusCode};
+use ff_store::FlagStore;
+use tokio::net::TcpListener;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use config::ServeConfig;
+pub use state::{AppState, Clock, SystemClock};
+
+use crate::error::ApiError;
+
+/// Opens the store, seeds it on first start and loads the live configuration.
+/// Returns the state and, on first start, the admin secret to show once.
+pub async fn prepare(
+    config: ServeConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppState, Option<bootstrap::Bootstrapped>), ff_store::StoreError> {
+    let store: Arc<dyn FlagStore> = ff_store::connect(&config.database_url).await?;
+    let seeded =
+        bootstrap::bootstrap(store.as_ref(), config.admin_token.as_deref(), clock.now()).await?;
+    let live = live::Live::load(store.clone()).await?;
+    Ok((AppState::new(store, live, config, clock), seeded))
+}
+
+/// The service's router with its middleware: request ids, tracing, CORS, the
+/// body limit, and JSON answers for unknown routes and methods.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers(Any)
+        .expose_headers([
+            axum::http::header::ETAG,
+            axum::http::header::RETRY_AFTER,
+            request_id.clone(),
+        ]);
+    routes::router()
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::NotFound("no such route; the API is under /api/v1 (see /api/v1/openapi.json)".into())
+}
+
+async fn method_not_allowed() -> (StatusCode, axum::Json<ff_api_types::ErrorBody>) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(ff_api_types::ErrorBody {
+            error: ff_api_types::ErrorDetail {
+                code: "method_not_allowed".into(),
+                message: "this route does not accept that method".into(),
+                details: serde_json::Value::Null,
+            },
+        }),
+    )
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and
+/// flushes key usage. Background work (usage flushing, refresh) runs while
+/// serving.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let background = tokio::spawn(background_tasks(state.clone()));
+    let result = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    background.abort();
+    flush_key_usage(&state).await;
+    result
+}
+
+async fn background_tasks(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        flush_key_usage(&state).await;
+    }
+}
+
+/// Writes the batched last-used times of API keys.
+async fn flush_key_usage(state: &AppState) {
+    let used: Vec<_> = match state.key_usage.lock() {
+        Ok(mut usage) => usage.drain().collect(),
+        Err(_) => return,
+    };
+    if used.is_empty() {
+        return;
+    }
+    if let Err(error) = state.store.touch_api_keys(&used).await {
+        tracing::warn!(%error, "could not record API key usage");
+    }
+}

@@ -1,0 +1,168 @@
+//! The live configuration: every flag, segment, environment and API key held
+//! in memory with its compiled snapshot, swapped atomically on change.
+//!
+//! Reads (evaluation, listing, auth) never touch the database: they take the
+//! current [`LiveConfig`] with one atomic load. After a commit — this node's
+//! or, with PostgreSQL, another node's — [`Live::refresh`] reads what changed
+//! since the held revision and swaps in a new `LiveConfig`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use ff_engine::{Environment, Flag, Segment, Snapshot};
+use ff_store::{
+    ApiKey, FlagStore, ResourceKind, StoreError, StoredEnvironment, StoredFlag, StoredSegment,
+};
+use tokio::sync::Mutex;
+
+/// One consistent view of the configuration.
+#[derive(Debug, Default)]
+pub struct LiveConfig {
+    /// The store revision this view reflects.
+    pub revision: i64,
+    /// Live flags by id.
+    pub flags: BTreeMap<String, StoredFlag>,
+    /// Segments by id.
+    pub segments: BTreeMap<String, StoredSegment>,
+    /// Environments by key.
+    pub environments: BTreeMap<String, StoredEnvironment>,
+    /// API keys by secret hash (revoked ones included, so that they can be
+    /// told apart from unknown ones).
+    pub keys_by_hash: HashMap<String, ApiKey>,
+    /// The compiled flags per environment.
+    pub snapshot: Snapshot,
+}
+
+impl LiveConfig {
+    /// The flag documents, in id order.
+    pub fn flag_documents(&self) -> Vec<Flag> {
+        self.flags.values().map(|f| f.flag.clone()).collect()
+    }
+
+    /// The segment documents, in id order.
+    pub fn segment_documents(&self) -> Vec<Segment> {
+        self.segments.values().map(|s| s.segment.clone()).collect()
+    }
+
+    /// The environment tree, in key order.
+    pub fn environment_tree(&self) -> Vec<Environment> {
+        self.environments
+            .values()
+            .map(|e| e.environment.tree.clone())
+            .collect()
+    }
+
+    fn compile(&mut self) {
+        self.snapshot = Snapshot::build(
+            &self.flag_documents(),
+            &self.segment_documents(),
+            &self.environment_tree(),
+        );
+    }
+}
+
+/// The holder of the current [`LiveConfig`].
+pub struct Live {
+    store: Arc<dyn FlagStore>,
+    current: ArcSwap<LiveConfig>,
+    /// Serialises refreshes so that revisions are applied in order.
+    refreshing: Mutex<()>,
+}
+
+impl Live {
+    /// Loads everything from the store.
+    pub async fn load(store: Arc<dyn FlagStore>) -> Result<Live, StoreError> {
+        let config = load_all(store.as_ref()).await?;
+        Ok(Live {
+            store,
+            current: ArcSwap::from_pointee(config),
+            refreshing: Mutex::new(()),
+        })
+    }
+
+    /// The current view (one atomic load; no lock, no I/O).
+    pub fn current(&self) -> Arc<LiveConfig> {
+        self.current.load_full()
+    }
+
+    /// Brings the view up to the store's latest revision, reading only what
+    /// changed. Returns the new revision.
+    pub async fn refresh(&self) -> Result<i64, StoreError> {
+        let _guard = self.refreshing.lock().await;
+        let current = self.current();
+        let changes = self.store.changes_since(current.revision, 10_000).await?;
+        let Some(last) = changes.last() else {
+            return Ok(current.revision);
+        };
+        if changes.len() >= 10_000 {
+            // Too far behind to patch: reload everything.
+            let config = load_all(self.store.as_ref()).await?;
+            let revision = config.revision;
+            self.current.store(Arc::new(config));
+            return Ok(revision);
+        }
+        let mut next = LiveConfig {
+            revision: last.revision,
+            flags: current.flags.clone(),
+            segments: current.segments.clone(),
+            environments: current.environments.clone(),
+            keys_by_hash: current.keys_by_hash.clone(),
+            snapshot: Snapshot::default(),
+        };
+        let mut reload_segments_and_environments = false;
+        let mut reload_keys = false;
+        for change in &changes {
+            match change.kind {
+                ResourceKind::Flag => match self.store.flag(&change.key).await? {
+                    Some(flag) if !flag.deleted => {
+                        next.flags.insert(change.key.clone(), flag);
+                    }
+                    _ => {
+                        next.flags.remove(&change.key);
+                    }
+                },
+                ResourceKind::Segment | ResourceKind::Environment => {
+                    reload_segments_and_environments = true;
+                }
+                ResourceKind::ApiKey => reload_keys = true,
+            }
+        }
+        if reload_segments_and_environments {
+            let all = self.store.load().await?;
+            next.segments = by_key(all.segments, |s| s.segment.segment_id.clone());
+            next.environments = by_key(all.environments, |e| e.environment.tree.key.clone());
+        }
+        if reload_keys {
+            next.keys_by_hash = keys_by_hash(self.store.api_keys().await?);
+        }
+        next.compile();
+        let revision = next.revision;
+        self.current.store(Arc::new(next));
+        Ok(revision)
+    }
+}
+
+async fn load_all(store: &dyn FlagStore) -> Result<LiveConfig, StoreError> {
+    let all = store.load().await?;
+    let mut config = LiveConfig {
+        revision: all.revision,
+        flags: by_key(all.flags, |f| f.flag.flag_id.clone()),
+        segments: by_key(all.segments, |s| s.segment.segment_id.clone()),
+        environments: by_key(all.environments, |e| e.environment.tree.key.clone()),
+        keys_by_hash: keys_by_hash(store.api_keys().await?),
+        snapshot: Snapshot::default(),
+    };
+    config.compile();
+    Ok(config)
+}
+
+fn by_key<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, T> {
+    items.into_iter().map(|item| (key(&item), item)).collect()
+}
+
+fn keys_by_hash(keys: Vec<ApiKey>) -> HashMap<String, ApiKey> {
+    keys.into_iter()
+        .map(|k| (k.secret_hash.clone(), k))
+        .collect()
+}

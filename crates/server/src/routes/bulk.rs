@@ -1,0 +1,241 @@
+//! `POST /api/v1/flags/bulk`: several flag changes in one transaction, all or
+//! nothing.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use ff_store::{Change, Expect, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::flag_ops::{flag_response, merge_patch, set_enabled, strip_meta, with_environment_entry};
+use crate::live::LiveConfig;
+use crate::state::AppState;
+use crate::write::{WriteMeta, apply, change, expect_version};
+
+/// The body of a bulk request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// Applied in order; each flag at most once.
+    pub operations: Vec<Operation>,
+    /// Why (recorded on every audit entry).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The deployment these changes belong to.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+}
+
+/// One operation.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    /// Create a flag from its document.
+    Create {
+        /// The document.
+        flag: Value,
+    },
+    /// Replace a flag's document.
+    Replace {
+        /// The document.
+        flag: Value,
+        /// The version it was read at.
+        #[serde(default)]
+        version: Option<i64>,
+    },
+    /// Merge-patch a flag's document.
+    Patch {
+        /// The flag.
+        flag_id: String,
+        /// An RFC 7396 merge patch.
+        patch: Value,
+        /// The version it was read at.
+        #[serde(default)]
+        version: Option<i64>,
+    },
+    /// Soft-delete a flag.
+    Delete {
+        /// The flag.
+        flag_id: String,
+        /// The version it was read at.
+        #[serde(default)]
+        version: Option<i64>,
+    },
+    /// Turn a flag on in an environment.
+    Enable {
+        /// The flag.
+        flag_id: String,
+        /// The environment.
+        environment: String,
+    },
+    /// Turn a flag off in an environment.
+    Disable {
+        /// The flag.
+        flag_id: String,
+        /// The environment.
+        environment: String,
+    },
+    /// Set a flag's value in an environment (keeping its rules).
+    SetValue {
+        /// The flag.
+        flag_id: String,
+        /// The environment.
+        environment: String,
+        /// The value.
+        value: Value,
+    },
+}
+
+impl Operation {
+    fn flag_id(&self) -> Option<&str> {
+        match self {
+            Operation::Create { flag } | Operation::Replace { flag, .. } => flag.get("flag_id").and_then(Value::as_str),
+            Operation::Patch { flag_id, .. }
+            | Operation::Delete { flag_id, .. }
+            | Operation::Enable { flag_id, .. }
+            | Operation::Disable { flag_id, .. }
+            | Operation::SetValue { flag_id, .. } => Some(flag_id),
+        }
+    }
+}
+
+/// Applies every operation or none. A problem in operation `i` is reported
+/// with the path `operations[i]…`.
+pub async fn bulk_flags(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<BulkRequest>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Editor)?;
+    if request.operations.is_empty() {
+        return Err(ApiError::bad_request("no_changes", "operations: give at least one operation"));
+    }
+    let mut seen = HashSet::new();
+    for (i, op) in request.operations.iter().enumerate() {
+        if let Some(id) = op.flag_id()
+            && !seen.insert(id.to_owned())
+        {
+            return Err(ApiError::bad_request(
+                "duplicate_flag",
+                format!("operations[{i}]: flag \"{id}\" is already changed by an earlier operation; combine them"),
+            ));
+        }
+    }
+    let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, request.deployment_id);
+    let operations = request.operations;
+    let (committed, live) = apply(&state, meta, |live| {
+        let mut changes = Vec::with_capacity(operations.len());
+        let mut problems = Vec::new();
+        for (i, op) in operations.iter().enumerate() {
+            match plan(live, op) {
+                Ok(planned) => changes.push(planned),
+                Err(ApiError::Validation(found)) => {
+                    problems.extend(found.into_iter().map(|p| p.prefixed(&format!("operations[{i}]"))));
+                }
+                Err(ApiError::NotFound(message)) => {
+                    problems.push(ff_engine::Problem::error(format!("operations[{i}]"), message));
+                }
+                Err(ApiError::BadRequest { message, .. } | ApiError::Conflict { message, .. }) => {
+                    problems.push(ff_engine::Problem::error(format!("operations[{i}]"), message));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if problems.is_empty() {
+            Ok(changes)
+        } else {
+            Err(ApiError::Validation(problems))
+        }
+    })
+    .await?;
+    let results: Vec<Value> = operations
+        .iter()
+        .filter_map(Operation::flag_id)
+        .map(|id| match live.flags.get(id) {
+            Some(stored) => flag_response(stored),
+            None => json!({ "flag_id": id, "deleted": true }),
+        })
+        .collect();
+    Ok(Json(json!({ "revision": committed.revision, "results": results })))
+}
+
+fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, ApiError> {
+    let existing = |id: &str| live.flags.get(id).ok_or_else(|| ApiError::not_found("flag", id));
+    let parse = |doc: &Value| ff_engine::parse_flag(doc).map_err(ApiError::Validation);
+    let known_env = |env: &str| {
+        if live.environments.contains_key(env) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("environment", env))
+        }
+    };
+    Ok(match op {
+        Operation::Create { flag } => {
+            let mut doc = flag.clone();
+            strip_meta(&mut doc)?;
+            let flag = parse(&doc).map_err(|e| prefix(e, "flag"))?;
+            if live.flags.contains_key(&flag.flag_id) {
+                return Err(ApiError::bad_request("already_exists", format!("flag \"{}\" already exists", flag.flag_id)));
+            }
+            change(Change::PutFlag(flag, Expect::Absent), "flag.create", None)
+        }
+        Operation::Replace { flag, version } => {
+            let mut doc = flag.clone();
+            let body_version = strip_meta(&mut doc)?;
+            let flag = parse(&doc).map_err(|e| prefix(e, "flag"))?;
+            let current = existing(&flag.flag_id)?;
+            let expect = expect_version(version.or(body_version), current.version);
+            change(Change::PutFlag(flag, expect), "flag.update", None)
+        }
+        Operation::Patch { flag_id, patch, version } => {
+            let current = existing(flag_id)?;
+            let mut doc = serde_json::to_value(&current.flag).unwrap_or_default();
+            merge_patch(&mut doc, patch);
+            let flag = parse(&doc).map_err(|e| prefix(e, "patch"))?;
+            if flag.flag_id != *flag_id {
+                return Err(ApiError::bad_request("flag_id_mismatch", "flags cannot be renamed"));
+            }
+            change(Change::PutFlag(flag, expect_version(*version, current.version)), "flag.update", None)
+        }
+        Operation::Delete { flag_id, version } => {
+            let current = existing(flag_id)?;
+            change(Change::DeleteFlag(flag_id.clone(), expect_version(*version, current.version)), "flag.delete", None)
+        }
+        Operation::Enable { flag_id, environment } | Operation::Disable { flag_id, environment } => {
+            known_env(environment)?;
+            let current = existing(flag_id)?;
+            let enable = matches!(op, Operation::Enable { .. });
+            let flag = set_enabled(&current.flag, environment, enable);
+            let action = if enable { "flag.enable" } else { "flag.disable" };
+            change(Change::PutFlag(flag, Expect::Version(current.version)), action, Some(environment))
+        }
+        Operation::SetValue { flag_id, environment, value } => {
+            known_env(environment)?;
+            let current = existing(flag_id)?;
+            let entry = match current.flag.environments.get(environment) {
+                Some(ff_engine::EnvironmentEntry::Config(config)) => {
+                    let mut doc = serde_json::to_value(config).unwrap_or_default();
+                    doc["value"] = value.clone();
+                    doc
+                }
+                _ => json!({ "value": value }),
+            };
+            let flag = parse(&with_environment_entry(&current.flag, environment, Some(entry)))?;
+            change(Change::PutFlag(flag, Expect::Version(current.version)), "flag.environment.update", Some(environment))
+        }
+    })
+}
+
+fn prefix(error: ApiError, field: &str) -> ApiError {
+    match error {
+        ApiError::Validation(problems) => ApiError::Validation(problems.into_iter().map(|p| p.prefixed(field)).collect()),
+        other => other,
+    }
+}

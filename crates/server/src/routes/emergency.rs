@@ -1,0 +1,95 @@
+//! The kill switch: `POST /api/v1/emergency/disable` (the seed's call) and
+//! `/enable`. Never held by approvals or change windows; always audited.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use ff_api_types::EmergencyRequest;
+use ff_store::{Change, Expect, Role};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::flag_ops::set_enabled;
+use crate::state::AppState;
+use crate::write::{WriteMeta, apply, change, live_flag};
+
+/// Turns a flag off in one environment (or all, without `environment`).
+pub async fn emergency_disable(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<EmergencyRequest>,
+) -> ApiResult<Json<Value>> {
+    switch(state, principal, headers, request, false).await
+}
+
+/// Turns a flag back on where the kill switch turned it off.
+pub async fn emergency_enable(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<EmergencyRequest>,
+) -> ApiResult<Json<Value>> {
+    switch(state, principal, headers, request, true).await
+}
+
+async fn switch(
+    state: AppState,
+    principal: Principal,
+    headers: HeaderMap,
+    request: EmergencyRequest,
+    enabled: bool,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Editor)?;
+    let live = state.live.current();
+    let current = live_flag(&live, &request.flag_id)?;
+    let environments: Vec<String> = match &request.environment {
+        Some(env) if live.environments.contains_key(env) => vec![env.clone()],
+        Some(env) => return Err(ApiError::not_found("environment", env)),
+        None => live.environments.keys().cloned().collect(),
+    };
+    let mut flag = current.flag.clone();
+    for env in &environments {
+        flag = set_enabled(&flag, env, enabled);
+    }
+    let action = if enabled {
+        "emergency.enable"
+    } else {
+        "emergency.disable"
+    };
+    let environment = request.environment.clone();
+    let (version, revision) = if flag == current.flag {
+        // Already in the requested state: nothing to write.
+        (current.version, live.revision)
+    } else {
+        let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, None);
+        let (committed, _) = apply(&state, meta, |live| {
+            // The kill switch wins over concurrent edits: apply it to the
+            // latest version rather than refusing with a conflict.
+            let latest = live_flag(live, &flag.flag_id)?;
+            let mut latest_flag = latest.flag.clone();
+            for env in &environments {
+                latest_flag = set_enabled(&latest_flag, env, enabled);
+            }
+            Ok(vec![change(
+                Change::PutFlag(latest_flag, Expect::Version(latest.version)),
+                action,
+                environment.as_deref(),
+            )])
+        })
+        .await?;
+        (
+            committed.versions.first().copied().unwrap_or_default(),
+            committed.revision,
+        )
+    };
+    Ok(Json(json!({
+        "flag_id": request.flag_id,
+        "environments": environments,
+        "enabled": enabled,
+        "version": version,
+        "revision": revision,
+    })))
+}

@@ -1,0 +1,295 @@
+//! `/api/v1/environments`: the environment tree and its governance settings.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ff_engine::is_valid_key;
+use ff_store::{Change, EnvironmentSettings, Expect, Role, StoredEnvironment};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::flag_ops::{rfc3339, strip_meta};
+use crate::state::AppState;
+use crate::write::{WriteMeta, apply, change, expect_version, if_match};
+
+/// An environment as the API returns it: its settings plus `version`,
+/// `updated_at` and its `children`.
+fn environment_response(stored: &StoredEnvironment, children: Vec<&str>) -> Value {
+    let mut body = serde_json::to_value(&stored.environment).unwrap_or_else(|_| json!({}));
+    body["version"] = stored.version.into();
+    body["updated_at"] = rfc3339(stored.updated_at).into();
+    body["children"] = json!(children);
+    body
+}
+
+fn children<'a>(all: &'a std::collections::BTreeMap<String, StoredEnvironment>, key: &str) -> Vec<&'a str> {
+    all.values()
+        .filter(|e| e.environment.tree.parent.as_deref() == Some(key))
+        .map(|e| e.environment.tree.key.as_str())
+        .collect()
+}
+
+/// `GET /api/v1/environments`: every environment, parents before children.
+pub async fn list_environments(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(Role::Viewer)?;
+    let live = state.live.current();
+    let mut ordered: Vec<&StoredEnvironment> = Vec::new();
+    let mut queue: Vec<&str> = live
+        .environments
+        .values()
+        .filter(|e| e.environment.tree.parent.as_ref().is_none_or(|p| !live.environments.contains_key(p)))
+        .map(|e| e.environment.tree.key.as_str())
+        .collect();
+    while let Some(key) = queue.first().copied() {
+        queue.remove(0);
+        if let Some(env) = live.environments.get(key) {
+            ordered.push(env);
+            queue.extend(children(&live.environments, key));
+        }
+    }
+    let items: Vec<Value> = ordered
+        .into_iter()
+        .map(|e| environment_response(e, children(&live.environments, &e.environment.tree.key)))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /api/v1/environments/{env}`.
+pub async fn get_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(env): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Viewer)?;
+    let live = state.live.current();
+    let stored = live
+        .environments
+        .get(&env)
+        .ok_or_else(|| ApiError::not_found("environment", &env))?;
+    Ok(Json(environment_response(stored, children(&live.environments, &env))))
+}
+
+/// Reads environment settings from a body, refusing unknown fields.
+fn parse_settings(mut body: Value, key: Option<&str>) -> Result<(EnvironmentSettings, Option<i64>), ApiError> {
+    let version = strip_meta(&mut body)?;
+    if let Value::Object(map) = &mut body {
+        map.shift_remove("children");
+        if let Some(key) = key {
+            let given = map.entry("key").or_insert_with(|| key.into());
+            if given.as_str() != Some(key) {
+                return Err(ApiError::bad_request(
+                    "key_mismatch",
+                    format!("the body's key {given} differs from the URL's \"{key}\"; environments cannot be renamed"),
+                ));
+            }
+        }
+    }
+    let settings = parse_environment_settings(&body)?;
+    Ok((settings, version))
+}
+
+/// Checks environment settings: known fields, a valid key, times and days
+/// of change windows.
+pub fn parse_environment_settings(body: &Value) -> Result<EnvironmentSettings, ApiError> {
+    const FIELDS: &[&str] = &[
+        "key",
+        "parent",
+        "auto_sync",
+        "description",
+        "approval_required",
+        "required_approvals",
+        "protected",
+        "change_windows",
+    ];
+    let mut problems = Vec::new();
+    if let Value::Object(map) = body {
+        for field in map.keys() {
+            if !FIELDS.contains(&field.as_str()) {
+                problems.push(ff_engine::Problem::error(
+                    field.clone(),
+                    format!("unknown field \"{field}\"; known fields: {}", FIELDS.join(", ")),
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let settings: EnvironmentSettings = serde_json::from_value(body.clone())
+        .map_err(|e| ApiError::Validation(vec![ff_engine::Problem::error("", e.to_string())]))?;
+    if !is_valid_key(&settings.tree.key) {
+        problems.push(ff_engine::Problem::error(
+            "key",
+            format!(
+                "\"{}\" is not a valid key: use lowercase letters, digits, _, - and ., starting with a letter",
+                settings.tree.key
+            ),
+        ));
+    }
+    if settings.tree.parent.as_deref() == Some(settings.tree.key.as_str()) {
+        problems.push(ff_engine::Problem::error("parent", "an environment cannot be its own parent"));
+    }
+    if settings.tree.auto_sync && settings.tree.parent.is_none() {
+        problems.push(ff_engine::Problem::error("auto_sync", "auto_sync needs a parent to follow"));
+    }
+    if settings.required_approvals == 0 {
+        problems.push(ff_engine::Problem::error("required_approvals", "must be at least 1"));
+    }
+    for (i, window) in settings.change_windows.iter().enumerate() {
+        const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+        if window.days.is_empty() {
+            problems.push(ff_engine::Problem::error(format!("change_windows[{i}].days"), "list at least one day"));
+        }
+        for (d, day) in window.days.iter().enumerate() {
+            if !DAYS.contains(&day.as_str()) {
+                problems.push(ff_engine::Problem::error(
+                    format!("change_windows[{i}].days[{d}]"),
+                    format!("unknown day \"{day}\"; expected one of {}", DAYS.join(", ")),
+                ));
+            }
+        }
+        for (field, text) in [("start", &window.start), ("end", &window.end)] {
+            if parse_hh_mm(text).is_none() {
+                problems.push(ff_engine::Problem::error(
+                    format!("change_windows[{i}].{field}"),
+                    format!("\"{text}\" is not a time of day HH:MM"),
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ApiError::Validation(problems))
+    }
+}
+
+fn parse_hh_mm(text: &str) -> Option<(u8, u8)> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
+    (h < 24 && m < 60 && text.len() == 5).then_some((h, m))
+}
+
+/// `POST /api/v1/environments`: creates an environment (admin role).
+pub async fn create_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Response> {
+    principal.require(Role::Admin)?;
+    let (settings, _) = parse_settings(body, None)?;
+    let key = settings.tree.key.clone();
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let (_, live) = apply(&state, meta, |live| {
+        if live.environments.contains_key(&settings.tree.key) {
+            return Err(ApiError::Conflict {
+                code: "already_exists",
+                message: format!("environment \"{}\" already exists", settings.tree.key),
+                details: Value::Null,
+            });
+        }
+        Ok(vec![change(
+            Change::PutEnvironment(settings, Expect::Absent),
+            "environment.create",
+            Some(&key),
+        )])
+    })
+    .await?;
+    let stored = live
+        .environments
+        .get(&key)
+        .ok_or_else(|| ApiError::Internal("created environment missing".into()))?;
+    Ok((StatusCode::CREATED, Json(environment_response(stored, Vec::new()))).into_response())
+}
+
+/// `PUT /api/v1/environments/{env}`: replaces an environment's settings.
+pub async fn replace_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Admin)?;
+    let (settings, body_version) = parse_settings(body, Some(&env))?;
+    let client_version = if_match(&headers)?.or(body_version);
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let (_, live) = apply(&state, meta, |live| {
+        let current = live
+            .environments
+            .get(&env)
+            .ok_or_else(|| ApiError::not_found("environment", &env))?;
+        Ok(vec![change(
+            Change::PutEnvironment(settings, expect_version(client_version, current.version)),
+            "environment.update",
+            Some(&env),
+        )])
+    })
+    .await?;
+    let stored = live
+        .environments
+        .get(&env)
+        .ok_or_else(|| ApiError::Internal("updated environment missing".into()))?;
+    Ok(Json(environment_response(stored, children(&live.environments, &env))))
+}
+
+/// `DELETE /api/v1/environments/{env}`: only an environment that no flag,
+/// environment or key refers to.
+pub async fn delete_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Admin)?;
+    let client_version = if_match(&headers)?;
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let (committed, _) = apply(&state, meta, |live| {
+        let current = live
+            .environments
+            .get(&env)
+            .ok_or_else(|| ApiError::not_found("environment", &env))?;
+        let child_envs = children(&live.environments, &env);
+        let keys: Vec<&str> = live
+            .keys_by_hash
+            .values()
+            .filter(|k| k.revoked_at.is_none() && k.environment.as_deref() == Some(env.as_str()))
+            .map(|k| k.id.as_str())
+            .collect();
+        if !child_envs.is_empty() || !keys.is_empty() {
+            return Err(ApiError::Conflict {
+                code: "in_use",
+                message: format!(
+                    "environment \"{env}\" is still used: child environments [{}], API keys [{}]; \
+                     move or delete them first",
+                    child_envs.join(", "),
+                    keys.join(", ")
+                ),
+                details: json!({ "children": child_envs, "api_keys": keys }),
+            });
+        }
+        // Flags' entries for the environment go with it, as new versions.
+        let mut changes = Vec::new();
+        for stored in live.flags.values().filter(|f| f.flag.environments.contains_key(&env)) {
+            let mut flag = stored.flag.clone();
+            flag.environments.shift_remove(&env);
+            changes.push(change(
+                Change::PutFlag(flag, Expect::Version(stored.version)),
+                "flag.environment.delete",
+                Some(&env),
+            ));
+        }
+        changes.push(change(
+            Change::DeleteEnvironment(env.clone(), expect_version(client_version, current.version)),
+            "environment.delete",
+            Some(&env),
+        ));
+        Ok(changes)
+    })
+    .await?;
+    Ok(Json(json!({ "key": env, "deleted": true, "revision": committed.revision })))
+}

@@ -1,0 +1,603 @@
+//! `/api/v1/flags`: the flag documents, their per-environment entries, their
+//! history, rollback and bulk changes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ff_api_types::{Page, RollbackRequest};
+use ff_engine::{EnvironmentEntry, Flag, Lifecycle};
+use ff_store::{Change, Expect, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, QueryParams};
+use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
+use crate::state::AppState;
+use crate::write::{WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag};
+
+/// Filters of `GET /api/v1/flags`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFlagsQuery {
+    /// Only flags with this tag.
+    tag: Option<String>,
+    /// Only flags of this owner.
+    owner: Option<String>,
+    /// Only flags in this lifecycle stage.
+    lifecycle: Option<String>,
+    /// Text in the id, description, owner or tags (case-insensitive).
+    q: Option<String>,
+    /// List soft-deleted flags instead of live ones.
+    #[serde(default)]
+    deleted: bool,
+    /// Page size (default 100, at most 1000).
+    limit: Option<usize>,
+    /// The last `flag_id` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/flags`: filtered, paginated by flag id.
+pub async fn list_flags(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ListFlagsQuery>,
+) -> ApiResult<Json<Page<Value>>> {
+    principal.require(Role::Viewer)?;
+    let lifecycle = match query.lifecycle.as_deref() {
+        None => None,
+        Some(name) => Some(
+            Lifecycle::ALL
+                .into_iter()
+                .find(|l| l.as_str() == name)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("unknown lifecycle \"{name}\"; expected one of creation, development, testing, rollout, stabilization, cleanup"),
+                    )
+                })?,
+        ),
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let needle = query.q.as_deref().map(str::to_lowercase);
+    let matches = |flag: &Flag| {
+        query.tag.as_ref().is_none_or(|t| flag.tags.contains(t))
+            && query
+                .owner
+                .as_ref()
+                .is_none_or(|o| flag.owner.as_ref() == Some(o))
+            && lifecycle.is_none_or(|l| flag.lifecycle == Some(l))
+            && needle.as_ref().is_none_or(|n| {
+                flag.flag_id.to_lowercase().contains(n)
+                    || flag
+                        .description
+                        .as_ref()
+                        .is_some_and(|d| d.to_lowercase().contains(n))
+                    || flag
+                        .owner
+                        .as_ref()
+                        .is_some_and(|o| o.to_lowercase().contains(n))
+                    || flag.tags.iter().any(|t| t.to_lowercase().contains(n))
+            })
+    };
+    let stored = if query.deleted {
+        state.store.deleted_flags().await?
+    } else {
+        state.live.current().flags.values().cloned().collect()
+    };
+    let matching: Vec<_> = stored.iter().filter(|f| matches(&f.flag)).collect();
+    let total = matching.len() as u64;
+    let page: Vec<_> = matching
+        .into_iter()
+        .filter(|f| query.cursor.as_ref().is_none_or(|c| f.flag.flag_id > *c))
+        .take(limit + 1)
+        .collect();
+    let next_cursor = (page.len() > limit).then(|| page[limit - 1].flag.flag_id.clone());
+    Ok(Json(Page {
+        items: page.into_iter().take(limit).map(flag_response).collect(),
+        total: Some(total),
+        next_cursor,
+    }))
+}
+
+/// `POST /api/v1/flags`: creates a flag from its document (the seed's
+/// documents as they are).
+pub async fn create_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(mut doc): JsonBody<Value>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    strip_meta(&mut doc)?;
+    let flag = parse_flag(&doc)?;
+    let warnings = ff_engine::lint_flag(&flag);
+    let flag_id = flag.flag_id.clone();
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let (_, live) = apply(&state, meta, |live| {
+        if live.flags.contains_key(&flag.flag_id) {
+            return Err(ApiError::Conflict {
+                code: "already_exists",
+                message: format!(
+                    "flag \"{}\" already exists; use PUT to replace it",
+                    flag.flag_id
+                ),
+                details: json!({ "flag_id": flag.flag_id }),
+            });
+        }
+        Ok(vec![change(
+            Change::PutFlag(flag, Expect::Absent),
+            "flag.create",
+            None,
+        )])
+    })
+    .await?;
+    let stored = live_flag(&live, &flag_id)?;
+    let mut body = flag_response(stored);
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    set_header(
+        &mut response,
+        header::LOCATION,
+        &format!("/api/v1/flags/{flag_id}"),
+    );
+    set_header(
+        &mut response,
+        header::ETAG,
+        &format!("\"{}\"", stored.version),
+    );
+    Ok(response)
+}
+
+/// `GET /api/v1/flags/{flag_id}`.
+pub async fn get_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(flag_id): Path<String>,
+) -> ApiResult<Response> {
+    principal.require(Role::Viewer)?;
+    let live = state.live.current();
+    let stored = match live.flags.get(&flag_id) {
+        Some(stored) => stored.clone(),
+        // A deleted flag is still readable (and restorable).
+        None => state
+            .store
+            .flag(&flag_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("flag", &flag_id))?,
+    };
+    Ok(with_etag(Json(flag_response(&stored)), stored.version))
+}
+
+/// `PUT /api/v1/flags/{flag_id}`: replaces the document.
+pub async fn replace_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(flag_id): Path<String>,
+    JsonBody(mut doc): JsonBody<Value>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    let body_version = strip_meta(&mut doc)?;
+    let client_version = if_match(&headers)?.or(body_version);
+    if let Value::Object(map) = &mut doc {
+        let id = map
+            .entry("flag_id")
+            .or_insert_with(|| flag_id.clone().into());
+        if id.as_str() != Some(flag_id.as_str()) {
+            return Err(ApiError::bad_request(
+                "flag_id_mismatch",
+                format!(
+                    "the document's flag_id {id} differs from the URL's \"{flag_id}\"; flags cannot be renamed"
+                ),
+            ));
+        }
+    }
+    let flag = parse_flag(&doc)?;
+    let meta = WriteMeta::from_request(&principal, &headers);
+    write_flag(&state, meta, flag, client_version, "flag.update", None).await
+}
+
+/// `PATCH /api/v1/flags/{flag_id}`: a JSON merge patch (RFC 7396) of the
+/// document.
+pub async fn patch_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(flag_id): Path<String>,
+    JsonBody(mut patch): JsonBody<Value>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "a merge patch must be a JSON object",
+        ));
+    }
+    let body_version = strip_meta(&mut patch)?;
+    if patch
+        .get("flag_id")
+        .is_some_and(|id| id.as_str() != Some(flag_id.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "flag_id_mismatch",
+            "flags cannot be renamed",
+        ));
+    }
+    let client_version = if_match(&headers)?.or(body_version);
+    let live = state.live.current();
+    let current = live_flag(&live, &flag_id)?;
+    let mut doc = serde_json::to_value(&current.flag).unwrap_or_default();
+    merge_patch(&mut doc, &patch);
+    let flag = parse_flag(&doc)?;
+    let planned = client_version.unwrap_or(current.version);
+    let meta = WriteMeta::from_request(&principal, &headers);
+    write_flag(&state, meta, flag, Some(planned), "flag.update", None).await
+}
+
+/// Writes a new version of an existing flag and answers with it.
+pub(crate) async fn write_flag(
+    state: &AppState,
+    meta: WriteMeta,
+    flag: Flag,
+    client_version: Option<i64>,
+    action: &str,
+    environment: Option<&str>,
+) -> ApiResult<Response> {
+    let flag_id = flag.flag_id.clone();
+    let (_, live) = apply(state, meta, |live| {
+        let current = live_flag(live, &flag.flag_id)?;
+        let expect = expect_version(client_version, current.version);
+        Ok(vec![change(
+            Change::PutFlag(flag, expect),
+            action,
+            environment,
+        )])
+    })
+    .await?;
+    let stored = live_flag(&live, &flag_id)?;
+    Ok(with_etag(Json(flag_response(stored)), stored.version))
+}
+
+/// `DELETE /api/v1/flags/{flag_id}`: a soft delete; `POST …/restore` undoes it.
+pub async fn delete_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(flag_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Editor)?;
+    let client_version = if_match(&headers)?;
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let (committed, _) = apply(&state, meta, |live| {
+        let current = live_flag(live, &flag_id)?;
+        let dependents: Vec<&str> = live
+            .flags
+            .values()
+            .filter(|f| f.flag.depends_on.iter().any(|d| d.flag == flag_id))
+            .map(|f| f.flag.flag_id.as_str())
+            .collect();
+        if !dependents.is_empty() {
+            return Err(ApiError::Conflict {
+                code: "has_dependents",
+                message: format!(
+                    "flag \"{flag_id}\" is a prerequisite of {}; remove those dependencies first",
+                    dependents.join(", ")
+                ),
+                details: json!({ "dependents": dependents }),
+            });
+        }
+        let expect = expect_version(client_version, current.version);
+        Ok(vec![change(
+            Change::DeleteFlag(flag_id.clone(), expect),
+            "flag.delete",
+            None,
+        )])
+    })
+    .await?;
+    Ok(Json(json!({
+        "flag_id": flag_id,
+        "deleted": true,
+        "version": committed.versions.first(),
+        "revision": committed.revision,
+    })))
+}
+
+/// `POST /api/v1/flags/{flag_id}/restore`: brings back a deleted flag.
+pub async fn restore_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(flag_id): Path<String>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    let stored = state
+        .store
+        .flag(&flag_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("flag", &flag_id))?;
+    if !stored.deleted {
+        return Err(ApiError::Conflict {
+            code: "not_deleted",
+            message: format!("flag \"{flag_id}\" is not deleted"),
+            details: json!({ "version": stored.version }),
+        });
+    }
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let (_, live) = apply(&state, meta, |_| {
+        Ok(vec![change(
+            Change::PutFlag(stored.flag.clone(), Expect::Version(stored.version)),
+            "flag.restore",
+            None,
+        )])
+    })
+    .await?;
+    let restored = live_flag(&live, &flag_id)?;
+    Ok(with_etag(Json(flag_response(restored)), restored.version))
+}
+
+/// `GET /api/v1/flags/{flag_id}/environments/{env}`: the environment's own
+/// entry, where an inherited one comes from, and what is in effect.
+pub async fn get_flag_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, env)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Viewer)?;
+    let live = state.live.current();
+    let stored = live_flag(&live, &flag_id)?;
+    if !live.environments.contains_key(&env) {
+        return Err(ApiError::not_found("environment", &env));
+    }
+    let flag = &stored.flag;
+    // Walk up through auto_sync parents to the entry in effect.
+    let mut source = Some(env.clone());
+    let mut effective_from = None;
+    while let Some(key) = source {
+        if flag.environments.contains_key(&key) {
+            effective_from = Some(key);
+            break;
+        }
+        source = live
+            .environments
+            .get(&key)
+            .filter(|e| e.environment.tree.auto_sync)
+            .and_then(|e| e.environment.tree.parent.clone());
+    }
+    let config = effective_from
+        .as_ref()
+        .and_then(|k| flag.environments.get(k))
+        .map(EnvironmentEntry::to_config)
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "flag_id": flag_id,
+        "environment": env,
+        "version": stored.version,
+        "entry": flag.environments.get(&env),
+        "inherited_from": effective_from.as_ref().filter(|k| **k != env),
+        "effective": {
+            "enabled": config.enabled.unwrap_or(true),
+            "value": config.value.as_ref().unwrap_or(&flag.default_value),
+            "targeting_rules": config.targeting_rules.as_ref().unwrap_or(&flag.targeting_rules),
+        },
+    })))
+}
+
+/// `PUT /api/v1/flags/{flag_id}/environments/{env}`: sets the environment's
+/// entry (a bare value or `{enabled, value, targeting_rules}`).
+pub async fn put_flag_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path((flag_id, env)): Path<(String, String)>,
+    JsonBody(entry): JsonBody<Value>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    set_flag_environment(&state, &principal, &headers, &flag_id, &env, Some(entry)).await
+}
+
+/// `DELETE /api/v1/flags/{flag_id}/environments/{env}`: removes the
+/// environment's entry, so that it inherits again.
+pub async fn delete_flag_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path((flag_id, env)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    set_flag_environment(&state, &principal, &headers, &flag_id, &env, None).await
+}
+
+async fn set_flag_environment(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    flag_id: &str,
+    env: &str,
+    entry: Option<Value>,
+) -> ApiResult<Response> {
+    let live = state.live.current();
+    let current = live_flag(&live, flag_id)?;
+    if !live.environments.contains_key(env) {
+        return Err(ApiError::not_found("environment", env));
+    }
+    let doc = with_environment_entry(&current.flag, env, entry);
+    let flag = parse_flag(&doc)?;
+    let client_version = if_match(headers)?.or(Some(current.version));
+    let meta = WriteMeta::from_request(principal, headers);
+    write_flag(
+        state,
+        meta,
+        flag,
+        client_version,
+        "flag.environment.update",
+        Some(env),
+    )
+    .await
+}
+
+/// Paging of `GET /api/v1/flags/{flag_id}/versions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionsQuery {
+    /// Versions below this one (the cursor).
+    before: Option<i64>,
+    /// Page size (default 50, at most 500).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/flags/{flag_id}/versions`: newest first.
+pub async fn list_flag_versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(flag_id): Path<String>,
+    QueryParams(query): QueryParams<VersionsQuery>,
+) -> ApiResult<Json<Page<ff_store::FlagVersion>>> {
+    principal.require(Role::Viewer)?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let versions = state
+        .store
+        .flag_versions(&flag_id, query.before, limit)
+        .await?;
+    if versions.is_empty() && query.before.is_none() {
+        return Err(ApiError::not_found("flag", &flag_id));
+    }
+    let next_cursor = (versions.len() == limit as usize)
+        .then(|| versions.last().map(|v| v.version.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        items: versions,
+        total: None,
+        next_cursor,
+    }))
+}
+
+/// `GET /api/v1/flags/{flag_id}/versions/{version}`.
+pub async fn get_flag_version(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, version)): Path<(String, i64)>,
+) -> ApiResult<Json<ff_store::FlagVersion>> {
+    principal.require(Role::Viewer)?;
+    state
+        .store
+        .flag_version(&flag_id, version)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("flag \"{flag_id}\" has no version {version}")))
+}
+
+/// Which versions `GET …/diff` compares.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    /// The older version.
+    from: i64,
+    /// The newer version (default: the current one).
+    to: Option<i64>,
+}
+
+/// `GET /api/v1/flags/{flag_id}/diff?from=N&to=M`: what changed between two
+/// versions, path by path.
+pub async fn diff_flag_versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(flag_id): Path<String>,
+    QueryParams(query): QueryParams<DiffQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Viewer)?;
+    let version =
+        |n: i64| {
+            let state = state.clone();
+            let flag_id = flag_id.clone();
+            async move {
+                state.store.flag_version(&flag_id, n).await?.ok_or_else(|| {
+                    ApiError::NotFound(format!("flag \"{flag_id}\" has no version {n}"))
+                })
+            }
+        };
+    let from = version(query.from).await?;
+    let to = match query.to {
+        Some(n) => version(n).await?,
+        None => state
+            .store
+            .flag_versions(&flag_id, None, 1)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::not_found("flag", &flag_id))?,
+    };
+    Ok(Json(json!({
+        "flag_id": flag_id,
+        "from": from.version,
+        "to": to.version,
+        "differences": ff_engine::diff::diff(&from.document, &to.document),
+    })))
+}
+
+/// `POST /api/v1/flags/{flag_id}/rollback`: writes a new version equal to an
+/// old one (or with one environment's entry as it was). History is never
+/// rewritten.
+pub async fn rollback_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(flag_id): Path<String>,
+    JsonBody(request): JsonBody<RollbackRequest>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    let old = state
+        .store
+        .flag_version(&flag_id, request.to_version)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "flag \"{flag_id}\" has no version {}",
+                request.to_version
+            ))
+        })?;
+    let live = state.live.current();
+    let current = live_flag(&live, &flag_id)?;
+    let doc = match &request.environment {
+        None => old.document.clone(),
+        Some(env) => {
+            let entry = old
+                .document
+                .get("environments")
+                .and_then(|e| e.get(env))
+                .cloned();
+            with_environment_entry(&current.flag, env, entry)
+        }
+    };
+    let flag = parse_flag(&doc)?;
+    if flag == current.flag {
+        return Ok(with_etag(Json(flag_response(current)), current.version));
+    }
+    let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, None);
+    write_flag(
+        &state,
+        meta,
+        flag,
+        Some(current.version),
+        "flag.rollback",
+        request.environment.as_deref(),
+    )
+    .await
+}
+
+/// A JSON response with `ETag: "<version>"`.
+pub(crate) fn with_etag(body: Json<Value>, version: i64) -> Response {
+    let mut response = body.into_response();
+    set_header(&mut response, header::ETAG, &format!("\"{version}\""));
+    response
+}
+
+fn set_header(response: &mut Response, name: header::HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}

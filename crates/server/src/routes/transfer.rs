@@ -1,0 +1,354 @@
+//! `/api/v1/export` and `/api/v1/import`: the whole configuration (flags,
+//! segments, environments) as one JSON or YAML document, for backups and
+//! flags-as-code. An import is one transaction; `dry_run` shows what it
+//! would do.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use ff_engine::diff::diff;
+use ff_engine::{EnvironmentEntry, Flag, Problem, Segment};
+use ff_store::{AuditedChange, Change, EnvironmentSettings, Expect, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::live::LiveConfig;
+use crate::routes::environments::parse_environment_settings;
+use crate::state::AppState;
+use crate::write::{WriteMeta, apply, change};
+
+/// The version of the export document's shape.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `?format=` of export.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `json` (default) or `yaml`.
+    format: Option<String>,
+}
+
+/// `GET /api/v1/export`: everything, flags in the explicit form (every
+/// environment entry an object), so that no JSON value can be mistaken for a
+/// configuration.
+pub async fn export_configuration(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ExportQuery>,
+) -> ApiResult<Response> {
+    principal.require(Role::Viewer)?;
+    let live = state.live.current();
+    let document = json!({
+        "format_version": FORMAT_VERSION,
+        "revision": live.revision,
+        "environments": live.environments.values().map(|e| &e.environment).collect::<Vec<_>>(),
+        "segments": live.segments.values().map(|s| &s.segment).collect::<Vec<_>>(),
+        "flags": live.flags.values().map(|f| explicit(&f.flag)).collect::<Vec<_>>(),
+    });
+    match query.format.as_deref() {
+        None | Some("json") => Ok(axum::Json(document).into_response()),
+        Some("yaml") => {
+            let text = serde_norway::to_string(&document).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut response = text.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
+            Ok(response)
+        }
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("format: unknown format \"{other}\"; expected json or yaml"),
+        )),
+    }
+}
+
+/// A flag with every environment entry in the explicit `{value: …}` form.
+pub fn explicit(flag: &Flag) -> Flag {
+    let mut flag = flag.clone();
+    for entry in flag.environments.values_mut() {
+        if let EnvironmentEntry::Value(_) = entry {
+            *entry = EnvironmentEntry::Config(entry.to_config());
+        }
+    }
+    flag
+}
+
+/// Options of import.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Report what would change without changing anything.
+    #[serde(default)]
+    dry_run: bool,
+    /// Also delete flags and segments that the document does not contain.
+    #[serde(default)]
+    prune: bool,
+    /// `json` or `yaml`; by default from `Content-Type`, else JSON then YAML.
+    format: Option<String>,
+}
+
+/// `POST /api/v1/import`: applies an export document (JSON or YAML) in one
+/// transaction: creates and updates environments, segments and flags (and
+/// with `prune`, deletes the flags and segments it does not list).
+pub async fn import_configuration(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    QueryParams(query): QueryParams<ImportQuery>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Value>> {
+    principal.require(Role::Editor)?;
+    let document = read_document(&headers, query.format.as_deref(), &body)?;
+    let incoming = Incoming::parse(&document)?;
+    if !incoming.environments.is_empty() {
+        principal.require(Role::Admin)?;
+    }
+    let live = state.live.current();
+    let plan = plan_import(&live, &incoming, query.prune);
+    if query.dry_run {
+        return Ok(axum::Json(plan.report(true, None)));
+    }
+    if plan.changes.is_empty() {
+        return Ok(axum::Json(plan.report(false, Some(live.revision))));
+    }
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let mut report = None;
+    let (committed, _) = apply(&state, meta, |latest| {
+        // Planned again against the configuration the commit applies to.
+        let plan = plan_import(latest, &incoming, query.prune);
+        let changes = plan.changes.clone();
+        report = Some(plan);
+        Ok(changes)
+    })
+    .await?;
+    let plan = report.unwrap_or(plan);
+    Ok(axum::Json(plan.report(false, Some(committed.revision))))
+}
+
+fn read_document(headers: &HeaderMap, format: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("invalid_body", "the document must be UTF-8 text"))?;
+    let yaml = || {
+        serde_norway::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request("malformed_yaml", format!("the body is not valid YAML: {e}")))
+    };
+    let json = || {
+        serde_json::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
+    };
+    match format {
+        Some("yaml") => yaml(),
+        Some("json") => json(),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("format: unknown format \"{other}\"; expected json or yaml"),
+        )),
+        None if content_type.contains("yaml") => yaml(),
+        None => json().or_else(|json_error| yaml().map_err(|_| json_error)),
+    }
+}
+
+/// A parsed import document.
+struct Incoming {
+    environments: Vec<EnvironmentSettings>,
+    segments: Vec<Segment>,
+    flags: Vec<Flag>,
+}
+
+impl Incoming {
+    /// Parses every part, reporting every problem with its path
+    /// (`flags[2].targeting_rules[0]…`).
+    fn parse(document: &Value) -> Result<Incoming, ApiError> {
+        let Value::Object(map) = document else {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "an import is an object with flags, segments and environments",
+            ));
+        };
+        let mut problems = Vec::new();
+        for key in map.keys() {
+            if !["format_version", "revision", "exported_at", "environments", "segments", "flags"].contains(&key.as_str()) {
+                problems.push(Problem::error(key.clone(), format!("unknown field \"{key}\"; expected flags, segments, environments")));
+            }
+        }
+        let list = |name: &str, problems: &mut Vec<Problem>| -> Vec<Value> {
+            match map.get(name) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items.clone(),
+                Some(_) => {
+                    problems.push(Problem::error(name, "expected a list"));
+                    Vec::new()
+                }
+            }
+        };
+        let mut environments = Vec::new();
+        for (i, item) in list("environments", &mut problems).iter().enumerate() {
+            match parse_environment_settings(item) {
+                Ok(settings) => environments.push(settings),
+                Err(ApiError::Validation(found)) => {
+                    problems.extend(found.into_iter().map(|p| p.prefixed(&format!("environments[{i}]"))));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let mut segments = Vec::new();
+        for (i, item) in list("segments", &mut problems).iter().enumerate() {
+            match ff_engine::parse_segment(item) {
+                Ok(segment) => segments.push(segment),
+                Err(found) => problems.extend(found.into_iter().map(|p| p.prefixed(&format!("segments[{i}]")))),
+            }
+        }
+        let mut flags = Vec::new();
+        for (i, item) in list("flags", &mut problems).iter().enumerate() {
+            let mut item = item.clone();
+            let _ = crate::flag_ops::strip_meta(&mut item);
+            match ff_engine::parse_flag(&item) {
+                Ok(flag) => flags.push(flag),
+                Err(found) => problems.extend(found.into_iter().map(|p| p.prefixed(&format!("flags[{i}]")))),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Incoming {
+                environments,
+                segments,
+                flags,
+            })
+        } else {
+            Err(ApiError::Validation(problems))
+        }
+    }
+}
+
+/// What an import does.
+struct ImportPlan {
+    changes: Vec<AuditedChange>,
+    created: Vec<Value>,
+    updated: Vec<Value>,
+    deleted: Vec<Value>,
+    unchanged: usize,
+}
+
+impl ImportPlan {
+    fn report(&self, dry_run: bool, revision: Option<i64>) -> Value {
+        json!({
+            "dry_run": dry_run,
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "revision": revision,
+        })
+    }
+}
+
+fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPlan {
+    let mut plan = ImportPlan {
+        changes: Vec::new(),
+        created: Vec::new(),
+        updated: Vec::new(),
+        deleted: Vec::new(),
+        unchanged: 0,
+    };
+    // Parents before children, so that each environment's parent exists.
+    let mut environments: Vec<&EnvironmentSettings> = incoming.environments.iter().collect();
+    environments.sort_by_key(|e| depth(e, &incoming.environments));
+    for settings in environments {
+        let key = &settings.tree.key;
+        let current = live.environments.get(key);
+        let before = current.map(|c| serde_json::to_value(&c.environment).unwrap_or_default());
+        let after = serde_json::to_value(settings).unwrap_or_default();
+        plan.add("environment", key, before, after, current.map(|c| c.version), |expect| {
+            change(Change::PutEnvironment(settings.clone(), expect), "environment.import", Some(key))
+        });
+    }
+    for segment in &incoming.segments {
+        let key = &segment.segment_id;
+        let current = live.segments.get(key);
+        let before = current.map(|c| serde_json::to_value(&c.segment).unwrap_or_default());
+        let after = serde_json::to_value(segment).unwrap_or_default();
+        plan.add("segment", key, before, after, current.map(|c| c.version), |expect| {
+            change(Change::PutSegment(segment.clone(), expect), "segment.import", None)
+        });
+    }
+    for flag in &incoming.flags {
+        let key = &flag.flag_id;
+        let current = live.flags.get(key);
+        let before = current.map(|c| serde_json::to_value(explicit(&c.flag)).unwrap_or_default());
+        let after = serde_json::to_value(explicit(flag)).unwrap_or_default();
+        plan.add("flag", key, before, after, current.map(|c| c.version), |expect| {
+            change(Change::PutFlag(flag.clone(), expect), "flag.import", None)
+        });
+    }
+    if prune {
+        for (key, stored) in &live.flags {
+            if !incoming.flags.iter().any(|f| &f.flag_id == key) {
+                plan.deleted.push(json!({ "kind": "flag", "key": key }));
+                plan.changes.push(change(
+                    Change::DeleteFlag(key.clone(), Expect::Version(stored.version)),
+                    "flag.import.delete",
+                    None,
+                ));
+            }
+        }
+        for (key, stored) in &live.segments {
+            if !incoming.segments.iter().any(|s| &s.segment_id == key) {
+                plan.deleted.push(json!({ "kind": "segment", "key": key }));
+                plan.changes.push(change(
+                    Change::DeleteSegment(key.clone(), Expect::Version(stored.version)),
+                    "segment.import.delete",
+                    None,
+                ));
+            }
+        }
+    }
+    plan
+}
+
+impl ImportPlan {
+    fn add(
+        &mut self,
+        kind: &str,
+        key: &str,
+        before: Option<Value>,
+        after: Value,
+        version: Option<i64>,
+        make: impl FnOnce(Expect) -> AuditedChange,
+    ) {
+        match (before, version) {
+            (Some(before), Some(version)) => {
+                let differences = diff(&before, &after);
+                if differences.is_empty() {
+                    self.unchanged += 1;
+                } else {
+                    self.updated.push(json!({ "kind": kind, "key": key, "differences": differences }));
+                    self.changes.push(make(Expect::Version(version)));
+                }
+            }
+            _ => {
+                self.created.push(json!({ "kind": kind, "key": key }));
+                self.changes.push(make(Expect::Absent));
+            }
+        }
+    }
+}
+
+fn depth(settings: &EnvironmentSettings, all: &[EnvironmentSettings]) -> usize {
+    let mut depth = 0;
+    let mut parent = settings.tree.parent.as_deref();
+    while let Some(key) = parent {
+        depth += 1;
+        if depth > all.len() {
+            break;
+        }
+        parent = all.iter().find(|e| e.tree.key == key).and_then(|e| e.tree.parent.as_deref());
+    }
+    depth
+}

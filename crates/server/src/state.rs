@@ -1,0 +1,74 @@
+//! `AppState`: what every handler can reach. Cheap to clone (all `Arc`s).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use ff_store::FlagStore;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use time::OffsetDateTime;
+
+use crate::config::ServeConfig;
+use crate::live::Live;
+
+/// The time source. Production uses the system clock; tests and the
+/// scheduler's tests use a clock they control.
+pub trait Clock: Send + Sync + 'static {
+    /// Now.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Shared state of the service.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where everything is kept.
+    pub store: Arc<dyn FlagStore>,
+    /// The in-memory configuration and compiled snapshot.
+    pub live: Arc<Live>,
+    /// Settings.
+    pub config: Arc<ServeConfig>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Per-key request limits.
+    pub limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// When each key was last used, waiting to be written in a batch.
+    pub key_usage: Arc<Mutex<HashMap<String, OffsetDateTime>>>,
+    /// Serialises this node's writes, so that each write is validated against
+    /// the configuration it will be applied to.
+    pub writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    /// State over a store whose configuration has been loaded into `live`.
+    pub fn new(
+        store: Arc<dyn FlagStore>,
+        live: Live,
+        config: ServeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> AppState {
+        let rate = NonZeroU32::new(config.rate_limit.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.rate_burst.max(config.rate_limit).max(1))
+            .unwrap_or(NonZeroU32::MIN);
+        AppState {
+            store,
+            live: Arc::new(live),
+            config: Arc::new(config),
+            clock,
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
+            key_usage: Arc::new(Mutex::new(HashMap::new())),
+            writes: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}

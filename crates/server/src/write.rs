@@ -1,0 +1,230 @@
+//! The write path every change takes: plan against the latest configuration,
+//! check that the change introduces no broken reference, commit (versions,
+//! documents, audit, revision in one transaction), then refresh the live
+//! configuration so that the next read sees it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use ff_engine::{Flag, Problem, Segment, validate_set};
+use ff_store::{AuditedChange, Change, ChangeSet, Committed, Expect, StoredFlag};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::live::LiveConfig;
+use crate::state::AppState;
+
+/// Who is writing, why, and as part of what.
+#[derive(Debug, Clone, Default)]
+pub struct WriteMeta {
+    /// The API key id.
+    pub actor: String,
+    /// `X-Change-Reason` header or a body's `reason`.
+    pub reason: Option<String>,
+    /// `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// `X-Deployment-Id` header or a body's `deployment_id`.
+    pub deployment_id: Option<String>,
+}
+
+impl WriteMeta {
+    /// The metadata of a request.
+    pub fn from_request(principal: &Principal, headers: &HeaderMap) -> WriteMeta {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        WriteMeta {
+            actor: principal.key_id.clone(),
+            reason: header("x-change-reason"),
+            request_id: header("x-request-id"),
+            deployment_id: header("x-deployment-id"),
+        }
+    }
+
+    /// A body's `reason` and `deployment_id` take precedence over headers.
+    pub fn with_body(mut self, reason: Option<String>, deployment_id: Option<String>) -> WriteMeta {
+        if reason.is_some() {
+            self.reason = reason;
+        }
+        if deployment_id.is_some() {
+            self.deployment_id = deployment_id;
+        }
+        self
+    }
+}
+
+/// One audited change, for plans.
+pub fn change(change: Change, action: &str, environment: Option<&str>) -> AuditedChange {
+    AuditedChange {
+        change,
+        action: action.to_owned(),
+        environment: environment.map(str::to_owned),
+    }
+}
+
+/// Applies a write: `plan` turns the latest configuration into changes (or
+/// refuses), the changes are checked and committed, and the live
+/// configuration is refreshed. Returns the commit and the configuration that
+/// includes it.
+pub async fn apply<F>(
+    state: &AppState,
+    meta: WriteMeta,
+    plan: F,
+) -> Result<(Committed, Arc<LiveConfig>), ApiError>
+where
+    F: FnOnce(&LiveConfig) -> Result<Vec<AuditedChange>, ApiError>,
+{
+    let _serialised = state.writes.lock().await;
+    // Another node may have written since this one last looked.
+    state.live.refresh().await?;
+    let live = state.live.current();
+    let changes = plan(&live)?;
+    if changes.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_changes",
+            "the request changes nothing",
+        ));
+    }
+    check_references(&live, &changes)?;
+    let committed = state
+        .store
+        .commit(ChangeSet {
+            changes,
+            actor: meta.actor,
+            at: state.clock.now(),
+            reason: meta.reason,
+            request_id: meta.request_id,
+            deployment_id: meta.deployment_id,
+        })
+        .await?;
+    state.live.refresh().await?;
+    Ok((committed, state.live.current()))
+}
+
+/// Refuses changes that would introduce a configuration problem (an unknown
+/// segment, prerequisite or environment, a prerequisite cycle, an environment
+/// loop). Problems that existed before are not this write's fault.
+fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), ApiError> {
+    let mut flags: BTreeMap<&str, &Flag> = live
+        .flags
+        .iter()
+        .map(|(k, v)| (k.as_str(), &v.flag))
+        .collect();
+    let mut segments: BTreeMap<&str, &Segment> = live
+        .segments
+        .iter()
+        .map(|(k, v)| (k.as_str(), &v.segment))
+        .collect();
+    let mut environments: BTreeMap<&str, ff_engine::Environment> = live
+        .environments
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.environment.tree.clone()))
+        .collect();
+    let mut touched_flags = Vec::new();
+    for audited in changes {
+        match &audited.change {
+            Change::PutFlag(flag, _) => {
+                flags.insert(&flag.flag_id, flag);
+                touched_flags.push(flag.flag_id.as_str());
+            }
+            Change::DeleteFlag(id, _) => {
+                flags.remove(id.as_str());
+            }
+            Change::PutSegment(segment, _) => {
+                segments.insert(&segment.segment_id, segment);
+            }
+            Change::DeleteSegment(id, _) => {
+                segments.remove(id.as_str());
+            }
+            Change::PutEnvironment(settings, _) => {
+                environments.insert(&settings.tree.key, settings.tree.clone());
+            }
+            Change::DeleteEnvironment(key, _) => {
+                environments.remove(key.as_str());
+            }
+            Change::RestoreFlag(..) | Change::CreateApiKey(_) | Change::RevokeApiKey(_) => {}
+        }
+    }
+    let before: HashSet<String> = validate_set(
+        &live.flag_documents(),
+        &live.segment_documents(),
+        &live.environment_tree(),
+    )
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let after = validate_set(
+        &flags.values().map(|f| (*f).clone()).collect::<Vec<_>>(),
+        &segments.values().map(|s| (*s).clone()).collect::<Vec<_>>(),
+        &environments.into_values().collect::<Vec<_>>(),
+    );
+    let introduced: Vec<Problem> = after
+        .into_iter()
+        .filter(|p| !before.contains(&p.to_string()))
+        .collect();
+    if introduced.is_empty() {
+        return Ok(());
+    }
+    // One flag written: locate problems inside it relative to the document.
+    let introduced = match touched_flags.as_slice() {
+        [only] => {
+            let prefix = format!("flags[{only}].");
+            introduced
+                .into_iter()
+                .map(|mut p| {
+                    if let Some(rest) = p.path.strip_prefix(&prefix) {
+                        p.path = rest.to_owned();
+                    }
+                    p
+                })
+                .collect()
+        }
+        _ => introduced,
+    };
+    Err(ApiError::Validation(introduced))
+}
+
+/// Reads a flag document: engine parsing with every problem reported, 422.
+pub fn parse_flag(doc: &serde_json::Value) -> Result<Flag, ApiError> {
+    ff_engine::parse_flag(doc).map_err(ApiError::Validation)
+}
+
+/// Reads a segment document.
+pub fn parse_segment(doc: &serde_json::Value) -> Result<Segment, ApiError> {
+    ff_engine::parse_segment(doc).map_err(ApiError::Validation)
+}
+
+/// The live flag, or 404.
+pub fn live_flag<'a>(live: &'a LiveConfig, flag_id: &str) -> Result<&'a StoredFlag, ApiError> {
+    live.flags
+        .get(flag_id)
+        .ok_or_else(|| ApiError::not_found("flag", flag_id))
+}
+
+/// The version a write must find: the one the client names (it read the flag
+/// at that version), else the one this write was planned against, so that a
+/// concurrent change is a conflict rather than silently overwritten.
+pub fn expect_version(client: Option<i64>, planned_against: i64) -> Expect {
+    Expect::Version(client.unwrap_or(planned_against))
+}
+
+/// A version named by `If-Match` (`"3"`, `W/"3"` or `3`).
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_if_match",
+            format!("If-Match must be a version number such as \"3\", found {text:?}"),
+        )
+    })
+}

@@ -1,0 +1,452 @@
+//! The SQL shared by both backends.
+//!
+//! The two schemas have the same tables and columns, and every query here is
+//! portable SQL (`$n` parameters, which SQLite also accepts), so the store is
+//! written once, generic over the sqlx [`Database`], and instantiated for
+//! SQLite and PostgreSQL. What differs — how a writer takes the write lock,
+//! how a reader gets a consistent snapshot, how other nodes hear of a
+//! commit — is the [`Backend`] trait, implemented in `sqlite.rs` and
+//! `postgres.rs`.
+
+mod commit;
+pub(crate) mod rows;
+
+use std::future::Future;
+
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder,
+    Transaction, Type,
+};
+
+use crate::{
+    ApiKey, AuditEntry, AuditQuery, ChangeRecord, Configuration, FlagVersion, ResourceKind,
+    StoreError, StoredFlag, audit::unix_millis,
+};
+use rows::{
+    ApiKeyRow, AuditRow, ChangeRow, EnvironmentRow, FlagRow, FlagVersionRow, SegmentRow,
+    select_api_keys, select_audit, select_changes, select_environments, select_flag_versions,
+    select_flags, select_segments,
+};
+
+/// What differs between the backends.
+pub(crate) trait Backend: Database {
+    /// Begins the transaction of a commit, holding the one write lock until
+    /// it ends, so that commits (and with them the audit chain and the
+    /// revision counter) happen one after the other.
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send + '_;
+
+    /// Begins a read-only transaction that sees one consistent snapshot.
+    fn begin_snapshot(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send + '_;
+
+    /// Tells other nodes what a commit changed, from inside its transaction
+    /// (so that they hear of it exactly when it commits).
+    fn notify<'c>(
+        conn: &'c mut Self::Connection,
+        revision: i64,
+        changes: &'c [ChangeRecord],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c;
+}
+
+/// The store over one database: a pool for reads and one for commits (the
+/// same pool on PostgreSQL; a single connection on SQLite, which has one
+/// writer anyway).
+#[derive(Debug)]
+pub(crate) struct SqlStore<DB: Database> {
+    read: Pool<DB>,
+    write: Pool<DB>,
+}
+
+// Not derived: that would ask for `DB: Clone`.
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        SqlStore {
+            read: self.read.clone(),
+            write: self.write.clone(),
+        }
+    }
+}
+
+/// A database failure, as the store reports it.
+pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
+    StoreError::Database(error.to_string())
+}
+
+/// A `u32` limit as SQL takes it.
+fn limit(limit: u32) -> i64 {
+    i64::from(limit)
+}
+
+// The bounds below say "this sqlx database speaks the column types of our
+// schema". They are repeated on the impl block in `commit.rs`: Rust does not
+// imply where-clauses from a trait, so they cannot live on `Backend`.
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'a> Option<&'a str>: Encode<'a, DB>,
+    i64: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Option<i64>: for<'a> Encode<'a, DB>,
+    bool: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// A store over `read` and `write`, whose schema is migrated.
+    pub(crate) fn new(read: Pool<DB>, write: Pool<DB>) -> SqlStore<DB> {
+        SqlStore { read, write }
+    }
+
+    /// The pool commits go through.
+    pub(crate) fn write_pool(&self) -> &Pool<DB> {
+        &self.write
+    }
+
+    pub(crate) async fn load(&self) -> Result<Configuration, StoreError> {
+        let mut tx = DB::begin_snapshot(&self.read).await.map_err(db_error)?;
+        let revision = sqlx::query_scalar::<DB, i64>("SELECT revision FROM meta WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let flags = sqlx::query_as::<DB, FlagRow>(concat!(
+            select_flags!(),
+            " WHERE NOT deleted ORDER BY flag_id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let segments =
+            sqlx::query_as::<DB, SegmentRow>(concat!(select_segments!(), " ORDER BY segment_id"))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        let environments =
+            sqlx::query_as::<DB, EnvironmentRow>(concat!(select_environments!(), " ORDER BY key"))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Configuration {
+            revision,
+            flags: flags
+                .into_iter()
+                .map(FlagRow::into_stored)
+                .collect::<Result<_, _>>()?,
+            segments: segments
+                .into_iter()
+                .map(SegmentRow::into_stored)
+                .collect::<Result<_, _>>()?,
+            environments: environments
+                .into_iter()
+                .map(EnvironmentRow::into_stored)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub(crate) async fn flag(&self, flag_id: &str) -> Result<Option<StoredFlag>, StoreError> {
+        sqlx::query_as::<DB, FlagRow>(concat!(select_flags!(), " WHERE flag_id = $1"))
+            .bind(flag_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .map(FlagRow::into_stored)
+            .transpose()
+    }
+
+    pub(crate) async fn deleted_flags(&self) -> Result<Vec<StoredFlag>, StoreError> {
+        sqlx::query_as::<DB, FlagRow>(concat!(select_flags!(), " WHERE deleted ORDER BY flag_id"))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(FlagRow::into_stored)
+            .collect()
+    }
+
+    pub(crate) async fn flag_versions(
+        &self,
+        flag_id: &str,
+        before: Option<i64>,
+        count: u32,
+    ) -> Result<Vec<FlagVersion>, StoreError> {
+        sqlx::query_as::<DB, FlagVersionRow>(concat!(
+            select_flag_versions!(),
+            " WHERE flag_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3"
+        ))
+        .bind(flag_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit(count))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(FlagVersionRow::into_version)
+        .collect()
+    }
+
+    pub(crate) async fn flag_version(
+        &self,
+        flag_id: &str,
+        version: i64,
+    ) -> Result<Option<FlagVersion>, StoreError> {
+        sqlx::query_as::<DB, FlagVersionRow>(concat!(
+            select_flag_versions!(),
+            " WHERE flag_id = $1 AND version = $2"
+        ))
+        .bind(flag_id)
+        .bind(version)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?
+        .map(FlagVersionRow::into_version)
+        .transpose()
+    }
+
+    pub(crate) async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(concat!(select_audit!(), " WHERE 1 = 1"));
+        if let Some(flag_id) = &query.flag_id {
+            sql.push(" AND resource_kind = ")
+                .push_bind(ResourceKind::Flag.as_str())
+                .push(" AND resource_key = ")
+                .push_bind(flag_id.as_str());
+        }
+        if let Some(environment) = &query.environment {
+            // Entries about something in the environment, and entries about
+            // the environment itself.
+            sql.push(" AND (environment = ")
+                .push_bind(environment.as_str())
+                .push(" OR (resource_kind = ")
+                .push_bind(ResourceKind::Environment.as_str())
+                .push(" AND resource_key = ")
+                .push_bind(environment.as_str())
+                .push("))");
+        }
+        if let Some(actor) = &query.actor {
+            sql.push(" AND actor = ").push_bind(actor.as_str());
+        }
+        if let Some(action) = &query.action {
+            sql.push(" AND action = ").push_bind(action.as_str());
+        }
+        if let Some(deployment_id) = &query.deployment_id {
+            sql.push(" AND deployment_id = ")
+                .push_bind(deployment_id.as_str());
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND at >= ").push_bind(unix_millis(since));
+        }
+        if let Some(until) = query.until {
+            sql.push(" AND at < ").push_bind(unix_millis(until));
+        }
+        if let Some(before_id) = query.before_id {
+            sql.push(" AND id < ").push_bind(before_id);
+        }
+        sql.push(" ORDER BY id DESC");
+        if let Some(count) = query.limit {
+            sql.push(" LIMIT ").push_bind(limit(count));
+        }
+        sql.build_query_as::<AuditRow>()
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(AuditRow::into_entry)
+            .collect()
+    }
+
+    pub(crate) async fn audit_chain(
+        &self,
+        after_id: i64,
+        count: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query_as::<DB, AuditRow>(concat!(
+            select_audit!(),
+            " WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(after_id)
+        .bind(limit(count))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(AuditRow::into_entry)
+        .collect()
+    }
+
+    pub(crate) async fn changes_since(
+        &self,
+        revision: i64,
+        count: u32,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        sqlx::query_as::<DB, ChangeRow>(concat!(
+            select_changes!(),
+            " WHERE revision > $1 ORDER BY revision, seq LIMIT $2"
+        ))
+        .bind(revision)
+        .bind(limit(count))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(ChangeRow::into_record)
+        .collect()
+    }
+
+    pub(crate) async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        sqlx::query_as::<DB, ApiKeyRow>(concat!(select_api_keys!(), " ORDER BY created_at, id"))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(ApiKeyRow::into_key)
+            .collect()
+    }
+
+    pub(crate) async fn api_key_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        sqlx::query_as::<DB, ApiKeyRow>(concat!(select_api_keys!(), " WHERE secret_hash = $1"))
+            .bind(secret_hash)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .map(ApiKeyRow::into_key)
+            .transpose()
+    }
+
+    /// Not a commit: last-use times are bookkeeping, neither audited nor
+    /// versioned, so they skip the write lock. A time never moves backwards.
+    pub(crate) async fn touch_api_keys(
+        &self,
+        used: &[(String, time::OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await.map_err(db_error)?;
+        for (id, at) in used {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(unix_millis(*at))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub(crate) async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Implements [`crate::FlagStore`] for a backend's store type, whose field
+/// `sql` is its [`SqlStore`].
+macro_rules! delegate_flag_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::FlagStore for $store {
+            async fn commit(
+                &self,
+                changes: $crate::ChangeSet,
+            ) -> Result<$crate::Committed, $crate::StoreError> {
+                self.sql.commit(changes).await
+            }
+
+            async fn load(&self) -> Result<$crate::Configuration, $crate::StoreError> {
+                self.sql.load().await
+            }
+
+            async fn flag(
+                &self,
+                flag_id: &str,
+            ) -> Result<Option<$crate::StoredFlag>, $crate::StoreError> {
+                self.sql.flag(flag_id).await
+            }
+
+            async fn deleted_flags(&self) -> Result<Vec<$crate::StoredFlag>, $crate::StoreError> {
+                self.sql.deleted_flags().await
+            }
+
+            async fn flag_versions(
+                &self,
+                flag_id: &str,
+                before: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<$crate::FlagVersion>, $crate::StoreError> {
+                self.sql.flag_versions(flag_id, before, limit).await
+            }
+
+            async fn flag_version(
+                &self,
+                flag_id: &str,
+                version: i64,
+            ) -> Result<Option<$crate::FlagVersion>, $crate::StoreError> {
+                self.sql.flag_version(flag_id, version).await
+            }
+
+            async fn audit(
+                &self,
+                query: &$crate::AuditQuery,
+            ) -> Result<Vec<$crate::AuditEntry>, $crate::StoreError> {
+                self.sql.audit(query).await
+            }
+
+            async fn audit_chain(
+                &self,
+                after_id: i64,
+                limit: u32,
+            ) -> Result<Vec<$crate::AuditEntry>, $crate::StoreError> {
+                self.sql.audit_chain(after_id, limit).await
+            }
+
+            async fn changes_since(
+                &self,
+                revision: i64,
+                limit: u32,
+            ) -> Result<Vec<$crate::ChangeRecord>, $crate::StoreError> {
+                self.sql.changes_since(revision, limit).await
+            }
+
+            async fn api_keys(&self) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
+                self.sql.api_keys().await
+            }
+
+            async fn api_key_by_hash(
+                &self,
+                secret_hash: &str,
+            ) -> Result<Option<$crate::ApiKey>, $crate::StoreError> {
+                self.sql.api_key_by_hash(secret_hash).await
+            }
+
+            async fn touch_api_keys(
+                &self,
+                used: &[(String, time::OffsetDateTime)],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.touch_api_keys(used).await
+            }
+
+            async fn ping(&self) -> Result<(), $crate::StoreError> {
+                self.sql.ping().await
+            }
+        }
+    };
+}
+pub(crate) use delegate_flag_store;
