@@ -31,6 +31,15 @@ impl Murmur3 {
         }
     }
 
+    /// The state after hashing `"{flag_id}:"` with seed 0: the part of every
+    /// bucket hash of a flag that does not depend on the context.
+    pub fn with_prefix(flag_id: &str) -> Murmur3 {
+        let mut hasher = Murmur3::with_seed(0);
+        hasher.write(flag_id.as_bytes());
+        hasher.write(b":");
+        hasher
+    }
+
     /// Feeds more bytes.
     pub fn write(&mut self, mut bytes: &[u8]) {
         self.total_len = self.total_len.wrapping_add(bytes.len() as u32);
@@ -95,9 +104,7 @@ pub fn murmur3_x86_32(bytes: &[u8], seed: u32) -> u32 {
 
 /// The bucket (0 ..= 99 999) of `value` for `flag_id`.
 pub fn bucket(flag_id: &str, value: &str) -> u32 {
-    let mut hasher = Murmur3::with_seed(0);
-    hasher.write(flag_id.as_bytes());
-    hasher.write(b":");
+    let mut hasher = Murmur3::with_prefix(flag_id);
     hasher.write(value.as_bytes());
     hasher.finish() % BUCKETS
 }

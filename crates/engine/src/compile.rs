@@ -297,6 +297,9 @@ pub(crate) struct CompiledRule {
     /// Buckets below this are in; `None` when everyone is (no percentage or 100).
     pub(crate) threshold: Option<u32>,
     pub(crate) bucket_by: Box<str>,
+    /// The hash state after `"{flag_id}:"`, so that bucketing hashes only the
+    /// context's value.
+    pub(crate) hash_prefix: crate::bucket::Murmur3,
     pub(crate) serve: CompiledServe,
 }
 
@@ -338,9 +341,37 @@ pub(crate) enum Ordering {
 
 #[derive(Debug)]
 pub(crate) struct ScalarSet {
-    pub(crate) strings: FastSet<Box<str>>,
+    pub(crate) strings: StringSet,
     pub(crate) numbers: Box<[f64]>,
     pub(crate) booleans: [bool; 2],
+}
+
+/// Strings of an `in` list: a short list is scanned (cheaper than hashing),
+/// a long one hashed.
+#[derive(Debug)]
+pub(crate) enum StringSet {
+    Few(Box<[Box<str>]>),
+    Many(FastSet<Box<str>>),
+}
+
+impl StringSet {
+    /// Lists up to this long are scanned.
+    const SCAN_LIMIT: usize = 8;
+
+    fn new(strings: Vec<Box<str>>) -> StringSet {
+        if strings.len() <= StringSet::SCAN_LIMIT {
+            StringSet::Few(strings.into_boxed_slice())
+        } else {
+            StringSet::Many(strings.into_iter().collect())
+        }
+    }
+
+    pub(crate) fn contains(&self, needle: &str) -> bool {
+        match self {
+            StringSet::Few(items) => items.iter().any(|s| **s == *needle),
+            StringSet::Many(set) => set.contains(needle),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -411,6 +442,7 @@ fn compile_rule(
             .as_deref()
             .unwrap_or(crate::context::USER_ID)
             .into(),
+        hash_prefix: crate::bucket::Murmur3::with_prefix(&flag.flag_id),
         serve,
     }
 }
@@ -481,15 +513,18 @@ fn scalar(value: &Value) -> Option<Scalar> {
 
 fn scalar_set(items: &[Value]) -> ScalarSet {
     let mut set = ScalarSet {
-        strings: FastSet::default(),
+        strings: StringSet::Few(Box::default()),
         numbers: Box::default(),
         booleans: [false; 2],
     };
     let mut numbers = Vec::new();
+    let mut strings: Vec<Box<str>> = Vec::new();
     for item in items {
         match scalar(item) {
             Some(Scalar::Str(s)) => {
-                set.strings.insert(s);
+                if !strings.contains(&s) {
+                    strings.push(s);
+                }
             }
             Some(Scalar::Num(n)) => numbers.push(n),
             Some(Scalar::Bool(b)) => set.booleans[usize::from(b)] = true,
@@ -497,5 +532,6 @@ fn scalar_set(items: &[Value]) -> ScalarSet {
         }
     }
     set.numbers = numbers.into_boxed_slice();
+    set.strings = StringSet::new(strings);
     set
 }

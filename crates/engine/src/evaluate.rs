@@ -205,7 +205,7 @@ impl EnvironmentSnapshot {
             }
         }
         for rule in flag.rules.iter() {
-            if let Some(resolution) = self.apply_rule(flag, rule, context) {
+            if let Some(resolution) = self.apply_rule(rule, context) {
                 return resolution;
             }
         }
@@ -220,7 +220,6 @@ impl EnvironmentSnapshot {
     /// The rule's resolution if it matches and admits the context.
     fn apply_rule<'s>(
         &'s self,
-        flag: &'s CompiledFlag,
         rule: &'s CompiledRule,
         context: &Context,
     ) -> Option<Resolution<'s>> {
@@ -230,7 +229,7 @@ impl EnvironmentSnapshot {
         let needs_bucket =
             rule.threshold.is_some() || matches!(rule.serve, CompiledServe::Split(_));
         let bucket = if needs_bucket {
-            Some(bucket_of(&flag.key, context.get(&rule.bucket_by)?)?)
+            Some(bucket_of(&rule.hash_prefix, context.get(&rule.bucket_by)?)?)
         } else {
             None
         };
@@ -317,14 +316,52 @@ fn test_value(test: &Test, value: &Value) -> bool {
         }
         Test::Semver(ordering, operand) => value
             .as_str()
-            .and_then(parse_semver)
-            .is_some_and(|v| compare(ordering, Some(v.cmp_precedence(operand)))),
+            .and_then(|text| compare_version(text, operand))
+            .is_some_and(|order| compare(ordering, Some(order))),
         Test::Date { before, at } => {
             attribute_date(value).is_some_and(|t| if *before { t < *at } else { t > *at })
         }
         // Whole-context tests are handled by the caller.
         Test::Exists | Test::Segment(_) | Test::Not(_) => false,
     }
+}
+
+/// A context version compared with an operand by SemVer precedence.
+///
+/// Plain versions (`2`, `2.3`, `2.3.1`, with an optional `v`) — nearly all
+/// app versions — are compared by hand without parsing into a
+/// `semver::Version`; anything with a pre-release or build part takes the full
+/// parser. Both accept exactly what [`parse_semver`] accepts.
+fn compare_version(text: &str, operand: &semver::Version) -> Option<std::cmp::Ordering> {
+    match plain_version(text) {
+        Some(core) => {
+            let by_core = core.cmp(&(operand.major, operand.minor, operand.patch));
+            Some(if by_core.is_eq() && !operand.pre.is_empty() {
+                // A release is greater than its pre-releases.
+                std::cmp::Ordering::Greater
+            } else {
+                by_core
+            })
+        }
+        None => parse_semver(text).map(|v| v.cmp_precedence(operand)),
+    }
+}
+
+/// `major[.minor[.patch]]` of a plain version, without leading zeros.
+fn plain_version(text: &str) -> Option<(u64, u64, u64)> {
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let mut parts = [0u64; 3];
+    let mut count = 0;
+    for part in text.split('.') {
+        let slot = parts.get_mut(count)?;
+        let leading_zero = part.len() > 1 && part.starts_with('0');
+        if part.is_empty() || leading_zero || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *slot = part.parse().ok()?;
+        count += 1;
+    }
+    Some((parts[0], parts[1], parts[2]))
 }
 
 fn compare(ordering: &Ordering, result: Option<std::cmp::Ordering>) -> bool {
@@ -350,7 +387,7 @@ fn scalar_equals(operand: &Scalar, value: &Value) -> bool {
 
 fn set_contains(set: &crate::compile::ScalarSet, value: &Value) -> bool {
     match value {
-        Value::String(s) => set.strings.contains(s.as_str()),
+        Value::String(s) => set.strings.contains(s),
         Value::Number(n) => n.as_f64().is_some_and(|n| set.numbers.contains(&n)),
         Value::Bool(b) => set.booleans[usize::from(*b)],
         _ => false,
@@ -359,10 +396,8 @@ fn set_contains(set: &crate::compile::ScalarSet, value: &Value) -> bool {
 
 /// The bucket of a context value: strings as they are, integers in decimal;
 /// other values cannot be bucketed (the rule does not match).
-fn bucket_of(flag_id: &str, value: &Value) -> Option<u32> {
-    let mut hasher = Murmur3::with_seed(0);
-    hasher.write(flag_id.as_bytes());
-    hasher.write(b":");
+fn bucket_of(prefix: &Murmur3, value: &Value) -> Option<u32> {
+    let mut hasher = prefix.clone();
     match value {
         Value::String(s) => hasher.write(s.as_bytes()),
         Value::Number(n) => {
@@ -378,4 +413,31 @@ fn bucket_of(flag_id: &str, value: &Value) -> Option<u32> {
         _ => return None,
     }
     Some(hasher.finish() % crate::bucket::BUCKETS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_version_comparison_agrees_with_the_full_parser() {
+        let texts = [
+            "2", "2.3", "2.3.1", "v2.3.1", "02.3", "2.03", "2.3.01", "0.0.0", "2.3.1.4", "2.", ".2",
+            "2..3", "", "v", "2.3.1-beta", "2.3.1-beta.1", "2.3-rc.1", "2.3.1+build.5", "2.3.1+",
+            "18446744073709551615.0.0", "18446744073709551616.0.0", "x.y.z", "2.3.1 ",
+        ];
+        let operands = ["2.3.1", "2.3.1-beta.2", "0.0.0", "2.0.0", "10.0.0-alpha"];
+        for operand in operands {
+            let Some(operand) = parse_semver(operand) else {
+                panic!("{operand}");
+            };
+            for text in texts {
+                assert_eq!(
+                    compare_version(text, &operand),
+                    parse_semver(text).map(|v| v.cmp_precedence(&operand)),
+                    "{text:?} against {operand}"
+                );
+            }
+        }
+    }
 }

@@ -4,6 +4,8 @@ mod audit;
 mod postgres;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
@@ -17,12 +19,15 @@ use async_trait::async_trait;
 
 /// Opens the store a URL names and migrates its schema: `postgres://…` or
 /// `postgresql://…` is PostgreSQL; `sqlite:…` or a plain file path is SQLite
-/// (the file is created if missing).
+/// (the file is created if missing; `sqlite::memory:` or `:memory:` is a
+/// database that lives as long as the store).
 pub async fn connect(database_url: &str) -> Result<Arc<dyn FlagStore>, StoreError> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Arc::new(PostgresStore::connect(database_url).await?))
     } else if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if database_url == ":memory:" {
+        Ok(Arc::new(SqliteStore::connect("sqlite::memory:").await?))
     } else if let Some((scheme, _)) = database_url.split_once("://") {
         Err(StoreError::Database(format!(
             "unsupported database URL scheme {scheme:?}: use postgres://, sqlite: or a file path"

@@ -68,16 +68,22 @@ impl Raw {
 /// Scratch databases made by this process.
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
-/// The server part of the PostgreSQL URL (no database name).
-fn postgres_base() -> String {
+/// The URL of database `name` on the test server: `FF_TEST_POSTGRES_URL`
+/// (default `postgres://postgres@127.0.0.1:5432`) with its database name, if
+/// any, replaced and its parameters kept.
+fn postgres_url(name: &str) -> String {
     let url = std::env::var("FF_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-    let (main, _) = url.split_once('?').unwrap_or((&url, ""));
-    let authority_at = main.find("://").map_or(0, |i| i + 3);
-    match main[authority_at..].find('/') {
-        Some(slash) => main[..authority_at + slash].to_owned(),
-        None => main.to_owned(),
-    }
+    let (main, params) = match url.split_once('?') {
+        Some((main, params)) => (main, format!("?{params}")),
+        None => (url.as_str(), String::new()),
+    };
+    let authority = main.find("://").map_or(0, |i| i + 3);
+    let server = match main[authority..].find('/') {
+        Some(slash) => &main[..authority + slash],
+        None => main,
+    };
+    format!("{server}/{name}{params}")
 }
 
 /// Runs `test` on a fresh database of `backend`, then removes the database
@@ -104,12 +110,12 @@ where
                 eprintln!("FF_SKIP_POSTGRES=1: not running this test on PostgreSQL");
                 return;
             }
-            let base = postgres_base();
-            let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+            let admin_url = postgres_url("postgres");
+            let mut admin = sqlx::PgConnection::connect(&admin_url)
                 .await
                 .unwrap_or_else(|e| {
                     panic!(
-                        "PostgreSQL is not reachable at {base}/postgres ({e}). Start it \
+                        "PostgreSQL is not reachable at {admin_url} ({e}). Start it \
                          (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
                          or set FF_SKIP_POSTGRES=1"
                     )
@@ -128,7 +134,7 @@ where
                 .execute(&mut admin)
                 .await
                 .unwrap();
-            let url = format!("{base}/{name}");
+            let url = postgres_url(&name);
             let outcome: Result<(), Box<dyn Any + Send>> = match ff_store::connect(&url).await {
                 Ok(store) => tokio::spawn(test(store, Raw { backend, url }))
                     .await

@@ -121,6 +121,9 @@ fn contexts() -> Vec<Context> {
         base("u").with("country", "XX"),
         base("u").with("app_version", "5.0.0"),
         base("u").with("app_version", "not a version"),
+        // Short forms and a leading v take the fast path too.
+        base("u").with("app_version", "4.3"),
+        base("u").with("app_version", "v4"),
         base("u").with("email", "admin@elsewhere.org"),
         base("u").with("plan", "free"),
         base("u").with("uploads", "12"),

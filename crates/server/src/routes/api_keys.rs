@@ -16,10 +16,17 @@ use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change};
 
 /// `GET /api/v1/api-keys`: every key (never a secret), revoked ones included.
-pub async fn list_api_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Role::Admin)?;
     let mut keys = state.store.api_keys().await?;
-    keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    keys.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
     Ok(Json(json!({ "items": keys })))
 }
 
@@ -75,7 +82,10 @@ pub async fn create_api_key(
         (_, Some(env)) => Some(env),
     };
     if request.name.trim().is_empty() {
-        return Err(ApiError::bad_request("missing_name", "name: give the key a name"));
+        return Err(ApiError::bad_request(
+            "missing_name",
+            "name: give the key a name",
+        ));
     }
     let secret = generate_secret(kind);
     let id = generate_key_id();
@@ -95,7 +105,11 @@ pub async fn create_api_key(
         {
             return Err(ApiError::not_found("environment", env));
         }
-        Ok(vec![change(Change::CreateApiKey(new_key), "api_key.create", environment.as_deref())])
+        Ok(vec![change(
+            Change::CreateApiKey(new_key),
+            "api_key.create",
+            environment.as_deref(),
+        )])
     })
     .await?;
     let created = live
@@ -130,10 +144,16 @@ pub async fn revoke_api_key(
             .values()
             .find(|k| k.id == id)
             .ok_or_else(|| ApiError::not_found("API key", &id))?;
-        Ok(vec![change(Change::RevokeApiKey(id.clone()), "api_key.revoke", key.environment.as_deref())])
+        Ok(vec![change(
+            Change::RevokeApiKey(id.clone()),
+            "api_key.revoke",
+            key.environment.as_deref(),
+        )])
     })
     .await?;
-    Ok(Json(json!({ "id": id, "revoked": true, "revision": committed.revision })))
+    Ok(Json(
+        json!({ "id": id, "revoked": true, "revision": committed.revision }),
+    ))
 }
 
 fn parse_role(name: &str) -> Result<Role, ApiError> {

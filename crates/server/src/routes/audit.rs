@@ -34,7 +34,10 @@ pub async fn list_audit(
 }
 
 /// `GET /api/v1/audit/verify`: recomputes every entry's hash and link.
-pub async fn verify_audit(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn verify_audit(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Role::Viewer)?;
     let mut verification = AuditVerification::start();
     let mut after = 0;

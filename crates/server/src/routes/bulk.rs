@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::flag_ops::{flag_response, merge_patch, set_enabled, strip_meta, with_environment_entry};
+use crate::flag_ops::{
+    flag_response, merge_patch, set_enabled, strip_meta, with_environment_entry,
+};
 use crate::live::LiveConfig;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version};
@@ -95,7 +97,9 @@ pub enum Operation {
 impl Operation {
     fn flag_id(&self) -> Option<&str> {
         match self {
-            Operation::Create { flag } | Operation::Replace { flag, .. } => flag.get("flag_id").and_then(Value::as_str),
+            Operation::Create { flag } | Operation::Replace { flag, .. } => {
+                flag.get("flag_id").and_then(Value::as_str)
+            }
             Operation::Patch { flag_id, .. }
             | Operation::Delete { flag_id, .. }
             | Operation::Enable { flag_id, .. }
@@ -115,7 +119,10 @@ pub async fn bulk_flags(
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Editor)?;
     if request.operations.is_empty() {
-        return Err(ApiError::bad_request("no_changes", "operations: give at least one operation"));
+        return Err(ApiError::bad_request(
+            "no_changes",
+            "operations: give at least one operation",
+        ));
     }
     let mut seen = HashSet::new();
     for (i, op) in request.operations.iter().enumerate() {
@@ -124,11 +131,14 @@ pub async fn bulk_flags(
         {
             return Err(ApiError::bad_request(
                 "duplicate_flag",
-                format!("operations[{i}]: flag \"{id}\" is already changed by an earlier operation; combine them"),
+                format!(
+                    "operations[{i}]: flag \"{id}\" is already changed by an earlier operation; combine them"
+                ),
             ));
         }
     }
-    let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, request.deployment_id);
+    let meta = WriteMeta::from_request(&principal, &headers)
+        .with_body(request.reason, request.deployment_id);
     let operations = request.operations;
     let (committed, live) = apply(&state, meta, |live| {
         let mut changes = Vec::with_capacity(operations.len());
@@ -137,13 +147,23 @@ pub async fn bulk_flags(
             match plan(live, op) {
                 Ok(planned) => changes.push(planned),
                 Err(ApiError::Validation(found)) => {
-                    problems.extend(found.into_iter().map(|p| p.prefixed(&format!("operations[{i}]"))));
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|p| p.prefixed(&format!("operations[{i}]"))),
+                    );
                 }
                 Err(ApiError::NotFound(message)) => {
-                    problems.push(ff_engine::Problem::error(format!("operations[{i}]"), message));
+                    problems.push(ff_engine::Problem::error(
+                        format!("operations[{i}]"),
+                        message,
+                    ));
                 }
                 Err(ApiError::BadRequest { message, .. } | ApiError::Conflict { message, .. }) => {
-                    problems.push(ff_engine::Problem::error(format!("operations[{i}]"), message));
+                    problems.push(ff_engine::Problem::error(
+                        format!("operations[{i}]"),
+                        message,
+                    ));
                 }
                 Err(other) => return Err(other),
             }
@@ -163,11 +183,17 @@ pub async fn bulk_flags(
             None => json!({ "flag_id": id, "deleted": true }),
         })
         .collect();
-    Ok(Json(json!({ "revision": committed.revision, "results": results })))
+    Ok(Json(
+        json!({ "revision": committed.revision, "results": results }),
+    ))
 }
 
 fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, ApiError> {
-    let existing = |id: &str| live.flags.get(id).ok_or_else(|| ApiError::not_found("flag", id));
+    let existing = |id: &str| {
+        live.flags
+            .get(id)
+            .ok_or_else(|| ApiError::not_found("flag", id))
+    };
     let parse = |doc: &Value| ff_engine::parse_flag(doc).map_err(ApiError::Validation);
     let known_env = |env: &str| {
         if live.environments.contains_key(env) {
@@ -182,7 +208,10 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
             strip_meta(&mut doc)?;
             let flag = parse(&doc).map_err(|e| prefix(e, "flag"))?;
             if live.flags.contains_key(&flag.flag_id) {
-                return Err(ApiError::bad_request("already_exists", format!("flag \"{}\" already exists", flag.flag_id)));
+                return Err(ApiError::bad_request(
+                    "already_exists",
+                    format!("flag \"{}\" already exists", flag.flag_id),
+                ));
             }
             change(Change::PutFlag(flag, Expect::Absent), "flag.create", None)
         }
@@ -194,29 +223,63 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
             let expect = expect_version(version.or(body_version), current.version);
             change(Change::PutFlag(flag, expect), "flag.update", None)
         }
-        Operation::Patch { flag_id, patch, version } => {
+        Operation::Patch {
+            flag_id,
+            patch,
+            version,
+        } => {
             let current = existing(flag_id)?;
             let mut doc = serde_json::to_value(&current.flag).unwrap_or_default();
             merge_patch(&mut doc, patch);
             let flag = parse(&doc).map_err(|e| prefix(e, "patch"))?;
             if flag.flag_id != *flag_id {
-                return Err(ApiError::bad_request("flag_id_mismatch", "flags cannot be renamed"));
+                return Err(ApiError::bad_request(
+                    "flag_id_mismatch",
+                    "flags cannot be renamed",
+                ));
             }
-            change(Change::PutFlag(flag, expect_version(*version, current.version)), "flag.update", None)
+            change(
+                Change::PutFlag(flag, expect_version(*version, current.version)),
+                "flag.update",
+                None,
+            )
         }
         Operation::Delete { flag_id, version } => {
             let current = existing(flag_id)?;
-            change(Change::DeleteFlag(flag_id.clone(), expect_version(*version, current.version)), "flag.delete", None)
+            change(
+                Change::DeleteFlag(flag_id.clone(), expect_version(*version, current.version)),
+                "flag.delete",
+                None,
+            )
         }
-        Operation::Enable { flag_id, environment } | Operation::Disable { flag_id, environment } => {
+        Operation::Enable {
+            flag_id,
+            environment,
+        }
+        | Operation::Disable {
+            flag_id,
+            environment,
+        } => {
             known_env(environment)?;
             let current = existing(flag_id)?;
             let enable = matches!(op, Operation::Enable { .. });
             let flag = set_enabled(&current.flag, environment, enable);
-            let action = if enable { "flag.enable" } else { "flag.disable" };
-            change(Change::PutFlag(flag, Expect::Version(current.version)), action, Some(environment))
+            let action = if enable {
+                "flag.enable"
+            } else {
+                "flag.disable"
+            };
+            change(
+                Change::PutFlag(flag, Expect::Version(current.version)),
+                action,
+                Some(environment),
+            )
         }
-        Operation::SetValue { flag_id, environment, value } => {
+        Operation::SetValue {
+            flag_id,
+            environment,
+            value,
+        } => {
             known_env(environment)?;
             let current = existing(flag_id)?;
             let entry = match current.flag.environments.get(environment) {
@@ -227,15 +290,25 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
                 }
                 _ => json!({ "value": value }),
             };
-            let flag = parse(&with_environment_entry(&current.flag, environment, Some(entry)))?;
-            change(Change::PutFlag(flag, Expect::Version(current.version)), "flag.environment.update", Some(environment))
+            let flag = parse(&with_environment_entry(
+                &current.flag,
+                environment,
+                Some(entry),
+            ))?;
+            change(
+                Change::PutFlag(flag, Expect::Version(current.version)),
+                "flag.environment.update",
+                Some(environment),
+            )
         }
     })
 }
 
 fn prefix(error: ApiError, field: &str) -> ApiError {
     match error {
-        ApiError::Validation(problems) => ApiError::Validation(problems.into_iter().map(|p| p.prefixed(field)).collect()),
+        ApiError::Validation(problems) => {
+            ApiError::Validation(problems.into_iter().map(|p| p.prefixed(field)).collect())
+        }
         other => other,
     }
 }

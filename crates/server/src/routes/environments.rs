@@ -25,7 +25,10 @@ fn environment_response(stored: &StoredEnvironment, children: Vec<&str>) -> Valu
     body
 }
 
-fn children<'a>(all: &'a std::collections::BTreeMap<String, StoredEnvironment>, key: &str) -> Vec<&'a str> {
+fn children<'a>(
+    all: &'a std::collections::BTreeMap<String, StoredEnvironment>,
+    key: &str,
+) -> Vec<&'a str> {
     all.values()
         .filter(|e| e.environment.tree.parent.as_deref() == Some(key))
         .map(|e| e.environment.tree.key.as_str())
@@ -33,14 +36,23 @@ fn children<'a>(all: &'a std::collections::BTreeMap<String, StoredEnvironment>, 
 }
 
 /// `GET /api/v1/environments`: every environment, parents before children.
-pub async fn list_environments(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn list_environments(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let mut ordered: Vec<&StoredEnvironment> = Vec::new();
     let mut queue: Vec<&str> = live
         .environments
         .values()
-        .filter(|e| e.environment.tree.parent.as_ref().is_none_or(|p| !live.environments.contains_key(p)))
+        .filter(|e| {
+            e.environment
+                .tree
+                .parent
+                .as_ref()
+                .is_none_or(|p| !live.environments.contains_key(p))
+        })
         .map(|e| e.environment.tree.key.as_str())
         .collect();
     while let Some(key) = queue.first().copied() {
@@ -69,11 +81,17 @@ pub async fn get_environment(
         .environments
         .get(&env)
         .ok_or_else(|| ApiError::not_found("environment", &env))?;
-    Ok(Json(environment_response(stored, children(&live.environments, &env))))
+    Ok(Json(environment_response(
+        stored,
+        children(&live.environments, &env),
+    )))
 }
 
 /// Reads environment settings from a body, refusing unknown fields.
-fn parse_settings(mut body: Value, key: Option<&str>) -> Result<(EnvironmentSettings, Option<i64>), ApiError> {
+fn parse_settings(
+    mut body: Value,
+    key: Option<&str>,
+) -> Result<(EnvironmentSettings, Option<i64>), ApiError> {
     let version = strip_meta(&mut body)?;
     if let Value::Object(map) = &mut body {
         map.shift_remove("children");
@@ -82,7 +100,9 @@ fn parse_settings(mut body: Value, key: Option<&str>) -> Result<(EnvironmentSett
             if given.as_str() != Some(key) {
                 return Err(ApiError::bad_request(
                     "key_mismatch",
-                    format!("the body's key {given} differs from the URL's \"{key}\"; environments cannot be renamed"),
+                    format!(
+                        "the body's key {given} differs from the URL's \"{key}\"; environments cannot be renamed"
+                    ),
                 ));
             }
         }
@@ -110,7 +130,10 @@ pub fn parse_environment_settings(body: &Value) -> Result<EnvironmentSettings, A
             if !FIELDS.contains(&field.as_str()) {
                 problems.push(ff_engine::Problem::error(
                     field.clone(),
-                    format!("unknown field \"{field}\"; known fields: {}", FIELDS.join(", ")),
+                    format!(
+                        "unknown field \"{field}\"; known fields: {}",
+                        FIELDS.join(", ")
+                    ),
                 ));
             }
         }
@@ -130,18 +153,38 @@ pub fn parse_environment_settings(body: &Value) -> Result<EnvironmentSettings, A
         ));
     }
     if settings.tree.parent.as_deref() == Some(settings.tree.key.as_str()) {
-        problems.push(ff_engine::Problem::error("parent", "an environment cannot be its own parent"));
+        problems.push(ff_engine::Problem::error(
+            "parent",
+            "an environment cannot be its own parent",
+        ));
     }
     if settings.tree.auto_sync && settings.tree.parent.is_none() {
-        problems.push(ff_engine::Problem::error("auto_sync", "auto_sync needs a parent to follow"));
+        problems.push(ff_engine::Problem::error(
+            "auto_sync",
+            "auto_sync needs a parent to follow",
+        ));
     }
     if settings.required_approvals == 0 {
-        problems.push(ff_engine::Problem::error("required_approvals", "must be at least 1"));
+        problems.push(ff_engine::Problem::error(
+            "required_approvals",
+            "must be at least 1",
+        ));
     }
     for (i, window) in settings.change_windows.iter().enumerate() {
-        const DAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+        const DAYS: &[&str] = &[
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
         if window.days.is_empty() {
-            problems.push(ff_engine::Problem::error(format!("change_windows[{i}].days"), "list at least one day"));
+            problems.push(ff_engine::Problem::error(
+                format!("change_windows[{i}].days"),
+                "list at least one day",
+            ));
         }
         for (d, day) in window.days.iter().enumerate() {
             if !DAYS.contains(&day.as_str()) {
@@ -203,7 +246,11 @@ pub async fn create_environment(
         .environments
         .get(&key)
         .ok_or_else(|| ApiError::Internal("created environment missing".into()))?;
-    Ok((StatusCode::CREATED, Json(environment_response(stored, Vec::new()))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(environment_response(stored, Vec::new())),
+    )
+        .into_response())
 }
 
 /// `PUT /api/v1/environments/{env}`: replaces an environment's settings.
@@ -234,7 +281,10 @@ pub async fn replace_environment(
         .environments
         .get(&env)
         .ok_or_else(|| ApiError::Internal("updated environment missing".into()))?;
-    Ok(Json(environment_response(stored, children(&live.environments, &env))))
+    Ok(Json(environment_response(
+        stored,
+        children(&live.environments, &env),
+    )))
 }
 
 /// `DELETE /api/v1/environments/{env}`: only an environment that no flag,
@@ -274,7 +324,11 @@ pub async fn delete_environment(
         }
         // Flags' entries for the environment go with it, as new versions.
         let mut changes = Vec::new();
-        for stored in live.flags.values().filter(|f| f.flag.environments.contains_key(&env)) {
+        for stored in live
+            .flags
+            .values()
+            .filter(|f| f.flag.environments.contains_key(&env))
+        {
             let mut flag = stored.flag.clone();
             flag.environments.shift_remove(&env);
             changes.push(change(
@@ -291,5 +345,7 @@ pub async fn delete_environment(
         Ok(changes)
     })
     .await?;
-    Ok(Json(json!({ "key": env, "deleted": true, "revision": committed.revision })))
+    Ok(Json(
+        json!({ "key": env, "deleted": true, "revision": committed.revision }),
+    ))
 }

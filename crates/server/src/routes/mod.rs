@@ -44,7 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/{flag_id}/rollback", post(flags::rollback_flag));
 
     let environments = Router::new()
-        .route("/", get(environments::list_environments).post(environments::create_environment))
+        .route(
+            "/",
+            get(environments::list_environments).post(environments::create_environment),
+        )
         .route(
             "/{env}",
             get(environments::get_environment)
@@ -52,7 +55,10 @@ pub fn router() -> Router<AppState> {
                 .delete(environments::delete_environment),
         );
     let segments = Router::new()
-        .route("/", get(segments::list_segments).post(segments::create_segment))
+        .route(
+            "/",
+            get(segments::list_segments).post(segments::create_segment),
+        )
         .route(
             "/{segment_id}",
             get(segments::get_segment)
@@ -66,7 +72,10 @@ pub fn router() -> Router<AppState> {
         .nest("/segments", segments)
         .route("/audit", get(audit::list_audit))
         .route("/audit/verify", get(audit::verify_audit))
-        .route("/api-keys", get(api_keys::list_api_keys).post(api_keys::create_api_key))
+        .route(
+            "/api-keys",
+            get(api_keys::list_api_keys).post(api_keys::create_api_key),
+        )
         .route("/api-keys/{id}", delete(api_keys::revoke_api_key))
         .route("/export", get(transfer::export_configuration))
         .route("/import", post(transfer::import_configuration))

@@ -32,7 +32,9 @@ fn flags_using<'a>(flags: impl Iterator<Item = &'a Flag>, segment_id: &str) -> V
                 matches!(c.operator, Operator::InSegment | Operator::NotInSegment)
                     && match &c.value {
                         Some(Value::String(id)) => id == segment_id,
-                        Some(Value::Array(ids)) => ids.iter().any(|id| id.as_str() == Some(segment_id)),
+                        Some(Value::Array(ids)) => {
+                            ids.iter().any(|id| id.as_str() == Some(segment_id))
+                        }
                         _ => false,
                     }
             })
@@ -42,7 +44,9 @@ fn flags_using<'a>(flags: impl Iterator<Item = &'a Flag>, segment_id: &str) -> V
         .filter(|flag| {
             rule_uses(&flag.targeting_rules)
                 || flag.environments.values().any(|entry| match entry {
-                    EnvironmentEntry::Config(config) => config.targeting_rules.as_deref().is_some_and(rule_uses),
+                    EnvironmentEntry::Config(config) => {
+                        config.targeting_rules.as_deref().is_some_and(rule_uses)
+                    }
                     EnvironmentEntry::Value(_) => false,
                 })
         })
@@ -51,13 +55,21 @@ fn flags_using<'a>(flags: impl Iterator<Item = &'a Flag>, segment_id: &str) -> V
 }
 
 /// `GET /api/v1/segments`.
-pub async fn list_segments(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+pub async fn list_segments(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let items: Vec<Value> = live
         .segments
         .values()
-        .map(|s| segment_response(s, flags_using(live.flags.values().map(|f| &f.flag), &s.segment.segment_id)))
+        .map(|s| {
+            segment_response(
+                s,
+                flags_using(live.flags.values().map(|f| &f.flag), &s.segment.segment_id),
+            )
+        })
         .collect();
     Ok(Json(json!({ "items": items })))
 }
@@ -74,7 +86,10 @@ pub async fn get_segment(
         .segments
         .get(&segment_id)
         .ok_or_else(|| ApiError::not_found("segment", &segment_id))?;
-    Ok(Json(segment_response(stored, flags_using(live.flags.values().map(|f| &f.flag), &segment_id))))
+    Ok(Json(segment_response(
+        stored,
+        flags_using(live.flags.values().map(|f| &f.flag), &segment_id),
+    )))
 }
 
 /// `POST /api/v1/segments`.
@@ -96,18 +111,29 @@ pub async fn create_segment(
         if live.segments.contains_key(&segment.segment_id) {
             return Err(ApiError::Conflict {
                 code: "already_exists",
-                message: format!("segment \"{}\" already exists; use PUT to replace it", segment.segment_id),
+                message: format!(
+                    "segment \"{}\" already exists; use PUT to replace it",
+                    segment.segment_id
+                ),
                 details: Value::Null,
             });
         }
-        Ok(vec![change(Change::PutSegment(segment, Expect::Absent), "segment.create", None)])
+        Ok(vec![change(
+            Change::PutSegment(segment, Expect::Absent),
+            "segment.create",
+            None,
+        )])
     })
     .await?;
     let stored = live
         .segments
         .get(&segment_id)
         .ok_or_else(|| ApiError::Internal("created segment missing".into()))?;
-    Ok((StatusCode::CREATED, Json(segment_response(stored, Vec::new()))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(segment_response(stored, Vec::new())),
+    )
+        .into_response())
 }
 
 /// `PUT /api/v1/segments/{segment_id}`.
@@ -122,9 +148,14 @@ pub async fn replace_segment(
     let body_version = strip_meta(&mut body)?;
     if let Value::Object(map) = &mut body {
         map.shift_remove("used_by");
-        let given = map.entry("segment_id").or_insert_with(|| segment_id.clone().into());
+        let given = map
+            .entry("segment_id")
+            .or_insert_with(|| segment_id.clone().into());
         if given.as_str() != Some(segment_id.as_str()) {
-            return Err(ApiError::bad_request("segment_id_mismatch", "segments cannot be renamed"));
+            return Err(ApiError::bad_request(
+                "segment_id_mismatch",
+                "segments cannot be renamed",
+            ));
         }
     }
     let segment = parse_segment(&body)?;
@@ -146,7 +177,10 @@ pub async fn replace_segment(
         .segments
         .get(&segment_id)
         .ok_or_else(|| ApiError::Internal("updated segment missing".into()))?;
-    Ok(Json(segment_response(stored, flags_using(live.flags.values().map(|f| &f.flag), &segment_id))))
+    Ok(Json(segment_response(
+        stored,
+        flags_using(live.flags.values().map(|f| &f.flag), &segment_id),
+    )))
 }
 
 /// `DELETE /api/v1/segments/{segment_id}`: refused while a flag uses it.
@@ -168,16 +202,24 @@ pub async fn delete_segment(
         if !users.is_empty() {
             return Err(ApiError::Conflict {
                 code: "in_use",
-                message: format!("segment \"{segment_id}\" is used by {}; change those flags first", users.join(", ")),
+                message: format!(
+                    "segment \"{segment_id}\" is used by {}; change those flags first",
+                    users.join(", ")
+                ),
                 details: json!({ "used_by": users }),
             });
         }
         Ok(vec![change(
-            Change::DeleteSegment(segment_id.clone(), expect_version(client_version, current.version)),
+            Change::DeleteSegment(
+                segment_id.clone(),
+                expect_version(client_version, current.version),
+            ),
             "segment.delete",
             None,
         )])
     })
     .await?;
-    Ok(Json(json!({ "segment_id": segment_id, "deleted": true, "revision": committed.revision })))
+    Ok(Json(
+        json!({ "segment_id": segment_id, "deleted": true, "revision": committed.revision }),
+    ))
 }

@@ -52,11 +52,13 @@ pub async fn export_configuration(
     match query.format.as_deref() {
         None | Some("json") => Ok(axum::Json(document).into_response()),
         Some("yaml") => {
-            let text = serde_norway::to_string(&document).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let text = serde_norway::to_string(&document)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             let mut response = text.into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/yaml"),
+            );
             Ok(response)
         }
         Some(other) => Err(ApiError::bad_request(
@@ -129,7 +131,11 @@ pub async fn import_configuration(
     Ok(axum::Json(plan.report(false, Some(committed.revision))))
 }
 
-fn read_document(headers: &HeaderMap, format: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+fn read_document(
+    headers: &HeaderMap,
+    format: Option<&str>,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -137,12 +143,14 @@ fn read_document(headers: &HeaderMap, format: Option<&str>, body: &[u8]) -> Resu
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("invalid_body", "the document must be UTF-8 text"))?;
     let yaml = || {
-        serde_norway::from_str::<Value>(text)
-            .map_err(|e| ApiError::bad_request("malformed_yaml", format!("the body is not valid YAML: {e}")))
+        serde_norway::from_str::<Value>(text).map_err(|e| {
+            ApiError::bad_request("malformed_yaml", format!("the body is not valid YAML: {e}"))
+        })
     };
     let json = || {
-        serde_json::from_str::<Value>(text)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
+        serde_json::from_str::<Value>(text).map_err(|e| {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        })
     };
     match format {
         Some("yaml") => yaml(),
@@ -175,8 +183,20 @@ impl Incoming {
         };
         let mut problems = Vec::new();
         for key in map.keys() {
-            if !["format_version", "revision", "exported_at", "environments", "segments", "flags"].contains(&key.as_str()) {
-                problems.push(Problem::error(key.clone(), format!("unknown field \"{key}\"; expected flags, segments, environments")));
+            if ![
+                "format_version",
+                "revision",
+                "exported_at",
+                "environments",
+                "segments",
+                "flags",
+            ]
+            .contains(&key.as_str())
+            {
+                problems.push(Problem::error(
+                    key.clone(),
+                    format!("unknown field \"{key}\"; expected flags, segments, environments"),
+                ));
             }
         }
         let list = |name: &str, problems: &mut Vec<Problem>| -> Vec<Value> {
@@ -194,7 +214,11 @@ impl Incoming {
             match parse_environment_settings(item) {
                 Ok(settings) => environments.push(settings),
                 Err(ApiError::Validation(found)) => {
-                    problems.extend(found.into_iter().map(|p| p.prefixed(&format!("environments[{i}]"))));
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|p| p.prefixed(&format!("environments[{i}]"))),
+                    );
                 }
                 Err(other) => return Err(other),
             }
@@ -203,7 +227,11 @@ impl Incoming {
         for (i, item) in list("segments", &mut problems).iter().enumerate() {
             match ff_engine::parse_segment(item) {
                 Ok(segment) => segments.push(segment),
-                Err(found) => problems.extend(found.into_iter().map(|p| p.prefixed(&format!("segments[{i}]")))),
+                Err(found) => problems.extend(
+                    found
+                        .into_iter()
+                        .map(|p| p.prefixed(&format!("segments[{i}]"))),
+                ),
             }
         }
         let mut flags = Vec::new();
@@ -212,7 +240,11 @@ impl Incoming {
             let _ = crate::flag_ops::strip_meta(&mut item);
             match ff_engine::parse_flag(&item) {
                 Ok(flag) => flags.push(flag),
-                Err(found) => problems.extend(found.into_iter().map(|p| p.prefixed(&format!("flags[{i}]")))),
+                Err(found) => problems.extend(
+                    found
+                        .into_iter()
+                        .map(|p| p.prefixed(&format!("flags[{i}]"))),
+                ),
             }
         }
         if problems.is_empty() {
@@ -265,27 +297,54 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
         let current = live.environments.get(key);
         let before = current.map(|c| serde_json::to_value(&c.environment).unwrap_or_default());
         let after = serde_json::to_value(settings).unwrap_or_default();
-        plan.add("environment", key, before, after, current.map(|c| c.version), |expect| {
-            change(Change::PutEnvironment(settings.clone(), expect), "environment.import", Some(key))
-        });
+        plan.add(
+            "environment",
+            key,
+            before,
+            after,
+            current.map(|c| c.version),
+            |expect| {
+                change(
+                    Change::PutEnvironment(settings.clone(), expect),
+                    "environment.import",
+                    Some(key),
+                )
+            },
+        );
     }
     for segment in &incoming.segments {
         let key = &segment.segment_id;
         let current = live.segments.get(key);
         let before = current.map(|c| serde_json::to_value(&c.segment).unwrap_or_default());
         let after = serde_json::to_value(segment).unwrap_or_default();
-        plan.add("segment", key, before, after, current.map(|c| c.version), |expect| {
-            change(Change::PutSegment(segment.clone(), expect), "segment.import", None)
-        });
+        plan.add(
+            "segment",
+            key,
+            before,
+            after,
+            current.map(|c| c.version),
+            |expect| {
+                change(
+                    Change::PutSegment(segment.clone(), expect),
+                    "segment.import",
+                    None,
+                )
+            },
+        );
     }
     for flag in &incoming.flags {
         let key = &flag.flag_id;
         let current = live.flags.get(key);
         let before = current.map(|c| serde_json::to_value(explicit(&c.flag)).unwrap_or_default());
         let after = serde_json::to_value(explicit(flag)).unwrap_or_default();
-        plan.add("flag", key, before, after, current.map(|c| c.version), |expect| {
-            change(Change::PutFlag(flag.clone(), expect), "flag.import", None)
-        });
+        plan.add(
+            "flag",
+            key,
+            before,
+            after,
+            current.map(|c| c.version),
+            |expect| change(Change::PutFlag(flag.clone(), expect), "flag.import", None),
+        );
     }
     if prune {
         for (key, stored) in &live.flags {
@@ -328,7 +387,8 @@ impl ImportPlan {
                 if differences.is_empty() {
                     self.unchanged += 1;
                 } else {
-                    self.updated.push(json!({ "kind": kind, "key": key, "differences": differences }));
+                    self.updated
+                        .push(json!({ "kind": kind, "key": key, "differences": differences }));
                     self.changes.push(make(Expect::Version(version)));
                 }
             }
@@ -348,7 +408,10 @@ fn depth(settings: &EnvironmentSettings, all: &[EnvironmentSettings]) -> usize {
         if depth > all.len() {
             break;
         }
-        parent = all.iter().find(|e| e.tree.key == key).and_then(|e| e.tree.parent.as_deref());
+        parent = all
+            .iter()
+            .find(|e| e.tree.key == key)
+            .and_then(|e| e.tree.parent.as_deref());
     }
     depth
 }

@@ -25,7 +25,8 @@ use crate::{
 struct Applied {
     kind: ResourceKind,
     key: String,
-    /// The new version (0 for API keys, which have none).
+    /// The new version: 0 for API keys, which have none; for a deleted
+    /// segment or environment, the version its deletion would have had.
     version: i64,
     /// Whether the resource went away (deleted, revoked).
     removed: bool,
