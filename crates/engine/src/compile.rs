@@ -296,7 +296,7 @@ pub(crate) struct CompiledRule {
     pub(crate) conditions: Box<[CompiledCondition]>,
     /// Buckets below this are in; `None` when everyone is (no percentage or 100).
     pub(crate) threshold: Option<u32>,
-    pub(crate) bucket_by: Box<str>,
+    pub(crate) bucket_by: crate::context::AttributeName,
     /// The hash state after `"{flag_id}:"`, so that bucketing hashes only the
     /// context's value.
     pub(crate) hash_prefix: crate::bucket::Murmur3,
@@ -318,7 +318,7 @@ pub(crate) struct CompiledSegment {
 
 #[derive(Debug)]
 pub(crate) struct CompiledCondition {
-    pub(crate) attribute: Box<str>,
+    pub(crate) attribute: crate::context::AttributeName,
     pub(crate) test: Test,
 }
 
@@ -368,7 +368,7 @@ impl StringSet {
 
     pub(crate) fn contains(&self, needle: &str) -> bool {
         match self {
-            StringSet::Few(items) => items.iter().any(|s| **s == *needle),
+            StringSet::Few(items) => items.iter().any(|s| crate::values::fast_eq(s, needle)),
             StringSet::Many(set) => set.contains(needle),
         }
     }
@@ -437,11 +437,9 @@ fn compile_rule(
             .percentage
             .map(thousandths)
             .filter(|&t| t < crate::bucket::BUCKETS),
-        bucket_by: rule
-            .bucket_by
-            .as_deref()
-            .unwrap_or(crate::context::USER_ID)
-            .into(),
+        bucket_by: crate::context::AttributeName::new(
+            rule.bucket_by.as_deref().unwrap_or(crate::context::USER_ID),
+        ),
         hash_prefix: crate::bucket::Murmur3::with_prefix(&flag.flag_id),
         serve,
     }
@@ -497,7 +495,9 @@ fn compile_condition(
         _ => test,
     };
     Some(CompiledCondition {
-        attribute: condition.attribute.as_deref().unwrap_or_default().into(),
+        attribute: crate::context::AttributeName::new(
+            condition.attribute.as_deref().unwrap_or_default(),
+        ),
         test,
     })
 }

@@ -13,11 +13,53 @@ pub const TARGETING_KEY: &str = "targetingKey";
 /// absent).
 ///
 /// Attributes are kept in a small vector and found by a linear scan: contexts
-/// hold a handful of attributes, for which this beats hashing.
+/// hold a handful of attributes, for which this beats hashing. Each entry
+/// carries a tag of its name (length and first bytes) so that the scan
+/// rejects other names without reading their strings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
-    attributes: Vec<(String, Value)>,
+    attributes: Vec<Attribute>,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+struct Attribute {
+    tag: u64,
+    name: String,
+    value: Value,
+}
+
+/// An attribute name with its tag computed once (compiled conditions hold
+/// these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttributeName {
+    name: Box<str>,
+    tag: u64,
+}
+
+impl AttributeName {
+    pub(crate) fn new(name: &str) -> AttributeName {
+        AttributeName {
+            name: name.into(),
+            tag: name_tag(name),
+        }
+    }
+}
+
+/// The first 8 bytes of a name (zero-padded) mixed with its length: equal
+/// names have equal tags; most different names have different ones.
+const fn name_tag(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut word = [0u8; 8];
+    let mut i = 0;
+    while i < 8 && i < bytes.len() {
+        word[i] = bytes[i];
+        i += 1;
+    }
+    u64::from_le_bytes(word) ^ (bytes.len() as u64).rotate_left(56)
+}
+
+const USER_ID_TAG: u64 = name_tag(USER_ID);
+const TARGETING_KEY_TAG: u64 = name_tag(TARGETING_KEY);
 
 /// Why a JSON value is not a context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +86,13 @@ impl Context {
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
         let name = name.into();
         let value = value.into();
-        match self.attributes.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.attributes.push((name, value)),
+        match self.attributes.iter_mut().find(|a| a.name == name) {
+            Some(slot) => slot.value = value,
+            None => self.attributes.push(Attribute {
+                tag: name_tag(&name),
+                name,
+                value,
+            }),
         }
     }
 
@@ -65,25 +111,43 @@ impl Context {
     /// A context from a JSON object's entries.
     pub fn from_map(map: Map<String, Value>) -> Context {
         Context {
-            attributes: map.into_iter().collect(),
+            attributes: map
+                .into_iter()
+                .map(|(name, value)| Attribute {
+                    tag: name_tag(&name),
+                    name,
+                    value,
+                })
+                .collect(),
         }
     }
 
     /// The value of an attribute; `null` counts as absent, and `user_id` and
     /// `targetingKey` stand in for each other.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.get_exact(name).or_else(|| match name {
-            USER_ID => self.get_exact(TARGETING_KEY),
-            TARGETING_KEY => self.get_exact(USER_ID),
+        self.lookup(name, name_tag(name))
+    }
+
+    /// [`Context::get`] with the name's tag computed in advance.
+    pub(crate) fn get_named(&self, name: &AttributeName) -> Option<&Value> {
+        self.lookup(&name.name, name.tag)
+    }
+
+    #[inline]
+    fn lookup(&self, name: &str, tag: u64) -> Option<&Value> {
+        self.get_exact(name, tag).or_else(|| match tag {
+            USER_ID_TAG if name == USER_ID => self.get_exact(TARGETING_KEY, TARGETING_KEY_TAG),
+            TARGETING_KEY_TAG if name == TARGETING_KEY => self.get_exact(USER_ID, USER_ID_TAG),
             _ => None,
         })
     }
 
-    fn get_exact(&self, name: &str) -> Option<&Value> {
+    #[inline]
+    fn get_exact(&self, name: &str, tag: u64) -> Option<&Value> {
         self.attributes
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+            .find(|a| a.tag == tag && same_name(&a.name, name))
+            .map(|a| &a.value)
             .filter(|v| !v.is_null())
     }
 
@@ -94,8 +158,14 @@ impl Context {
 
     /// All attributes, in insertion order.
     pub fn attributes(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.attributes.iter().map(|(n, v)| (n.as_str(), v))
+        self.attributes.iter().map(|a| (a.name.as_str(), &a.value))
     }
+}
+
+/// Attribute names are short: compared without a `memcmp` call.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    crate::values::fast_eq(a, b)
 }
 
 impl From<Map<String, Value>> for Context {

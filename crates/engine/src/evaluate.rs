@@ -16,7 +16,7 @@ use crate::compile::{
     CompiledCondition, CompiledFlag, CompiledRule, CompiledServe, EnvironmentSnapshot, Ordering,
     Scalar, Test,
 };
-use crate::context::Context;
+use crate::context::{AttributeName, Context};
 use crate::model::FlagType;
 use crate::values::{attribute_date, attribute_number, json_equal, parse_semver};
 
@@ -229,7 +229,10 @@ impl EnvironmentSnapshot {
         let needs_bucket =
             rule.threshold.is_some() || matches!(rule.serve, CompiledServe::Split(_));
         let bucket = if needs_bucket {
-            Some(bucket_of(&rule.hash_prefix, context.get(&rule.bucket_by)?)?)
+            Some(bucket_of(
+                &rule.hash_prefix,
+                context.get_named(&rule.bucket_by)?,
+            )?)
         } else {
             None
         };
@@ -272,24 +275,24 @@ impl EnvironmentSnapshot {
         self.test(&condition.test, &condition.attribute, context)
     }
 
-    fn test(&self, test: &Test, attribute: &str, context: &Context) -> bool {
+    fn test(&self, test: &Test, attribute: &AttributeName, context: &Context) -> bool {
         match test {
             Test::Segment(ids) => ids.iter().any(|&i| {
                 self.segments
                     .get(i)
                     .is_some_and(|s| s.conditions.iter().all(|c| self.holds(c, context)))
             }),
-            Test::Exists => context.get(attribute).is_some(),
+            Test::Exists => context.get_named(attribute).is_some(),
             Test::Not(inner) => match **inner {
                 // Whole-context tests negate plainly.
                 Test::Segment(_) | Test::Exists => !self.test(inner, attribute, context),
                 // Attribute tests need the attribute: absent stays false.
                 _ => context
-                    .get(attribute)
+                    .get_named(attribute)
                     .is_some_and(|value| !test_value(inner, value)),
             },
             _ => context
-                .get(attribute)
+                .get_named(attribute)
                 .is_some_and(|value| test_value(test, value)),
         }
     }
@@ -308,8 +311,17 @@ fn test_value(test: &Test, value: &Value) -> bool {
             (Value::Array(items), operand) => items.iter().any(|item| json_equal(item, operand)),
             _ => false,
         },
-        Test::StartsWith(prefix) => value.as_str().is_some_and(|s| s.starts_with(&**prefix)),
-        Test::EndsWith(suffix) => value.as_str().is_some_and(|s| s.ends_with(&**suffix)),
+        Test::StartsWith(prefix) => value.as_str().is_some_and(|s| {
+            s.len() >= prefix.len()
+                && crate::values::fast_eq_bytes(&s.as_bytes()[..prefix.len()], prefix.as_bytes())
+        }),
+        Test::EndsWith(suffix) => value.as_str().is_some_and(|s| {
+            s.len() >= suffix.len()
+                && crate::values::fast_eq_bytes(
+                    &s.as_bytes()[s.len() - suffix.len()..],
+                    suffix.as_bytes(),
+                )
+        }),
         Test::Matches(regex) => value.as_str().is_some_and(|s| regex.is_match(s)),
         Test::Number(ordering, operand) => {
             attribute_number(value).is_some_and(|n| compare(ordering, n.partial_cmp(operand)))
@@ -378,7 +390,7 @@ fn compare(ordering: &Ordering, result: Option<std::cmp::Ordering>) -> bool {
 
 fn scalar_equals(operand: &Scalar, value: &Value) -> bool {
     match (operand, value) {
-        (Scalar::Str(a), Value::String(b)) => **a == **b,
+        (Scalar::Str(a), Value::String(b)) => crate::values::fast_eq(a, b),
         (Scalar::Num(a), Value::Number(b)) => b.as_f64() == Some(*a),
         (Scalar::Bool(a), Value::Bool(b)) => a == b,
         _ => false,
@@ -422,9 +434,29 @@ mod tests {
     #[test]
     fn the_fast_version_comparison_agrees_with_the_full_parser() {
         let texts = [
-            "2", "2.3", "2.3.1", "v2.3.1", "02.3", "2.03", "2.3.01", "0.0.0", "2.3.1.4", "2.", ".2",
-            "2..3", "", "v", "2.3.1-beta", "2.3.1-beta.1", "2.3-rc.1", "2.3.1+build.5", "2.3.1+",
-            "18446744073709551615.0.0", "18446744073709551616.0.0", "x.y.z", "2.3.1 ",
+            "2",
+            "2.3",
+            "2.3.1",
+            "v2.3.1",
+            "02.3",
+            "2.03",
+            "2.3.01",
+            "0.0.0",
+            "2.3.1.4",
+            "2.",
+            ".2",
+            "2..3",
+            "",
+            "v",
+            "2.3.1-beta",
+            "2.3.1-beta.1",
+            "2.3-rc.1",
+            "2.3.1+build.5",
+            "2.3.1+",
+            "18446744073709551615.0.0",
+            "18446744073709551616.0.0",
+            "x.y.z",
+            "2.3.1 ",
         ];
         let operands = ["2.3.1", "2.3.1-beta.2", "0.0.0", "2.0.0", "10.0.0-alpha"];
         for operand in operands {

@@ -91,6 +91,45 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Byte equality tuned for the short strings of attribute names and operands.
+///
+/// `==` on slices calls `memcmp`, whose call and dispatch cost dominates for
+/// strings of a few bytes. Up to 16 bytes this compares two overlapping
+/// words instead (the standard trick: the first and the last 8, 4 or 1
+/// bytes), which is branch-light and allocation-free; longer strings use `==`.
+#[inline]
+pub fn fast_eq(a: &str, b: &str) -> bool {
+    fast_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`fast_eq`] on bytes (prefix and suffix tests compare byte ranges).
+#[inline]
+pub fn fast_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    #[inline(always)]
+    fn word8(s: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    }
+    #[inline(always)]
+    fn word4(s: &[u8], at: usize) -> u32 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_ne_bytes(w)
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// Whether a percentage or weight has at most three decimals.
 pub fn has_at_most_three_decimals(value: f64) -> bool {
     let scaled = value * 1000.0;
@@ -153,6 +192,39 @@ mod tests {
         assert!(!json_equal(&json!("1"), &json!(1)));
         assert!(!json_equal(&json!("US"), &json!("us")));
         assert!(json_equal(&json!({"a": [1, 2]}), &json!({"a": [1.0, 2]})));
+    }
+
+    #[test]
+    fn fast_eq_agrees_with_eq() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "abc",
+            "abd",
+            "xbc",
+            "abcd",
+            "abce",
+            "user_id",
+            "user_ic",
+            "targetingKey",
+            "targetingKex",
+            "uargetingKey",
+            "0123456789abcdef",
+            "0123456789abcdeg",
+            "1123456789abcdef",
+            "0123456789abcdefg",
+            "0123456789abcdefh",
+            "é",
+            "e\u{301}",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(fast_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
