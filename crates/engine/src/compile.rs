@@ -521,11 +521,8 @@ fn scalar_set(items: &[Value]) -> ScalarSet {
     let mut strings: Vec<Box<str>> = Vec::new();
     for item in items {
         match scalar(item) {
-            Some(Scalar::Str(s)) => {
-                if !strings.contains(&s) {
-                    strings.push(s);
-                }
-            }
+            Some(Scalar::Str(s)) if !strings.contains(&s) => strings.push(s),
+            Some(Scalar::Str(_)) => {}
             Some(Scalar::Num(n)) => numbers.push(n),
             Some(Scalar::Bool(b)) => set.booleans[usize::from(b)] = true,
             None => {}

@@ -363,15 +363,13 @@ fn compare_version(text: &str, operand: &semver::Version) -> Option<std::cmp::Or
 fn plain_version(text: &str) -> Option<(u64, u64, u64)> {
     let text = text.strip_prefix('v').unwrap_or(text);
     let mut parts = [0u64; 3];
-    let mut count = 0;
-    for part in text.split('.') {
-        let slot = parts.get_mut(count)?;
+    for (i, part) in text.split('.').enumerate() {
+        let slot = parts.get_mut(i)?;
         let leading_zero = part.len() > 1 && part.starts_with('0');
         if part.is_empty() || leading_zero || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         *slot = part.parse().ok()?;
-        count += 1;
     }
     Some((parts[0], parts[1], parts[2]))
 }
