@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod flag_ops;
 pub mod live;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod write;

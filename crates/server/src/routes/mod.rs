@@ -1,4 +1,8 @@
 //! The HTTP routes, one file per resource; handlers are named `verb_noun`.
+//!
+//! Every route is declared once, in [`ROUTES`]'s table: the router is built
+//! from it and so is the OpenAPI document (`crate::openapi`), so the two
+//! cannot disagree.
 
 pub mod api_keys;
 pub mod audit;
@@ -12,79 +16,147 @@ pub mod segments;
 pub mod transfer;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use ff_store::Role;
 
+use crate::openapi;
 use crate::state::AppState;
 
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a key.
+    Public,
+    /// Any valid key (server and client keys in their own environment).
+    AnyKey,
+    /// Admin keys with at least this role.
+    Role(Role),
+}
+
+/// What a route accepts in its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body.
+    None,
+    /// A JSON body of the named schema (see `crate::openapi`).
+    Json(&'static str),
+    /// A JSON or YAML document of the named schema.
+    JsonOrYaml(&'static str),
+}
+
+/// One route: its documentation and its handler.
+pub struct Route {
+    /// `GET`, `POST`, …
+    pub method: &'static str,
+    /// The path, with `{name}` parameters.
+    pub path: &'static str,
+    /// The handler's name (`list_flags`), used as the OpenAPI operation id.
+    pub operation_id: &'static str,
+    /// Groups routes in the document.
+    pub tag: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Query parameters: name and description.
+    pub query: &'static [(&'static str, &'static str)],
+    /// The request body.
+    pub body: Body,
+    /// The handler.
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+macro_rules! route {
+    ($method:literal $path:literal => $module:ident :: $handler:ident, $tag:literal, $access:expr, $summary:literal
+     $(, query = [$(($q:literal, $qd:literal)),* $(,)?])? $(, body = $body:expr)? $(,)?) => {
+        Route {
+            method: $method,
+            path: $path,
+            operation_id: stringify!($handler),
+            tag: $tag,
+            summary: $summary,
+            access: $access,
+            query: &[$($(($q, $qd)),*)?],
+            body: route!(@body $($body)?),
+            handler: || on(method_filter($method), $module::$handler),
+        }
+    };
+    (@body) => { Body::None };
+    (@body $body:expr) => { $body };
+}
+
+/// The filter of a method name used in [`ROUTES`].
+fn method_filter(method: &str) -> MethodFilter {
+    match method {
+        "POST" => MethodFilter::POST,
+        "PUT" => MethodFilter::PUT,
+        "PATCH" => MethodFilter::PATCH,
+        "DELETE" => MethodFilter::DELETE,
+        _ => MethodFilter::GET,
+    }
+}
+
+const VIEWER: Access = Access::Role(Role::Viewer);
+const EDITOR: Access = Access::Role(Role::Editor);
+const ADMIN: Access = Access::Role(Role::Admin);
+
 /// Every route of the service.
+pub const ROUTES: &[Route] = &[
+    route!("GET" "/health/live" => health::live, "health", Access::Public, "The process answers."),
+    route!("GET" "/health/ready" => health::ready, "health", Access::Public, "The database answers; reports the revision served."),
+    route!("GET" "/api/v1/flags" => flags::list_flags, "flags", VIEWER, "List flags, filtered and paginated by flag id.",
+        query = [("tag", "only flags with this tag"), ("owner", "only flags of this owner"), ("lifecycle", "only flags in this lifecycle stage"),
+                 ("q", "text in the id, description, owner or tags"), ("deleted", "true: list soft-deleted flags"),
+                 ("limit", "page size (default 100, at most 1000)"), ("cursor", "next_cursor of the previous page")]),
+    route!("POST" "/api/v1/flags" => flags::create_flag, "flags", EDITOR, "Create a flag from its document.", body = Body::Json("Flag")),
+    route!("POST" "/api/v1/flags/bulk" => bulk::bulk_flags, "flags", EDITOR, "Apply several flag changes in one transaction, all or nothing.", body = Body::Json("BulkRequest")),
+    route!("GET" "/api/v1/flags/{flag_id}" => flags::get_flag, "flags", VIEWER, "Get a flag (deleted ones too); ETag is its version."),
+    route!("PUT" "/api/v1/flags/{flag_id}" => flags::replace_flag, "flags", EDITOR, "Replace a flag's document (If-Match or body version: 409 when stale).", body = Body::Json("Flag")),
+    route!("PATCH" "/api/v1/flags/{flag_id}" => flags::patch_flag, "flags", EDITOR, "Change a flag with a JSON merge patch (RFC 7396).", body = Body::Json("MergePatch")),
+    route!("DELETE" "/api/v1/flags/{flag_id}" => flags::delete_flag, "flags", EDITOR, "Soft-delete a flag (restorable)."),
+    route!("POST" "/api/v1/flags/{flag_id}/restore" => flags::restore_flag, "flags", EDITOR, "Restore a soft-deleted flag."),
+    route!("GET" "/api/v1/flags/{flag_id}/environments/{env}" => flags::get_flag_environment, "flags", VIEWER, "A flag's entry in one environment, where it is inherited from, and what is in effect."),
+    route!("PUT" "/api/v1/flags/{flag_id}/environments/{env}" => flags::put_flag_environment, "flags", EDITOR, "Set a flag's entry in one environment (a value or {enabled, value, targeting_rules}).", body = Body::Json("EnvironmentEntry")),
+    route!("DELETE" "/api/v1/flags/{flag_id}/environments/{env}" => flags::delete_flag_environment, "flags", EDITOR, "Remove a flag's entry in one environment, so that it inherits again."),
+    route!("GET" "/api/v1/flags/{flag_id}/versions" => flags::list_flag_versions, "history", VIEWER, "A flag's versions, newest first.",
+        query = [("before", "versions below this one"), ("limit", "page size (default 50, at most 500)")]),
+    route!("GET" "/api/v1/flags/{flag_id}/versions/{version}" => flags::get_flag_version, "history", VIEWER, "One version of a flag."),
+    route!("GET" "/api/v1/flags/{flag_id}/diff" => flags::diff_flag_versions, "history", VIEWER, "What changed between two versions, path by path.",
+        query = [("from", "the older version"), ("to", "the newer version (default: current)")]),
+    route!("POST" "/api/v1/flags/{flag_id}/rollback" => flags::rollback_flag, "history", EDITOR, "Write a new version equal to an old one (or one environment of it).", body = Body::Json("RollbackRequest")),
+    route!("GET" "/api/v1/environments" => environments::list_environments, "environments", VIEWER, "The environment tree, parents first."),
+    route!("POST" "/api/v1/environments" => environments::create_environment, "environments", ADMIN, "Create an environment.", body = Body::Json("Environment")),
+    route!("GET" "/api/v1/environments/{env}" => environments::get_environment, "environments", VIEWER, "One environment."),
+    route!("PUT" "/api/v1/environments/{env}" => environments::replace_environment, "environments", ADMIN, "Replace an environment's settings.", body = Body::Json("Environment")),
+    route!("DELETE" "/api/v1/environments/{env}" => environments::delete_environment, "environments", ADMIN, "Delete an environment nothing depends on."),
+    route!("GET" "/api/v1/segments" => segments::list_segments, "segments", VIEWER, "All segments, with the flags using each."),
+    route!("POST" "/api/v1/segments" => segments::create_segment, "segments", EDITOR, "Create a segment.", body = Body::Json("Segment")),
+    route!("GET" "/api/v1/segments/{segment_id}" => segments::get_segment, "segments", VIEWER, "One segment."),
+    route!("PUT" "/api/v1/segments/{segment_id}" => segments::replace_segment, "segments", EDITOR, "Replace a segment.", body = Body::Json("Segment")),
+    route!("DELETE" "/api/v1/segments/{segment_id}" => segments::delete_segment, "segments", EDITOR, "Delete a segment no flag uses."),
+    route!("POST" "/api/v1/evaluate" => evaluate::evaluate, "evaluation", Access::AnyKey, "Evaluate one, several or all flags for a context.", body = Body::Json("EvaluateRequest")),
+    route!("POST" "/api/v1/emergency/disable" => emergency::emergency_disable, "emergency", EDITOR, "Kill switch: turn a flag off in an environment (or all). Never held by approvals.", body = Body::Json("EmergencyRequest")),
+    route!("POST" "/api/v1/emergency/enable" => emergency::emergency_enable, "emergency", EDITOR, "Turn a flag back on where the kill switch turned it off.", body = Body::Json("EmergencyRequest")),
+    route!("GET" "/api/v1/audit" => audit::list_audit, "audit", VIEWER, "Audit entries, newest first, filtered.",
+        query = [("flag_id", "entries about this flag"), ("environment", "entries about this environment"), ("actor", "entries by this key id"),
+                 ("action", "this action, e.g. flag.update"), ("deployment_id", "entries of this deployment"), ("since", "RFC 3339, inclusive"),
+                 ("until", "RFC 3339, exclusive"), ("before_id", "next_cursor of the previous page"), ("limit", "page size (default 100, at most 1000)")]),
+    route!("GET" "/api/v1/audit/verify" => audit::verify_audit, "audit", VIEWER, "Recompute the audit log's hash chain."),
+    route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets)."),
+    route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = Body::Json("CreateApiKeyRequest")),
+    route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once."),
+    route!("GET" "/api/v1/export" => transfer::export_configuration, "transfer", VIEWER, "Everything (flags, segments, environments) as JSON or YAML.",
+        query = [("format", "json (default) or yaml")]),
+    route!("POST" "/api/v1/import" => transfer::import_configuration, "transfer", EDITOR, "Apply an export document in one transaction.",
+        query = [("dry_run", "true: report the changes, write nothing"), ("prune", "true: also delete flags and segments not in the document"),
+                 ("format", "json or yaml (default: from Content-Type)")],
+        body = Body::JsonOrYaml("Export")),
+    route!("GET" "/api/v1/openapi.json" => openapi::openapi_document, "meta", Access::Public, "This document."),
+];
+
+/// The router of every route in [`ROUTES`].
 pub fn router() -> Router<AppState> {
-    let flags = Router::new()
-        .route("/", get(flags::list_flags).post(flags::create_flag))
-        .route("/bulk", post(bulk::bulk_flags))
-        .route(
-            "/{flag_id}",
-            get(flags::get_flag)
-                .put(flags::replace_flag)
-                .patch(flags::patch_flag)
-                .delete(flags::delete_flag),
-        )
-        .route("/{flag_id}/restore", post(flags::restore_flag))
-        .route(
-            "/{flag_id}/environments/{env}",
-            get(flags::get_flag_environment)
-                .put(flags::put_flag_environment)
-                .delete(flags::delete_flag_environment),
-        )
-        .route("/{flag_id}/versions", get(flags::list_flag_versions))
-        .route(
-            "/{flag_id}/versions/{version}",
-            get(flags::get_flag_version),
-        )
-        .route("/{flag_id}/diff", get(flags::diff_flag_versions))
-        .route("/{flag_id}/rollback", post(flags::rollback_flag));
-
-    let environments = Router::new()
-        .route(
-            "/",
-            get(environments::list_environments).post(environments::create_environment),
-        )
-        .route(
-            "/{env}",
-            get(environments::get_environment)
-                .put(environments::replace_environment)
-                .delete(environments::delete_environment),
-        );
-    let segments = Router::new()
-        .route(
-            "/",
-            get(segments::list_segments).post(segments::create_segment),
-        )
-        .route(
-            "/{segment_id}",
-            get(segments::get_segment)
-                .put(segments::replace_segment)
-                .delete(segments::delete_segment),
-        );
-
-    let api = Router::new()
-        .nest("/flags", flags)
-        .nest("/environments", environments)
-        .nest("/segments", segments)
-        .route("/audit", get(audit::list_audit))
-        .route("/audit/verify", get(audit::verify_audit))
-        .route(
-            "/api-keys",
-            get(api_keys::list_api_keys).post(api_keys::create_api_key),
-        )
-        .route("/api-keys/{id}", delete(api_keys::revoke_api_key))
-        .route("/export", get(transfer::export_configuration))
-        .route("/import", post(transfer::import_configuration))
-        .route("/evaluate", post(evaluate::evaluate))
-        .route("/emergency/disable", post(emergency::emergency_disable))
-        .route("/emergency/enable", post(emergency::emergency_enable));
-
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, route| router.route(route.path, (route.handler)()))
 }

@@ -1,0 +1,208 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the
+//! route table ([`crate::routes::ROUTES`]) that also builds the router, so
+//! every documented route exists and every route is documented.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+use crate::auth::role_name;
+use crate::routes::{Access, Body, ROUTES};
+
+/// The document (built once).
+pub async fn openapi_document() -> Json<Value> {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    Json(DOCUMENT.get_or_init(build).clone())
+}
+
+/// Builds the document from the route table.
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let item = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(route.method.to_lowercase(), operation(route));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Feature flags",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Admin REST API of the feature flag service. Errors are always \
+                `{\"error\": {\"code\", \"message\", \"details\"}}`. Authenticate with \
+                `Authorization: Bearer <key>` or `X-API-Key: <key>`. Writes accept \
+                `X-Change-Reason` and `X-Deployment-Id` headers, recorded in the audit log."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            },
+            "schemas": schemas(),
+        },
+    })
+}
+
+fn operation(route: &crate::routes::Route) -> Value {
+    let mut parameters: Vec<Value> = path_parameters(route.path)
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    parameters.extend(route.query.iter().map(|(name, description)| {
+        json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+    }));
+    let mut op = json!({
+        "operationId": route.operation_id,
+        "tags": [route.tag],
+        "summary": route.summary,
+        "parameters": parameters,
+        "responses": responses(route),
+    });
+    match route.access {
+        Access::Public => op["security"] = json!([]),
+        Access::AnyKey => {
+            op["security"] = json!([{"bearer": []}, {"apiKey": []}]);
+            op["description"] = json!("Any key; server and client keys only in their own environment.");
+        }
+        Access::Role(role) => {
+            op["security"] = json!([{"bearer": []}, {"apiKey": []}]);
+            op["description"] = json!(format!("Needs an admin key with the `{}` role or higher.", role_name(role)));
+        }
+    }
+    let schema_ref = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    match route.body {
+        Body::None => {}
+        Body::Json(name) => {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(name)}}});
+        }
+        Body::JsonOrYaml(name) => {
+            op["requestBody"] = json!({"required": true, "content": {
+                "application/json": {"schema": schema_ref(name)},
+                "application/yaml": {"schema": schema_ref(name)}
+            }});
+        }
+    }
+    op
+}
+
+/// The `{name}` parameters of a path, in order.
+pub fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+}
+
+fn responses(route: &crate::routes::Route) -> Value {
+    let error = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let mut responses = json!({
+        "200": {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
+        "400": error.clone(),
+        "404": error.clone(),
+    });
+    if route.method == "POST" && route.summary.starts_with("Create") {
+        responses["201"] = json!({"description": "created"});
+    }
+    if route.access != Access::Public {
+        responses["401"] = error.clone();
+        responses["403"] = error.clone();
+        responses["429"] = json!({"description": "rate limited; see Retry-After (seconds)"});
+    }
+    if route.body != Body::None {
+        responses["409"] = error.clone();
+        responses["413"] = error.clone();
+        responses["422"] = json!({"description": "validation failed: every problem with its JSON path",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    }
+    responses
+}
+
+/// The request bodies' schemas: the shapes the handlers read.
+fn schemas() -> Value {
+    let rule = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}},
+            "value": {},
+            "variant": {"type": "string"},
+            "variants": {"type": "array", "items": {"type": "object", "properties": {"variant": {"type": "string"}, "weight": {"type": "number"}}}},
+            "percentage": {"type": "number", "minimum": 0, "maximum": 100},
+            "bucket_by": {"type": "string"}
+        }
+    });
+    let operators: Vec<&str> = ff_engine::Operator::ALL.iter().map(|op| op.as_str()).collect();
+    json!({
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+            "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}},
+        "Condition": {"type": "object", "properties": {
+            "attribute": {"type": "string"}, "operator": {"enum": operators}, "value": {}}},
+        "Rule": rule,
+        "Flag": {"type": "object", "required": ["flag_id"], "description": "The flag document (see crates/engine/README.md).", "properties": {
+            "flag_id": {"type": "string", "pattern": "^[a-z][a-z0-9_.-]{0,127}$"},
+            "type": {"enum": ["boolean", "string", "number", "json"]},
+            "description": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+            "owner": {"type": "string"},
+            "lifecycle": {"enum": ff_engine::Lifecycle::ALL.map(ff_engine::Lifecycle::as_str)},
+            "default_value": {}, "variants": {"type": "object"},
+            "targeting_rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}},
+            "environments": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/EnvironmentEntry"}},
+            "depends_on": {"type": "array", "items": {"type": "object", "properties": {
+                "flag": {"type": "string"}, "required_value": {}, "repository": {"type": "string"}}}},
+            "version": {"type": "integer", "description": "the version the document was read at (optional)"}}},
+        "EnvironmentEntry": {"description": "A bare value, or {enabled, value, targeting_rules}.", "oneOf": [{}, {"type": "object", "properties": {
+            "enabled": {"type": "boolean"}, "value": {}, "targeting_rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}}]},
+        "MergePatch": {"type": "object", "description": "RFC 7396: objects merge, null removes."},
+        "Segment": {"type": "object", "required": ["segment_id", "conditions"], "properties": {
+            "segment_id": {"type": "string"}, "description": {"type": "string"},
+            "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}}}},
+        "Environment": {"type": "object", "required": ["key"], "properties": {
+            "key": {"type": "string"}, "parent": {"type": "string"}, "auto_sync": {"type": "boolean"},
+            "description": {"type": "string"}, "approval_required": {"type": "boolean"},
+            "required_approvals": {"type": "integer", "minimum": 1}, "protected": {"type": "boolean"},
+            "change_windows": {"type": "array", "items": {"type": "object", "properties": {
+                "days": {"type": "array", "items": {"type": "string"}}, "start": {"type": "string"},
+                "end": {"type": "string"}, "time_zone": {"type": "string"}}}}}},
+        "EvaluateRequest": {"type": "object", "properties": {
+            "flag_id": {"type": "string"}, "flag_ids": {"type": "array", "items": {"type": "string"}},
+            "environment": {"type": "string"}, "context": {"type": "object"}}},
+        "EmergencyRequest": {"type": "object", "required": ["flag_id"], "properties": {
+            "flag_id": {"type": "string"}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
+        "RollbackRequest": {"type": "object", "required": ["to_version"], "properties": {
+            "to_version": {"type": "integer"}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
+        "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
+            "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},
+            "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "environment": {"type": "string"}}},
+        "BulkRequest": {"type": "object", "required": ["operations"], "properties": {
+            "operations": {"type": "array", "items": {"type": "object", "required": ["op"], "properties": {
+                "op": {"enum": ["create", "replace", "patch", "delete", "enable", "disable", "set_value"]}}}},
+            "reason": {"type": "string"}, "deployment_id": {"type": "string"}}},
+        "Export": {"type": "object", "properties": {
+            "flags": {"type": "array", "items": {"$ref": "#/components/schemas/Flag"}},
+            "segments": {"type": "array", "items": {"$ref": "#/components/schemas/Segment"}},
+            "environments": {"type": "array", "items": {"$ref": "#/components/schemas/Environment"}}}},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once() {
+        let document = build();
+        let paths = document["paths"].as_object().map(Map::len).unwrap_or_default();
+        let distinct: std::collections::BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
+        assert_eq!(paths, distinct.len());
+        for route in ROUTES {
+            let op = &document["paths"][route.path][route.method.to_lowercase()];
+            assert_eq!(op["operationId"], route.operation_id, "{} {}", route.method, route.path);
+            let parameters = op["parameters"].as_array().map(Vec::len).unwrap_or_default();
+            assert_eq!(parameters, path_parameters(route.path).count() + route.query.len());
+        }
+        let unique: std::collections::BTreeSet<&str> = ROUTES.iter().map(|r| r.operation_id).collect();
+        assert_eq!(unique.len(), ROUTES.len(), "operation ids must be unique");
+    }
+}
