@@ -1,0 +1,6 @@
+//! End-to-end tests of the `feature-flags` binary: the real process, started
+//! and stopped as an operator would.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod crash;
+mod support;
