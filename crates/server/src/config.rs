@@ -31,11 +31,11 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
 
     /// Requests per second allowed per API key (sustained).
-    #[arg(long, env = "FEATURE_FLAGS_RATE_LIMIT", default_value_t = 1000)]
+    #[arg(long, env = "FEATURE_FLAGS_RATE_LIMIT", default_value_t = 20_000)]
     pub rate_limit: u32,
 
     /// Requests per API key allowed in a burst above the sustained rate.
-    #[arg(long, env = "FEATURE_FLAGS_RATE_BURST", default_value_t = 2000)]
+    #[arg(long, env = "FEATURE_FLAGS_RATE_BURST", default_value_t = 40_000)]
     pub rate_burst: u32,
 
     /// Largest request body accepted, in bytes.

@@ -66,11 +66,15 @@ fn operation(route: &crate::routes::Route) -> Value {
         Access::Public => op["security"] = json!([]),
         Access::AnyKey => {
             op["security"] = json!([{"bearer": []}, {"apiKey": []}]);
-            op["description"] = json!("Any key; server and client keys only in their own environment.");
+            op["description"] =
+                json!("Any key; server and client keys only in their own environment.");
         }
         Access::Role(role) => {
             op["security"] = json!([{"bearer": []}, {"apiKey": []}]);
-            op["description"] = json!(format!("Needs an admin key with the `{}` role or higher.", role_name(role)));
+            op["description"] = json!(format!(
+                "Needs an admin key with the `{}` role or higher.",
+                role_name(role)
+            ));
         }
     }
     let schema_ref = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
@@ -133,7 +137,10 @@ fn schemas() -> Value {
             "bucket_by": {"type": "string"}
         }
     });
-    let operators: Vec<&str> = ff_engine::Operator::ALL.iter().map(|op| op.as_str()).collect();
+    let operators: Vec<&str> = ff_engine::Operator::ALL
+        .iter()
+        .map(|op| op.as_str())
+        .collect();
     json!({
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
             "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}},
@@ -193,16 +200,30 @@ mod tests {
     #[test]
     fn every_route_is_documented_once() {
         let document = build();
-        let paths = document["paths"].as_object().map(Map::len).unwrap_or_default();
+        let paths = document["paths"]
+            .as_object()
+            .map(Map::len)
+            .unwrap_or_default();
         let distinct: std::collections::BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
         assert_eq!(paths, distinct.len());
         for route in ROUTES {
             let op = &document["paths"][route.path][route.method.to_lowercase()];
-            assert_eq!(op["operationId"], route.operation_id, "{} {}", route.method, route.path);
-            let parameters = op["parameters"].as_array().map(Vec::len).unwrap_or_default();
-            assert_eq!(parameters, path_parameters(route.path).count() + route.query.len());
+            assert_eq!(
+                op["operationId"], route.operation_id,
+                "{} {}",
+                route.method, route.path
+            );
+            let parameters = op["parameters"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or_default();
+            assert_eq!(
+                parameters,
+                path_parameters(route.path).count() + route.query.len()
+            );
         }
-        let unique: std::collections::BTreeSet<&str> = ROUTES.iter().map(|r| r.operation_id).collect();
+        let unique: std::collections::BTreeSet<&str> =
+            ROUTES.iter().map(|r| r.operation_id).collect();
         assert_eq!(unique.len(), ROUTES.len(), "operation ids must be unique");
     }
 }

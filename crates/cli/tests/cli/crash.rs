@@ -26,7 +26,9 @@ async fn acknowledged_writes_survive_sigkill() {
                     let response = client
                         .post(format!("{url}/api/v1/flags"))
                         .bearer_auth(ADMIN_TOKEN)
-                        .json(&json!({"flag_id": flag_id, "default_value": false, "tags": ["crash"]}))
+                        .json(
+                            &json!({"flag_id": flag_id, "default_value": false, "tags": ["crash"]}),
+                        )
                         .send()
                         .await;
                     match response {
@@ -66,7 +68,11 @@ async fn acknowledged_writes_survive_sigkill() {
     for writer in writers {
         acknowledged.extend(writer.await.unwrap());
     }
-    assert!(acknowledged.len() >= 20, "only {} writes before the kill", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 20,
+        "only {} writes before the kill",
+        acknowledged.len()
+    );
 
     let server = start(&database, free_port(), dir.path()).await;
     for flag_id in &acknowledged {
@@ -76,7 +82,11 @@ async fn acknowledged_writes_survive_sigkill() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "{flag_id} was acknowledged and is lost");
+        assert_eq!(
+            response.status(),
+            200,
+            "{flag_id} was acknowledged and is lost"
+        );
     }
     let verify: serde_json::Value = client
         .get(format!("{}/api/v1/audit/verify", server.url))

@@ -59,11 +59,17 @@ pub async fn start(database_url: &str, port: u16, workdir: &Path) -> Server {
     let deadline = Instant::now() + Duration::from_secs(30);
     let client = client();
     loop {
-        let ready = client.get(format!("{}/health/ready", server.url)).send().await;
+        let ready = client
+            .get(format!("{}/health/ready", server.url))
+            .send()
+            .await;
         if ready.is_ok_and(|r| r.status() == 200) {
             return server;
         }
-        assert!(Instant::now() < deadline, "the service did not become ready");
+        assert!(
+            Instant::now() < deadline,
+            "the service did not become ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

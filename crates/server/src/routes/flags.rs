@@ -199,7 +199,16 @@ pub async fn replace_flag(
     }
     let flag = parse_flag(&doc)?;
     let meta = WriteMeta::from_request(&principal, &headers);
-    write_flag(&state, meta, flag, client_version, "flag.update", None).await
+    edit_flag(
+        &state,
+        meta,
+        &flag_id,
+        client_version,
+        "flag.update",
+        None,
+        |_| Ok(flag),
+    )
+    .await
 }
 
 /// `PATCH /api/v1/flags/{flag_id}`: a JSON merge patch (RFC 7396) of the
@@ -229,28 +238,40 @@ pub async fn patch_flag(
         ));
     }
     let client_version = if_match(&headers)?.or(body_version);
-    let live = state.live.current();
-    let current = live_flag(&live, &flag_id)?;
-    let mut doc = serde_json::to_value(&current.flag).unwrap_or_default();
-    merge_patch(&mut doc, &patch);
-    let flag = parse_flag(&doc)?;
-    let planned = client_version.unwrap_or(current.version);
     let meta = WriteMeta::from_request(&principal, &headers);
-    write_flag(&state, meta, flag, Some(planned), "flag.update", None).await
+    edit_flag(
+        &state,
+        meta,
+        &flag_id,
+        client_version,
+        "flag.update",
+        None,
+        |current| {
+            let mut doc = serde_json::to_value(current).unwrap_or_default();
+            merge_patch(&mut doc, &patch);
+            parse_flag(&doc)
+        },
+    )
+    .await
 }
 
-/// Writes a new version of an existing flag and answers with it.
-pub(crate) async fn write_flag(
+/// Writes a new version of an existing flag and answers with it. `edit`
+/// turns the latest document into the new one; it runs under the write lock,
+/// so edits that are not full replacements (patches, one environment's
+/// entry) apply to the latest version instead of failing on a concurrent
+/// change. A version the client names (`If-Match`) is still checked.
+pub(crate) async fn edit_flag(
     state: &AppState,
     meta: WriteMeta,
-    flag: Flag,
+    flag_id: &str,
     client_version: Option<i64>,
     action: &str,
     environment: Option<&str>,
+    edit: impl FnOnce(&Flag) -> Result<Flag, ApiError>,
 ) -> ApiResult<Response> {
-    let flag_id = flag.flag_id.clone();
     let (_, live) = apply(state, meta, |live| {
-        let current = live_flag(live, &flag.flag_id)?;
+        let current = live_flag(live, flag_id)?;
+        let flag = edit(&current.flag)?;
         let expect = expect_version(client_version, current.version);
         Ok(vec![change(
             Change::PutFlag(flag, expect),
@@ -259,7 +280,7 @@ pub(crate) async fn write_flag(
         )])
     })
     .await?;
-    let stored = live_flag(&live, &flag_id)?;
+    let stored = live_flag(&live, flag_id)?;
     Ok(with_etag(Json(flag_response(stored)), stored.version))
 }
 
@@ -420,22 +441,20 @@ async fn set_flag_environment(
     env: &str,
     entry: Option<Value>,
 ) -> ApiResult<Response> {
-    let live = state.live.current();
-    let current = live_flag(&live, flag_id)?;
-    if !live.environments.contains_key(env) {
+    if !state.live.current().environments.contains_key(env) {
         return Err(ApiError::not_found("environment", env));
     }
-    let doc = with_environment_entry(&current.flag, env, entry);
-    let flag = parse_flag(&doc)?;
-    let client_version = if_match(headers)?.or(Some(current.version));
+    let client_version = if_match(headers)?;
     let meta = WriteMeta::from_request(principal, headers);
-    write_flag(
+    let action = "flag.environment.update";
+    edit_flag(
         state,
         meta,
-        flag,
+        flag_id,
         client_version,
-        "flag.environment.update",
+        action,
         Some(env),
+        |current| parse_flag(&with_environment_entry(current, env, entry)),
     )
     .await
 }
@@ -560,31 +579,37 @@ pub async fn rollback_flag(
                 request.to_version
             ))
         })?;
+    let restore = |current: &Flag| {
+        let doc = match &request.environment {
+            None => old.document.clone(),
+            Some(env) => {
+                let entry = old
+                    .document
+                    .get("environments")
+                    .and_then(|e| e.get(env))
+                    .cloned();
+                with_environment_entry(current, env, entry)
+            }
+        };
+        parse_flag(&doc)
+    };
     let live = state.live.current();
     let current = live_flag(&live, &flag_id)?;
-    let doc = match &request.environment {
-        None => old.document.clone(),
-        Some(env) => {
-            let entry = old
-                .document
-                .get("environments")
-                .and_then(|e| e.get(env))
-                .cloned();
-            with_environment_entry(&current.flag, env, entry)
-        }
-    };
-    let flag = parse_flag(&doc)?;
-    if flag == current.flag {
+    if restore(&current.flag)? == current.flag {
+        // Already as it was: nothing to write.
         return Ok(with_etag(Json(flag_response(current)), current.version));
     }
-    let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, None);
-    write_flag(
+    let environment = request.environment.clone();
+    let meta =
+        WriteMeta::from_request(&principal, &headers).with_body(request.reason.clone(), None);
+    edit_flag(
         &state,
         meta,
-        flag,
-        Some(current.version),
+        &flag_id,
+        None,
         "flag.rollback",
-        request.environment.as_deref(),
+        environment.as_deref(),
+        restore,
     )
     .await
 }

@@ -156,7 +156,7 @@ pub const ROUTES: &[Route] = &[
 
 /// The router of every route in [`ROUTES`].
 pub fn router() -> Router<AppState> {
-    ROUTES
-        .iter()
-        .fold(Router::new(), |router, route| router.route(route.path, (route.handler)()))
+    ROUTES.iter().fold(Router::new(), |router, route| {
+        router.route(route.path, (route.handler)())
+    })
 }
