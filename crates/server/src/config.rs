@@ -38,6 +38,11 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_RATE_BURST", default_value_t = 40_000)]
     pub rate_burst: u32,
 
+    /// Advertise the OFREP event stream (`/ofrep/v1/stream`) in bulk
+    /// evaluation answers, so that OpenFeature providers re-fetch on change.
+    #[arg(long, env = "FEATURE_FLAGS_OFREP_EVENT_STREAM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ofrep_event_stream: bool,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FEATURE_FLAGS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -53,6 +58,7 @@ impl ServeConfig {
             admin_token: Some(admin_token.to_owned()),
             rate_limit: 1000,
             rate_burst: 2000,
+            ofrep_event_stream: true,
             max_body_bytes: 4 * 1024 * 1024,
         }
     }
@@ -70,6 +76,7 @@ impl fmt::Debug for ServeConfig {
             )
             .field("rate_limit", &self.rate_limit)
             .field("rate_burst", &self.rate_burst)
+            .field("ofrep_event_stream", &self.ofrep_event_stream)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }

@@ -146,6 +146,33 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// A `number` flag is a float flag when any of its values is written with a
+/// fraction or exponent (`10.0`, `0.5`); otherwise its values are integers.
+pub fn is_float_flag(flag: &ff_engine::Flag) -> bool {
+    if flag.flag_type != ff_engine::FlagType::Number {
+        return false;
+    }
+    let document = serde_json::to_value(flag).unwrap_or_default();
+    let mut values = vec![&document["default_value"]];
+    if let Some(variants) = document["variants"].as_object() {
+        values.extend(variants.values());
+    }
+    if let Some(environments) = document["environments"].as_object() {
+        for entry in environments.values() {
+            values.push(entry.get("value").unwrap_or(entry));
+            collect_rule_values(&entry["targeting_rules"], &mut values);
+        }
+    }
+    collect_rule_values(&document["targeting_rules"], &mut values);
+    values.iter().any(|v| v.as_number().is_some_and(|n| n.is_f64()))
+}
+
+fn collect_rule_values<'a>(rules: &'a Value, out: &mut Vec<&'a Value>) {
+    if let Some(rules) = rules.as_array() {
+        out.extend(rules.iter().filter_map(|rule| rule.get("value")));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

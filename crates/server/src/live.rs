@@ -32,6 +32,9 @@ pub struct LiveConfig {
     pub keys_by_hash: HashMap<String, ApiKey>,
     /// The compiled flags per environment.
     pub snapshot: Snapshot,
+    /// The `number` flags whose values are floats (OFREP sends them as
+    /// floats, integers as integers).
+    pub float_flags: std::collections::HashSet<String>,
 }
 
 impl LiveConfig {
@@ -54,6 +57,12 @@ impl LiveConfig {
     }
 
     fn compile(&mut self) {
+        self.float_flags = self
+            .flags
+            .values()
+            .filter(|f| crate::flag_ops::is_float_flag(&f.flag))
+            .map(|f| f.flag.flag_id.clone())
+            .collect();
         self.snapshot = Snapshot::build(
             &self.flag_documents(),
             &self.segment_documents(),
@@ -109,6 +118,7 @@ impl Live {
             environments: current.environments.clone(),
             keys_by_hash: current.keys_by_hash.clone(),
             snapshot: Snapshot::default(),
+            float_flags: Default::default(),
         };
         let mut reload_segments_and_environments = false;
         let mut reload_keys = false;
@@ -152,6 +162,7 @@ async fn load_all(store: &dyn FlagStore) -> Result<LiveConfig, StoreError> {
         environments: by_key(all.environments, |e| e.environment.tree.key.clone()),
         keys_by_hash: keys_by_hash(store.api_keys().await?),
         snapshot: Snapshot::default(),
+        float_flags: Default::default(),
     };
     config.compile();
     Ok(config)

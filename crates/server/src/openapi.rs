@@ -175,6 +175,8 @@ fn schemas() -> Value {
         "EvaluateRequest": {"type": "object", "properties": {
             "flag_id": {"type": "string"}, "flag_ids": {"type": "array", "items": {"type": "string"}},
             "environment": {"type": "string"}, "context": {"type": "object"}}},
+        "OfrepRequest": {"type": "object", "properties": {"context": {"type": "object",
+            "description": "targetingKey (or user_id) and any attributes"}}},
         "EmergencyRequest": {"type": "object", "required": ["flag_id"], "properties": {
             "flag_id": {"type": "string"}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
         "RollbackRequest": {"type": "object", "required": ["to_version"], "properties": {

@@ -12,6 +12,7 @@ pub mod environments;
 pub mod evaluate;
 pub mod flags;
 pub mod health;
+pub mod ofrep;
 pub mod segments;
 pub mod transfer;
 
@@ -151,6 +152,8 @@ pub const ROUTES: &[Route] = &[
         query = [("dry_run", "true: report the changes, write nothing"), ("prune", "true: also delete flags and segments not in the document"),
                  ("format", "json or yaml (default: from Content-Type)")],
         body = Body::JsonOrYaml("Export")),
+    route!("POST" "/ofrep/v1/evaluate/flags/{key}" => ofrep::evaluate_flag, "ofrep", Access::AnyKey, "OFREP: evaluate one flag (server-side OpenFeature providers).", body = Body::Json("OfrepRequest")),
+    route!("POST" "/ofrep/v1/evaluate/flags" => ofrep::evaluate_flags, "ofrep", Access::AnyKey, "OFREP: evaluate every flag for one context; ETag / If-None-Match.", body = Body::Json("OfrepRequest")),
     route!("GET" "/api/v1/openapi.json" => openapi::openapi_document, "meta", Access::Public, "This document."),
 ];
 

@@ -1,0 +1,222 @@
+//! OpenFeature Remote Evaluation Protocol (OFREP): what makes every
+//! OpenFeature SDK (Kotlin, Swift, JS, Python, Go, Java …) a client of this
+//! service without code of ours. Spec: `shared/reference/ofrep/openapi.yaml`.
+//!
+//! Compatibility details real providers depend on: `key`, `reason` and
+//! `variant` on every success (a variant is named even for disabled flags);
+//! only standard OpenFeature reasons (`PREREQUISITE_FAILED` is sent as
+//! `DISABLED`, with the detail in `metadata`); numbers of a float flag are
+//! sent as floats (`10.0`) and of an integer flag as integers; errors are
+//! `{key, errorCode, errorDetails}`; the bulk answer's `ETag` is a hash of the
+//! evaluated result, so a changed context never gets a wrong `304`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ff_engine::{Context, EnvironmentSnapshot, ErrorCode, Reason, Resolution};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::extract::QueryParams;
+use crate::live::LiveConfig;
+use crate::state::AppState;
+
+/// Query parameters OFREP clients may send.
+#[derive(Debug, Default, Deserialize)]
+pub struct OfrepQuery {
+    /// For admin keys, which have no environment of their own.
+    environment: Option<String>,
+    /// Sent by providers re-fetching after a stream event (informational).
+    #[serde(rename = "flagConfigEtag")]
+    _flag_config_etag: Option<String>,
+    /// Sent by providers re-fetching after a stream event (informational).
+    #[serde(rename = "flagConfigLastModified")]
+    _flag_config_last_modified: Option<String>,
+}
+
+/// `POST /ofrep/v1/evaluate/flags/{key}`: one flag (server-side providers).
+pub async fn evaluate_flag(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key): Path<String>,
+    QueryParams(query): QueryParams<OfrepQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let live = state.live.current();
+    let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
+        Ok(snapshot) => snapshot,
+        Err(response) => return Ok(response),
+    };
+    let context = match read_context(&body) {
+        Ok(context) => context,
+        Err((code, details)) => return Ok(failure(StatusCode::BAD_REQUEST, Some(&key), code, &details)),
+    };
+    let resolution = snapshot.evaluate(&key, &context);
+    if resolution.error_code == Some(ErrorCode::FlagNotFound) {
+        let details = format!("flag '{key}' was not found");
+        return Ok(failure(StatusCode::NOT_FOUND, Some(&key), "FLAG_NOT_FOUND", &details));
+    }
+    Ok(json_response(StatusCode::OK, success(&live, &key, &resolution)))
+}
+
+/// `POST /ofrep/v1/evaluate/flags`: every flag for one context (client-side
+/// providers), with an `ETag` of the result and `304` on `If-None-Match`.
+pub async fn evaluate_flags(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    QueryParams(query): QueryParams<OfrepQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let live = state.live.current();
+    let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
+        Ok(snapshot) => snapshot,
+        Err(response) => return Ok(response),
+    };
+    let context = match read_context(&body) {
+        Ok(context) => context,
+        Err((code, details)) => return Ok(failure(StatusCode::BAD_REQUEST, None, code, &details)),
+    };
+    let flags: Vec<Value> = snapshot
+        .evaluate_all(&context)
+        .map(|(key, resolution)| success(&live, key, &resolution))
+        .collect();
+    let etag = result_etag(&flags);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut body = json!({ "flags": flags, "metadata": { "revision": live.revision } });
+        if state.config.ofrep_event_stream {
+            body["eventStreams"] = json!([{
+                "type": "sse",
+                "endpoint": { "requestUri": "/ofrep/v1/stream" },
+                "inactivityDelaySec": 120
+            }]);
+        }
+        json_response(StatusCode::OK, body)
+    };
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// The snapshot of the key's environment (or, for admin keys, the
+/// `environment` query parameter); an OFREP error response otherwise.
+fn environment_snapshot<'a>(
+    live: &'a LiveConfig,
+    principal: &Principal,
+    requested: Option<&str>,
+) -> Result<&'a EnvironmentSnapshot, Response> {
+    let environment = principal.evaluation_environment(requested).map_err(|e| {
+        let status = match e {
+            crate::error::ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        failure(status, None, "GENERAL", &e.to_string())
+    })?;
+    live.snapshot
+        .environment(&environment)
+        .map(|s| s.as_ref())
+        .ok_or_else(|| {
+            let details = format!("environment '{environment}' does not exist");
+            failure(StatusCode::BAD_REQUEST, None, "GENERAL", &details)
+        })
+}
+
+/// The `context` of an OFREP body (`{}` and a missing context are empty).
+fn read_context(body: &[u8]) -> Result<Context, (&'static str, String)> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Context::new());
+    }
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
+    let context = match request {
+        Value::Object(mut map) => map.remove("context").unwrap_or(Value::Null),
+        _ => return Err(("PARSE_ERROR", "the body must be a JSON object with a context".into())),
+    };
+    Context::from_json(context).map_err(|e| ("INVALID_CONTEXT", e.0))
+}
+
+/// A successful evaluation in OFREP's shape.
+fn success(live: &LiveConfig, key: &str, resolution: &Resolution<'_>) -> Value {
+    let Some(value) = resolution.value else {
+        let code = resolution.error_code.map_or("GENERAL", ErrorCode::as_str);
+        return json!({ "key": key, "errorCode": code, "errorDetails": format!("flag '{key}': {code}") });
+    };
+    let mut metadata = Map::new();
+    let reason = match resolution.reason {
+        Reason::PrerequisiteFailed => {
+            metadata.insert("reasonDetail".into(), "PREREQUISITE_FAILED".into());
+            if let Some(prerequisite) = resolution.failed_prerequisite {
+                metadata.insert("prerequisite".into(), prerequisite.into());
+            }
+            "DISABLED"
+        }
+        other => other.as_str(),
+    };
+    if let Some(rule) = resolution.rule {
+        metadata.insert("ruleIndex".into(), rule.index.into());
+        if let Some(name) = rule.name {
+            metadata.insert("ruleName".into(), name.into());
+        }
+    }
+    let float = live.float_flags.contains(key);
+    json!({
+        "key": key,
+        "value": if float { as_float(value) } else { value.clone() },
+        "reason": reason,
+        "variant": variant_name(resolution),
+        "metadata": metadata,
+    })
+}
+
+/// The variant to report: the flag's own variant name when the value came
+/// from `variants`, else a name for how it was decided.
+pub fn variant_name(resolution: &Resolution<'_>) -> String {
+    if let Some(variant) = resolution.variant {
+        return variant.to_owned();
+    }
+    match (resolution.reason, resolution.rule) {
+        (Reason::Disabled | Reason::PrerequisiteFailed, _) => "disabled".to_owned(),
+        (_, Some(rule)) => rule
+            .name
+            .map_or_else(|| format!("rule-{}", rule.index), str::to_owned),
+        _ => "default".to_owned(),
+    }
+}
+
+fn as_float(value: &Value) -> Value {
+    match value.as_f64() {
+        Some(f) => serde_json::Number::from_f64(f).map_or_else(|| value.clone(), Value::Number),
+        None => value.clone(),
+    }
+}
+
+/// A strong ETag of the evaluated flags (not of the configuration: the same
+/// configuration gives different results for different contexts).
+fn result_etag(flags: &[Value]) -> String {
+    let bytes = serde_json::to_vec(flags).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+fn failure(status: StatusCode, key: Option<&str>, code: &str, details: &str) -> Response {
+    let mut body = json!({ "errorCode": code, "errorDetails": details });
+    if let Some(key) = key {
+        body["key"] = key.into();
+    }
+    json_response(status, body)
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (status, Json(body)).into_response()
+}
