@@ -163,6 +163,22 @@ fn effective_entry<'f>(
     (None, None)
 }
 
+/// The flag as one environment sees it: the entry in effect there (its own,
+/// or inherited through `auto_sync`) under that environment's key, and no
+/// other environment. What a server-side SDK of that environment receives:
+/// it evaluates the same as the full document in that environment, and
+/// reveals nothing about the others.
+pub fn project_flag(flag: &Flag, env: &str, environments: &[Environment]) -> Flag {
+    let tree: FastMap<&str, &Environment> = environments.iter().map(|e| (e.key.as_str(), e)).collect();
+    let (_, entry) = effective_entry(flag, env, &tree);
+    let mut projected = flag.clone();
+    projected.environments = entry
+        .map(|entry| (env.to_owned(), entry.clone()))
+        .into_iter()
+        .collect();
+    projected
+}
+
 /// An environment's configuration with the flag-level fallbacks applied.
 struct EffectiveConfig<'f> {
     enabled: bool,

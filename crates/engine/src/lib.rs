@@ -10,7 +10,7 @@ pub mod parse;
 pub mod validate;
 pub mod values;
 
-pub use compile::{EnvironmentSnapshot, Snapshot};
+pub use compile::{EnvironmentSnapshot, Snapshot, project_flag};
 pub use context::{Context, InvalidContext, TARGETING_KEY, USER_ID};
 pub use evaluate::{ErrorCode, Reason, Resolution, RuleRef};
 pub use model::{

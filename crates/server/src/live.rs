@@ -71,12 +71,30 @@ impl LiveConfig {
     }
 }
 
+/// What changed between two revisions, announced to streams after the new
+/// configuration is in place.
+#[derive(Debug, Clone)]
+pub struct ChangeBatch {
+    /// The revision now served.
+    pub revision: i64,
+    /// The resources that changed, in commit order; empty with `reload`.
+    pub changes: Vec<ff_store::ChangeRecord>,
+    /// Everything was reloaded (too far behind to list the changes).
+    pub reload: bool,
+}
+
+/// How many batches a stream may fall behind before it is dropped (it then
+/// reconnects with `Last-Event-ID` and catches up from the change log).
+pub const STREAM_BUFFER: usize = 256;
+
 /// The holder of the current [`LiveConfig`].
 pub struct Live {
     store: Arc<dyn FlagStore>,
     current: ArcSwap<LiveConfig>,
     /// Serialises refreshes so that revisions are applied in order.
     refreshing: Mutex<()>,
+    /// Announces each applied batch to every stream; never blocks the writer.
+    events: tokio::sync::broadcast::Sender<Arc<ChangeBatch>>,
 }
 
 impl Live {
@@ -87,7 +105,24 @@ impl Live {
             store,
             current: ArcSwap::from_pointee(config),
             refreshing: Mutex::new(()),
+            events: tokio::sync::broadcast::channel(STREAM_BUFFER).0,
         })
+    }
+
+    /// A receiver of every batch applied from now on. Subscribe before
+    /// reading [`Live::current`], so that nothing falls between the two.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<ChangeBatch>> {
+        self.events.subscribe()
+    }
+
+    /// The store this configuration is loaded from.
+    pub fn store(&self) -> &Arc<dyn FlagStore> {
+        &self.store
+    }
+
+    fn announce(&self, batch: ChangeBatch) {
+        // No subscribers is not an error.
+        let _ = self.events.send(Arc::new(batch));
     }
 
     /// The current view (one atomic load; no lock, no I/O).
@@ -109,6 +144,11 @@ impl Live {
             let config = load_all(self.store.as_ref()).await?;
             let revision = config.revision;
             self.current.store(Arc::new(config));
+            self.announce(ChangeBatch {
+                revision,
+                changes: Vec::new(),
+                reload: true,
+            });
             return Ok(revision);
         }
         let mut next = LiveConfig {
@@ -149,6 +189,11 @@ impl Live {
         next.compile();
         let revision = next.revision;
         self.current.store(Arc::new(next));
+        self.announce(ChangeBatch {
+            revision,
+            changes,
+            reload: false,
+        });
         Ok(revision)
     }
 }

@@ -14,6 +14,7 @@ pub mod flags;
 pub mod health;
 pub mod ofrep;
 pub mod segments;
+pub mod stream;
 pub mod transfer;
 
 use axum::Router;
@@ -154,6 +155,10 @@ pub const ROUTES: &[Route] = &[
         body = Body::JsonOrYaml("Export")),
     route!("POST" "/ofrep/v1/evaluate/flags/{key}" => ofrep::evaluate_flag, "ofrep", Access::AnyKey, "OFREP: evaluate one flag (server-side OpenFeature providers).", body = Body::Json("OfrepRequest")),
     route!("POST" "/ofrep/v1/evaluate/flags" => ofrep::evaluate_flags, "ofrep", Access::AnyKey, "OFREP: evaluate every flag for one context; ETag / If-None-Match.", body = Body::Json("OfrepRequest")),
+    route!("GET" "/api/v1/stream" => stream::stream_flags, "streams", Access::AnyKey, "SSE: the environment's rules (put, then patch/delete per change; Last-Event-ID resumes). Server keys, or admin keys with ?environment=.",
+        query = [("environment", "for admin keys")]),
+    route!("GET" "/ofrep/v1/stream" => stream::stream_ofrep, "ofrep", Access::AnyKey, "SSE: OFREP refetchEvaluation notifications on every change.",
+        query = [("environment", "for admin keys")]),
     route!("GET" "/api/v1/openapi.json" => openapi::openapi_document, "meta", Access::Public, "This document."),
 ];
 
