@@ -169,7 +169,8 @@ fn effective_entry<'f>(
 /// it evaluates the same as the full document in that environment, and
 /// reveals nothing about the others.
 pub fn project_flag(flag: &Flag, env: &str, environments: &[Environment]) -> Flag {
-    let tree: FastMap<&str, &Environment> = environments.iter().map(|e| (e.key.as_str(), e)).collect();
+    let tree: FastMap<&str, &Environment> =
+        environments.iter().map(|e| (e.key.as_str(), e)).collect();
     let (_, entry) = effective_entry(flag, env, &tree);
     let mut projected = flag.clone();
     projected.environments = entry

@@ -164,7 +164,9 @@ pub fn is_float_flag(flag: &ff_engine::Flag) -> bool {
         }
     }
     collect_rule_values(&document["targeting_rules"], &mut values);
-    values.iter().any(|v| v.as_number().is_some_and(|n| n.is_f64()))
+    values
+        .iter()
+        .any(|v| v.as_number().is_some_and(|n| n.is_f64()))
 }
 
 fn collect_rule_values<'a>(rules: &'a Value, out: &mut Vec<&'a Value>) {

@@ -99,10 +99,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = tokio::spawn(background_tasks(state.clone()));
+    let follower = tokio::spawn(follow_commits(state.clone()));
     let result = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     background.abort();
+    follower.abort();
     flush_key_usage(&state).await;
     result
 }
@@ -112,6 +114,45 @@ async fn background_tasks(state: AppState) {
     loop {
         tick.tick().await;
         flush_key_usage(&state).await;
+        // A safety net under the commit notifications: a node that missed
+        // one still catches up within one tick.
+        refresh(&state).await;
+    }
+}
+
+/// Applies other nodes' commits as they are announced (PostgreSQL `LISTEN`),
+/// catching up from the change log whenever the listening connection was
+/// (re)established. Returns at once for stores without notifications.
+async fn follow_commits(state: AppState) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match state.store.listen().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                backoff = Duration::from_millis(100);
+                refresh(&state).await;
+                loop {
+                    match listener.next_commit().await {
+                        Ok(revision)
+                            if revision > 0 && revision <= state.live.current().revision => {}
+                        Ok(_) => refresh(&state).await,
+                        Err(error) => {
+                            tracing::warn!(%error, "lost the commit notifications; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot listen for commits; retrying"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn refresh(state: &AppState) {
+    if let Err(error) = state.live.refresh().await {
+        tracing::warn!(%error, "could not refresh the configuration");
     }
 }
 

@@ -104,4 +104,18 @@ pub trait FlagStore: Send + Sync + 'static {
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Listens for commits of every process sharing the database
+    /// (PostgreSQL `LISTEN`). `Ok(None)` when the store has no such signal
+    /// (SQLite: one process writes).
+    async fn listen(&self) -> Result<Option<Box<dyn CommitListener>>, StoreError>;
+}
+
+/// Notifications of commits, from any process.
+#[async_trait]
+pub trait CommitListener: Send {
+    /// Waits for the next commit and returns its revision. An error means
+    /// the connection was lost: notifications may have been missed, so the
+    /// caller should catch up from the change log and listen again.
+    async fn next_commit(&mut self) -> Result<i64, StoreError>;
 }

@@ -40,6 +40,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     sql: SqlStore<Postgres>,
+    pool: Pool<Postgres>,
 }
 
 impl PostgresStore {
@@ -57,8 +58,23 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL schema: {e}")))?;
         Ok(PostgresStore {
-            sql: SqlStore::new(pool.clone(), pool),
+            sql: SqlStore::new(pool.clone(), pool.clone()),
+            pool,
         })
+    }
+
+    /// A `LISTEN` on [`NOTIFY_CHANNEL`], on its own connection.
+    async fn listen_for_commits(
+        &self,
+    ) -> Result<Option<Box<dyn crate::CommitListener>>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(db_error)?;
+        // A lost connection must surface as an error (the caller catches
+        // up), not be silently re-established with notifications missed.
+        listener.ignore_pool_close_event(false);
+        listener.listen(NOTIFY_CHANNEL).await.map_err(db_error)?;
+        Ok(Some(Box::new(PostgresListener { listener })))
     }
 
     /// Closes the pool, waiting for queries in flight.
@@ -119,6 +135,31 @@ impl Backend for Postgres {
 }
 
 delegate_flag_store!(PostgresStore);
+
+/// Commit notifications from PostgreSQL.
+struct PostgresListener {
+    listener: sqlx::postgres::PgListener,
+}
+
+#[async_trait::async_trait]
+impl crate::CommitListener for PostgresListener {
+    async fn next_commit(&mut self) -> Result<i64, StoreError> {
+        // `try_recv` answers `None` when the connection was lost (and will
+        // be re-established on the next call): report it, so that the caller
+        // catches up on what it missed.
+        match self.listener.try_recv().await.map_err(db_error)? {
+            Some(notification) => Ok(serde_json::from_str::<serde_json::Value>(
+                notification.payload(),
+            )
+            .ok()
+            .and_then(|payload| payload["revision"].as_i64())
+            .unwrap_or_default()),
+            None => Err(StoreError::Database(
+                "the LISTEN connection was lost".into(),
+            )),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

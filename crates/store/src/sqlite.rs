@@ -121,4 +121,13 @@ impl Backend for Sqlite {
     }
 }
 
+impl SqliteStore {
+    /// SQLite has no commit notifications: one process writes.
+    async fn listen_for_commits(
+        &self,
+    ) -> Result<Option<Box<dyn crate::CommitListener>>, StoreError> {
+        Ok(None)
+    }
+}
+
 delegate_flag_store!(SqliteStore);

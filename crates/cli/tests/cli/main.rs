@@ -3,4 +3,5 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod crash;
+mod nodes;
 mod support;

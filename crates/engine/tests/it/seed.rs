@@ -144,24 +144,41 @@ fn seed_documents_evaluate_as_the_readme_says() {
 
 #[test]
 fn a_projected_flag_evaluates_as_the_full_document_in_its_environment() {
-    let flags: Vec<_> = seed_documents().iter().filter_map(|d| parse_flag(d).ok()).collect();
+    let flags: Vec<_> = seed_documents()
+        .iter()
+        .filter_map(|d| parse_flag(d).ok())
+        .collect();
     let tree = Environment::seed_tree();
     let full = Snapshot::compile(&flags, &[], &tree).unwrap_or_default();
     let contexts = [
-        Context::for_user("u1").with("user_type", "beta").with("country", "US"),
+        Context::for_user("u1")
+            .with("user_type", "beta")
+            .with("country", "US"),
         Context::for_user("u2").with("user_type", "standard"),
         Context::new(),
     ];
     for env in ["development", "staging", "production"] {
-        let projected: Vec<_> = flags.iter().map(|f| ff_engine::project_flag(f, env, &tree)).collect();
+        let projected: Vec<_> = flags
+            .iter()
+            .map(|f| ff_engine::project_flag(f, env, &tree))
+            .collect();
         for flag in &projected {
-            assert!(flag.environments.keys().all(|k| k == env), "{env}: {:?}", flag.environments.keys());
+            assert!(
+                flag.environments.keys().all(|k| k == env),
+                "{env}: {:?}",
+                flag.environments.keys()
+            );
         }
-        let alone = Snapshot::compile(&projected, &[], &[Environment::new(env, None, false)]).unwrap_or_default();
+        let alone = Snapshot::compile(&projected, &[], &[Environment::new(env, None, false)])
+            .unwrap_or_default();
         for flag in &flags {
             for context in &contexts {
-                let want = full.environment(env).map(|s| s.evaluate(&flag.flag_id, context).value.cloned());
-                let got = alone.environment(env).map(|s| s.evaluate(&flag.flag_id, context).value.cloned());
+                let want = full
+                    .environment(env)
+                    .map(|s| s.evaluate(&flag.flag_id, context).value.cloned());
+                let got = alone
+                    .environment(env)
+                    .map(|s| s.evaluate(&flag.flag_id, context).value.cloned());
                 assert_eq!(got, want, "{} in {env}", flag.flag_id);
             }
         }

@@ -49,18 +49,28 @@ pub async fn evaluate_flag(
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
         Ok(snapshot) => snapshot,
-        Err(response) => return Ok(response),
+        Err(failure) => return Ok(failure.into_response()),
     };
     let context = match read_context(&body) {
         Ok(context) => context,
-        Err((code, details)) => return Ok(failure(StatusCode::BAD_REQUEST, Some(&key), code, &details)),
+        Err((code, details)) => {
+            return Ok(failure(StatusCode::BAD_REQUEST, Some(&key), code, &details));
+        }
     };
     let resolution = snapshot.evaluate(&key, &context);
     if resolution.error_code == Some(ErrorCode::FlagNotFound) {
         let details = format!("flag '{key}' was not found");
-        return Ok(failure(StatusCode::NOT_FOUND, Some(&key), "FLAG_NOT_FOUND", &details));
+        return Ok(failure(
+            StatusCode::NOT_FOUND,
+            Some(&key),
+            "FLAG_NOT_FOUND",
+            &details,
+        ));
     }
-    Ok(json_response(StatusCode::OK, success(&live, &key, &resolution)))
+    Ok(json_response(
+        StatusCode::OK,
+        success(&live, &key, &resolution),
+    ))
 }
 
 /// `POST /ofrep/v1/evaluate/flags`: every flag for one context (client-side
@@ -75,7 +85,7 @@ pub async fn evaluate_flags(
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
         Ok(snapshot) => snapshot,
-        Err(response) => return Ok(response),
+        Err(failure) => return Ok(failure.into_response()),
     };
     let context = match read_context(&body) {
         Ok(context) => context,
@@ -89,7 +99,10 @@ pub async fn evaluate_flags(
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
+        });
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -115,21 +128,30 @@ fn environment_snapshot<'a>(
     live: &'a LiveConfig,
     principal: &Principal,
     requested: Option<&str>,
-) -> Result<&'a EnvironmentSnapshot, Response> {
+) -> Result<&'a EnvironmentSnapshot, Failure> {
     let environment = principal.evaluation_environment(requested).map_err(|e| {
         let status = match e {
             crate::error::ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
-        failure(status, None, "GENERAL", &e.to_string())
+        Failure(status, e.to_string())
     })?;
     live.snapshot
         .environment(&environment)
         .map(|s| s.as_ref())
         .ok_or_else(|| {
             let details = format!("environment '{environment}' does not exist");
-            failure(StatusCode::BAD_REQUEST, None, "GENERAL", &details)
+            Failure(StatusCode::BAD_REQUEST, details)
         })
+}
+
+/// A request-level OFREP failure (`GENERAL`), before any flag is looked at.
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        failure(self.0, None, "GENERAL", &self.1)
+    }
 }
 
 /// The `context` of an OFREP body (`{}` and a missing context are empty).
@@ -141,7 +163,12 @@ fn read_context(body: &[u8]) -> Result<Context, (&'static str, String)> {
         .map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
     let context = match request {
         Value::Object(mut map) => map.remove("context").unwrap_or(Value::Null),
-        _ => return Err(("PARSE_ERROR", "the body must be a JSON object with a context".into())),
+        _ => {
+            return Err((
+                "PARSE_ERROR",
+                "the body must be a JSON object with a context".into(),
+            ));
+        }
     };
     Context::from_json(context).map_err(|e| ("INVALID_CONTEXT", e.0))
 }

@@ -72,10 +72,12 @@ pub async fn stream_flags(
     let mut pending = VecDeque::new();
     match last_event_id(&headers) {
         Some(seen) if seen == live.revision => {}
-        Some(seen) if seen < live.revision => match catch_up(&state, &live, &environment, seen).await {
-            Some(events) => pending.extend(events),
-            None => pending.push_back(put(&live, &environment)),
-        },
+        Some(seen) if seen < live.revision => {
+            match catch_up(&state, &live, &environment, seen).await {
+                Some(events) => pending.extend(events),
+                None => pending.push_back(put(&live, &environment)),
+            }
+        }
         _ => pending.push_back(put(&live, &environment)),
     }
     let rules = RulesStream {
@@ -107,10 +109,13 @@ pub async fn stream_ofrep(
         key_id: principal.key_id,
         receiver,
     };
-    Ok(sse(futures::stream::unfold(notifications, |mut s| async move {
-        let event = s.next_event().await?;
-        Some((Ok(event), s))
-    })))
+    Ok(sse(futures::stream::unfold(
+        notifications,
+        |mut s| async move {
+            let event = s.next_event().await?;
+            Some((Ok(event), s))
+        },
+    )))
 }
 
 fn sse(stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> EventStream {
@@ -153,7 +158,8 @@ impl RulesStream {
             if key_revoked(&live, &self.key_id) {
                 return None;
             }
-            self.pending.extend(batch_events(&live, &self.environment, &batch));
+            self.pending
+                .extend(batch_events(&live, &self.environment, &batch));
         }
     }
 }
@@ -235,16 +241,23 @@ fn batch_events(live: &LiveConfig, environment: &str, batch: &ChangeBatch) -> Ve
 
 fn resource_event(live: &LiveConfig, environment: &str, kind: &str, key: &str) -> Event {
     let document = match kind {
-        "flag" => live
-            .flags
+        "flag" => live.flags.get(key).map(|f| {
+            serde_json::to_value(ff_engine::project_flag(
+                &f.flag,
+                environment,
+                &live.environment_tree(),
+            ))
+        }),
+        _ => live
+            .segments
             .get(key)
-            .map(|f| serde_json::to_value(ff_engine::project_flag(&f.flag, environment, &live.environment_tree()))),
-        _ => live.segments.get(key).map(|s| serde_json::to_value(&s.segment)),
+            .map(|s| serde_json::to_value(&s.segment)),
     };
     match document {
-        Some(Ok(document)) => Event::default()
-            .event("patch")
-            .data(json!({ "revision": live.revision, "kind": kind, "key": key, "document": document }).to_string()),
+        Some(Ok(document)) => Event::default().event("patch").data(
+            json!({ "revision": live.revision, "kind": kind, "key": key, "document": document })
+                .to_string(),
+        ),
         _ => Event::default()
             .event("delete")
             .data(json!({ "revision": live.revision, "kind": kind, "key": key }).to_string()),
@@ -257,7 +270,9 @@ fn put_event(live: &LiveConfig, environment: &str) -> Event {
     let flags: Vec<Value> = live
         .flags
         .values()
-        .filter_map(|f| serde_json::to_value(ff_engine::project_flag(&f.flag, environment, &tree)).ok())
+        .filter_map(|f| {
+            serde_json::to_value(ff_engine::project_flag(&f.flag, environment, &tree)).ok()
+        })
         .collect();
     let segments: Vec<&ff_engine::Segment> = live.segments.values().map(|s| &s.segment).collect();
     let data = json!({
@@ -275,13 +290,21 @@ fn put(live: &LiveConfig, environment: &str) -> Event {
 
 /// The events that bring a subscriber from revision `seen` to the current
 /// one, from the change log; `None` when the log cannot (then a `put`).
-async fn catch_up(state: &AppState, live: &LiveConfig, environment: &str, seen: i64) -> Option<Vec<Event>> {
+async fn catch_up(
+    state: &AppState,
+    live: &LiveConfig,
+    environment: &str,
+    seen: i64,
+) -> Option<Vec<Event>> {
     const LIMIT: u32 = 10_000;
     let changes = state.store.changes_since(seen, LIMIT).await.ok()?;
     if changes.len() >= LIMIT as usize {
         return None;
     }
-    let changes: Vec<_> = changes.into_iter().filter(|c| c.revision <= live.revision).collect();
+    let changes: Vec<_> = changes
+        .into_iter()
+        .filter(|c| c.revision <= live.revision)
+        .collect();
     let batch = ChangeBatch {
         revision: live.revision,
         changes,

@@ -446,6 +446,12 @@ macro_rules! delegate_flag_store {
             async fn ping(&self) -> Result<(), $crate::StoreError> {
                 self.sql.ping().await
             }
+
+            async fn listen(
+                &self,
+            ) -> Result<Option<Box<dyn $crate::CommitListener>>, $crate::StoreError> {
+                self.listen_for_commits().await
+            }
         }
     };
 }
