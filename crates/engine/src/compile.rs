@@ -7,6 +7,7 @@
 //! the flag level), operands parsed (regexes, versions, dates), `in` lists
 //! turned into hash sets, prerequisites and segments resolved to indexes.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ impl Snapshot {
     /// Checks the whole configuration ([`validate_set`]) and compiles it.
     /// Errors are the configuration's problems; warnings are ignored.
     pub fn compile(
-        flags: &[Flag],
+        flags: &[impl Borrow<Flag>],
         segments: &[Segment],
         environments: &[Environment],
     ) -> Result<Snapshot, Vec<Problem>> {
@@ -53,7 +54,12 @@ impl Snapshot {
     /// For a service whose stored configuration must keep serving even if two
     /// concurrent writers each made a valid change that together break a
     /// reference; writes are checked with [`validate_set`] beforehand.
-    pub fn build(flags: &[Flag], segments: &[Segment], environments: &[Environment]) -> Snapshot {
+    pub fn build(
+        flags: &[impl Borrow<Flag>],
+        segments: &[Segment],
+        environments: &[Environment],
+    ) -> Snapshot {
+        let flags: Vec<&Flag> = flags.iter().map(Borrow::borrow).collect();
         let compiled_segments: Arc<[CompiledSegment]> = {
             let index: FastMap<&str, usize> = segments
                 .iter()

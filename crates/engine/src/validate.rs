@@ -2,6 +2,7 @@
 //! document: references to segments, prerequisites, environments, and
 //! prerequisite cycles.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -109,10 +110,11 @@ pub(crate) fn did_you_mean<'a>(
 /// `environments` may be empty, in which case environment names in flags are
 /// not checked.
 pub fn validate_set(
-    flags: &[Flag],
+    flags: &[impl Borrow<Flag>],
     segments: &[Segment],
     environments: &[Environment],
 ) -> Vec<Problem> {
+    let flags: Vec<&Flag> = flags.iter().map(Borrow::borrow).collect();
     let mut problems = Vec::new();
     let flag_ids: HashSet<&str> = flags.iter().map(|f| f.flag_id.as_str()).collect();
     let segment_ids: HashSet<&str> = segments.iter().map(|s| s.segment_id.as_str()).collect();
@@ -138,7 +140,7 @@ pub fn validate_set(
     );
     problems.extend(check_environment_tree(environments));
 
-    for flag in flags {
+    for flag in &flags {
         let prefix = format!("flags[{}]", flag.flag_id);
         for problem in check_flag_references(flag, &flag_ids, &segment_ids, &env_keys) {
             problems.push(problem.prefixed(&prefix));
@@ -151,7 +153,7 @@ pub fn validate_set(
             check_segment_reference(condition, &segment_ids, &path, &mut problems);
         }
     }
-    problems.extend(prerequisite_cycles(flags));
+    problems.extend(prerequisite_cycles(&flags));
     problems
 }
 
@@ -308,7 +310,8 @@ fn check_environment_tree(environments: &[Environment]) -> Vec<Problem> {
 }
 
 /// Every prerequisite loop, each reported once on the flag that closes it.
-pub fn prerequisite_cycles(flags: &[Flag]) -> Vec<Problem> {
+pub fn prerequisite_cycles(flags: &[impl Borrow<Flag>]) -> Vec<Problem> {
+    let flags: Vec<&Flag> = flags.iter().map(Borrow::borrow).collect();
     let graph: HashMap<&str, Vec<&str>> = flags
         .iter()
         .map(|f| {

@@ -21,12 +21,13 @@ use tokio::sync::Mutex;
 pub struct LiveConfig {
     /// The store revision this view reflects.
     pub revision: i64,
-    /// Live flags by id.
-    pub flags: BTreeMap<String, StoredFlag>,
+    /// Live flags by id. Shared (`Arc`) so that the next view, which differs
+    /// by a few flags, copies pointers rather than documents.
+    pub flags: BTreeMap<String, Arc<StoredFlag>>,
     /// Segments by id.
-    pub segments: BTreeMap<String, StoredSegment>,
+    pub segments: BTreeMap<String, Arc<StoredSegment>>,
     /// Environments by key.
-    pub environments: BTreeMap<String, StoredEnvironment>,
+    pub environments: BTreeMap<String, Arc<StoredEnvironment>>,
     /// API keys by secret hash (revoked ones included, so that they can be
     /// told apart from unknown ones).
     pub keys_by_hash: HashMap<String, ApiKey>,
@@ -39,11 +40,11 @@ pub struct LiveConfig {
 
 impl LiveConfig {
     /// The flag documents, in id order.
-    pub fn flag_documents(&self) -> Vec<Flag> {
-        self.flags.values().map(|f| f.flag.clone()).collect()
+    pub fn flag_documents(&self) -> Vec<&Flag> {
+        self.flags.values().map(|f| &f.flag).collect()
     }
 
-    /// The segment documents, in id order.
+    /// The segment documents, in id order (few: copied).
     pub fn segment_documents(&self) -> Vec<Segment> {
         self.segments.values().map(|s| s.segment.clone()).collect()
     }
@@ -166,7 +167,7 @@ impl Live {
             match change.kind {
                 ResourceKind::Flag => match self.store.flag(&change.key).await? {
                     Some(flag) if !flag.deleted => {
-                        next.flags.insert(change.key.clone(), flag);
+                        next.flags.insert(change.key.clone(), Arc::new(flag));
                     }
                     _ => {
                         next.flags.remove(&change.key);
@@ -213,8 +214,11 @@ async fn load_all(store: &dyn FlagStore) -> Result<LiveConfig, StoreError> {
     Ok(config)
 }
 
-fn by_key<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, T> {
-    items.into_iter().map(|item| (key(&item), item)).collect()
+fn by_key<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Arc<T>> {
+    items
+        .into_iter()
+        .map(|item| (key(&item), Arc::new(item)))
+        .collect()
 }
 
 fn keys_by_hash(keys: Vec<ApiKey>) -> HashMap<String, ApiKey> {

@@ -151,6 +151,15 @@ fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), 
             Change::RestoreFlag(..) | Change::CreateApiKey(_) | Change::RevokeApiKey(_) => {}
         }
     }
+    let after = validate_set(
+        &flags.into_values().collect::<Vec<_>>(),
+        &segments.into_values().cloned().collect::<Vec<_>>(),
+        &environments.into_values().collect::<Vec<_>>(),
+    );
+    if after.is_empty() {
+        return Ok(());
+    }
+    // Rare: only now is it worth finding what was already wrong before.
     let before: HashSet<String> = validate_set(
         &live.flag_documents(),
         &live.segment_documents(),
@@ -159,11 +168,6 @@ fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), 
     .iter()
     .map(ToString::to_string)
     .collect();
-    let after = validate_set(
-        &flags.values().map(|f| (*f).clone()).collect::<Vec<_>>(),
-        &segments.values().map(|s| (*s).clone()).collect::<Vec<_>>(),
-        &environments.into_values().collect::<Vec<_>>(),
-    );
     let introduced: Vec<Problem> = after
         .into_iter()
         .filter(|p| !before.contains(&p.to_string()))
@@ -204,6 +208,7 @@ pub fn parse_segment(doc: &serde_json::Value) -> Result<Segment, ApiError> {
 pub fn live_flag<'a>(live: &'a LiveConfig, flag_id: &str) -> Result<&'a StoredFlag, ApiError> {
     live.flags
         .get(flag_id)
+        .map(|f| &**f)
         .ok_or_else(|| ApiError::not_found("flag", flag_id))
 }
 

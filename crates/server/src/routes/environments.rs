@@ -26,7 +26,7 @@ fn environment_response(stored: &StoredEnvironment, children: Vec<&str>) -> Valu
 }
 
 fn children<'a>(
-    all: &'a std::collections::BTreeMap<String, StoredEnvironment>,
+    all: &'a std::collections::BTreeMap<String, std::sync::Arc<StoredEnvironment>>,
     key: &str,
 ) -> Vec<&'a str> {
     all.values()

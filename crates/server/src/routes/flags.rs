@@ -85,7 +85,13 @@ pub async fn list_flags(
     let stored = if query.deleted {
         state.store.deleted_flags().await?
     } else {
-        state.live.current().flags.values().cloned().collect()
+        state
+            .live
+            .current()
+            .flags
+            .values()
+            .map(|f| (**f).clone())
+            .collect()
     };
     let matching: Vec<_> = stored.iter().filter(|f| matches(&f.flag)).collect();
     let total = matching.len() as u64;
@@ -162,7 +168,7 @@ pub async fn get_flag(
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let stored = match live.flags.get(&flag_id) {
-        Some(stored) => stored.clone(),
+        Some(stored) => (**stored).clone(),
         // A deleted flag is still readable (and restorable).
         None => state
             .store
