@@ -24,44 +24,85 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::bad_request("invalid_body", rejection.body_text())
-                }
-            })?;
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
                 "empty_body",
                 "the request needs a JSON body",
             ));
         }
-        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(deserializer)
-            .map(JsonBody)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let located = if path.is_empty() || path == "." {
-                    inner.to_string()
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let located = if path.is_empty() || path == "." {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
+            };
+            if inner.is_syntax() || inner.is_eof() {
+                malformed(&located)
+            } else {
+                ApiError::bad_request(
+                    "invalid_body",
+                    format!("the body does not have the expected shape: {located}"),
+                )
+            }
+        })?;
+        // Nothing but whitespace may follow the document.
+        deserializer.end().map_err(|e| malformed(&e.to_string()))?;
+        Ok(JsonBody(value))
+    }
+}
+
+fn malformed(located: &str) -> ApiError {
+    ApiError::bad_request(
+        "malformed_json",
+        format!("the body is not valid JSON: {located}"),
+    )
+}
+
+/// The body's bytes, whatever they are; an oversized or unreadable body is a
+/// 4xx in the envelope (axum's own `Bytes` rejection answers plain text).
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        axum::body::Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
                 } else {
-                    format!("{path}: {inner}")
-                };
-                if inner.is_syntax() || inner.is_eof() {
-                    ApiError::bad_request(
-                        "malformed_json",
-                        format!("the body is not valid JSON: {located}"),
-                    )
-                } else {
-                    ApiError::bad_request(
-                        "invalid_body",
-                        format!("the body does not have the expected shape: {located}"),
-                    )
+                    ApiError::bad_request("invalid_body", rejection.body_text())
                 }
             })
+    }
+}
+
+/// Path parameters, as axum's `Path`, except that one that does not read as
+/// its type (`/versions/one`, invalid percent-encoding) is a 400 in the
+/// envelope rather than axum's plain text.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))
     }
 }
 

@@ -58,12 +58,6 @@ impl LiveConfig {
     }
 
     fn compile(&mut self) {
-        self.float_flags = self
-            .flags
-            .values()
-            .filter(|f| crate::flag_ops::is_float_flag(&f.flag))
-            .map(|f| f.flag.flag_id.clone())
-            .collect();
         self.snapshot = Snapshot::build(
             &self.flag_documents(),
             &self.segment_documents(),
@@ -159,7 +153,7 @@ impl Live {
             environments: current.environments.clone(),
             keys_by_hash: current.keys_by_hash.clone(),
             snapshot: Snapshot::default(),
-            float_flags: Default::default(),
+            float_flags: current.float_flags.clone(),
         };
         let mut reload_segments_and_environments = false;
         let mut reload_keys = false;
@@ -167,9 +161,15 @@ impl Live {
             match change.kind {
                 ResourceKind::Flag => match self.store.flag(&change.key).await? {
                     Some(flag) if !flag.deleted => {
+                        if crate::flag_ops::is_float_flag(&flag.flag) {
+                            next.float_flags.insert(change.key.clone());
+                        } else {
+                            next.float_flags.remove(&change.key);
+                        }
                         next.flags.insert(change.key.clone(), Arc::new(flag));
                     }
                     _ => {
+                        next.float_flags.remove(&change.key);
                         next.flags.remove(&change.key);
                     }
                 },
@@ -210,6 +210,12 @@ async fn load_all(store: &dyn FlagStore) -> Result<LiveConfig, StoreError> {
         snapshot: Snapshot::default(),
         float_flags: Default::default(),
     };
+    config.float_flags = config
+        .flags
+        .values()
+        .filter(|f| crate::flag_ops::is_float_flag(&f.flag))
+        .map(|f| f.flag.flag_id.clone())
+        .collect();
     config.compile();
     Ok(config)
 }

@@ -111,6 +111,18 @@ where
 /// segment, prerequisite or environment, a prerequisite cycle, an environment
 /// loop). Problems that existed before are not this write's fault.
 fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), ApiError> {
+    let only_flags = changes.iter().all(|c| {
+        matches!(
+            c.change,
+            Change::PutFlag(..)
+                | Change::DeleteFlag(..)
+                | Change::CreateApiKey(_)
+                | Change::RevokeApiKey(_)
+        )
+    });
+    if only_flags {
+        return check_flag_changes(live, changes);
+    }
     let mut flags: BTreeMap<&str, &Flag> = live
         .flags
         .iter()
@@ -175,23 +187,100 @@ fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), 
     if introduced.is_empty() {
         return Ok(());
     }
-    // One flag written: locate problems inside it relative to the document.
-    let introduced = match touched_flags.as_slice() {
-        [only] => {
-            let prefix = format!("flags[{only}].");
-            introduced
-                .into_iter()
-                .map(|mut p| {
-                    if let Some(rest) = p.path.strip_prefix(&prefix) {
-                        p.path = rest.to_owned();
-                    }
-                    p
-                })
-                .collect()
-        }
-        _ => introduced,
-    };
+    let introduced = relative_to_single_flag(introduced, touched_flags);
     Err(ApiError::Validation(introduced))
+}
+
+/// The common case in time proportional to the change rather than to the
+/// configuration: when only flags change, only their own references, the
+/// flags that depend on deleted ones and (if a changed flag has
+/// prerequisites) cycles can break.
+fn check_flag_changes(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), ApiError> {
+    let mut puts: BTreeMap<&str, &Flag> = BTreeMap::new();
+    let mut deleted: HashSet<&str> = HashSet::new();
+    for audited in changes {
+        match &audited.change {
+            Change::PutFlag(flag, _) => {
+                deleted.remove(flag.flag_id.as_str());
+                puts.insert(&flag.flag_id, flag);
+            }
+            Change::DeleteFlag(id, _) => {
+                puts.remove(id.as_str());
+                deleted.insert(id);
+            }
+            _ => {}
+        }
+    }
+    let flag_ids: HashSet<&str> = live
+        .flags
+        .keys()
+        .map(String::as_str)
+        .chain(puts.keys().copied())
+        .filter(|id| !deleted.contains(id))
+        .collect();
+    let segment_ids: HashSet<&str> = live.segments.keys().map(String::as_str).collect();
+    let env_keys: HashSet<&str> = live.environments.keys().map(String::as_str).collect();
+    let mut problems = Vec::new();
+    for flag in puts.values() {
+        let prefix = format!("flags[{}]", flag.flag_id);
+        problems.extend(
+            ff_engine::validate::check_flag_references(flag, &flag_ids, &segment_ids, &env_keys)
+                .into_iter()
+                .map(|p| p.prefixed(&prefix)),
+        );
+    }
+    for stored in live.flags.values() {
+        let flag = &stored.flag;
+        if deleted.contains(flag.flag_id.as_str()) || puts.contains_key(flag.flag_id.as_str()) {
+            continue;
+        }
+        for (i, dependency) in flag.depends_on.iter().enumerate() {
+            if deleted.contains(dependency.flag.as_str()) {
+                problems.push(Problem::error(
+                    format!("flags[{}].depends_on[{i}].flag", flag.flag_id),
+                    format!(
+                        "flag \"{}\" depends on \"{}\", which this change deletes",
+                        flag.flag_id, dependency.flag
+                    ),
+                ));
+            }
+        }
+    }
+    if puts.values().any(|f| !f.depends_on.is_empty()) {
+        let after: Vec<&Flag> = live
+            .flags
+            .iter()
+            .filter(|(id, _)| !deleted.contains(id.as_str()) && !puts.contains_key(id.as_str()))
+            .map(|(_, f)| &f.flag)
+            .chain(puts.values().copied())
+            .collect();
+        problems.extend(ff_engine::validate::prerequisite_cycles(&after));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Validation(relative_to_single_flag(
+        problems,
+        puts.keys().copied().collect(),
+    )))
+}
+
+/// When one flag is written, its problems are located relative to its
+/// document (`targeting_rules[0]…` rather than `flags[x].targeting_rules[0]…`).
+fn relative_to_single_flag(problems: Vec<Problem>, touched: Vec<&str>) -> Vec<Problem> {
+    let [only] = touched.as_slice() else {
+        return problems;
+    };
+    let prefix = format!("flags[{only}].");
+    problems
+        .into_iter()
+        .map(|mut p| {
+            if let Some(rest) = p.path.strip_prefix(&prefix) {
+                p.path = rest.to_owned();
+            }
+            p
+        })
+        .collect()
 }
 
 /// Reads a flag document: engine parsing with every problem reported, 422.

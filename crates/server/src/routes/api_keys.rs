@@ -2,7 +2,7 @@
 //! revocable. Managing them needs the admin role.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::CreateApiKeyRequest;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{Principal, generate_key_id, generate_secret, hash_secret, secret_prefix};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path};
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change};
 

@@ -1,7 +1,7 @@
 //! `/api/v1/environments`: the environment tree and its governance settings.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ff_engine::is_valid_key;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path};
 use crate::flag_ops::{rfc3339, strip_meta};
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version, if_match};

@@ -2,7 +2,7 @@
 //! history, rollback and bulk changes.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{Page, RollbackRequest};
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, Path, QueryParams};
 use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag};

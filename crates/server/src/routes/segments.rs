@@ -2,7 +2,7 @@
 //! `in_segment` / `not_in_segment`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ff_engine::{EnvironmentEntry, Flag, Operator, Rule};
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path};
 use crate::flag_ops::{rfc3339, strip_meta};
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version, if_match, parse_segment};

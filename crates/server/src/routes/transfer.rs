@@ -3,7 +3,6 @@
 //! flags-as-code. An import is one transaction; `dry_run` shows what it
 //! would do.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
 use crate::routes::environments::parse_environment_settings;
 use crate::state::AppState;
@@ -101,7 +100,7 @@ pub async fn import_configuration(
     principal: Principal,
     headers: HeaderMap,
     QueryParams(query): QueryParams<ImportQuery>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<axum::Json<Value>> {
     principal.require(Role::Editor)?;
     let document = read_document(&headers, query.format.as_deref(), &body)?;
