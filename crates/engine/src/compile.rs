@@ -61,10 +61,10 @@ impl Snapshot {
     ) -> Snapshot {
         let flags: Vec<&Flag> = flags.iter().map(Borrow::borrow).collect();
         let compiled_segments: Arc<[CompiledSegment]> = {
-            let index: FastMap<&str, usize> = segments
+            let index: FastMap<Box<str>, usize> = segments
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (s.segment_id.as_str(), i))
+                .map(|(i, s)| (Box::from(s.segment_id.as_str()), i))
                 .collect();
             segments
                 .iter()
@@ -77,11 +77,13 @@ impl Snapshot {
                 })
                 .collect()
         };
-        let segment_index: FastMap<&str, usize> = segments
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.segment_id.as_str(), i))
-            .collect();
+        let segment_index: Arc<FastMap<Box<str>, usize>> = Arc::new(
+            segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Box::from(s.segment_id.as_str()), i))
+                .collect(),
+        );
         let tree: FastMap<&str, &Environment> =
             environments.iter().map(|e| (e.key.as_str(), e)).collect();
         let flag_index: FastMap<Box<str>, usize> = flags
@@ -90,31 +92,16 @@ impl Snapshot {
             .map(|(i, f)| (Box::from(f.flag_id.as_str()), i))
             .collect();
 
-        // Per flag, each distinct rule list is compiled once and shared by
-        // every environment that uses it.
-        let mut per_env: FastMap<&str, Vec<CompiledFlag>> = environments
+        let mut per_env: FastMap<&str, Vec<Arc<CompiledFlag>>> = environments
             .iter()
             .map(|e| (e.key.as_str(), Vec::with_capacity(flags.len())))
             .collect();
-        for flag in flags {
-            let mut rule_cache: FastMap<Option<&str>, Arc<[CompiledRule]>> = FastMap::default();
-            for env in environments {
-                let (owner, entry) = effective_entry(flag, &env.key, &tree);
-                let config = EffectiveConfig::of(flag, entry);
-                let rules = rule_cache
-                    .entry(owner.filter(|_| config.own_rules))
-                    .or_insert_with(|| {
-                        config
-                            .rules
-                            .iter()
-                            .enumerate()
-                            .map(|(i, r)| compile_rule(i, r, flag, &segment_index))
-                            .collect()
-                    })
-                    .clone();
-                let compiled = CompiledFlag::new(flag, &config, rules, &flag_index);
-                if let Some(list) = per_env.get_mut(env.key.as_str()) {
-                    list.push(compiled);
+        for flag in &flags {
+            for (env, compiled) in
+                compile_for_environments(flag, environments, &tree, &segment_index)
+            {
+                if let Some(list) = per_env.get_mut(env) {
+                    list.push(Arc::new(compiled));
                 }
             }
         }
@@ -126,11 +113,57 @@ impl Snapshot {
                     flags,
                     index: flag_index.clone(),
                     segments: compiled_segments.clone(),
+                    segment_index: segment_index.clone(),
                 };
                 (key.to_owned(), Arc::new(snapshot))
             })
             .collect();
         Snapshot { environments }
+    }
+
+    /// This snapshot with some flags replaced, added or removed, compiling
+    /// only those: the cost of a change is proportional to the change, not
+    /// to the configuration. Segments and the environment tree must be the
+    /// ones this snapshot was built with (otherwise use [`Snapshot::build`]).
+    /// The same checks and degradations as [`Snapshot::build`] apply.
+    pub fn with_flags_changed(
+        &self,
+        changed: &[impl Borrow<Flag>],
+        removed: &[&str],
+        environments: &[Environment],
+    ) -> Snapshot {
+        let tree: FastMap<&str, &Environment> =
+            environments.iter().map(|e| (e.key.as_str(), e)).collect();
+        let mut updated: FastMap<String, EnvironmentSnapshot> = self
+            .environments
+            .iter()
+            .map(|(key, env)| (key.clone(), env.shallow_copy()))
+            .collect();
+        for flag_id in removed {
+            for env in updated.values_mut() {
+                env.remove(flag_id);
+            }
+        }
+        for flag in changed {
+            let flag: &Flag = flag.borrow();
+            let segment_index = match updated.values().next() {
+                Some(env) => env.segment_index.clone(),
+                None => break,
+            };
+            for (env, compiled) in
+                compile_for_environments(flag, environments, &tree, &segment_index)
+            {
+                if let Some(snapshot) = updated.get_mut(env) {
+                    snapshot.upsert(Arc::new(compiled));
+                }
+            }
+        }
+        Snapshot {
+            environments: updated
+                .into_iter()
+                .map(|(key, env)| (key, Arc::new(env)))
+                .collect(),
+        }
     }
 
     /// The snapshot of one environment.
@@ -142,6 +175,36 @@ impl Snapshot {
     pub fn environment_keys(&self) -> impl Iterator<Item = &str> {
         self.environments.keys().map(String::as_str)
     }
+}
+
+/// One flag compiled for every environment. Each distinct rule list is
+/// compiled once and shared by the environments that use it.
+fn compile_for_environments<'e>(
+    flag: &Flag,
+    environments: &'e [Environment],
+    tree: &FastMap<&str, &Environment>,
+    segment_index: &FastMap<Box<str>, usize>,
+) -> Vec<(&'e str, CompiledFlag)> {
+    let mut rule_cache: FastMap<Option<&str>, Arc<[CompiledRule]>> = FastMap::default();
+    environments
+        .iter()
+        .map(|env| {
+            let (owner, entry) = effective_entry(flag, &env.key, tree);
+            let config = EffectiveConfig::of(flag, entry);
+            let rules = rule_cache
+                .entry(owner.filter(|_| config.own_rules))
+                .or_insert_with(|| {
+                    config
+                        .rules
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| compile_rule(i, r, flag, segment_index))
+                        .collect()
+                })
+                .clone();
+            (env.key.as_str(), CompiledFlag::new(flag, &config, rules))
+        })
+        .collect()
 }
 
 /// Which entry of `flag` applies in `env`, and which environment owns it:
@@ -228,12 +291,44 @@ impl<'f> EffectiveConfig<'f> {
 #[derive(Debug)]
 pub struct EnvironmentSnapshot {
     pub(crate) key: String,
-    pub(crate) flags: Vec<CompiledFlag>,
+    pub(crate) flags: Vec<Arc<CompiledFlag>>,
     pub(crate) index: FastMap<Box<str>, usize>,
     pub(crate) segments: Arc<[CompiledSegment]>,
+    pub(crate) segment_index: Arc<FastMap<Box<str>, usize>>,
 }
 
 impl EnvironmentSnapshot {
+    /// A copy sharing every compiled flag (pointer copies).
+    fn shallow_copy(&self) -> EnvironmentSnapshot {
+        EnvironmentSnapshot {
+            key: self.key.clone(),
+            flags: self.flags.clone(),
+            index: self.index.clone(),
+            segments: self.segments.clone(),
+            segment_index: self.segment_index.clone(),
+        }
+    }
+
+    fn remove(&mut self, flag_id: &str) {
+        let Some(position) = self.index.remove(flag_id) else {
+            return;
+        };
+        self.flags.swap_remove(position);
+        if let Some(moved) = self.flags.get(position) {
+            self.index.insert(moved.key.clone(), position);
+        }
+    }
+
+    fn upsert(&mut self, flag: Arc<CompiledFlag>) {
+        match self.index.get(&flag.key) {
+            Some(&position) => self.flags[position] = flag,
+            None => {
+                self.index.insert(flag.key.clone(), self.flags.len());
+                self.flags.push(flag);
+            }
+        }
+    }
+
     /// The environment's key.
     pub fn key(&self) -> &str {
         &self.key
@@ -274,12 +369,7 @@ pub(crate) struct CompiledFlag {
 }
 
 impl CompiledFlag {
-    fn new(
-        flag: &Flag,
-        config: &EffectiveConfig<'_>,
-        rules: Arc<[CompiledRule]>,
-        flag_index: &FastMap<Box<str>, usize>,
-    ) -> CompiledFlag {
+    fn new(flag: &Flag, config: &EffectiveConfig<'_>, rules: Arc<[CompiledRule]>) -> CompiledFlag {
         let off_value = match flag.flag_type {
             FlagType::Boolean => Value::Bool(false),
             _ => flag.default_value.clone(),
@@ -296,7 +386,6 @@ impl CompiledFlag {
                 .iter()
                 .map(|d| Prerequisite {
                     key: d.flag.as_str().into(),
-                    index: flag_index.get(d.flag.as_str()).copied(),
                     required_value: d.required_value.clone(),
                 })
                 .collect(),
@@ -306,9 +395,10 @@ impl CompiledFlag {
 
 #[derive(Debug)]
 pub(crate) struct Prerequisite {
+    /// Looked up at evaluation (prerequisites are rare), so that a compiled
+    /// flag does not depend on other flags' positions and can be replaced
+    /// alone. An unknown flag fails the prerequisite.
     pub(crate) key: Box<str>,
-    /// `None` when the flag does not exist (the prerequisite always fails).
-    pub(crate) index: Option<usize>,
     pub(crate) required_value: Value,
 }
 
@@ -424,7 +514,7 @@ fn compile_rule(
     index: usize,
     rule: &Rule,
     flag: &Flag,
-    segment_index: &FastMap<&str, usize>,
+    segment_index: &FastMap<Box<str>, usize>,
 ) -> CompiledRule {
     // Parsing guarantees that every variant a rule names exists.
     let variant_value = |name: &str| flag.variants.get(name).cloned().unwrap_or(Value::Null);
@@ -472,7 +562,7 @@ fn compile_rule(
 /// (a condition dropped) cannot happen for a parsed document.
 fn compile_condition(
     condition: &Condition,
-    segment_index: &FastMap<&str, usize>,
+    segment_index: &FastMap<Box<str>, usize>,
 ) -> Option<CompiledCondition> {
     use Operator as Op;
     let value = condition.value.as_ref();

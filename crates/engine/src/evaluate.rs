@@ -192,7 +192,7 @@ impl EnvironmentSnapshot {
         }
         for prerequisite in &flag.prerequisites {
             let holds = depth < MAX_PREREQUISITE_DEPTH
-                && prerequisite.index.is_some_and(|i| {
+                && self.index.get(&prerequisite.key).is_some_and(|&i| {
                     self.evaluate_flag(&self.flags[i], context, depth + 1)
                         .value
                         .is_some_and(|v| json_equal(v, &prerequisite.required_value))

@@ -134,8 +134,9 @@ impl Live {
         let Some(last) = changes.last() else {
             return Ok(current.revision);
         };
-        if changes.len() >= 10_000 {
-            // Too far behind to patch: reload everything.
+        if changes.len() >= 500 {
+            // Many changes (an import, or too far behind): one full load
+            // beats hundreds of single reads.
             let config = load_all(self.store.as_ref()).await?;
             let revision = config.revision;
             self.current.store(Arc::new(config));
@@ -187,7 +188,30 @@ impl Live {
         if reload_keys {
             next.keys_by_hash = keys_by_hash(self.store.api_keys().await?);
         }
-        next.compile();
+        if reload_segments_and_environments {
+            next.compile();
+        } else {
+            // Only flags changed: recompile just those.
+            let mut touched: Vec<&str> = changes
+                .iter()
+                .filter(|c| c.kind == ResourceKind::Flag)
+                .map(|c| c.key.as_str())
+                .collect();
+            touched.sort_unstable();
+            touched.dedup();
+            let (present, removed): (Vec<&str>, Vec<&str>) = touched
+                .into_iter()
+                .partition(|id| next.flags.contains_key(*id));
+            let changed: Vec<&Flag> = present
+                .iter()
+                .filter_map(|id| next.flags.get(*id))
+                .map(|f| &f.flag)
+                .collect();
+            next.snapshot =
+                current
+                    .snapshot
+                    .with_flags_changed(&changed, &removed, &next.environment_tree());
+        }
         let revision = next.revision;
         self.current.store(Arc::new(next));
         self.announce(ChangeBatch {

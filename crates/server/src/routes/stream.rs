@@ -13,10 +13,15 @@
 //! batches: a stuck subscriber never slows the writer or the others; one that
 //! falls [`crate::live::STREAM_BUFFER`] batches behind is dropped and catches
 //! up on reconnect. A stream ends when its key is revoked.
+//!
+//! A batch's events are built once per environment and shared by every
+//! subscriber of that environment (see [`shared_batch_events`]): with
+//! thousands of subscribers, projecting and serialising the changed documents
+//! for each of them would cost more than sending them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -70,6 +75,8 @@ pub async fn stream_flags(
         return Err(ApiError::not_found("environment", &environment));
     }
     let mut pending = VecDeque::new();
+    // Whatever happens below brings the subscriber to this revision.
+    let seen = live.revision;
     match last_event_id(&headers) {
         Some(seen) if seen == live.revision => {}
         Some(seen) if seen < live.revision => {
@@ -86,6 +93,7 @@ pub async fn stream_flags(
         key_id: principal.key_id,
         receiver,
         pending,
+        seen,
     };
     Ok(sse(futures::stream::unfold(rules, |mut s| async move {
         let event = s.next_event().await?;
@@ -137,6 +145,10 @@ struct RulesStream {
     key_id: String,
     receiver: Receiver<Arc<ChangeBatch>>,
     pending: VecDeque<Event>,
+    /// The revision the events sent so far bring the subscriber to: batches
+    /// up to it are already included (the stream subscribes before it reads
+    /// the configuration its first events describe).
+    seen: i64,
 }
 
 impl RulesStream {
@@ -152,14 +164,21 @@ impl RulesStream {
                 // reconnects with Last-Event-ID.
                 Err(RecvError::Lagged(_) | RecvError::Closed) => return None,
             };
+            if batch.revision <= self.seen {
+                continue;
+            }
             // Batches are announced after the swap: the current
             // configuration includes this one.
             let live = self.live.current();
             if key_revoked(&live, &self.key_id) {
                 return None;
             }
-            self.pending
-                .extend(batch_events(&live, &self.environment, &batch));
+            self.seen = batch.revision;
+            self.pending.extend(
+                shared_batch_events(&live, &self.environment, &batch)
+                    .iter()
+                    .cloned(),
+            );
         }
     }
 }
@@ -189,14 +208,17 @@ impl RefetchStream {
 }
 
 fn refetch(revision: Option<i64>) -> Event {
-    let mut data = json!({ "type": "refetchEvaluation" });
-    if let Some(revision) = revision {
-        data["etag"] = revision.to_string().into();
-    }
-    let event = Event::default().event("message").data(data.to_string());
+    // Written directly: this is sent to every OFREP subscriber on every change.
     match revision {
-        Some(revision) => event.id(revision.to_string()),
-        None => event,
+        Some(revision) => Event::default()
+            .event("message")
+            .data(format!(
+                r#"{{"type":"refetchEvaluation","etag":"{revision}"}}"#
+            ))
+            .id(revision.to_string()),
+        None => Event::default()
+            .event("message")
+            .data(r#"{"type":"refetchEvaluation"}"#),
     }
 }
 
@@ -205,6 +227,49 @@ fn key_revoked(live: &LiveConfig, key_id: &str) -> bool {
         .values()
         .find(|k| k.id == key_id)
         .is_none_or(|k| k.revoked_at.is_some())
+}
+
+/// The events of recent batches per environment, built by the first
+/// subscriber that needs them and cloned by the others.
+static BATCH_EVENTS: Mutex<Vec<CachedEvents>> = Mutex::new(Vec::new());
+
+/// How many (batch, environment) entries [`BATCH_EVENTS`] keeps at most.
+const CACHED_BATCHES: usize = 64;
+
+struct CachedEvents {
+    /// Identifies the batch by its address; the weak reference keeps the
+    /// allocation, so no other batch can have that address meanwhile.
+    batch: Weak<ChangeBatch>,
+    environment: String,
+    events: Arc<[Event]>,
+}
+
+/// [`batch_events`], built once per batch and environment. The first
+/// subscriber builds them from the configuration current then, which
+/// includes the batch (as it would for each subscriber on its own).
+fn shared_batch_events(
+    live: &LiveConfig,
+    environment: &str,
+    batch: &Arc<ChangeBatch>,
+) -> Arc<[Event]> {
+    let mut cache = BATCH_EVENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(hit) = cache.iter().find(|c| {
+        std::ptr::eq(c.batch.as_ptr(), Arc::as_ptr(batch)) && c.environment == environment
+    }) {
+        return hit.events.clone();
+    }
+    let events: Arc<[Event]> = batch_events(live, environment, batch).into();
+    // Batches every stream has consumed are gone: forget their events.
+    cache.retain(|c| c.batch.strong_count() > 0);
+    if cache.len() >= CACHED_BATCHES {
+        cache.remove(0);
+    }
+    cache.push(CachedEvents {
+        batch: Arc::downgrade(batch),
+        environment: environment.to_owned(),
+        events: events.clone(),
+    });
+    events
 }
 
 /// The events for one batch: a `put` when the environment tree changed or
