@@ -308,8 +308,10 @@ pub struct AuditEntry {
 }
 
 /// A filter on the audit log. Every field narrows; all empty lists
-/// everything.
+/// everything. Read from query strings: an unknown (misspelled) filter is an
+/// error, never silently ignored (which would list everything).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries about this flag.
     pub flag_id: Option<String>,

@@ -4,4 +4,5 @@
 
 mod crash;
 mod nodes;
+mod streams;
 mod support;

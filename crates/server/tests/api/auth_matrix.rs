@@ -1,0 +1,638 @@
+//! The authorisation matrix: every route × every kind of caller.
+//!
+//! Callers: no key, an unknown key, a revoked key (all 401); admin keys with
+//! each role; a server and a client key of `production`. Viewers read;
+//! editors (and approvers) also write flags, segments, the kill switch, bulk
+//! changes and imports; admins also manage keys and environments; server and
+//! client keys may only evaluate, in their own environment (server keys may
+//! also stream its rules).
+//!
+//! Every route of the service's route table (`ff_server::routes::ROUTES`)
+//! must have a row here, and agree with the access the table documents.
+
+use std::collections::{BTreeSet, HashMap};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN_TOKEN, Reply, TestApp, assert_envelope};
+
+api_tests!(every_route_for_every_caller);
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Anyone, with or without a key.
+    Public,
+    /// Any valid key (evaluation in the key's own environment).
+    AnyKey,
+    /// Admin keys of any role (evaluation in another environment than the
+    /// server and client keys').
+    AdminKeys,
+    /// Admin keys with at least this role (0 viewer … 3 admin).
+    Role(u8),
+    /// Admin keys (viewer and up) and server keys: an environment's rules.
+    Rules,
+}
+
+const VIEWER: Access = Access::Role(0);
+const EDITOR: Access = Access::Role(1);
+const ADMIN: Access = Access::Role(3);
+
+/// A kind of caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// No key, an unknown key or a revoked key.
+    Rejected,
+    /// An admin key with a role level.
+    Admin(u8),
+    /// A server key of production.
+    Server,
+    /// A client key of production.
+    Client,
+}
+
+struct Caller {
+    /// Unique, used to name what the caller creates and deletes.
+    name: &'static str,
+    secret: Option<String>,
+    kind: Kind,
+}
+
+/// What the routes need: the ids of keys each caller may revoke.
+struct Context {
+    revocable: HashMap<&'static str, String>,
+}
+
+type Build = fn(&Context, &str) -> (Method, String, Option<Value>);
+
+struct Route {
+    access: Access,
+    build: Build,
+}
+
+fn matrix_flag(description: &str) -> Value {
+    json!({
+        "flag_id": "matrix_flag",
+        "description": description,
+        "default_value": false,
+        "environments": {"development": true, "production": true}
+    })
+}
+
+fn routes() -> Vec<Route> {
+    let route = |access: Access, build: Build| Route { access, build };
+    vec![
+        route(Access::Public, |_, _| {
+            (Method::GET, "/health/live".into(), None)
+        }),
+        route(Access::Public, |_, _| {
+            (Method::GET, "/health/ready".into(), None)
+        }),
+        // Flags.
+        route(VIEWER, |_, _| (Method::GET, "/api/v1/flags".into(), None)),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/flags?deleted=true".into(), None)
+        }),
+        route(EDITOR, |_, who| {
+            let mut doc = matrix_flag(who);
+            doc["flag_id"] = json!(format!("created_by_{who}"));
+            (Method::POST, "/api/v1/flags".into(), Some(doc))
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/flags/matrix_flag".into(), None)
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::PUT,
+                "/api/v1/flags/matrix_flag".into(),
+                Some(matrix_flag(who)),
+            )
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::PATCH,
+                "/api/v1/flags/matrix_flag".into(),
+                Some(json!({"owner": who})),
+            )
+        }),
+        route(EDITOR, |_, who| {
+            (Method::DELETE, format!("/api/v1/flags/delete_{who}"), None)
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::POST,
+                format!("/api/v1/flags/restore_{who}/restore"),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/environments/staging".into(),
+                None,
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::PUT,
+                "/api/v1/flags/matrix_flag/environments/staging".into(),
+                Some(json!(true)),
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::DELETE,
+                "/api/v1/flags/matrix_flag/environments/staging".into(),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/versions".into(),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/versions/1".into(),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/diff?from=1".into(),
+                None,
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/flags/matrix_flag/rollback".into(),
+                Some(json!({"to_version": 1})),
+            )
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/flags/bulk".into(),
+                Some(json!({"operations": [
+                    {"op": "patch", "flag_id": "matrix_flag", "patch": {"description": who}}
+                ]})),
+            )
+        }),
+        // Environments.
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/environments".into(), None)
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/environments/production".into(), None)
+        }),
+        route(ADMIN, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/environments".into(),
+                Some(json!({"key": format!("env_{who}"), "parent": "development"})),
+            )
+        }),
+        route(ADMIN, |_, who| {
+            (
+                Method::PUT,
+                "/api/v1/environments/matrix_env".into(),
+                Some(json!({"parent": "development", "description": who})),
+            )
+        }),
+        route(ADMIN, |_, who| {
+            (
+                Method::DELETE,
+                format!("/api/v1/environments/delete_{who}"),
+                None,
+            )
+        }),
+        // Segments.
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/segments".into(), None)
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/segments/matrix_segment".into(), None)
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/segments".into(),
+                Some(json!({"segment_id": format!("segment_{who}"), "conditions": []})),
+            )
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::PUT,
+                "/api/v1/segments/matrix_segment".into(),
+                Some(json!({"description": who, "conditions": []})),
+            )
+        }),
+        route(EDITOR, |_, who| {
+            (
+                Method::DELETE,
+                format!("/api/v1/segments/delete_{who}"),
+                None,
+            )
+        }),
+        // Evaluation: in the SDK keys' environment, and in another.
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/evaluate".into(),
+                Some(
+                    json!({"flag_id": "matrix_flag", "environment": "production", "context": {"user_id": "u"}}),
+                ),
+            )
+        }),
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/evaluate".into(),
+                Some(json!({"environment": "production"})),
+            )
+        }),
+        route(Access::AdminKeys, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/evaluate".into(),
+                Some(json!({"flag_id": "matrix_flag", "environment": "staging"})),
+            )
+        }),
+        // Kill switch.
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/emergency/disable".into(),
+                Some(json!({"flag_id": "matrix_flag", "environment": "production"})),
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/emergency/enable".into(),
+                Some(json!({"flag_id": "matrix_flag", "environment": "production"})),
+            )
+        }),
+        // Audit.
+        route(VIEWER, |_, _| (Method::GET, "/api/v1/audit".into(), None)),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/audit/verify".into(), None)
+        }),
+        // API keys.
+        route(ADMIN, |_, _| (Method::GET, "/api/v1/api-keys".into(), None)),
+        route(ADMIN, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/api-keys".into(),
+                Some(json!({"name": format!("made by {who}"), "kind": "admin", "role": "viewer"})),
+            )
+        }),
+        route(ADMIN, |context, who| {
+            let id = context.revocable.get(who).cloned().unwrap_or_default();
+            (Method::DELETE, format!("/api/v1/api-keys/{id}"), None)
+        }),
+        // Import and export.
+        route(VIEWER, |_, _| (Method::GET, "/api/v1/export".into(), None)),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/export?format=yaml".into(), None)
+        }),
+        route(EDITOR, |_, who| {
+            let mut doc = matrix_flag(who);
+            doc["flag_id"] = json!(format!("imported_by_{who}"));
+            (
+                Method::POST,
+                "/api/v1/import".into(),
+                Some(json!({"flags": [doc]})),
+            )
+        }),
+        route(ADMIN, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/import".into(),
+                Some(
+                    json!({"environments": [{"key": format!("imported_{who}"), "parent": "staging"}]}),
+                ),
+            )
+        }),
+        // OFREP and the streams, in production (`?environment=` is what
+        // admin keys need; it names the SDK keys' own environment).
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::POST,
+                "/ofrep/v1/evaluate/flags/matrix_flag?environment=production".into(),
+                Some(json!({"context": {"targetingKey": "u"}})),
+            )
+        }),
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::POST,
+                "/ofrep/v1/evaluate/flags?environment=production".into(),
+                Some(json!({"context": {"targetingKey": "u"}})),
+            )
+        }),
+        route(Access::Rules, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/stream?environment=production".into(),
+                None,
+            )
+        }),
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::GET,
+                "/ofrep/v1/stream?environment=production".into(),
+                None,
+            )
+        }),
+        route(Access::Public, |_, _| {
+            (Method::GET, "/api/v1/openapi.json".into(), None)
+        }),
+    ]
+}
+
+/// The route table's entry that serves `method path`: the one whose
+/// template matches with the most literal segments.
+fn served_by(method: &Method, path: &str) -> Option<&'static ff_server::routes::Route> {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    ff_server::routes::ROUTES
+        .iter()
+        .filter(|route| route.method == method.as_str())
+        .filter_map(|route| {
+            let template: Vec<&str> = route.path.split('/').collect();
+            let matches = template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.starts_with('{') || t == s);
+            matches.then(|| {
+                (
+                    template.iter().filter(|t| !t.starts_with('{')).count(),
+                    route,
+                )
+            })
+        })
+        .max_by_key(|(literal, _)| *literal)
+        .map(|(_, route)| route)
+}
+
+/// Whether the route table documents the access this test expects.
+fn documented(expected: Access, table: ff_server::routes::Access) -> bool {
+    use ff_server::routes::Access as Table;
+    match (expected, table) {
+        (Access::Public, Table::Public) => true,
+        (Access::AnyKey | Access::AdminKeys | Access::Rules, Table::AnyKey) => true,
+        (Access::Role(level), Table::Role(role)) => {
+            let documented = match role {
+                ff_store::Role::Viewer => 0,
+                ff_store::Role::Editor => 1,
+                ff_store::Role::Approver => 2,
+                ff_store::Role::Admin => 3,
+            };
+            // The table names the least role; a body may need more (an
+            // import with environments needs the admin role).
+            level >= documented
+        }
+        _ => false,
+    }
+}
+
+/// The statuses a caller may get from a route.
+fn allowed(access: Access, kind: Kind) -> bool {
+    match (access, kind) {
+        (Access::Public, _) => true,
+        (_, Kind::Rejected) => false,
+        (Access::AnyKey, _) => true,
+        (Access::AdminKeys, Kind::Admin(_)) => true,
+        (Access::Role(needed), Kind::Admin(level)) => level >= needed,
+        (Access::Rules, Kind::Admin(_) | Kind::Server) => true,
+        (Access::AdminKeys | Access::Role(_), Kind::Server | Kind::Client)
+        | (Access::Rules, Kind::Client) => false,
+    }
+}
+
+/// Creates what the routes act on, for every caller.
+async fn prepare(app: &TestApp, callers: &[&'static str]) -> Context {
+    app.create_flag(&matrix_flag("start")).await;
+    app.post(
+        "/api/v1/segments",
+        ADMIN_TOKEN,
+        &json!({"segment_id": "matrix_segment", "conditions": []}),
+    )
+    .await
+    .expect_status(201);
+    app.post(
+        "/api/v1/environments",
+        ADMIN_TOKEN,
+        &json!({"key": "matrix_env", "parent": "development"}),
+    )
+    .await
+    .expect_status(201);
+    let mut revocable = HashMap::new();
+    for who in callers {
+        app.create_flag(&json!({"flag_id": format!("delete_{who}"), "default_value": 1}))
+            .await;
+        app.create_flag(&json!({"flag_id": format!("restore_{who}"), "default_value": 1}))
+            .await;
+        app.delete(&format!("/api/v1/flags/restore_{who}"), ADMIN_TOKEN)
+            .await
+            .expect_status(200);
+        app.post(
+            "/api/v1/environments",
+            ADMIN_TOKEN,
+            &json!({"key": format!("delete_{who}"), "parent": "production"}),
+        )
+        .await
+        .expect_status(201);
+        app.post(
+            "/api/v1/segments",
+            ADMIN_TOKEN,
+            &json!({"segment_id": format!("delete_{who}"), "conditions": []}),
+        )
+        .await
+        .expect_status(201);
+        let (id, _) = app
+            .create_key(
+                json!({"name": format!("revocable by {who}"), "kind": "admin", "role": "viewer"}),
+            )
+            .await;
+        revocable.insert(*who, id);
+    }
+    Context { revocable }
+}
+
+async fn callers(app: &TestApp) -> Vec<Caller> {
+    let key = |body: Value| async move { Some(app.create_key(body).await.1) };
+    let (revoked_id, revoked) = app
+        .create_key(json!({"name": "revoked", "kind": "admin", "role": "admin"}))
+        .await;
+    app.delete(&format!("/api/v1/api-keys/{revoked_id}"), ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    let admin = |name: &'static str, role: &str, level: u8| {
+        let body = json!({"name": name, "kind": "admin", "role": role});
+        async move {
+            Caller {
+                name,
+                secret: key(body).await,
+                kind: Kind::Admin(level),
+            }
+        }
+    };
+    vec![
+        Caller {
+            name: "no_key",
+            secret: None,
+            kind: Kind::Rejected,
+        },
+        Caller {
+            name: "unknown_key",
+            secret: Some("ff_admin_NotAKeyThatExists0123456789abcdef".into()),
+            kind: Kind::Rejected,
+        },
+        Caller {
+            name: "revoked_key",
+            secret: Some(revoked),
+            kind: Kind::Rejected,
+        },
+        admin("viewer", "viewer", 0).await,
+        admin("editor", "editor", 1).await,
+        admin("approver", "approver", 2).await,
+        admin("admin", "admin", 3).await,
+        Caller {
+            name: "server",
+            secret: key(json!({"name": "server", "kind": "server", "environment": "production"}))
+                .await,
+            kind: Kind::Server,
+        },
+        Caller {
+            name: "client",
+            secret: key(json!({"name": "client", "kind": "client", "environment": "production"}))
+                .await,
+            kind: Kind::Client,
+        },
+    ]
+}
+
+/// The answer's status (and its body, unless it succeeded: a stream's body
+/// never ends).
+async fn status_of(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("the server answers");
+    if response.status().is_success() {
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: Value::Null,
+        }
+    } else {
+        Reply::read(response).await
+    }
+}
+
+/// Why `reply` is not what `access` × `kind` should answer, if it is not.
+fn mismatch(reply: &Reply, access: Access, kind: Kind) -> Option<String> {
+    let expected = if allowed(access, kind) {
+        "2xx"
+    } else if kind == Kind::Rejected {
+        "401"
+    } else {
+        "403"
+    };
+    let fine = match expected {
+        "2xx" => (200..300).contains(&reply.status),
+        "401" => reply.status == 401 && reply.body["error"]["code"] == "unauthorized",
+        _ => reply.status == 403 && reply.body["error"]["code"] == "forbidden",
+    };
+    if !fine {
+        return Some(format!("expected {expected}, got {reply}"));
+    }
+    if expected != "2xx" {
+        assert_envelope(&reply.body, &reply.to_string());
+    }
+    None
+}
+
+async fn every_route_for_every_caller(app: TestApp) {
+    let callers = callers(&app).await;
+    let names: Vec<&'static str> = callers.iter().map(|c| c.name).collect();
+    let context = prepare(&app, &names).await;
+    let routes = routes();
+    let mut failures = Vec::new();
+    let mut covered = BTreeSet::new();
+    let mut checked = 0;
+    for route in &routes {
+        for caller in &callers {
+            let (method, path, body) = (route.build)(&context, caller.name);
+            match served_by(&method, &path) {
+                Some(table) if documented(route.access, table.access) => {
+                    covered.insert((table.method, table.path));
+                }
+                Some(table) => failures.push(format!(
+                    "{method} {path}: the route table documents {:?}, this test expects {:?}",
+                    table.access, route.access
+                )),
+                None => failures.push(format!("{method} {path}: not in the route table")),
+            }
+            let mut request = app.request(method.clone(), &path, caller.secret.as_deref());
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let reply = status_of(request).await;
+            if let Some(why) = mismatch(&reply, route.access, caller.kind) {
+                failures.push(format!("{method} {path} as {}: {why}", caller.name));
+            }
+            checked += 1;
+        }
+    }
+    for route in ff_server::routes::ROUTES {
+        if !covered.contains(&(route.method, route.path)) {
+            failures.push(format!(
+                "{} {} has no row in this matrix: add one to routes()",
+                route.method, route.path
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} combinations wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(checked, routes.len() * callers.len());
+    // Refused writes wrote nothing: only the allowed callers' resources exist.
+    for caller in &callers {
+        let created = app
+            .get(
+                &format!("/api/v1/flags/created_by_{}", caller.name),
+                ADMIN_TOKEN,
+            )
+            .await;
+        let may_write = allowed(EDITOR, caller.kind);
+        assert_eq!(
+            created.status == 200,
+            may_write,
+            "{}: {created}",
+            caller.name
+        );
+        let environment = app
+            .get(
+                &format!("/api/v1/environments/env_{}", caller.name),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(
+            environment.status == 200,
+            allowed(ADMIN, caller.kind),
+            "{}",
+            caller.name
+        );
+    }
+    let verify = app.get("/api/v1/audit/verify", ADMIN_TOKEN).await;
+    assert_eq!(verify.body["valid"], true);
+}

@@ -1,0 +1,454 @@
+//! The harness: a [`TestApp`] is the real service (`ff_server::prepare` +
+//! `ff_server::serve`) on a scratch database, listening on `127.0.0.1:0`,
+//! with a `reqwest` client and helpers that answer status, headers and JSON.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, Once};
+
+use ff_server::{ServeConfig, SystemClock};
+use ff_store::testing::ScratchDatabase;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The admin token every test app is started with (`FEATURE_FLAGS_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "ff_admin_test_token_0123456789abcdefghijklmn";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A scratch PostgreSQL database.
+    Postgres,
+}
+
+/// What one test started: its scratch databases and its servers, stopped
+/// and removed when it ends (also when it panics).
+#[derive(Default)]
+struct Started {
+    databases: Vec<ScratchDatabase>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+type Databases = Arc<Mutex<Started>>;
+
+/// Runs `test` with a fresh app on `backend`; skips on PostgreSQL when
+/// `FF_SKIP_POSTGRES=1`, fails when PostgreSQL is unreachable.
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let databases: Databases = Arc::default();
+    let Some(app) = TestApp::start(backend, databases.clone(), |_| {}).await else {
+        eprintln!("FF_SKIP_POSTGRES=1: not running this test on PostgreSQL");
+        return;
+    };
+    let outcome = tokio::spawn(test(app)).await;
+    // Servers first, so that no connection holds a database being removed.
+    let started = std::mem::take(&mut *databases.lock().unwrap());
+    for server in started.servers {
+        let _ = server.await;
+    }
+    for database in started.databases {
+        database.remove().await;
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// A running service on its own database.
+pub struct TestApp {
+    /// The database it runs on.
+    pub backend: Backend,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The client (no default headers).
+    pub client: reqwest::Client,
+    /// The settings it was started with.
+    pub config: ServeConfig,
+    databases: Databases,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a service on a new scratch database; `configure` adjusts the
+    /// settings. `None` when PostgreSQL is skipped.
+    async fn start(
+        backend: Backend,
+        databases: Databases,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Option<TestApp> {
+        let database = match backend {
+            Backend::Sqlite => ScratchDatabase::sqlite().expect("temporary SQLite database"),
+            Backend::Postgres => ScratchDatabase::postgres()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))?,
+        };
+        let mut config = ServeConfig::for_tests(database.url(), ADMIN_TOKEN);
+        databases.lock().unwrap().databases.push(database);
+        configure(&mut config);
+        Some(TestApp::serve(backend, config, databases).await)
+    }
+
+    /// Starts the service with `config` on an ephemeral port.
+    async fn serve(backend: Backend, config: ServeConfig, databases: Databases) -> TestApp {
+        install_crypto_provider();
+        let (state, _) = ff_server::prepare(config.clone(), Arc::new(SystemClock))
+            .await
+            .expect("the service starts");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(ff_server::serve(listener, state, async move {
+            // A dropped sender (a panicking test) stops the server too.
+            let _ = signal.await;
+        }));
+        TestApp {
+            backend,
+            base,
+            client: reqwest::Client::new(),
+            config,
+            databases,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    /// Another service on another fresh database of the same backend (for
+    /// imports into an empty service, or other settings).
+    pub async fn fresh(&self, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        TestApp::start(self.backend, self.databases.clone(), configure)
+            .await
+            .expect("the backend is available")
+    }
+
+    /// Shuts the service down gracefully (in-flight requests finish, key
+    /// usage is flushed).
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    /// Shuts down and starts again on the same database and settings.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        TestApp::serve(self.backend, self.config.clone(), self.databases.clone()).await
+    }
+
+    async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// A request to `path` (relative to the base URL) with `key` as bearer
+    /// token, if any.
+    pub fn request(&self, method: Method, path: &str, key: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, format!("{}{path}", self.base));
+        match key {
+            Some(key) => builder.bearer_auth(key),
+            None => builder,
+        }
+    }
+
+    /// Sends a request and reads its answer.
+    pub async fn send(&self, builder: RequestBuilder) -> Reply {
+        Reply::read(builder.send().await.expect("the server answers")).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.send(self.request(Method::GET, path, Some(key))).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.send(self.request(Method::POST, path, Some(key)).json(body))
+            .await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.send(self.request(Method::PUT, path, Some(key)).json(body))
+            .await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.send(self.request(Method::PATCH, path, Some(key)).json(body))
+            .await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.send(self.request(Method::DELETE, path, Some(key)))
+            .await
+    }
+
+    /// Creates a flag as the admin; panics unless 201.
+    pub async fn create_flag(&self, doc: &Value) -> Value {
+        self.post("/api/v1/flags", ADMIN_TOKEN, doc)
+            .await
+            .expect_status(201)
+            .body
+    }
+
+    /// Creates an API key as the admin; returns (id, secret).
+    pub async fn create_key(&self, body: Value) -> (String, String) {
+        let reply = self
+            .post("/api/v1/api-keys", ADMIN_TOKEN, &body)
+            .await
+            .expect_status(201);
+        (
+            reply.body["id"].as_str().unwrap().to_owned(),
+            reply.body["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// An admin key with `role`; returns its secret.
+    pub async fn key_with_role(&self, role: &str) -> String {
+        self.create_key(json!({"name": format!("{role} key"), "kind": "admin", "role": role}))
+            .await
+            .1
+    }
+
+    /// The audit entries matching a query string (`flag_id=x&action=y`).
+    pub async fn audit(&self, query: &str) -> Vec<Value> {
+        let reply = self
+            .get(&format!("/api/v1/audit?{query}"), ADMIN_TOKEN)
+            .await
+            .expect_status(200);
+        reply.body["items"].as_array().unwrap().clone()
+    }
+}
+
+impl Drop for TestApp {
+    /// Stops the server (dropping the sender is the shutdown signal) and
+    /// leaves it to [`run`] to wait for.
+    fn drop(&mut self) {
+        self.shutdown.take();
+        if let Some(server) = self.server.take() {
+            self.databases.lock().unwrap().servers.push(server);
+        }
+    }
+}
+
+/// Makes the ring provider rustls' default once, in case reqwest was built
+/// with TLS (another test may have installed it already: that is fine).
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// An answer: status, headers and body (JSON, or the text as a JSON string,
+/// or null when empty).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// Reads an answer.
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a readable body");
+        assert!(
+            status < 500,
+            "no input may cause a server error: {status} {text}"
+        );
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Panics with the whole answer unless the status is `status`.
+    #[track_caller]
+    pub fn expect_status(self, status: u16) -> Reply {
+        assert_eq!(self.status, status, "unexpected answer: {self}");
+        self
+    }
+
+    /// Panics unless this is an error envelope
+    /// `{"error": {"code", "message", "details"?}}` with `status` and `code`
+    /// and a message. Returns the envelope's `error` object.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status, status, "unexpected answer: {self}");
+        assert_envelope(&self.body, &self.to_string());
+        assert_eq!(self.body["error"]["code"], code, "unexpected code: {self}");
+        assert!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json")),
+            "an error answers JSON: {self}"
+        );
+        &self.body["error"]
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body's `items`.
+    #[track_caller]
+    pub fn items(&self) -> &Vec<Value> {
+        self.body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items: {self}"))
+    }
+}
+
+/// Panics unless `body` is exactly the error envelope.
+#[track_caller]
+pub fn assert_envelope(body: &Value, shown: &str) {
+    let error = body
+        .get("error")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("not an error envelope: {shown}"));
+    assert_eq!(body.as_object().unwrap().len(), 1, "only `error`: {shown}");
+    assert!(
+        error
+            .keys()
+            .all(|k| ["code", "message", "details"].contains(&k.as_str())),
+        "unexpected fields in the envelope: {shown}"
+    );
+    assert!(
+        error["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "a code: {shown}"
+    );
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "a message: {shown}"
+    );
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+/// The problems of a 422 answer, as `(path, message)`.
+#[track_caller]
+pub fn problems(reply: &Reply) -> Vec<(String, String)> {
+    reply.expect_error(422, "validation_failed")["details"]["problems"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no problems listed: {reply}"))
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap().to_owned(),
+                p["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A response document without the metadata the API adds.
+pub fn without_meta(mut doc: Value) -> Value {
+    if let Value::Object(map) = &mut doc {
+        for field in ["version", "created_at", "updated_at", "deleted", "warnings"] {
+            map.shift_remove(field);
+        }
+    }
+    doc
+}
+
+/// The four flag documents of the seed README, verbatim.
+pub fn seed_flags() -> Vec<Value> {
+    vec![
+        json!({
+          "flag_id": "new_payment_flow",
+          "type": "boolean",
+          "default_value": false,
+          "environments": {
+            "development": true,
+            "staging": true,
+            "production": false
+          }
+        }),
+        json!({
+          "flag_id": "api_timeout_seconds",
+          "type": "number",
+          "default_value": 30,
+          "environments": {
+            "development": 60,
+            "staging": 45,
+            "production": 30
+          }
+        }),
+        json!({
+          "flag_id": "ui_theme_config",
+          "type": "json",
+          "default_value": {"theme": "light", "sidebar": "expanded"},
+          "environments": {
+            "development": {"theme": "dark", "sidebar": "collapsed", "debug": true},
+            "production": {"theme": "light", "sidebar": "expanded"}
+          }
+        }),
+        json!({
+          "flag_id": "beta_features",
+          "targeting_rules": [
+            {
+              "name": "beta_users",
+              "conditions": [
+                {"attribute": "user_type", "operator": "equals", "value": "beta"},
+                {"attribute": "country", "operator": "in", "value": ["US", "CA", "UK"]}
+              ],
+              "value": true,
+              "percentage": 100
+            },
+            {
+              "name": "gradual_rollout",
+              "conditions": [
+                {"attribute": "user_type", "operator": "equals", "value": "standard"}
+              ],
+              "value": true,
+              "percentage": 25
+            }
+          ],
+          "default_value": false
+        }),
+    ]
+}
+
+/// A small boolean flag with tags, owner and lifecycle.
+pub fn simple_flag(id: &str) -> Value {
+    json!({
+        "flag_id": id,
+        "type": "boolean",
+        "description": format!("the {id} flag"),
+        "tags": ["test"],
+        "owner": "team-a",
+        "lifecycle": "development",
+        "default_value": false,
+        "environments": {"development": true}
+    })
+}
