@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 
 use crate::client::{self, Auth, Client, StreamObserver, Target};
-use crate::stats::{Summary, check_file_limit, parse_duration, signed_ms};
+use crate::stats::{Summary, check_file_limit, cpu_seconds, parse_duration, signed_ms};
 
 /// Options of `ff-loadtest propagation`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,10 @@ pub struct Args {
     /// separated), for more connections than one address has ports.
     #[arg(long, value_delimiter = ',')]
     source_addresses: Vec<IpAddr>,
+    /// The process ids of the nodes (comma separated, in the order of the
+    /// URLs): their CPU time during the changes is reported per event.
+    #[arg(long, value_delimiter = ',')]
+    server_pids: Vec<u32>,
     /// A label for the summary rows.
     #[arg(long, default_value = "run")]
     label: String,
@@ -224,6 +228,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         pause: args.pause,
         counters: counters.clone(),
     };
+    let pids: Vec<u32> = args
+        .server_pids
+        .iter()
+        .copied()
+        .chain(std::iter::once(std::process::id()))
+        .collect();
+    let cpu_before: Vec<Option<f64>> = pids.iter().map(|p| cpu_seconds(*p).ok()).collect();
     let writes = std::thread::spawn(move || writer.run())
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
@@ -235,11 +246,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let _ = stop.send(true);
+    let cpu: Vec<Option<f64>> = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|(pid, before)| Some(cpu_seconds(*pid).ok()? - (*before)?))
+        .collect();
     let mut outcomes = Vec::with_capacity(tasks.len());
     for task in tasks {
         outcomes.push(task.await?);
     }
-    report(&args, &nodes, &writes, &outcomes);
+    report(&args, &nodes, &writes, &outcomes, &cpu);
     Ok(())
 }
 
@@ -363,11 +379,14 @@ async fn wait_for_key(node: &Target, key: &str, flag: &str) -> anyhow::Result<()
     bail!("{} does not know the new key after 10 s", node.url)
 }
 
+/// `cpu`: CPU seconds used during the changes by each node with a
+/// `--server-pids` entry, then by this process.
 fn report(
     args: &Args,
     nodes: &[Target],
     writes: &[Write],
     outcomes: &[(usize, client::StreamOutcome)],
+    cpu: &[Option<f64>],
 ) {
     let mut acks: Vec<f64> = writes
         .iter()
@@ -382,19 +401,34 @@ fn report(
         acks.max
     );
     println!(
-        "{:<28} {:>6} {:>8} {:>7} | {:^35} | {:^35} | {:>12}",
+        "{:<28} {:>6} {:>8} {:>7} | {:^35} | {:^35} | {:>12} | {:>10}",
         "node",
         "subs",
         "samples",
         "missed",
         "receipt - write sent (ms)",
         "receipt - write answered (ms)",
-        "all (ms)"
+        "all (ms)",
+        "server CPU"
     );
     println!(
-        "{:<28} {:>6} {:>8} {:>7} | {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8} | {:>12}",
-        "", "", "", "", "p50", "p95", "p99", "max", "p50", "p95", "p99", "max", "p50 of max"
+        "{:<28} {:>6} {:>8} {:>7} | {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8} | {:>12} | {:>10}",
+        "",
+        "",
+        "",
+        "",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "p50 of max",
+        "us/event"
     );
+    let mut total_samples = 0usize;
     for (index, node) in nodes.iter().enumerate() {
         let streams: Vec<&client::StreamOutcome> = outcomes
             .iter()
@@ -423,6 +457,16 @@ fn report(
             }
         }
         let samples = from_sent.len();
+        total_samples += samples;
+        // Server CPU per delivered event (the node's other work included).
+        let per_event = if args.server_pids.len() == nodes.len() {
+            cpu.get(index)
+                .copied()
+                .flatten()
+                .map_or(f64::NAN, |s| s * 1e6 / samples.max(1) as f64)
+        } else {
+            f64::NAN
+        };
         let sent = Summary::of(&mut from_sent);
         let ack = Summary::of(&mut from_ack);
         let all = Summary::of(&mut all_received);
@@ -432,7 +476,7 @@ fn report(
             if index == 0 { "writer" } else { "other" }
         );
         println!(
-            "{:<28} {:>6} {:>8} {:>7} | {:>8.2} {:>8.2} {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2} {:>8.2} | {:>12.2}",
+            "{:<28} {:>6} {:>8} {:>7} | {:>8.2} {:>8.2} {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2} {:>8.2} | {:>12.2} | {:>10.1}",
             name,
             streams.len(),
             samples,
@@ -445,11 +489,12 @@ fn report(
             ack.p95,
             ack.p99,
             ack.max,
-            all.p50
+            all.p50,
+            per_event
         );
         // One machine-readable row per node, for scripts/bench-streams.
         println!(
-            "ROW\tpropagation\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}",
+            "ROW\tpropagation\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.1}",
             args.label,
             if index == 0 { "writer" } else { "other" },
             streams.len(),
@@ -463,7 +508,14 @@ fn report(
             ack.p95,
             ack.p99,
             ack.max,
-            all.p50
+            all.p50,
+            per_event
+        );
+    }
+    if let Some(Some(client)) = cpu.last() {
+        println!(
+            "client CPU during the changes: {:.1} us per received event",
+            client * 1e6 / total_samples.max(1) as f64
         );
     }
     let failed: Vec<&String> = outcomes

@@ -94,6 +94,26 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
 }
 
+/// The CPU time (user + system) a process has used, in seconds, from
+/// `/proc/<pid>/stat` (in clock ticks of 1/100 s, as Linux reports them).
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may contain spaces: count fields after its ')'.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow::anyhow!("unexpected /proc/{pid}/stat"))?
+            .parse::<f64>()?)
+    };
+    // Fields 14 and 15 (utime, stime); `after` starts at field 3.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

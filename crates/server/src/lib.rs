@@ -103,6 +103,13 @@ pub async fn serve(
     // `into_make_service`: each connection shares the router (an `Arc`).
     // Serving the `Router` itself rebuilds its route table for every
     // connection (`Router::with_state(())`), about 38 KB per connection.
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // End the streams first: graceful shutdown waits for every open
+        // response, and a stream never finishes by itself.
+        stopping.send_replace(true);
+    };
     let result = axum::serve(listener, app(state.clone()).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -46,6 +46,10 @@ pub struct AppState {
     /// Serialises this node's writes, so that each write is validated against
     /// the configuration it will be applied to.
     pub writes: Arc<tokio::sync::Mutex<()>>,
+    /// Becomes `true` when the service starts shutting down, so that
+    /// long-lived streams end (clients resume elsewhere with
+    /// `Last-Event-ID`) instead of holding the shutdown open.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
             )),
             key_usage: Arc::new(Mutex::new(HashMap::new())),
             writes: Arc::new(tokio::sync::Mutex::new(())),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 }

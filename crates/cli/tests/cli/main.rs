@@ -4,5 +4,6 @@
 
 mod crash;
 mod nodes;
+mod shutdown;
 mod streams;
 mod support;

@@ -89,6 +89,7 @@ pub async fn stream_flags(
     }
     let rules = RulesStream {
         live: state.live.clone(),
+        stopping: state.stopping.subscribe(),
         environment,
         key_id: principal.key_id,
         receiver,
@@ -114,6 +115,7 @@ pub async fn stream_ofrep(
     }
     let notifications = RefetchStream {
         live: state.live.clone(),
+        stopping: state.stopping.subscribe(),
         key_id: principal.key_id,
         receiver,
     };
@@ -141,6 +143,7 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
 /// The state of one rules stream.
 struct RulesStream {
     live: Arc<Live>,
+    stopping: tokio::sync::watch::Receiver<bool>,
     environment: String,
     key_id: String,
     receiver: Receiver<Arc<ChangeBatch>>,
@@ -158,7 +161,11 @@ impl RulesStream {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
             }
-            let batch = match self.receiver.recv().await {
+            let received = tokio::select! {
+                received = self.receiver.recv() => received,
+                _ = self.stopping.wait_for(|stopping| *stopping) => return None,
+            };
+            let batch = match received {
                 Ok(batch) => batch,
                 // Too far behind, or the service is stopping: end; the client
                 // reconnects with Last-Event-ID.
@@ -186,13 +193,18 @@ impl RulesStream {
 /// The state of one OFREP notification stream.
 struct RefetchStream {
     live: Arc<Live>,
+    stopping: tokio::sync::watch::Receiver<bool>,
     key_id: String,
     receiver: Receiver<Arc<ChangeBatch>>,
 }
 
 impl RefetchStream {
     async fn next_event(&mut self) -> Option<Event> {
-        let batch = match self.receiver.recv().await {
+        let received = tokio::select! {
+            received = self.receiver.recv() => received,
+            _ = self.stopping.wait_for(|stopping| *stopping) => return None,
+        };
+        let batch = match received {
             Ok(batch) => batch,
             // A lagging client loses nothing by refetching now.
             Err(RecvError::Lagged(_)) => {
