@@ -38,6 +38,10 @@ pub struct Args {
     /// The flag toggled (created if missing).
     #[arg(long, default_value = "loadtest_kill_switch")]
     flag: String,
+    /// Targeting rules of the flag when it is created (each with a 20-value
+    /// `in` list), for larger documents in the events.
+    #[arg(long, default_value_t = 0)]
+    flag_rules: usize,
     /// Pause after every subscriber received a change (or it timed out).
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pause: Duration,
@@ -100,12 +104,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let token = args.admin_token.as_str();
 
     // The flag, enabled, and a server key for the environment.
+    let rules: Vec<serde_json::Value> = (0..args.flag_rules)
+        .map(|r| {
+            let countries: Vec<String> = (0..20).map(|c| format!("C{r}-{c}")).collect();
+            json!({
+                "name": format!("rule {r}"),
+                "conditions": [{"attribute": "country", "operator": "in", "value": countries}],
+                "value": true,
+                "percentage": 50,
+            })
+        })
+        .collect();
     let flag = json!({
         "flag_id": args.flag,
         "type": "boolean",
         "description": "toggled by ff-loadtest propagation",
         "default_value": false,
         "environments": {"development": true, "staging": true, "production": true},
+        "targeting_rules": rules,
     });
     let created = admin
         .send(

@@ -83,7 +83,7 @@ pub fn check_file_limit(connections: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The resident memory of a process in KiB (VmRSS in /proc/<pid>/status).
+/// The resident memory of a process in KiB (`VmRSS` in `/proc/<pid>/status`).
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
