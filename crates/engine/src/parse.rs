@@ -13,7 +13,7 @@ use crate::model::{
     Condition, Dependency, EnvironmentConfig, EnvironmentEntry, Flag, FlagType, Lifecycle,
     Operator, Rule, Segment, Serve, WeightedVariant, looks_like_config,
 };
-use crate::validate::{Problem, did_you_mean, join_path};
+use crate::validate::{Problem, join_path, suggestion};
 use crate::values::{has_at_most_three_decimals, kind, parse_date, parse_semver};
 
 /// The largest compiled regular expression a condition may hold, in bytes.
@@ -222,8 +222,7 @@ impl Parser {
     fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
         for key in obj.keys() {
             if !known.contains(&key.as_str()) {
-                let hint = did_you_mean(key, known.iter().copied())
-                    .map(|s| format!("; did you mean \"{s}\"?"))
+                let hint = suggestion(key, known.iter().copied())
                     .unwrap_or_else(|| format!("; known fields: {}", known.join(", ")));
                 self.error(
                     join_path(path, key),
@@ -234,8 +233,7 @@ impl Parser {
     }
 
     fn unknown_name(&mut self, path: &str, noun: &str, name: &str, known: &[&str]) {
-        let hint = did_you_mean(name, known.iter().copied())
-            .map(|s| format!("; did you mean \"{s}\"?"))
+        let hint = suggestion(name, known.iter().copied())
             .unwrap_or_else(|| format!("; expected one of: {}", known.join(", ")));
         self.error(path, format!("unknown {noun} \"{name}\"{hint}"));
     }

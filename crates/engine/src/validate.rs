@@ -77,6 +77,20 @@ impl fmt::Display for Problem {
     }
 }
 
+/// `; did you mean "x"?` when a candidate is close to `word`.
+pub(crate) fn suggestion<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    did_you_mean(word, candidates).map(|s| format!("; did you mean \"{s}\"?"))
+}
+
+/// `unknown <noun> "<word>"`, with a suggestion when one is close.
+fn unknown<'a>(noun: &str, word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let hint = suggestion(word, candidates).unwrap_or_default();
+    format!("unknown {noun} \"{word}\"{hint}")
+}
+
 /// `prefix.key`, or `key` at the root; indexes (`[0]`) attach without a dot.
 pub(crate) fn join_path(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
@@ -176,12 +190,9 @@ pub fn check_flag_references(
     for (env, entry) in &flag.environments {
         let env_path = format!("environments.{env}");
         if !env_keys.is_empty() && !env_keys.contains(env.as_str()) {
-            let hint = did_you_mean(env, env_keys.iter().copied())
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
             problems.push(Problem::error(
                 env_path.clone(),
-                format!("unknown environment \"{env}\"{hint}"),
+                unknown("environment", env, env_keys.iter().copied()),
             ));
         }
         if let crate::model::EnvironmentEntry::Config(config) = entry
@@ -197,12 +208,9 @@ pub fn check_flag_references(
     }
     for (i, dependency) in flag.depends_on.iter().enumerate() {
         if !flag_ids.contains(dependency.flag.as_str()) {
-            let hint = did_you_mean(&dependency.flag, flag_ids.iter().copied())
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
             problems.push(Problem::error(
                 format!("depends_on[{i}].flag"),
-                format!("unknown flag \"{}\"{hint}", dependency.flag),
+                unknown("flag", &dependency.flag, flag_ids.iter().copied()),
             ));
         }
     }
@@ -237,12 +245,9 @@ fn check_segment_reference(
     }
     for id in segment_operand(condition) {
         if !segment_ids.contains(id) {
-            let hint = did_you_mean(id, segment_ids.iter().copied())
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
             problems.push(Problem::error(
                 format!("{path}.value"),
-                format!("unknown segment \"{id}\"{hint}"),
+                unknown("segment", id, segment_ids.iter().copied()),
             ));
         }
     }
