@@ -125,14 +125,35 @@ pub struct EmergencyRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
-    /// The version whose document (or environment entry) is restored.
-    pub to_version: i64,
+    /// The version whose document (or environment entry) is restored: a
+    /// number, or a label naming the last version written by that
+    /// deployment (`X-Deployment-Id`), e.g. a release `"1.2.3"`.
+    pub to_version: VersionRef,
     /// Restore only this environment's entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A flag version: its number, or a deployment (release) label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VersionRef {
+    /// A version number.
+    Number(i64),
+    /// A deployment id; a string of digits is read as a number.
+    Label(String),
+}
+
+impl std::fmt::Display for VersionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionRef::Number(n) => write!(f, "{n}"),
+            VersionRef::Label(label) => write!(f, "{label}"),
+        }
+    }
 }
 
 /// `POST /api/v1/api-keys`.

@@ -80,6 +80,7 @@ pub fn seed_environments() -> Vec<EnvironmentSettings> {
             required_approvals: 1,
             protected: approval_required,
             change_windows: Vec::new(),
+            dependency_policy: Default::default(),
         };
     let mut tree = Environment::seed_tree().into_iter();
     let mut next = || {

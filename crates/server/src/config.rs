@@ -46,6 +46,31 @@ pub struct ServeConfig {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FEATURE_FLAGS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Flags with one of these tags always need approval in protected
+    /// environments (SOX-style four eyes), whatever the environment's
+    /// `approval_required` says. Comma-separated.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_COMPLIANCE_TAGS",
+        default_value = "sox",
+        value_delimiter = ','
+    )]
+    pub compliance_tags: Vec<String>,
+
+    /// How often the scheduler looks for due schedules and rollout steps,
+    /// in milliseconds.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_SCHEDULER_INTERVAL_MS",
+        default_value_t = 1000
+    )]
+    pub scheduler_interval_ms: u64,
+
+    /// Tests only: read "now" from this file (an RFC 3339 time) instead of
+    /// the system clock, so that tests drive schedules without waiting.
+    #[arg(long, env = "FEATURE_FLAGS_CLOCK_FILE", hide = true)]
+    pub clock_file: Option<std::path::PathBuf>,
 }
 
 impl ServeConfig {
@@ -60,6 +85,9 @@ impl ServeConfig {
             rate_burst: 2000,
             ofrep_event_stream: true,
             max_body_bytes: 4 * 1024 * 1024,
+            compliance_tags: vec!["sox".to_owned()],
+            scheduler_interval_ms: 1000,
+            clock_file: None,
         }
     }
 }
@@ -78,6 +106,9 @@ impl fmt::Debug for ServeConfig {
             .field("rate_burst", &self.rate_burst)
             .field("ofrep_event_stream", &self.ofrep_event_stream)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("compliance_tags", &self.compliance_tags)
+            .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("clock_file", &self.clock_file)
             .finish()
     }
 }

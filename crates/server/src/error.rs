@@ -42,6 +42,24 @@ pub enum ApiError {
         /// E.g. the current version.
         details: Value,
     },
+    /// An environment's rule refuses the write (a change window, a missing
+    /// reason or confirmation); `status` is 403, 409 or 422.
+    #[error("{message}")]
+    Refused {
+        /// The HTTP status.
+        status: StatusCode,
+        /// Machine-readable, e.g. `outside_change_window`.
+        code: &'static str,
+        /// For people: what to do.
+        message: String,
+        /// Structured details (the next window, the dependents …).
+        details: Value,
+    },
+    /// Not an error: the write needs approval and became a change request.
+    /// Answered `202 Accepted` with `{"change_request": …}`. Carried as an
+    /// error so that every write path holds writes the same way.
+    #[error("held for approval")]
+    Held(Value),
     /// The body is larger than the limit.
     #[error("the request body is larger than the server accepts (see --max-body-bytes)")]
     PayloadTooLarge,
@@ -81,6 +99,8 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Refused { status, code, .. } => (*status, code),
+            ApiError::Held(_) => (StatusCode::ACCEPTED, "held_for_approval"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -91,10 +111,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Held(change_request) = self {
+            let body = json!({ "change_request": change_request });
+            return (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+        }
         let (status, code) = self.status_and_code();
         let details = match &self {
             ApiError::Validation(problems) => json!({ "problems": problems }),
-            ApiError::Conflict { details, .. } => details.clone(),
+            ApiError::Conflict { details, .. } | ApiError::Refused { details, .. } => {
+                details.clone()
+            }
             ApiError::RateLimited { retry_after } => json!({ "retry_after": retry_after }),
             _ => Value::Null,
         };

@@ -31,7 +31,33 @@ where
                 "the request needs a JSON body",
             ));
         }
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A JSON body that may be left out: no body reads as `T::default()`.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
+/// Reads one JSON document of type `T`, locating a mismatch by its path.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -51,7 +77,7 @@ where
         })?;
         // Nothing but whitespace may follow the document.
         deserializer.end().map_err(|e| malformed(&e.to_string()))?;
-        Ok(JsonBody(value))
+        Ok(value)
     }
 }
 

@@ -175,6 +175,34 @@ fn collect_rule_values<'a>(rules: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
+/// The merge patch (RFC 7396) that turns `before` into `after`: what a
+/// change did, so that it can be re-applied to a newer document.
+pub fn merge_diff(before: &Value, after: &Value) -> Value {
+    match (before, after) {
+        (Value::Object(before), Value::Object(after)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, old) in before {
+                match after.get(key) {
+                    None => {
+                        patch.insert(key.clone(), Value::Null);
+                    }
+                    Some(new) if new != old => {
+                        patch.insert(key.clone(), merge_diff(old, new));
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (key, new) in after {
+                if !before.contains_key(key) {
+                    patch.insert(key.clone(), new.clone());
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => after.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +230,15 @@ mod tests {
         let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
         merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
         assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
+    }
+
+    #[test]
+    fn merge_diff_reapplies_a_change() {
+        let before = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1]});
+        let after = serde_json::json!({"a": 1, "b": {"c": 5}, "e": [2], "f": true});
+        let patch = merge_diff(&before, &after);
+        let mut applied = before.clone();
+        merge_patch(&mut applied, &patch);
+        assert_eq!(applied, after);
     }
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod flag_ops;
+pub mod governance;
 pub mod live;
 pub mod openapi;
 pub mod routes;
@@ -26,7 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use config::ServeConfig;
-pub use state::{AppState, Clock, SystemClock};
+pub use state::{AppState, Clock, FileClock, ManualClock, SystemClock};
 
 use crate::error::ApiError;
 

@@ -178,6 +178,10 @@ impl Live {
                     reload_segments_and_environments = true;
                 }
                 ResourceKind::ApiKey => reload_keys = true,
+                // Not in the change log; nothing evaluated depends on them.
+                ResourceKind::ChangeRequest
+                | ResourceKind::Schedule
+                | ResourceKind::RolloutPlan => {}
             }
         }
         if reload_segments_and_environments {

@@ -180,7 +180,8 @@ fn schemas() -> Value {
         "EmergencyRequest": {"type": "object", "required": ["flag_id"], "properties": {
             "flag_id": {"type": "string"}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
         "RollbackRequest": {"type": "object", "required": ["to_version"], "properties": {
-            "to_version": {"type": "integer"}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
+            "to_version": {"oneOf": [{"type": "integer"}, {"type": "string", "description": "a deployment id: the flag's last version written by it"}]}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
+        "ReviewBody": {"type": "object", "properties": {"comment": {"type": "string"}}},
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},
             "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "environment": {"type": "string"}}},

@@ -28,6 +28,51 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that stands still until it is set: for tests of schedules.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn new(now: OffsetDateTime) -> ManualClock {
+        ManualClock(Mutex::new(now))
+    }
+
+    /// Moves the clock to `now`.
+    pub fn set(&self, now: OffsetDateTime) {
+        if let Ok(mut time) = self.0.lock() {
+            *time = now;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc())
+    }
+}
+
+/// A clock read from a file holding an RFC 3339 time (`--clock-file`), so
+/// that a test can move the time of several server processes at once. Falls
+/// back to the system clock when the file is missing or unreadable.
+#[derive(Debug)]
+pub struct FileClock(pub std::path::PathBuf);
+
+impl Clock for FileClock {
+    fn now(&self) -> OffsetDateTime {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|text| {
+                OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(OffsetDateTime::now_utc)
+    }
+}
+
 /// Shared state of the service.
 #[derive(Clone)]
 pub struct AppState {

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use ff_engine::{Flag, Problem, Segment, validate_set};
-use ff_store::{AuditedChange, Change, ChangeSet, Committed, Expect, StoredFlag};
+use ff_store::{AuditedChange, Change, ChangeSet, Committed, Expect, Role, StoredFlag};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::governance::{self, WriteMode};
 use crate::live::LiveConfig;
 use crate::state::AppState;
 
@@ -20,6 +21,15 @@ use crate::state::AppState;
 pub struct WriteMeta {
     /// The API key id.
     pub actor: String,
+    /// The actor's role (admin keys).
+    pub role: Option<Role>,
+    /// How strictly the environments' rules apply.
+    pub mode: WriteMode,
+    /// `X-Confirm: true`: destructive changes in protected environments
+    /// are intended.
+    pub confirmed: bool,
+    /// `X-Override-Change-Window: true` (admins, with a reason).
+    pub override_window: bool,
     /// `X-Change-Reason` header or a body's `reason`.
     pub reason: Option<String>,
     /// `X-Request-Id`.
@@ -39,12 +49,32 @@ impl WriteMeta {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
+        let yes =
+            |name: &str| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         WriteMeta {
             actor: principal.key_id.clone(),
+            role: principal.role,
+            mode: WriteMode::Governed,
+            confirmed: yes("x-confirm"),
+            override_window: yes("x-override-change-window"),
             reason: header("x-change-reason"),
             request_id: header("x-request-id"),
             deployment_id: header("x-deployment-id"),
         }
+    }
+
+    /// The same writer, in another mode.
+    pub fn in_mode(mut self, mode: WriteMode) -> WriteMeta {
+        self.mode = mode;
+        self
+    }
+
+    /// A reason when none was given (emergency procedures name themselves).
+    pub fn with_default_reason(mut self, reason: impl FnOnce() -> String) -> WriteMeta {
+        if self.reason.is_none() {
+            self.reason = Some(reason());
+        }
+        self
     }
 
     /// A body's `reason` and `deployment_id` take precedence over headers.
@@ -92,13 +122,43 @@ where
         ));
     }
     check_references(&live, &changes)?;
+    let now = state.clock.now();
+    let review = governance::review(&live, &changes, &meta, now, &state.config.compliance_tags)?;
+    if !review.held.is_empty() {
+        let request = crate::routes::change_requests::hold(&live, &changes, &meta, &review)?;
+        let held = crate::routes::change_requests::response(&request);
+        state
+            .store
+            .commit(ChangeSet {
+                changes: vec![change(
+                    Change::PutWorkItem(request, Expect::Absent),
+                    "change_request.create",
+                    review.held.first().map(String::as_str),
+                )],
+                actor: meta.actor,
+                at: now,
+                reason: meta.reason,
+                request_id: meta.request_id,
+                deployment_id: meta.deployment_id,
+            })
+            .await?;
+        return Err(ApiError::Held(held));
+    }
+    let mut reason = meta.reason;
+    if !review.window_overridden.is_empty() {
+        reason = Some(format!(
+            "{} [change window overridden in {}]",
+            reason.unwrap_or_default(),
+            review.window_overridden.join(", ")
+        ));
+    }
     let committed = state
         .store
         .commit(ChangeSet {
             changes,
             actor: meta.actor,
-            at: state.clock.now(),
-            reason: meta.reason,
+            at: now,
+            reason,
             request_id: meta.request_id,
             deployment_id: meta.deployment_id,
         })
@@ -118,6 +178,7 @@ fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), 
                 | Change::DeleteFlag(..)
                 | Change::CreateApiKey(_)
                 | Change::RevokeApiKey(_)
+                | Change::PutWorkItem(..)
         )
     });
     if only_flags {
@@ -160,7 +221,10 @@ fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), 
             Change::DeleteEnvironment(key, _) => {
                 environments.remove(key.as_str());
             }
-            Change::RestoreFlag(..) | Change::CreateApiKey(_) | Change::RevokeApiKey(_) => {}
+            Change::RestoreFlag(..)
+            | Change::CreateApiKey(_)
+            | Change::RevokeApiKey(_)
+            | Change::PutWorkItem(..) => {}
         }
     }
     let after = validate_set(

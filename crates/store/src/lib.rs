@@ -102,6 +102,23 @@ pub trait FlagStore: Send + Sync + 'static {
         used: &[(String, time::OffsetDateTime)],
     ) -> Result<(), StoreError>;
 
+    /// Change requests, schedules and rollout plans matching a query.
+    async fn work_items(&self, query: &WorkQuery) -> Result<Vec<StoredWorkItem>, StoreError>;
+
+    /// One work item.
+    async fn work_item(
+        &self,
+        kind: WorkKind,
+        id: &str,
+    ) -> Result<Option<StoredWorkItem>, StoreError>;
+
+    /// Every flag version written by a deployment (`ChangeSet::deployment_id`),
+    /// by flag then version.
+    async fn deployment_versions(
+        &self,
+        deployment_id: &str,
+    ) -> Result<Vec<FlagVersion>, StoreError>;
+
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -58,6 +58,21 @@ pub struct EnvironmentSettings {
     /// When writes are allowed; empty means always.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub change_windows: Vec<ChangeWindow>,
+    /// What a write that breaks a prerequisite here gets (enabling a flag
+    /// whose prerequisite is off, turning off one that others require).
+    #[serde(default)]
+    pub dependency_policy: DependencyPolicy,
+}
+
+/// See [`EnvironmentSettings::dependency_policy`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyPolicy {
+    /// The write happens; the answer carries a warning.
+    #[default]
+    Warn,
+    /// The write is refused (409).
+    Refuse,
 }
 
 fn one() -> u32 {
@@ -150,10 +165,6 @@ pub enum Expect {
 
 /// One change of a [`ChangeSet`].
 #[derive(Debug, Clone, PartialEq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a change set holds a few changes briefly; boxing flags would burden every caller"
-)]
 pub enum Change {
     /// Create or replace a flag (a replaced deleted flag is restored).
     PutFlag(Flag, Expect),
@@ -173,6 +184,8 @@ pub enum Change {
     CreateApiKey(NewApiKey),
     /// Revoke an API key (idempotent).
     RevokeApiKey(String),
+    /// Create or update a change request, schedule or rollout plan.
+    PutWorkItem(WorkItem, Expect),
 }
 
 /// One change and how the audit log names it.
@@ -228,6 +241,12 @@ pub enum ResourceKind {
     Environment,
     /// An API key.
     ApiKey,
+    /// A change request waiting for approval.
+    ChangeRequest,
+    /// A scheduled change.
+    Schedule,
+    /// A gradual rollout plan.
+    RolloutPlan,
 }
 
 impl ResourceKind {
@@ -238,6 +257,9 @@ impl ResourceKind {
             ResourceKind::Segment => "segment",
             ResourceKind::Environment => "environment",
             ResourceKind::ApiKey => "api_key",
+            ResourceKind::ChangeRequest => "change_request",
+            ResourceKind::Schedule => "schedule",
+            ResourceKind::RolloutPlan => "rollout_plan",
         }
     }
 
@@ -248,10 +270,119 @@ impl ResourceKind {
             ResourceKind::Segment,
             ResourceKind::Environment,
             ResourceKind::ApiKey,
+            ResourceKind::ChangeRequest,
+            ResourceKind::Schedule,
+            ResourceKind::RolloutPlan,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
     }
+
+    /// Whether changes of this kind alter what is evaluated (and so are
+    /// recorded in the change log and streamed).
+    pub fn is_configuration(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::Flag
+                | ResourceKind::Segment
+                | ResourceKind::Environment
+                | ResourceKind::ApiKey
+        )
+    }
+}
+
+/// Work the service carries out over time; see [`WorkItem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkKind {
+    /// A held write waiting for approval.
+    ChangeRequest,
+    /// A change to apply at a time.
+    Schedule,
+    /// Percentages to step through over time.
+    RolloutPlan,
+}
+
+impl WorkKind {
+    /// The resource kind of its audit entries (and its stored name).
+    pub fn resource_kind(self) -> ResourceKind {
+        match self {
+            WorkKind::ChangeRequest => ResourceKind::ChangeRequest,
+            WorkKind::Schedule => ResourceKind::Schedule,
+            WorkKind::RolloutPlan => ResourceKind::RolloutPlan,
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn from_name(name: &str) -> Option<WorkKind> {
+        [
+            WorkKind::ChangeRequest,
+            WorkKind::Schedule,
+            WorkKind::RolloutPlan,
+        ]
+        .into_iter()
+        .find(|k| k.resource_kind().as_str() == name)
+    }
+}
+
+/// A change request, schedule or rollout plan. The store keeps the few
+/// fields it filters on beside an opaque JSON `document` that the service
+/// defines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkItem {
+    /// What it is.
+    pub kind: WorkKind,
+    /// Its id (`cr_…`, `sch_…`, `plan_…`).
+    pub id: String,
+    /// Its state, e.g. `pending`, `applied`, `failed`.
+    pub status: String,
+    /// The flag it is about, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag_id: Option<String>,
+    /// The environment it is about, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// When the scheduler should next act on it (`None`: never).
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub due_at: Option<OffsetDateTime>,
+    /// The body.
+    pub document: Value,
+}
+
+/// A work item as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredWorkItem {
+    /// The item.
+    #[serde(flatten)]
+    pub item: WorkItem,
+    /// Starts at 1, +1 on every change.
+    pub version: i64,
+    /// When version 1 was written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the current version was written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A filter on work items; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkQuery {
+    /// Only this kind.
+    pub kind: Option<WorkKind>,
+    /// Only these statuses (empty: any).
+    pub statuses: Vec<String>,
+    /// Only about this flag.
+    pub flag_id: Option<String>,
+    /// Only about this environment.
+    pub environment: Option<String>,
+    /// Only items due at or before this time.
+    pub due_by: Option<OffsetDateTime>,
+    /// At most this many (newest first; due items: earliest first).
+    pub limit: Option<u32>,
 }
 
 /// One entry of the change log: a resource that changed at a revision.

@@ -250,6 +250,7 @@ fn environment(key: &str, parent: Option<&str>) -> EnvironmentSettings {
             end: "17:30".to_owned(),
             time_zone: "Europe/Rome".to_owned(),
         }],
+        dependency_policy: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::auth::{Principal, generate_key_id, generate_secret, hash_secret, secret_prefix};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
+use crate::governance::WriteMode;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change};
 
@@ -98,7 +99,7 @@ pub async fn create_api_key(
         prefix: secret_prefix(&secret),
         secret_hash: hash_secret(&secret),
     };
-    let meta = WriteMeta::from_request(&principal, &headers);
+    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let (_, live) = apply(&state, meta, |live| {
         if let Some(env) = &environment
             && !live.environments.contains_key(env)
@@ -137,7 +138,7 @@ pub async fn revoke_api_key(
             "a key cannot revoke itself; use another admin key",
         ));
     }
-    let meta = WriteMeta::from_request(&principal, &headers);
+    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let (committed, _) = apply(&state, meta, |live| {
         let key = live
             .keys_by_hash

@@ -12,6 +12,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::flag_ops::set_enabled;
+use crate::governance::WriteMode;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, live_flag};
 
@@ -64,7 +65,12 @@ async fn switch(
         // Already in the requested state: nothing to write.
         (current.version, live.revision)
     } else {
-        let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, None);
+        // Never held by approvals or change windows; in a protected
+        // environment the audit still says why.
+        let meta = WriteMeta::from_request(&principal, &headers)
+            .with_body(request.reason, None)
+            .in_mode(WriteMode::Emergency)
+            .with_default_reason(|| format!("{action} (kill switch)"));
         let (committed, _) = apply(&state, meta, |live| {
             // The kill switch wins over concurrent edits: apply it to the
             // latest version rather than refusing with a conflict.

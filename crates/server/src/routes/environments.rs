@@ -12,6 +12,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
 use crate::flag_ops::{rfc3339, strip_meta};
+use crate::governance::WriteMode;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version, if_match};
 
@@ -123,6 +124,7 @@ pub fn parse_environment_settings(body: &Value) -> Result<EnvironmentSettings, A
         "required_approvals",
         "protected",
         "change_windows",
+        "dependency_policy",
     ];
     let mut problems = Vec::new();
     if let Value::Object(map) = body {
@@ -194,6 +196,24 @@ pub fn parse_environment_settings(body: &Value) -> Result<EnvironmentSettings, A
                 ));
             }
         }
+        if crate::governance::time_zone(&window.time_zone).is_none() {
+            problems.push(ff_engine::Problem::error(
+                format!("change_windows[{i}].time_zone"),
+                format!(
+                    "unknown time zone \"{}\"; use an IANA name such as Europe/Rome, or UTC",
+                    window.time_zone
+                ),
+            ));
+        }
+        if window.start >= window.end {
+            problems.push(ff_engine::Problem::error(
+                format!("change_windows[{i}].end"),
+                format!(
+                    "the window must end after it starts ({} – {}); split a window across midnight into two",
+                    window.start, window.end
+                ),
+            ));
+        }
         for (field, text) in [("start", &window.start), ("end", &window.end)] {
             if parse_hh_mm(text).is_none() {
                 problems.push(ff_engine::Problem::error(
@@ -226,7 +246,7 @@ pub async fn create_environment(
     principal.require(Role::Admin)?;
     let (settings, _) = parse_settings(body, None)?;
     let key = settings.tree.key.clone();
-    let meta = WriteMeta::from_request(&principal, &headers);
+    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let (_, live) = apply(&state, meta, |live| {
         if live.environments.contains_key(&settings.tree.key) {
             return Err(ApiError::Conflict {
@@ -264,7 +284,7 @@ pub async fn replace_environment(
     principal.require(Role::Admin)?;
     let (settings, body_version) = parse_settings(body, Some(&env))?;
     let client_version = if_match(&headers)?.or(body_version);
-    let meta = WriteMeta::from_request(&principal, &headers);
+    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let (_, live) = apply(&state, meta, |live| {
         let current = live
             .environments
@@ -297,7 +317,7 @@ pub async fn delete_environment(
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Admin)?;
     let client_version = if_match(&headers)?;
-    let meta = WriteMeta::from_request(&principal, &headers);
+    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let (committed, _) = apply(&state, meta, |live| {
         let current = live
             .environments

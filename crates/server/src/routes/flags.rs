@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ff_api_types::{Page, RollbackRequest};
+use ff_api_types::{Page, RollbackRequest, VersionRef};
 use ff_engine::{EnvironmentEntry, Flag, Lifecycle};
 use ff_store::{Change, Expect, Role};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path, QueryParams};
 use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
+use crate::governance::WriteMode;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag};
 
@@ -575,15 +576,13 @@ pub async fn rollback_flag(
     JsonBody(request): JsonBody<RollbackRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
+    let version = resolve_version(&state, &flag_id, &request.to_version).await?;
     let old = state
         .store
-        .flag_version(&flag_id, request.to_version)
+        .flag_version(&flag_id, version)
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "flag \"{flag_id}\" has no version {}",
-                request.to_version
-            ))
+            ApiError::NotFound(format!("flag \"{flag_id}\" has no version {version}"))
         })?;
     let restore = |current: &Flag| {
         let doc = match &request.environment {
@@ -606,8 +605,12 @@ pub async fn rollback_flag(
         return Ok(with_etag(Json(flag_response(current)), current.version));
     }
     let environment = request.environment.clone();
-    let meta =
-        WriteMeta::from_request(&principal, &headers).with_body(request.reason.clone(), None);
+    // A rollback is an emergency procedure (the seed's): never held by
+    // approvals or windows, always audited with a reason.
+    let meta = WriteMeta::from_request(&principal, &headers)
+        .with_body(request.reason.clone(), None)
+        .in_mode(WriteMode::Emergency)
+        .with_default_reason(|| format!("rollback of \"{flag_id}\" to version {version}"));
     edit_flag(
         &state,
         meta,
@@ -618,6 +621,35 @@ pub async fn rollback_flag(
         restore,
     )
     .await
+}
+
+/// A version number from a number or a deployment label: the flag's last
+/// version written by that deployment.
+async fn resolve_version(
+    state: &AppState,
+    flag_id: &str,
+    version: &VersionRef,
+) -> Result<i64, ApiError> {
+    let label = match version {
+        VersionRef::Number(n) => return Ok(*n),
+        VersionRef::Label(text) => match text.trim().parse::<i64>() {
+            Ok(n) => return Ok(n),
+            Err(_) => text,
+        },
+    };
+    state
+        .store
+        .deployment_versions(label)
+        .await?
+        .into_iter()
+        .filter(|v| v.flag_id == flag_id)
+        .map(|v| v.version)
+        .max()
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "flag \"{flag_id}\" has no version written by deployment \"{label}\"; give a version number or a deployment id"
+            ))
+        })
 }
 
 /// A JSON response with `ETag: "<version>"`.

@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bulk;
+pub mod change_requests;
 pub mod emergency;
 pub mod environments;
 pub mod evaluate;
@@ -100,6 +101,7 @@ fn method_filter(method: &str) -> MethodFilter {
 
 const VIEWER: Access = Access::Role(Role::Viewer);
 const EDITOR: Access = Access::Role(Role::Editor);
+const APPROVER: Access = Access::Role(Role::Approver);
 const ADMIN: Access = Access::Role(Role::Admin);
 
 /// Every route of the service.
@@ -144,6 +146,13 @@ pub const ROUTES: &[Route] = &[
                  ("action", "this action, e.g. flag.update"), ("deployment_id", "entries of this deployment"), ("since", "RFC 3339, inclusive"),
                  ("until", "RFC 3339, exclusive"), ("before_id", "next_cursor of the previous page"), ("limit", "page size (default 100, at most 1000)")]),
     route!("GET" "/api/v1/audit/verify" => audit::verify_audit, "audit", VIEWER, "Recompute the audit log's hash chain."),
+    route!("GET" "/api/v1/change-requests" => change_requests::list_change_requests, "change-requests", VIEWER, "Writes held for approval, newest first.",
+        query = [("status", "pending, applied or rejected"), ("environment", "requests needing this environment's approval"),
+                 ("flag_id", "requests changing this flag"), ("limit", "at most this many (default 100, at most 1000)")]),
+    route!("GET" "/api/v1/change-requests/{id}" => change_requests::get_change_request, "change-requests", VIEWER, "One change request, with the diff of each change."),
+    route!("POST" "/api/v1/change-requests/{id}/approve" => change_requests::approve_change_request, "change-requests", APPROVER, "Approve (never your own); the last approval needed applies it (409 change_request_stale if a flag changed meanwhile).", body = Body::Json("ReviewBody")),
+    route!("POST" "/api/v1/change-requests/{id}/reject" => change_requests::reject_change_request, "change-requests", APPROVER, "Reject, with a comment.", body = Body::Json("ReviewBody")),
+    route!("POST" "/api/v1/change-requests/{id}/rebase" => change_requests::rebase_change_request, "change-requests", EDITOR, "Re-apply the request's changes onto the flags' latest versions; clears approvals.", body = Body::Json("ReviewBody")),
     route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets)."),
     route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = Body::Json("CreateApiKeyRequest")),
     route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once."),

@@ -140,6 +140,8 @@ async fn filters_narrow_the_log(app: TestApp) {
         [
             "emergency.disable audit_filter_b",
             "flag.environment.update audit_filter_b",
+            // The test harness makes production ordinary.
+            "environment.update production",
             "environment.create production"
         ]
     );

@@ -37,6 +37,7 @@ enum Access {
 
 const VIEWER: Access = Access::Role(0);
 const EDITOR: Access = Access::Role(1);
+const APPROVER: Access = Access::Role(2);
 const ADMIN: Access = Access::Role(3);
 
 /// A kind of caller.
@@ -62,6 +63,18 @@ struct Caller {
 /// What the routes need: the ids of keys each caller may revoke.
 struct Context {
     revocable: HashMap<&'static str, String>,
+    /// Pending change requests by (what the caller does to it, caller).
+    change_requests: HashMap<(&'static str, &'static str), String>,
+}
+
+impl Context {
+    fn change_request(&self, purpose: &'static str, who: &str) -> &str {
+        self.change_requests
+            .iter()
+            .find(|((p, w), _)| *p == purpose && *w == who)
+            .map(|(_, id)| id.as_str())
+            .unwrap_or("cr_missing")
+    }
 }
 
 type Build = fn(&Context, &str) -> (Method, String, Option<Value>);
@@ -279,6 +292,39 @@ fn routes() -> Vec<Route> {
                 Some(json!({"flag_id": "matrix_flag", "environment": "production"})),
             )
         }),
+        // Change requests (made by the admin token's key, so that every
+        // other caller may approve).
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/change-requests".into(), None)
+        }),
+        route(VIEWER, |context, who| {
+            let id = context.change_request("approve", who);
+            (Method::GET, format!("/api/v1/change-requests/{id}"), None)
+        }),
+        route(APPROVER, |context, who| {
+            let id = context.change_request("approve", who);
+            (
+                Method::POST,
+                format!("/api/v1/change-requests/{id}/approve"),
+                Some(json!({"comment": "looks right"})),
+            )
+        }),
+        route(APPROVER, |context, who| {
+            let id = context.change_request("reject", who);
+            (
+                Method::POST,
+                format!("/api/v1/change-requests/{id}/reject"),
+                Some(json!({})),
+            )
+        }),
+        route(EDITOR, |context, who| {
+            let id = context.change_request("rebase", who);
+            (
+                Method::POST,
+                format!("/api/v1/change-requests/{id}/rebase"),
+                None,
+            )
+        }),
         // Audit.
         route(VIEWER, |_, _| (Method::GET, "/api/v1/audit".into(), None)),
         route(VIEWER, |_, _| {
@@ -464,7 +510,40 @@ async fn prepare(app: &TestApp, callers: &[&'static str]) -> Context {
             .await;
         revocable.insert(*who, id);
     }
-    Context { revocable }
+    // Created last: deleting a flag that exists in an approval environment
+    // would be held too.
+    app.post(
+        "/api/v1/environments",
+        ADMIN_TOKEN,
+        &json!({"key": "matrix_approval", "parent": "development", "approval_required": true}),
+    )
+    .await
+    .expect_status(201);
+    let mut change_requests = HashMap::new();
+    for who in callers {
+        for purpose in ["approve", "reject", "rebase"] {
+            let flag_id = format!("cr_{purpose}_{who}");
+            app.create_flag(&json!({"flag_id": flag_id, "default_value": false}))
+                .await;
+            let reply = app
+                .put(
+                    &format!("/api/v1/flags/{flag_id}/environments/matrix_approval"),
+                    ADMIN_TOKEN,
+                    &json!(true),
+                )
+                .await
+                .expect_status(202);
+            let id = reply.body["change_request"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            change_requests.insert((purpose, *who), id);
+        }
+    }
+    Context {
+        revocable,
+        change_requests,
+    }
 }
 
 async fn callers(app: &TestApp) -> Vec<Caller> {

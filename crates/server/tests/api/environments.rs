@@ -5,10 +5,13 @@ use serde_json::{Value, json};
 
 use crate::support::{ADMIN_TOKEN, TestApp, problems};
 
-api_tests!(
-    seed_tree_and_invalid_environments,
-    create_replace_and_delete
-);
+api_tests!(create_replace_and_delete);
+
+/// As first start seeds them (production requires approval).
+mod seeded {
+    use super::*;
+    governed_api_tests!(seed_tree_and_invalid_environments);
+}
 
 async fn seed_tree_and_invalid_environments(app: TestApp) {
     seed_tree_is_there_on_first_start(&app).await;

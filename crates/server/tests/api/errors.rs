@@ -77,7 +77,7 @@ async fn wrong_types_and_unknown_fields_say_where(app: &TestApp) {
     let cases = [
         (
             "/api/v1/flags/typed_flag_one/rollback",
-            json!({"to_version": "one"}),
+            json!({"to_version": true}),
             "to_version",
         ),
         (

@@ -31,6 +31,29 @@ macro_rules! api_tests {
     };
 }
 
+/// Like `api_tests!`, with production as first start seeds it (approvals,
+/// protection) and a clock the test controls (`support::run_governed`).
+macro_rules! governed_api_tests {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::support::run_governed(crate::support::Backend::Sqlite, super::$test).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::support::run_governed(crate::support::Backend::Postgres, super::$test).await;
+                }
+            )*
+        }
+    };
+}
+
 mod api_keys;
 mod audit;
 mod auth_matrix;

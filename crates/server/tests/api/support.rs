@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, Once};
 
-use ff_server::{ServeConfig, SystemClock};
+use ff_server::{Clock, ManualClock, ServeConfig, SystemClock};
 use ff_store::testing::ScratchDatabase;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
@@ -44,8 +44,27 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_with(backend, false, test).await;
+}
+
+/// Runs `test` with the environments as first start seeds them
+/// (`production` requires approval and is protected) and a clock the test
+/// controls ([`TestApp::clock`], starting at the real time).
+pub async fn run_governed<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    run_with(backend, true, test).await;
+}
+
+async fn run_with<F, Fut>(backend: Backend, governed: bool, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let databases: Databases = Arc::default();
-    let Some(app) = TestApp::start(backend, databases.clone(), |_| {}).await else {
+    let Some(app) = TestApp::start(backend, databases.clone(), governed, |_| {}).await else {
         eprintln!("FF_SKIP_POSTGRES=1: not running this test on PostgreSQL");
         return;
     };
@@ -73,6 +92,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The settings it was started with.
     pub config: ServeConfig,
+    /// The clock of a governed app (`run_governed`); `None`: the system
+    /// clock.
+    pub clock: Option<Arc<ManualClock>>,
     databases: Databases,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -81,9 +103,13 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a service on a new scratch database; `configure` adjusts the
     /// settings. `None` when PostgreSQL is skipped.
+    /// Unless `governed`, `production` is made an ordinary environment
+    /// (no approvals, no protection), so that tests of other features can
+    /// write to it directly.
     async fn start(
         backend: Backend,
         databases: Databases,
+        governed: bool,
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Option<TestApp> {
         let database = match backend {
@@ -95,15 +121,29 @@ impl TestApp {
         let mut config = ServeConfig::for_tests(database.url(), ADMIN_TOKEN);
         databases.lock().unwrap().databases.push(database);
         configure(&mut config);
-        Some(TestApp::serve(backend, config, databases).await)
+        let clock = governed.then(|| Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())));
+        Some(TestApp::serve(backend, config, databases, clock).await)
     }
 
     /// Starts the service with `config` on an ephemeral port.
-    async fn serve(backend: Backend, config: ServeConfig, databases: Databases) -> TestApp {
+    async fn serve(
+        backend: Backend,
+        config: ServeConfig,
+        databases: Databases,
+        clock: Option<Arc<ManualClock>>,
+    ) -> TestApp {
         install_crypto_provider();
-        let (state, _) = ff_server::prepare(config.clone(), Arc::new(SystemClock))
+        let time_source: Arc<dyn Clock> = match &clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let governed = clock.is_some();
+        let (state, _) = ff_server::prepare(config.clone(), time_source)
             .await
             .expect("the service starts");
+        if !governed {
+            make_production_ordinary(&state).await;
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = oneshot::channel::<()>();
@@ -116,6 +156,7 @@ impl TestApp {
             base,
             client: reqwest::Client::new(),
             config,
+            clock,
             databases,
             shutdown: Some(shutdown),
             server: Some(server),
@@ -125,7 +166,7 @@ impl TestApp {
     /// Another service on another fresh database of the same backend (for
     /// imports into an empty service, or other settings).
     pub async fn fresh(&self, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
-        TestApp::start(self.backend, self.databases.clone(), configure)
+        TestApp::start(self.backend, self.databases.clone(), false, configure)
             .await
             .expect("the backend is available")
     }
@@ -139,7 +180,13 @@ impl TestApp {
     /// Shuts down and starts again on the same database and settings.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
-        TestApp::serve(self.backend, self.config.clone(), self.databases.clone()).await
+        TestApp::serve(
+            self.backend,
+            self.config.clone(),
+            self.databases.clone(),
+            self.clock.clone(),
+        )
+        .await
     }
 
     async fn stop(&mut self) {
@@ -250,6 +297,41 @@ fn install_crypto_provider() {
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// Turns off approvals and protection of the seeded `production` (through
+/// the store, so that no request counts against rate limits), unless that
+/// was done before.
+async fn make_production_ordinary(state: &ff_server::AppState) {
+    let Some(production) = state.live.current().environments.get("production").cloned() else {
+        return;
+    };
+    if !production.environment.approval_required && !production.environment.protected {
+        return;
+    }
+    let mut settings = production.environment.clone();
+    settings.approval_required = false;
+    settings.protected = false;
+    state
+        .store
+        .commit(ff_store::ChangeSet {
+            changes: vec![ff_store::AuditedChange {
+                change: ff_store::Change::PutEnvironment(
+                    settings,
+                    ff_store::Expect::Version(production.version),
+                ),
+                action: "environment.update".to_owned(),
+                environment: Some("production".to_owned()),
+            }],
+            actor: "system".to_owned(),
+            at: time::OffsetDateTime::now_utc(),
+            reason: Some("tests of other features write to production directly".to_owned()),
+            request_id: None,
+            deployment_id: None,
+        })
+        .await
+        .expect("production relaxed");
+    state.live.refresh().await.expect("refreshed");
 }
 
 /// An answer: status, headers and body (JSON, or the text as a JSON string,

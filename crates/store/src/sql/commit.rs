@@ -11,14 +11,15 @@ use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::rows::{
-    ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, from_millis, key_kind_name, role_name,
-    select_api_keys, select_environments, select_flags, select_segments,
+    ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, WorkItemRow, from_millis, key_kind_name,
+    role_name, select_api_keys, select_environments, select_flags, select_segments,
+    select_work_items,
 };
 use super::{Backend, SqlStore, db_error};
 use crate::audit::unix_millis;
 use crate::{
     ApiKey, AuditEntry, AuditedChange, Change, ChangeRecord, ChangeSet, Committed, Expect,
-    GENESIS_HASH, NewApiKey, ResourceKind, StoreError, entry_hash,
+    GENESIS_HASH, NewApiKey, ResourceKind, StoreError, WorkItem, entry_hash,
 };
 
 /// What applying one change did, for its audit entry and change-log row.
@@ -203,6 +204,14 @@ where
             entry.hash = entry_hash(&entry.prev_hash, &entry);
             Self::insert_audit(conn, &entry, at_ms).await?;
 
+            committed.versions.push(applied.version);
+            committed.audit_ids.push(entry.id);
+            last_id = entry.id;
+            prev_hash = entry.hash;
+            if !applied.kind.is_configuration() {
+                // Work items change nothing that is evaluated or streamed.
+                continue;
+            }
             let seq = i64::try_from(seq).unwrap_or(i64::MAX);
             sqlx::query(
                 "INSERT INTO change_log (revision, seq, kind, key, removed) \
@@ -217,16 +226,12 @@ where
             .await
             .map_err(db_error)?;
 
-            committed.versions.push(applied.version);
-            committed.audit_ids.push(entry.id);
             records.push(ChangeRecord {
                 revision,
                 kind: applied.kind,
                 key: applied.key,
                 removed: applied.removed,
             });
-            last_id = entry.id;
-            prev_hash = entry.hash;
         }
 
         sqlx::query("UPDATE meta SET revision = $1 WHERE id = 1")
@@ -286,7 +291,85 @@ where
             }
             Change::CreateApiKey(new) => Self::create_api_key(conn, context, new).await,
             Change::RevokeApiKey(id) => Self::revoke_api_key(conn, context, id).await,
+            Change::PutWorkItem(item, expected) => {
+                Self::put_work_item(conn, context, item, *expected).await
+            }
         }
+    }
+
+    /// Creates or updates a change request, schedule or rollout plan.
+    async fn put_work_item(
+        conn: &mut DB::Connection,
+        context: &Context<'_>,
+        item: &WorkItem,
+        expected: Expect,
+    ) -> Result<Applied, StoreError> {
+        let kind = item.kind.resource_kind();
+        let key = item.id.as_str();
+        let current = sqlx::query_as::<DB, WorkItemRow>(concat!(
+            select_work_items!(),
+            " WHERE kind = $1 AND id = $2"
+        ))
+        .bind(kind.as_str())
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        check(kind, key, expected, current.as_ref().map(|row| row.version))?;
+        let (_, text) = document(kind, key, &item.document)?;
+        let (after, _) = document(kind, key, item)?;
+        let due_at = item.due_at.map(unix_millis);
+        let (version, before) = match current {
+            None => {
+                sqlx::query(
+                    "INSERT INTO work_items (kind, id, status, flag_id, environment, due_at, \
+                     document, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)",
+                )
+                .bind(kind.as_str())
+                .bind(key)
+                .bind(item.status.as_str())
+                .bind(item.flag_id.as_deref())
+                .bind(item.environment.as_deref())
+                .bind(due_at)
+                .bind(text.as_str())
+                .bind(context.at_ms)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+                (1, Value::Null)
+            }
+            Some(row) => {
+                let version = row.version + 1;
+                sqlx::query(
+                    "UPDATE work_items SET status = $3, flag_id = $4, environment = $5, \
+                     due_at = $6, document = $7, version = $8, updated_at = $9 \
+                     WHERE kind = $1 AND id = $2",
+                )
+                .bind(kind.as_str())
+                .bind(key)
+                .bind(item.status.as_str())
+                .bind(item.flag_id.as_deref())
+                .bind(item.environment.as_deref())
+                .bind(due_at)
+                .bind(text.as_str())
+                .bind(version)
+                .bind(context.at_ms)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+                let before = document(kind, key, &row.into_stored()?.item)?.0;
+                (version, before)
+            }
+        };
+        Ok(Applied {
+            kind,
+            key: key.to_owned(),
+            version,
+            removed: false,
+            before,
+            after,
+        })
     }
 
     async fn current_flag(

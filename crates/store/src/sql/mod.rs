@@ -20,12 +20,12 @@ use sqlx::{
 
 use crate::{
     ApiKey, AuditEntry, AuditQuery, ChangeRecord, Configuration, FlagVersion, ResourceKind,
-    StoreError, StoredFlag, audit::unix_millis,
+    StoreError, StoredFlag, StoredWorkItem, WorkKind, WorkQuery, audit::unix_millis,
 };
 use rows::{
     ApiKeyRow, AuditRow, ChangeRow, EnvironmentRow, FlagRow, FlagVersionRow, SegmentRow,
-    select_api_keys, select_audit, select_changes, select_environments, select_flag_versions,
-    select_flags, select_segments,
+    WorkItemRow, select_api_keys, select_audit, select_changes, select_environments,
+    select_flag_versions, select_flags, select_segments, select_work_items,
 };
 
 /// What differs between the backends.
@@ -295,6 +295,84 @@ where
         .collect()
     }
 
+    pub(crate) async fn work_items(
+        &self,
+        query: &WorkQuery,
+    ) -> Result<Vec<StoredWorkItem>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(concat!(select_work_items!(), " WHERE 1 = 1"));
+        if let Some(kind) = query.kind {
+            sql.push(" AND kind = ")
+                .push_bind(kind.resource_kind().as_str());
+        }
+        if !query.statuses.is_empty() {
+            sql.push(" AND status IN (");
+            let mut list = sql.separated(", ");
+            for status in &query.statuses {
+                list.push_bind(status.as_str());
+            }
+            sql.push(")");
+        }
+        if let Some(flag_id) = &query.flag_id {
+            sql.push(" AND flag_id = ").push_bind(flag_id.as_str());
+        }
+        if let Some(environment) = &query.environment {
+            sql.push(" AND environment = ")
+                .push_bind(environment.as_str());
+        }
+        if let Some(due_by) = query.due_by {
+            sql.push(" AND due_at <= ")
+                .push_bind(unix_millis(due_by))
+                .push(" ORDER BY due_at, id");
+        } else {
+            sql.push(" ORDER BY created_at DESC, id DESC");
+        }
+        if let Some(count) = query.limit {
+            sql.push(" LIMIT ").push_bind(limit(count));
+        }
+        sql.build_query_as::<WorkItemRow>()
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(WorkItemRow::into_stored)
+            .collect()
+    }
+
+    pub(crate) async fn work_item(
+        &self,
+        kind: WorkKind,
+        id: &str,
+    ) -> Result<Option<StoredWorkItem>, StoreError> {
+        sqlx::query_as::<DB, WorkItemRow>(concat!(
+            select_work_items!(),
+            " WHERE kind = $1 AND id = $2"
+        ))
+        .bind(kind.resource_kind().as_str())
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_error)?
+        .map(WorkItemRow::into_stored)
+        .transpose()
+    }
+
+    pub(crate) async fn deployment_versions(
+        &self,
+        deployment_id: &str,
+    ) -> Result<Vec<FlagVersion>, StoreError> {
+        sqlx::query_as::<DB, FlagVersionRow>(concat!(
+            select_flag_versions!(),
+            " WHERE deployment_id = $1 ORDER BY flag_id, version"
+        ))
+        .bind(deployment_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(FlagVersionRow::into_version)
+        .collect()
+    }
+
     pub(crate) async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         sqlx::query_as::<DB, ApiKeyRow>(concat!(select_api_keys!(), " ORDER BY created_at, id"))
             .fetch_all(&self.read)
@@ -441,6 +519,28 @@ macro_rules! delegate_flag_store {
                 used: &[(String, time::OffsetDateTime)],
             ) -> Result<(), $crate::StoreError> {
                 self.sql.touch_api_keys(used).await
+            }
+
+            async fn work_items(
+                &self,
+                query: &$crate::WorkQuery,
+            ) -> Result<Vec<$crate::StoredWorkItem>, $crate::StoreError> {
+                self.sql.work_items(query).await
+            }
+
+            async fn work_item(
+                &self,
+                kind: $crate::WorkKind,
+                id: &str,
+            ) -> Result<Option<$crate::StoredWorkItem>, $crate::StoreError> {
+                self.sql.work_item(kind, id).await
+            }
+
+            async fn deployment_versions(
+                &self,
+                deployment_id: &str,
+            ) -> Result<Vec<$crate::FlagVersion>, $crate::StoreError> {
+                self.sql.deployment_versions(deployment_id).await
             }
 
             async fn ping(&self) -> Result<(), $crate::StoreError> {

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 use crate::{
     ApiKey, AuditEntry, ChangeRecord, EnvironmentSettings, FlagVersion, KeyKind, ResourceKind,
-    Role, StoreError, StoredEnvironment, StoredFlag, StoredSegment,
+    Role, StoreError, StoredEnvironment, StoredFlag, StoredSegment, StoredWorkItem, WorkItem,
+    WorkKind,
 };
 
 /// `SELECT <every column of FlagRow> FROM flags`, for `concat!`.
@@ -341,4 +342,53 @@ fn role_from_name(name: &str) -> Option<Role> {
     [Role::Viewer, Role::Editor, Role::Approver, Role::Admin]
         .into_iter()
         .find(|r| role_name(*r) == name)
+}
+
+/// `SELECT <every column of WorkItemRow> FROM work_items`, for `concat!`.
+macro_rules! select_work_items {
+    () => {
+        "SELECT kind, id, status, flag_id, environment, due_at, document, version, \
+         created_at, updated_at FROM work_items"
+    };
+}
+pub(crate) use select_work_items;
+
+/// A row of `work_items`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct WorkItemRow {
+    pub kind: String,
+    pub id: String,
+    pub status: String,
+    pub flag_id: Option<String>,
+    pub environment: Option<String>,
+    pub due_at: Option<i64>,
+    pub document: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl WorkItemRow {
+    pub(crate) fn into_stored(self) -> Result<StoredWorkItem, StoreError> {
+        let kind = WorkKind::from_name(&self.kind).ok_or_else(|| StoreError::Corrupt {
+            kind: ResourceKind::ChangeRequest,
+            key: self.id.clone(),
+            message: format!("unknown work item kind \"{}\"", self.kind),
+        })?;
+        let document = json(kind.resource_kind(), &self.id, &self.document)?;
+        Ok(StoredWorkItem {
+            item: WorkItem {
+                kind,
+                id: self.id,
+                status: self.status,
+                flag_id: self.flag_id,
+                environment: self.environment,
+                due_at: self.due_at.map(from_millis).transpose()?,
+                document,
+            },
+            version: self.version,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
 }

@@ -1,0 +1,542 @@
+//! The rules of environments (DESIGN.md §4), applied to a planned write
+//! before it commits: which environments a change really affects, change
+//! windows, rollback protection, the dependency policy and whether the write
+//! must wait for approval.
+//!
+//! A change *affects* an environment when what is evaluated there differs
+//! (the effective entry, inherited through `auto_sync` parents, and the
+//! flag-level type, default, variants, rules and prerequisites). Editing a
+//! description affects nothing; editing `development` affects an
+//! `auto_sync` `staging` that inherits it. Creating a flag affects nothing:
+//! nothing uses it yet.
+
+use std::collections::BTreeMap;
+
+use ff_engine::{Environment, EnvironmentEntry, Flag, project_flag};
+use ff_store::{Change, ChangeWindow, DependencyPolicy, Role, StoredEnvironment};
+use jiff::civil::Weekday;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::live::LiveConfig;
+use crate::write::WriteMeta;
+use axum::http::StatusCode;
+
+/// How strictly a write is governed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Every rule: windows, protection, dependency policy, approvals.
+    #[default]
+    Governed,
+    /// The kill switch and rollbacks: never held by approvals or windows
+    /// (the seed's emergency procedures); still audited with a reason.
+    Emergency,
+    /// Applying an approved change request: approvals and the checks made
+    /// when it was requested are done; change windows still apply.
+    Approved,
+    /// Environment settings, keys: not about what is evaluated.
+    Administrative,
+}
+
+/// What [`review`] decided for a write that may go ahead.
+#[derive(Debug, Default)]
+pub struct Review {
+    /// Environments whose approval the write needs (empty: commit it).
+    pub held: Vec<String>,
+    /// How many approvals the change request needs.
+    pub required_approvals: u32,
+    /// Environments whose change window an admin overrode.
+    pub window_overridden: Vec<String>,
+}
+
+/// One flag write, seen from the environments.
+#[derive(Debug)]
+pub struct FlagWrite<'a> {
+    /// The flag.
+    pub flag_id: &'a str,
+    /// The live flag before (`None`: created or restored).
+    pub before: Option<&'a Flag>,
+    /// The flag after (`None`: deleted).
+    pub after: Option<&'a Flag>,
+}
+
+/// The flag writes of a change set that touch live flags.
+pub fn flag_writes<'a>(
+    live: &'a LiveConfig,
+    changes: &'a [ff_store::AuditedChange],
+) -> Vec<FlagWrite<'a>> {
+    changes
+        .iter()
+        .filter_map(|audited| match &audited.change {
+            Change::PutFlag(flag, _) => Some(FlagWrite {
+                flag_id: &flag.flag_id,
+                before: live.flags.get(&flag.flag_id).map(|f| &f.flag),
+                after: Some(flag),
+            }),
+            Change::DeleteFlag(id, _) => Some(FlagWrite {
+                flag_id: id,
+                before: live.flags.get(id).map(|f| &f.flag),
+                after: None,
+            }),
+            _ => None,
+        })
+        .filter(|write| write.before.is_some())
+        .collect()
+}
+
+/// The part of a flag that decides evaluation in one environment, in a form
+/// that compares: the flag projected onto the environment, without
+/// metadata.
+pub fn evaluated_in(flag: &Flag, env: &str, tree: &[Environment]) -> Flag {
+    let mut projected = project_flag(flag, env, tree);
+    projected.description = None;
+    projected.tags.clear();
+    projected.owner = None;
+    projected.lifecycle = None;
+    projected
+}
+
+/// Whether a flag is on in an environment (its effective entry does not say
+/// `enabled: false`).
+pub fn enabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
+    let projected = project_flag(flag, env, tree);
+    projected
+        .environments
+        .get(env)
+        .is_none_or(|entry| entry.to_config().enabled != Some(false))
+}
+
+/// The environments in which a write changes what is evaluated.
+pub fn affected_environments(
+    write: &FlagWrite<'_>,
+    live: &LiveConfig,
+    tree: &[Environment],
+) -> Vec<String> {
+    live.environments
+        .keys()
+        .filter(|env| {
+            let before = write.before.map(|f| evaluated_in(f, env, tree));
+            let after = write.after.map(|f| evaluated_in(f, env, tree));
+            before != after
+        })
+        .cloned()
+        .collect()
+}
+
+/// Applies the environments' rules to a planned write. `Err` refuses it;
+/// `Ok` says whether it must be held for approval.
+pub fn review(
+    live: &LiveConfig,
+    changes: &[ff_store::AuditedChange],
+    meta: &WriteMeta,
+    now: OffsetDateTime,
+    compliance_tags: &[String],
+) -> Result<Review, ApiError> {
+    let mut review = Review::default();
+    if matches!(meta.mode, WriteMode::Administrative) {
+        return Ok(review);
+    }
+    let tree = live.environment_tree();
+    let writes = flag_writes(live, changes);
+    // Environment → the flags of this write that affect it.
+    let mut affected: BTreeMap<String, Vec<&FlagWrite<'_>>> = BTreeMap::new();
+    for write in &writes {
+        for env in affected_environments(write, live, &tree) {
+            affected.entry(env).or_default().push(write);
+        }
+    }
+    for (env, writes) in &affected {
+        let Some(settings) = live.environments.get(env) else {
+            continue;
+        };
+        let needs_approval = settings.environment.approval_required
+            || (settings.environment.protected
+                && writes
+                    .iter()
+                    .any(|w| has_compliance_tag(w, compliance_tags)));
+        if meta.mode == WriteMode::Governed {
+            check_protection(live, settings, env, writes, meta, &tree)?;
+            check_dependency_policy(live, settings, env, writes, &tree)?;
+            if needs_approval {
+                review.held.push(env.clone());
+                review.required_approvals = review
+                    .required_approvals
+                    .max(settings.environment.required_approvals.max(1));
+                // The window matters when the request is applied, not now.
+                continue;
+            }
+        }
+        if meta.mode != WriteMode::Emergency
+            && let Some(next) = outside_windows(&settings.environment.change_windows, now)
+        {
+            if meta.override_window && meta.role >= Some(Role::Admin) && meta.reason.is_some() {
+                review.window_overridden.push(env.clone());
+            } else {
+                return Err(window_refusal(env, &next, meta));
+            }
+        }
+    }
+    Ok(review)
+}
+
+fn has_compliance_tag(write: &FlagWrite<'_>, compliance_tags: &[String]) -> bool {
+    [write.before, write.after]
+        .into_iter()
+        .flatten()
+        .any(|flag| flag.tags.iter().any(|t| compliance_tags.contains(t)))
+}
+
+/// Rollback protection: a reason for every change, a confirmation for
+/// destructive ones (deleting a flag that is on there, turning off a flag
+/// that others depend on).
+fn check_protection(
+    live: &LiveConfig,
+    settings: &StoredEnvironment,
+    env: &str,
+    writes: &[&FlagWrite<'_>],
+    meta: &WriteMeta,
+    tree: &[Environment],
+) -> Result<(), ApiError> {
+    if !settings.environment.protected {
+        return Ok(());
+    }
+    if meta.reason.is_none() {
+        return Err(ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "reason_required",
+            message: format!(
+                "environment \"{env}\" is protected: say why with an X-Change-Reason header (or a \"reason\" in the body)"
+            ),
+            details: json!({ "environment": env }),
+        });
+    }
+    if meta.confirmed {
+        return Ok(());
+    }
+    for write in writes {
+        let Some(before) = write.before else { continue };
+        let was_on = enabled_in(before, env, tree);
+        let now_on = write.after.is_some_and(|f| enabled_in(f, env, tree));
+        if !was_on || now_on {
+            continue;
+        }
+        let dependents = dependents_of(live, write.flag_id);
+        let what = if write.after.is_none() {
+            Some(format!(
+                "deletes flag \"{}\", which is on in \"{env}\"",
+                write.flag_id
+            ))
+        } else if !dependents.is_empty() {
+            Some(format!(
+                "turns off flag \"{}\" in \"{env}\", which {} depend on",
+                write.flag_id,
+                dependents.join(", ")
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: "confirmation_required",
+                message: format!(
+                    "this change {what}; \"{env}\" is protected: repeat it with the header X-Confirm: true"
+                ),
+                details: json!({ "environment": env, "flag_id": write.flag_id, "dependents": dependents }),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The live flags whose prerequisites name `flag_id`.
+pub fn dependents_of<'a>(live: &'a LiveConfig, flag_id: &str) -> Vec<&'a str> {
+    live.flags
+        .values()
+        .filter(|f| f.flag.depends_on.iter().any(|d| d.flag == flag_id))
+        .map(|f| f.flag.flag_id.as_str())
+        .collect()
+}
+
+/// Prerequisite problems of `flag` in `env`, with `lookup` giving the other
+/// flags as they will be: its own prerequisites that are off or serve
+/// another value, and (when it is off) the flags that are on and require it.
+pub fn dependency_problems<'a>(
+    flag: &Flag,
+    env: &str,
+    tree: &[Environment],
+    all: impl Iterator<Item = &'a Flag> + Clone,
+) -> Vec<String> {
+    let lookup = |id: &str| all.clone().find(|f| f.flag_id == id);
+    let mut problems = Vec::new();
+    let on = enabled_in(flag, env, tree);
+    if on {
+        for dependency in &flag.depends_on {
+            let Some(prerequisite) = lookup(&dependency.flag) else {
+                continue;
+            };
+            if let Some(actual) = static_value(prerequisite, env, tree)
+                && actual != dependency.required_value
+            {
+                problems.push(format!(
+                    "\"{}\" is on in \"{env}\" but its prerequisite \"{}\" serves {actual} there, not {}",
+                    flag.flag_id, dependency.flag, dependency.required_value
+                ));
+            }
+        }
+    } else {
+        for other in all.clone() {
+            if other.depends_on.iter().any(|d| d.flag == flag.flag_id)
+                && enabled_in(other, env, tree)
+            {
+                problems.push(format!(
+                    "\"{}\" is off in \"{env}\" but \"{}\", which is on there, requires it",
+                    flag.flag_id, other.flag_id
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// What a flag serves in an environment when that does not depend on the
+/// context: its off value when disabled, its value when it has no rules.
+/// `None` when rules decide.
+pub fn static_value(flag: &Flag, env: &str, tree: &[Environment]) -> Option<Value> {
+    let projected = project_flag(flag, env, tree);
+    let config = projected
+        .environments
+        .get(env)
+        .map(EnvironmentEntry::to_config)
+        .unwrap_or_default();
+    if config.enabled == Some(false) {
+        return Some(match flag.flag_type {
+            ff_engine::FlagType::Boolean => Value::Bool(false),
+            _ => flag.default_value.clone(),
+        });
+    }
+    let rules = config
+        .targeting_rules
+        .as_ref()
+        .unwrap_or(&flag.targeting_rules);
+    if !rules.is_empty() {
+        return None;
+    }
+    Some(config.value.unwrap_or_else(|| flag.default_value.clone()))
+}
+
+/// In an environment whose `dependency_policy` is `refuse`, a write may not
+/// leave a prerequisite broken that was not broken before.
+fn check_dependency_policy(
+    live: &LiveConfig,
+    settings: &StoredEnvironment,
+    env: &str,
+    writes: &[&FlagWrite<'_>],
+    tree: &[Environment],
+) -> Result<(), ApiError> {
+    if settings.environment.dependency_policy != DependencyPolicy::Refuse {
+        return Ok(());
+    }
+    let after: Vec<&Flag> = live
+        .flags
+        .values()
+        .map(|f| &f.flag)
+        .filter(|f| !writes.iter().any(|w| w.flag_id == f.flag_id))
+        .chain(writes.iter().filter_map(|w| w.after))
+        .collect();
+    let before: Vec<&Flag> = live.flags.values().map(|f| &f.flag).collect();
+    let mut problems = Vec::new();
+    for write in writes {
+        let was: Vec<String> = write
+            .before
+            .map(|f| dependency_problems(f, env, tree, before.iter().copied()))
+            .unwrap_or_default();
+        if let Some(flag) = write.after {
+            problems.extend(
+                dependency_problems(flag, env, tree, after.iter().copied())
+                    .into_iter()
+                    .filter(|p| !was.contains(p)),
+            );
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Refused {
+        status: StatusCode::CONFLICT,
+        code: "prerequisite_broken",
+        message: format!(
+            "environment \"{env}\" refuses changes that break prerequisites: {}",
+            problems.join("; ")
+        ),
+        details: json!({ "environment": env, "problems": problems }),
+    })
+}
+
+/// A time zone by IANA name (`Europe/Rome`, `UTC`).
+pub fn time_zone(name: &str) -> Option<TimeZone> {
+    TimeZone::get(name).ok()
+}
+
+/// `None` when `now` is inside one of the windows (or there are none);
+/// otherwise when the next window opens.
+pub fn outside_windows(windows: &[ChangeWindow], now: OffsetDateTime) -> Option<NextWindow> {
+    if windows.is_empty() {
+        return None;
+    }
+    let timestamp = jiff::Timestamp::from_second(now.unix_timestamp()).ok()?;
+    let mut next: Option<NextWindow> = None;
+    for window in windows {
+        let Some(tz) = time_zone(&window.time_zone) else {
+            continue;
+        };
+        let (Some(start), Some(end)) = (hh_mm(&window.start), hh_mm(&window.end)) else {
+            continue;
+        };
+        let local = timestamp.to_zoned(tz.clone());
+        let today = local.date();
+        let minutes = i32::from(local.hour()) * 60 + i32::from(local.minute());
+        if on_day(window, today.weekday()) && start <= minutes && minutes < end {
+            return None;
+        }
+        // The next opening within a week.
+        for days_ahead in 0..=7 {
+            let Ok(day) = today.checked_add(jiff::Span::new().days(days_ahead)) else {
+                continue;
+            };
+            if !on_day(window, day.weekday()) || (days_ahead == 0 && minutes >= start) {
+                continue;
+            }
+            let Ok(opens) = day
+                .at(
+                    i8::try_from(start / 60).unwrap_or(0),
+                    i8::try_from(start % 60).unwrap_or(0),
+                    0,
+                    0,
+                )
+                .to_zoned(tz.clone())
+            else {
+                continue;
+            };
+            if next
+                .as_ref()
+                .is_none_or(|n| opens.timestamp() < n.opens.timestamp())
+            {
+                next = Some(NextWindow {
+                    opens,
+                    window: window.clone(),
+                });
+            }
+            break;
+        }
+    }
+    // Windows exist but none is valid: refuse rather than allow.
+    Some(next.unwrap_or_else(|| NextWindow {
+        opens: timestamp.to_zoned(TimeZone::UTC),
+        window: windows[0].clone(),
+    }))
+}
+
+/// When writes are next allowed.
+#[derive(Debug, Clone)]
+pub struct NextWindow {
+    /// The opening, in the window's time zone.
+    pub opens: jiff::Zoned,
+    /// The window.
+    pub window: ChangeWindow,
+}
+
+fn on_day(window: &ChangeWindow, day: Weekday) -> bool {
+    let name = match day {
+        Weekday::Monday => "monday",
+        Weekday::Tuesday => "tuesday",
+        Weekday::Wednesday => "wednesday",
+        Weekday::Thursday => "thursday",
+        Weekday::Friday => "friday",
+        Weekday::Saturday => "saturday",
+        Weekday::Sunday => "sunday",
+    };
+    window.days.iter().any(|d| d == name)
+}
+
+/// Minutes since midnight of `HH:MM`.
+fn hh_mm(text: &str) -> Option<i32> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m) = (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?);
+    ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
+}
+
+fn window_refusal(env: &str, next: &NextWindow, meta: &WriteMeta) -> ApiError {
+    let opens = next.opens.strftime("%A %Y-%m-%d %H:%M %Z").to_string();
+    let opens_at = next.opens.timestamp().to_string();
+    let hint = if meta.override_window {
+        "an override needs the admin role and a reason"
+    } else {
+        "an admin can override with the header X-Override-Change-Window: true and a reason"
+    };
+    ApiError::Refused {
+        status: StatusCode::FORBIDDEN,
+        code: "outside_change_window",
+        message: format!(
+            "environment \"{env}\" accepts changes only in its change windows; the next opens {opens} ({} {}–{} {}); {hint}",
+            next.window.days.join("/"),
+            next.window.start,
+            next.window.end,
+            next.window.time_zone
+        ),
+        details: json!({
+            "environment": env,
+            "next_window_opens_at": opens_at,
+            "window": next.window,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use time::macros::datetime;
+
+    fn window(days: &[&str], start: &str, end: &str, tz: &str) -> ChangeWindow {
+        ChangeWindow {
+            days: days.iter().map(|d| (*d).to_owned()).collect(),
+            start: start.to_owned(),
+            end: end.to_owned(),
+            time_zone: tz.to_owned(),
+        }
+    }
+
+    #[test]
+    fn inside_a_window_in_its_time_zone() {
+        // Tuesday 2026-11-24 09:30 UTC is 10:30 in Rome.
+        let windows = [window(&["tuesday"], "10:00", "11:00", "Europe/Rome")];
+        assert!(outside_windows(&windows, datetime!(2026-11-24 09:30 UTC)).is_none());
+        let next = outside_windows(&windows, datetime!(2026-11-24 10:30 UTC)).unwrap();
+        // Next Tuesday, 10:00 in Rome.
+        assert_eq!(next.opens.timestamp().to_string(), "2026-12-01T09:00:00Z");
+    }
+
+    #[test]
+    fn the_next_window_is_the_earliest_opening() {
+        let windows = [
+            window(&["friday"], "09:00", "17:00", "UTC"),
+            window(&["wednesday"], "14:00", "15:00", "America/New_York"),
+        ];
+        // Tuesday 2026-11-24 12:00 UTC: Wednesday 14:00 New York = 19:00 UTC.
+        let next = outside_windows(&windows, datetime!(2026-11-24 12:00 UTC)).unwrap();
+        assert_eq!(next.opens.timestamp().to_string(), "2026-11-25T19:00:00Z");
+        // Later the same day, before the window opens.
+        let today = [window(&["tuesday"], "13:00", "14:00", "UTC")];
+        let next = outside_windows(&today, datetime!(2026-11-24 12:00 UTC)).unwrap();
+        assert_eq!(next.opens.timestamp().to_string(), "2026-11-24T13:00:00Z");
+    }
+
+    #[test]
+    fn no_windows_means_always() {
+        assert!(outside_windows(&[], datetime!(2026-11-24 03:00 UTC)).is_none());
+    }
+}
