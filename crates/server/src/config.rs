@@ -86,7 +86,8 @@ impl ServeConfig {
             ofrep_event_stream: true,
             max_body_bytes: 4 * 1024 * 1024,
             compliance_tags: vec!["sox".to_owned()],
-            scheduler_interval_ms: 1000,
+            // Tests run the scheduler explicitly (`POST /api/v1/schedules/run`).
+            scheduler_interval_ms: 3_600_000,
             clock_file: None,
         }
     }

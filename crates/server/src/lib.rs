@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod actions;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod governance;
 pub mod live;
 pub mod openapi;
 pub mod routes;
+pub mod scheduler;
 pub mod state;
 pub mod write;
 
@@ -37,6 +39,10 @@ pub async fn prepare(
     config: ServeConfig,
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, Option<bootstrap::Bootstrapped>), ff_store::StoreError> {
+    let clock: Arc<dyn Clock> = match &config.clock_file {
+        Some(path) => Arc::new(FileClock(path.clone())),
+        None => clock,
+    };
     let store: Arc<dyn FlagStore> = ff_store::connect(&config.database_url).await?;
     let seeded =
         bootstrap::bootstrap(store.as_ref(), config.admin_token.as_deref(), clock.now()).await?;
@@ -101,6 +107,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let background = tokio::spawn(background_tasks(state.clone()));
     let follower = tokio::spawn(follow_commits(state.clone()));
+    let scheduler = tokio::spawn(scheduler::run(
+        state.clone(),
+        Duration::from_millis(state.config.scheduler_interval_ms.max(10)),
+    ));
     // `into_make_service`: each connection shares the router (an `Arc`).
     // Serving the `Router` itself rebuilds its route table for every
     // connection (`Router::with_state(())`), about 38 KB per connection.
@@ -116,6 +126,7 @@ pub async fn serve(
         .await;
     background.abort();
     follower.abort();
+    scheduler.abort();
     flush_key_usage(&state).await;
     result
 }

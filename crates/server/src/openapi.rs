@@ -181,6 +181,20 @@ fn schemas() -> Value {
             "flag_id": {"type": "string"}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
         "RollbackRequest": {"type": "object", "required": ["to_version"], "properties": {
             "to_version": {"oneOf": [{"type": "integer"}, {"type": "string", "description": "a deployment id: the flag's last version written by it"}]}, "environment": {"type": "string"}, "reason": {"type": "string"}}},
+        "Action": {"type": "object", "required": ["type"], "properties": {
+            "type": {"enum": ["enable", "disable", "set_value", "percentage", "set_environment", "patch"]},
+            "value": {}, "percentage": {"type": "number"}, "rule": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "entry": {}, "patch": {"type": "object"}}},
+        "Schedule": {"type": "object", "required": ["flag_id", "at", "action"], "properties": {
+            "flag_id": {"type": "string"}, "environment": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "action": {"$ref": "#/components/schemas/Action"}, "reason": {"type": "string"}, "deployment_id": {"type": "string"}}},
+        "RolloutPlan": {"type": "object", "required": ["flag_id", "environment"], "properties": {
+            "flag_id": {"type": "string"}, "environment": {"type": "string"}, "rule": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "steps": {"type": "array", "items": {"type": "object", "required": ["percentage", "at"], "properties": {
+                "percentage": {"type": "number"}, "at": {"type": "string", "format": "date-time"}}}},
+            "percentages": {"type": "array", "items": {"type": "number"}}, "start_at": {"type": "string", "format": "date-time"},
+            "every_hours": {"type": "number"}, "reason": {"type": "string"}}},
+        "PauseBody": {"type": "object", "properties": {"reason": {"type": "string"}}},
         "ReviewBody": {"type": "object", "properties": {"comment": {"type": "string"}}},
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},

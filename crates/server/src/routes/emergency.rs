@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use ff_api_types::EmergencyRequest;
-use ff_store::{Change, Expect, Role};
+use ff_store::{Change, Expect, Role, StoredWorkItem, WorkKind, WorkQuery};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::flag_ops::set_enabled;
 use crate::governance::WriteMode;
+use crate::routes::rollout_plans;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, live_flag};
 
@@ -61,7 +62,14 @@ async fn switch(
         "emergency.disable"
     };
     let environment = request.environment.clone();
-    let (version, revision) = if flag == current.flag {
+    // Turning a flag off pauses its gradual rollouts there: a plan must not
+    // raise the percentage of something that was just killed.
+    let plans = if enabled {
+        Vec::new()
+    } else {
+        active_plans(&state, &request.flag_id, &environments).await?
+    };
+    let (version, revision) = if flag == current.flag && plans.is_empty() {
         // Already in the requested state: nothing to write.
         (current.version, live.revision)
     } else {
@@ -79,11 +87,25 @@ async fn switch(
             for env in &environments {
                 latest_flag = set_enabled(&latest_flag, env, enabled);
             }
-            Ok(vec![change(
-                Change::PutFlag(latest_flag, Expect::Version(latest.version)),
-                action,
-                environment.as_deref(),
-            )])
+            let mut changes = Vec::new();
+            if latest_flag != latest.flag {
+                changes.push(change(
+                    Change::PutFlag(latest_flag, Expect::Version(latest.version)),
+                    action,
+                    environment.as_deref(),
+                ));
+            }
+            for plan in &plans {
+                changes.push(change(
+                    Change::PutWorkItem(
+                        rollout_plans::paused(plan, "paused by the kill switch")?,
+                        Expect::Version(plan.version),
+                    ),
+                    "rollout_plan.pause",
+                    plan.item.environment.as_deref(),
+                ));
+            }
+            Ok(changes)
         })
         .await?;
         (
@@ -97,5 +119,31 @@ async fn switch(
         "enabled": enabled,
         "version": version,
         "revision": revision,
+        "paused_rollout_plans": plans.iter().map(|p| p.item.id.as_str()).collect::<Vec<_>>(),
     })))
+}
+
+/// The active rollout plans of a flag in these environments.
+async fn active_plans(
+    state: &AppState,
+    flag_id: &str,
+    environments: &[String],
+) -> Result<Vec<StoredWorkItem>, ApiError> {
+    Ok(state
+        .store
+        .work_items(&WorkQuery {
+            kind: Some(WorkKind::RolloutPlan),
+            statuses: vec![rollout_plans::ACTIVE.to_owned()],
+            flag_id: Some(flag_id.to_owned()),
+            ..WorkQuery::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|p| {
+            p.item
+                .environment
+                .as_ref()
+                .is_some_and(|env| environments.contains(env))
+        })
+        .collect())
 }

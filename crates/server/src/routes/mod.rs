@@ -14,6 +14,8 @@ pub mod evaluate;
 pub mod flags;
 pub mod health;
 pub mod ofrep;
+pub mod rollout_plans;
+pub mod schedules;
 pub mod segments;
 pub mod stream;
 pub mod transfer;
@@ -153,6 +155,18 @@ pub const ROUTES: &[Route] = &[
     route!("POST" "/api/v1/change-requests/{id}/approve" => change_requests::approve_change_request, "change-requests", APPROVER, "Approve (never your own); the last approval needed applies it (409 change_request_stale if a flag changed meanwhile).", body = Body::Json("ReviewBody")),
     route!("POST" "/api/v1/change-requests/{id}/reject" => change_requests::reject_change_request, "change-requests", APPROVER, "Reject, with a comment.", body = Body::Json("ReviewBody")),
     route!("POST" "/api/v1/change-requests/{id}/rebase" => change_requests::rebase_change_request, "change-requests", EDITOR, "Re-apply the request's changes onto the flags' latest versions; clears approvals.", body = Body::Json("ReviewBody")),
+    route!("POST" "/api/v1/schedules" => schedules::create_schedule, "schedules", EDITOR, "Schedule a change of a flag (enable, disable, set_value, percentage, set_environment, patch) for a time.", body = Body::Json("Schedule")),
+    route!("GET" "/api/v1/schedules" => schedules::list_schedules, "schedules", VIEWER, "Scheduled changes, newest first.",
+        query = [("status", "scheduled, applied, held, failed or cancelled"), ("flag_id", "about this flag"), ("environment", "in this environment"), ("limit", "at most this many")]),
+    route!("POST" "/api/v1/schedules/run" => schedules::run_schedules, "schedules", ADMIN, "Apply every due schedule and rollout step now; answers what happened to each."),
+    route!("GET" "/api/v1/schedules/{id}" => schedules::get_schedule, "schedules", VIEWER, "One scheduled change (with its error when it failed)."),
+    route!("DELETE" "/api/v1/schedules/{id}" => schedules::cancel_schedule, "schedules", EDITOR, "Cancel a scheduled change that has not run."),
+    route!("POST" "/api/v1/rollout-plans" => rollout_plans::create_rollout_plan, "rollout-plans", EDITOR, "A gradual rollout: a rule's percentage in steps ({percentage, at} or percentages every N hours).", body = Body::Json("RolloutPlan")),
+    route!("GET" "/api/v1/rollout-plans" => rollout_plans::list_rollout_plans, "rollout-plans", VIEWER, "Rollout plans, newest first.",
+        query = [("status", "active, paused, completed or failed"), ("flag_id", "about this flag"), ("environment", "in this environment"), ("limit", "at most this many")]),
+    route!("GET" "/api/v1/rollout-plans/{id}" => rollout_plans::get_rollout_plan, "rollout-plans", VIEWER, "One rollout plan, with the steps applied so far."),
+    route!("POST" "/api/v1/rollout-plans/{id}/pause" => rollout_plans::pause_rollout_plan, "rollout-plans", EDITOR, "Pause a plan (the kill switch pauses it too).", body = Body::Json("PauseBody")),
+    route!("POST" "/api/v1/rollout-plans/{id}/resume" => rollout_plans::resume_rollout_plan, "rollout-plans", EDITOR, "Resume a paused plan.", body = Body::Json("PauseBody")),
     route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets)."),
     route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = Body::Json("CreateApiKeyRequest")),
     route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once."),

@@ -325,6 +325,64 @@ fn routes() -> Vec<Route> {
                 None,
             )
         }),
+        // Schedules and rollout plans (made for each caller beforehand).
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/schedules".into(),
+                Some(
+                    json!({"flag_id": "matrix_flag", "environment": "development",
+                            "at": "2099-01-01T00:00:00Z", "action": {"type": "disable"}}),
+                ),
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/schedules".into(), None)
+        }),
+        route(ADMIN, |_, _| {
+            (Method::POST, "/api/v1/schedules/run".into(), None)
+        }),
+        route(VIEWER, |context, who| {
+            let id = context.change_request("schedule", who);
+            (Method::GET, format!("/api/v1/schedules/{id}"), None)
+        }),
+        route(EDITOR, |context, who| {
+            let id = context.change_request("schedule", who);
+            (Method::DELETE, format!("/api/v1/schedules/{id}"), None)
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/rollout-plans".into(),
+                Some(
+                    json!({"flag_id": "matrix_rollout", "environment": "development",
+                            "steps": [{"percentage": 10, "at": "2099-01-01T00:00:00Z"}]}),
+                ),
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/rollout-plans".into(), None)
+        }),
+        route(VIEWER, |context, who| {
+            let id = context.change_request("pause", who);
+            (Method::GET, format!("/api/v1/rollout-plans/{id}"), None)
+        }),
+        route(EDITOR, |context, who| {
+            let id = context.change_request("pause", who);
+            (
+                Method::POST,
+                format!("/api/v1/rollout-plans/{id}/pause"),
+                None,
+            )
+        }),
+        route(EDITOR, |context, who| {
+            let id = context.change_request("resume", who);
+            (
+                Method::POST,
+                format!("/api/v1/rollout-plans/{id}/resume"),
+                None,
+            )
+        }),
         // Audit.
         route(VIEWER, |_, _| (Method::GET, "/api/v1/audit".into(), None)),
         route(VIEWER, |_, _| {
@@ -537,6 +595,49 @@ async fn prepare(app: &TestApp, callers: &[&'static str]) -> Context {
                 .as_str()
                 .unwrap()
                 .to_owned();
+            change_requests.insert((purpose, *who), id);
+        }
+    }
+    app.create_flag(&json!({
+        "flag_id": "matrix_rollout",
+        "default_value": false,
+        "targeting_rules": [{"name": "all", "conditions": [], "value": true, "percentage": 0}]
+    }))
+    .await;
+    for who in callers {
+        let schedule = app
+            .post(
+                "/api/v1/schedules",
+                ADMIN_TOKEN,
+                &json!({"flag_id": "matrix_flag", "environment": "development",
+                        "at": "2099-01-01T00:00:00Z", "action": {"type": "disable"}}),
+            )
+            .await
+            .expect_status(201);
+        change_requests.insert(
+            ("schedule", *who),
+            schedule.body["id"].as_str().unwrap().to_owned(),
+        );
+        for purpose in ["pause", "resume"] {
+            let plan = app
+                .post(
+                    "/api/v1/rollout-plans",
+                    ADMIN_TOKEN,
+                    &json!({"flag_id": "matrix_rollout", "environment": "development",
+                            "steps": [{"percentage": 10, "at": "2099-01-01T00:00:00Z"}]}),
+                )
+                .await
+                .expect_status(201);
+            let id = plan.body["id"].as_str().unwrap().to_owned();
+            if purpose == "resume" {
+                app.post(
+                    &format!("/api/v1/rollout-plans/{id}/pause"),
+                    ADMIN_TOKEN,
+                    &json!({}),
+                )
+                .await
+                .expect_status(200);
+            }
             change_requests.insert((purpose, *who), id);
         }
     }

@@ -67,6 +67,7 @@ mod flags;
 mod health;
 mod history;
 mod rate_limits;
+mod schedules;
 mod segments;
 mod support;
 mod transfer;

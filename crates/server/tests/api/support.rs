@@ -121,7 +121,11 @@ impl TestApp {
         let mut config = ServeConfig::for_tests(database.url(), ADMIN_TOKEN);
         databases.lock().unwrap().databases.push(database);
         configure(&mut config);
-        let clock = governed.then(|| Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())));
+        // Whole seconds: times are stored in milliseconds.
+        let start = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("zero nanoseconds");
+        let clock = governed.then(|| Arc::new(ManualClock::new(start)));
         Some(TestApp::serve(backend, config, databases, clock).await)
     }
 

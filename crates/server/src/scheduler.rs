@@ -1,0 +1,286 @@
+//! The scheduler: applies scheduled changes and advances rollout plans when
+//! they fall due.
+//!
+//! Every node runs it. Exactly-once does not rest on a lock table: each
+//! item is applied in one commit together with its own new state, and that
+//! commit expects the item's version as read. Commits are serialised across
+//! nodes (SQLite's single writer, PostgreSQL's advisory write lock), so when
+//! two nodes find the same item due, the second one's commit fails its
+//! version check and writes nothing — the same guarantee as `SELECT … FOR
+//! UPDATE SKIP LOCKED`, and it also holds on SQLite.
+//!
+//! An item that cannot be applied (its change no longer validates, a change
+//! window is closed) is marked `failed` with the reason, never half-applied.
+//! One that needs approval becomes a change request (the item is `held`,
+//! naming it), in the same commit.
+
+use std::time::Duration;
+
+use ff_store::{AuditedChange, Change, Expect, StoredWorkItem, WorkItem, WorkKind, WorkQuery};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::actions::{Action, apply_action};
+use crate::error::ApiError;
+use crate::governance::{self, WriteMode};
+use crate::live::LiveConfig;
+use crate::routes::{change_requests, rollout_plans, schedules};
+use crate::state::AppState;
+use crate::write::{WriteMeta, apply, change, live_flag};
+
+/// What one run did to one item.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// `schedule` or `rollout_plan`.
+    pub kind: &'static str,
+    /// The item.
+    pub id: String,
+    /// `applied`, `held`, `failed`, or `skipped` (another node got it first).
+    pub result: &'static str,
+    /// Why it failed or was skipped; the change request when held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Runs until the service stops: every `interval`, applies what is due.
+pub async fn run(state: AppState, interval: Duration) {
+    let mut stopping = state.stopping.subscribe();
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+        if let Err(error) = run_due(&state).await {
+            tracing::warn!(%error, "scheduler run failed; retrying at the next tick");
+        }
+    }
+}
+
+/// Applies every schedule and rollout step due now, oldest first.
+pub async fn run_due(state: &AppState) -> Result<Vec<Outcome>, ApiError> {
+    let now = state.clock.now();
+    let due = state
+        .store
+        .work_items(&WorkQuery {
+            kind: None,
+            statuses: vec![
+                schedules::SCHEDULED.to_owned(),
+                rollout_plans::ACTIVE.to_owned(),
+            ],
+            due_by: Some(now),
+            limit: Some(100),
+            ..WorkQuery::default()
+        })
+        .await?;
+    let mut outcomes = Vec::with_capacity(due.len());
+    for item in due {
+        outcomes.push(run_one(state, item, now).await);
+    }
+    Ok(outcomes)
+}
+
+async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) -> Outcome {
+    let kind = match item.item.kind {
+        WorkKind::Schedule => "schedule",
+        _ => "rollout_plan",
+    };
+    let id = item.item.id.clone();
+    let outcome = |result, detail| Outcome {
+        kind,
+        id: id.clone(),
+        result,
+        detail,
+    };
+    let step = match item.item.kind {
+        WorkKind::Schedule => schedules::step(&item, now),
+        _ => rollout_plans::step(&item, now),
+    };
+    let step = match step {
+        Ok(step) => step,
+        Err(error) => return fail(state, &item, now, error_text(&error), kind).await,
+    };
+    match attempt(state, &item, &step, now).await {
+        Ok(Attempt::Applied) => outcome("applied", None),
+        Ok(Attempt::Held(request)) => outcome("held", Some(request)),
+        Err(ApiError::Conflict {
+            code: "version_conflict",
+            details,
+            ..
+        }) if details["kind"] == item.item.kind.resource_kind().as_str() => {
+            outcome("skipped", Some("another node applied it first".to_owned()))
+        }
+        Err(error) => fail(state, &item, now, error_text(&error), kind).await,
+    }
+}
+
+/// What is due for an item: a change to one flag, and the item as it will
+/// be once that change is applied.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The flag.
+    pub flag_id: String,
+    /// The environment, if the change is in one.
+    pub environment: Option<String>,
+    /// The change.
+    pub action: Action,
+    /// The item after this step (status, next due time, history).
+    pub next: WorkItem,
+    /// Who asked for it (the audit actor).
+    pub author: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// The author confirmed destructive changes.
+    pub confirmed: bool,
+    /// The deployment it belongs to.
+    pub deployment_id: Option<String>,
+}
+
+enum Attempt {
+    Applied,
+    Held(String),
+}
+
+async fn attempt(
+    state: &AppState,
+    item: &StoredWorkItem,
+    step: &Step,
+    now: OffsetDateTime,
+) -> Result<Attempt, ApiError> {
+    let meta = WriteMeta {
+        actor: step.author.clone(),
+        role: None,
+        // Approvals are decided here (below), in the same commit as the
+        // item's state; `apply` still checks change windows.
+        mode: WriteMode::Approved,
+        confirmed: step.confirmed,
+        override_window: false,
+        reason: Some(
+            step.reason
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", kind_name(item), item.item.id)),
+        ),
+        request_id: Some(item.item.id.clone()),
+        deployment_id: step.deployment_id.clone(),
+    };
+    let mut held = None;
+    let governed = WriteMeta {
+        mode: WriteMode::Governed,
+        ..meta.clone()
+    };
+    let compliance_tags = state.config.compliance_tags.clone();
+    apply(state, meta, |live| {
+        let mut changes: Vec<AuditedChange> =
+            planned_change(live, step, item)?.into_iter().collect();
+        let review = governance::review(live, &changes, &governed, now, &compliance_tags)?;
+        if review.held.is_empty() {
+            changes.push(bookkeeping(item, step.next.clone()));
+            return Ok(changes);
+        }
+        // Needs approval: a change request instead, and the item waits.
+        let request = change_requests::hold(live, &changes, &governed, &review)?;
+        held = Some(request.id.clone());
+        let mut waiting = item.item.clone();
+        waiting.status = schedules::HELD.to_owned();
+        waiting.due_at = None;
+        waiting.document["change_request_id"] = json!(request.id);
+        let environment = review.held.first().cloned();
+        Ok(vec![
+            change(
+                Change::PutWorkItem(request, Expect::Absent),
+                "change_request.create",
+                environment.as_deref(),
+            ),
+            bookkeeping(item, waiting),
+        ])
+    })
+    .await?;
+    Ok(match held {
+        Some(request) => Attempt::Held(request),
+        None => Attempt::Applied,
+    })
+}
+
+/// The flag change of a step; `None` when the flag is already as wanted.
+fn planned_change(
+    live: &LiveConfig,
+    step: &Step,
+    item: &StoredWorkItem,
+) -> Result<Option<AuditedChange>, ApiError> {
+    let current = live_flag(live, &step.flag_id)?;
+    if let Some(env) = &step.environment
+        && !live.environments.contains_key(env)
+    {
+        return Err(ApiError::not_found("environment", env));
+    }
+    let next = apply_action(&current.flag, step.environment.as_deref(), &step.action)?;
+    if next == current.flag {
+        // Already so: record the step without a new flag version.
+        return Ok(None);
+    }
+    Ok(Some(change(
+        Change::PutFlag(next, Expect::Version(current.version)),
+        match item.item.kind {
+            WorkKind::Schedule => "schedule.apply",
+            _ => "rollout_plan.step",
+        },
+        step.environment.as_deref(),
+    )))
+}
+
+/// The item's new state, expecting the version that was read (the
+/// exactly-once check).
+fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
+    let action = format!("{}.{}", kind_name(item), next.status);
+    let environment = next.environment.clone();
+    change(
+        Change::PutWorkItem(next, Expect::Version(item.version)),
+        &action,
+        environment.as_deref(),
+    )
+}
+
+fn kind_name(item: &StoredWorkItem) -> &'static str {
+    item.item.kind.resource_kind().as_str()
+}
+
+/// Marks an item failed with the reason (if another node has not already
+/// moved it on).
+async fn fail(
+    state: &AppState,
+    item: &StoredWorkItem,
+    now: OffsetDateTime,
+    reason: String,
+    kind: &'static str,
+) -> Outcome {
+    let mut failed = item.item.clone();
+    failed.status = schedules::FAILED.to_owned();
+    failed.due_at = None;
+    failed.document["error"] = Value::String(reason.clone());
+    failed.document["failed_at"] = json!(crate::flag_ops::rfc3339(now));
+    let meta = WriteMeta {
+        actor: "system".to_owned(),
+        mode: WriteMode::Administrative,
+        reason: Some(reason.clone()),
+        ..WriteMeta::default()
+    };
+    let result = apply(state, meta, |_| Ok(vec![bookkeeping(item, failed)])).await;
+    Outcome {
+        kind,
+        id: item.item.id.clone(),
+        result: if result.is_ok() { "failed" } else { "skipped" },
+        detail: Some(reason),
+    }
+}
+
+fn error_text(error: &ApiError) -> String {
+    match error {
+        ApiError::Validation(problems) => problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
