@@ -195,6 +195,12 @@ fn schemas() -> Value {
             "percentages": {"type": "array", "items": {"type": "number"}}, "start_at": {"type": "string", "format": "date-time"},
             "every_hours": {"type": "number"}, "reason": {"type": "string"}}},
         "PauseBody": {"type": "object", "properties": {"reason": {"type": "string"}}},
+        "DeploymentRollback": {"type": "object", "properties": {"environment": {"type": "string"}, "reason": {"type": "string"}}},
+        "DeploymentHooks": {"type": "object", "required": ["environment", "phase", "deployment"], "properties": {
+            "environment": {"type": "string"}, "phase": {"enum": ["pre_deploy", "post_deploy"]}, "reason": {"type": "string"},
+            "deployment": {"type": "object", "description": "the seed's deployment document: pre_deploy / post_deploy lists of {enable_flag}, {disable_flag}, {verify_flags}"}}},
+        "Promote": {"type": "object", "properties": {"flags": {"type": "array", "items": {"type": "string"}},
+            "all": {"type": "boolean"}, "changed_since": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}}},
         "ReviewBody": {"type": "object", "properties": {"comment": {"type": "string"}}},
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},

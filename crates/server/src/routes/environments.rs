@@ -230,6 +230,130 @@ pub fn parse_environment_settings(body: &Value) -> Result<EnvironmentSettings, A
     }
 }
 
+/// The flag with `target`'s entry set to `source`'s effective entry (its
+/// own or inherited through auto_sync; none when `source` uses the
+/// flag-level configuration). `None` when that changes nothing.
+fn copied_entry(
+    flag: &ff_engine::Flag,
+    source: &str,
+    target: &str,
+    tree: &[ff_engine::Environment],
+) -> Result<Option<ff_engine::Flag>, ApiError> {
+    let projected = ff_engine::project_flag(flag, source, tree);
+    let entry = projected
+        .environments
+        .get(source)
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if entry.is_none() && !flag.environments.contains_key(target) {
+        return Ok(None);
+    }
+    let next = crate::write::parse_flag(&crate::flag_ops::with_environment_entry(
+        flag, target, entry,
+    ))?;
+    Ok((next != *flag).then_some(next))
+}
+
+/// The body of `POST /api/v1/environments/{env}/promote`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    /// These flags.
+    #[serde(default)]
+    flags: Vec<String>,
+    /// Every flag.
+    #[serde(default)]
+    all: bool,
+    /// Flags changed at or after this time.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    changed_since: Option<time::OffsetDateTime>,
+    /// Why (protected environments need one).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/environments/{env}/promote`: copies flags' configuration
+/// from the parent into `env`, under `env`'s rules (a change request where
+/// it requires approval, refused outside its change windows).
+pub async fn promote_environment(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+    JsonBody(body): JsonBody<PromoteBody>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Editor)?;
+    let live = state.live.current();
+    let target = live
+        .environments
+        .get(&env)
+        .ok_or_else(|| ApiError::not_found("environment", &env))?;
+    let Some(parent) = target.environment.tree.parent.clone() else {
+        return Err(ApiError::bad_request(
+            "no_parent",
+            format!("environment \"{env}\" has no parent to promote from"),
+        ));
+    };
+    let selectors = usize::from(!body.flags.is_empty())
+        + usize::from(body.all)
+        + usize::from(body.changed_since.is_some());
+    if selectors != 1 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "say which flags: exactly one of \"flags\": [ids], \"all\": true, \"changed_since\": time",
+        ));
+    }
+    for flag_id in &body.flags {
+        crate::write::live_flag(&live, flag_id)?;
+    }
+    let meta = WriteMeta::from_request(&principal, &headers).with_body(body.reason.clone(), None);
+    let mut promoted = Vec::new();
+    let mut unchanged = Vec::new();
+    let outcome = apply(&state, meta, |live| {
+        let tree = live.environment_tree();
+        let mut changes = Vec::new();
+        for stored in live.flags.values() {
+            let flag = &stored.flag;
+            let selected = body.all
+                || body.flags.contains(&flag.flag_id)
+                || body
+                    .changed_since
+                    .is_some_and(|since| stored.updated_at >= since);
+            if !selected {
+                continue;
+            }
+            match copied_entry(flag, &parent, &env, &tree)? {
+                Some(next) => {
+                    promoted.push(flag.flag_id.clone());
+                    changes.push(change(
+                        Change::PutFlag(next, Expect::Version(stored.version)),
+                        "flag.promote",
+                        Some(&env),
+                    ));
+                }
+                None => unchanged.push(flag.flag_id.clone()),
+            }
+        }
+        Ok(changes)
+    })
+    .await;
+    let revision = match outcome {
+        Ok((committed, _)) => Some(committed.revision),
+        Err(ApiError::BadRequest {
+            code: "no_changes", ..
+        }) => None,
+        Err(other) => return Err(other),
+    };
+    Ok(Json(json!({
+        "environment": env,
+        "from": parent,
+        "promoted": promoted,
+        "unchanged": unchanged,
+        "revision": revision,
+    })))
+}
+
 fn parse_hh_mm(text: &str) -> Option<(u8, u8)> {
     let (h, m) = text.split_once(':')?;
     let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
@@ -241,9 +365,24 @@ pub async fn create_environment(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Value>,
+    JsonBody(mut body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     principal.require(Role::Admin)?;
+    // `copy_from`: start with another environment's configuration of every
+    // flag (its effective entries, inherited ones included).
+    let copy_from = match body
+        .as_object_mut()
+        .and_then(|m| m.shift_remove("copy_from"))
+    {
+        None | Some(Value::Null) => None,
+        Some(Value::String(source)) => Some(source),
+        Some(_) => {
+            return Err(ApiError::Validation(vec![ff_engine::Problem::error(
+                "copy_from",
+                "must be the key of an existing environment",
+            )]));
+        }
+    };
     let (settings, _) = parse_settings(body, None)?;
     let key = settings.tree.key.clone();
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
@@ -255,11 +394,28 @@ pub async fn create_environment(
                 details: Value::Null,
             });
         }
-        Ok(vec![change(
+        let mut changes = vec![change(
             Change::PutEnvironment(settings, Expect::Absent),
             "environment.create",
             Some(&key),
-        )])
+        )];
+        if let Some(source) = &copy_from {
+            if !live.environments.contains_key(source) {
+                return Err(ApiError::not_found("environment", source));
+            }
+            let tree = live.environment_tree();
+            for stored in live.flags.values() {
+                let Some(flag) = copied_entry(&stored.flag, source, &key, &tree)? else {
+                    continue;
+                };
+                changes.push(change(
+                    Change::PutFlag(flag, Expect::Version(stored.version)),
+                    "flag.environment.copy",
+                    Some(&key),
+                ));
+            }
+        }
+        Ok(changes)
     })
     .await?;
     let stored = live

@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path, QueryParams};
 use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
 use crate::governance::WriteMode;
+use crate::live::LiveConfig;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag};
 
@@ -280,6 +281,13 @@ pub(crate) async fn edit_flag(
         let current = live_flag(live, flag_id)?;
         let flag = edit(&current.flag)?;
         let expect = expect_version(client_version, current.version);
+        // A lifecycle transition alone gets its own action, so that the
+        // history of stages is one audit query.
+        let action = if lifecycle_only(&current.flag, &flag) {
+            "flag.lifecycle"
+        } else {
+            action
+        };
         Ok(vec![change(
             Change::PutFlag(flag, expect),
             action,
@@ -288,7 +296,33 @@ pub(crate) async fn edit_flag(
     })
     .await?;
     let stored = live_flag(&live, flag_id)?;
-    Ok(with_etag(Json(flag_response(stored)), stored.version))
+    let mut body = flag_response(stored);
+    let warnings = dependency_warnings(&live, &stored.flag);
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    Ok(with_etag(Json(body), stored.version))
+}
+
+/// Whether two versions differ in their lifecycle stage only.
+fn lifecycle_only(before: &Flag, after: &Flag) -> bool {
+    before.lifecycle != after.lifecycle
+        && Flag {
+            lifecycle: after.lifecycle,
+            ..before.clone()
+        } == *after
+}
+
+/// Prerequisites the flag now breaks in some environment (enabled while a
+/// prerequisite is off, or off while enabled flags require it). Environments
+/// with `dependency_policy: refuse` never get here with one.
+fn dependency_warnings(live: &LiveConfig, flag: &Flag) -> Vec<String> {
+    let tree = live.environment_tree();
+    let all = live.flags.values().map(|f| &f.flag);
+    live.environments
+        .keys()
+        .flat_map(|env| crate::governance::dependency_problems(flag, env, &tree, all.clone()))
+        .collect()
 }
 
 /// `DELETE /api/v1/flags/{flag_id}`: a soft delete; `POST …/restore` undoes it.

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bulk;
 pub mod change_requests;
+pub mod deployments;
 pub mod emergency;
 pub mod environments;
 pub mod evaluate;
@@ -135,6 +136,7 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/environments/{env}" => environments::get_environment, "environments", VIEWER, "One environment."),
     route!("PUT" "/api/v1/environments/{env}" => environments::replace_environment, "environments", ADMIN, "Replace an environment's settings.", body = Body::Json("Environment")),
     route!("DELETE" "/api/v1/environments/{env}" => environments::delete_environment, "environments", ADMIN, "Delete an environment nothing depends on."),
+    route!("POST" "/api/v1/environments/{env}/promote" => environments::promote_environment, "environments", EDITOR, "Copy flags' configuration from the parent into this environment (flags, all, or changed_since), under its approval and window rules.", body = Body::Json("Promote")),
     route!("GET" "/api/v1/segments" => segments::list_segments, "segments", VIEWER, "All segments, with the flags using each."),
     route!("POST" "/api/v1/segments" => segments::create_segment, "segments", EDITOR, "Create a segment.", body = Body::Json("Segment")),
     route!("GET" "/api/v1/segments/{segment_id}" => segments::get_segment, "segments", VIEWER, "One segment."),
@@ -155,6 +157,8 @@ pub const ROUTES: &[Route] = &[
     route!("POST" "/api/v1/change-requests/{id}/approve" => change_requests::approve_change_request, "change-requests", APPROVER, "Approve (never your own); the last approval needed applies it (409 change_request_stale if a flag changed meanwhile).", body = Body::Json("ReviewBody")),
     route!("POST" "/api/v1/change-requests/{id}/reject" => change_requests::reject_change_request, "change-requests", APPROVER, "Reject, with a comment.", body = Body::Json("ReviewBody")),
     route!("POST" "/api/v1/change-requests/{id}/rebase" => change_requests::rebase_change_request, "change-requests", EDITOR, "Re-apply the request's changes onto the flags' latest versions; clears approvals.", body = Body::Json("ReviewBody")),
+    route!("POST" "/api/v1/deployments/{id}/rollback" => deployments::rollback_deployment, "deployments", EDITOR, "Undo every flag change of a deployment (X-Deployment-Id), optionally in one environment, in one commit; never held.", body = Body::Json("DeploymentRollback")),
+    route!("POST" "/api/v1/deployments/{id}/hooks" => deployments::run_deployment_hooks, "deployments", EDITOR, "Run a deployment phase's steps (enable_flag, disable_flag, verify_flags) all or nothing, tagged with the deployment id.", body = Body::Json("DeploymentHooks")),
     route!("POST" "/api/v1/schedules" => schedules::create_schedule, "schedules", EDITOR, "Schedule a change of a flag (enable, disable, set_value, percentage, set_environment, patch) for a time.", body = Body::Json("Schedule")),
     route!("GET" "/api/v1/schedules" => schedules::list_schedules, "schedules", VIEWER, "Scheduled changes, newest first.",
         query = [("status", "scheduled, applied, held, failed or cancelled"), ("flag_id", "about this flag"), ("environment", "in this environment"), ("limit", "at most this many")]),

@@ -325,6 +325,29 @@ fn routes() -> Vec<Route> {
                 None,
             )
         }),
+        // Deployments and promotion.
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/deployments/matrix-deploy/rollback".into(),
+                Some(json!({"environment": "development"})),
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/deployments/matrix-deploy/hooks".into(),
+                Some(json!({"environment": "development", "phase": "pre_deploy",
+                            "deployment": {"pre_deploy": [{"enable_flag": "matrix_rollout"}]}})),
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/environments/matrix_env/promote".into(),
+                Some(json!({"all": true})),
+            )
+        }),
         // Schedules and rollout plans (made for each caller beforehand).
         route(EDITOR, |_, _| {
             (
@@ -604,6 +627,17 @@ async fn prepare(app: &TestApp, callers: &[&'static str]) -> Context {
         "targeting_rules": [{"name": "all", "conditions": [], "value": true, "percentage": 0}]
     }))
     .await;
+    app.send(
+        app.request(
+            Method::PUT,
+            "/api/v1/flags/matrix_rollout/environments/development",
+            Some(ADMIN_TOKEN),
+        )
+        .header("X-Deployment-Id", "matrix-deploy")
+        .json(&json!(true)),
+    )
+    .await
+    .expect_status(200);
     for who in callers {
         let schedule = app
             .post(
