@@ -4,6 +4,7 @@
 
 mod crash;
 mod nodes;
+mod scheduler;
 mod shutdown;
 mod streams;
 mod support;
