@@ -146,11 +146,21 @@ impl Service {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .unwrap();
-        Service {
+        let service = Service {
             server,
             http,
             _dir: dir,
-        }
+        };
+        // These tests are about streams: production's approvals and
+        // protection (as first start seeds them) would hold their writes.
+        service
+            .admin(
+                reqwest::Method::PUT,
+                "/api/v1/environments/production",
+                Some(json!({"key": "production", "parent": "staging"})),
+            )
+            .await;
+        service
     }
 
     fn url(&self, path: &str) -> String {

@@ -102,6 +102,9 @@ pub async fn create_rollout_plan(
         .with_body(request.reason.clone(), None)
         .in_mode(WriteMode::Administrative);
     let steps = plan_steps(&request)?;
+    // Check against the latest configuration (another node may have just
+    // created the flag).
+    state.live.refresh().await?;
     let live = state.live.current();
     for step in &steps {
         check_target(

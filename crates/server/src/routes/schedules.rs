@@ -94,6 +94,9 @@ pub async fn create_schedule(
     let meta = WriteMeta::from_request(&principal, &headers)
         .with_body(request.reason.clone(), request.deployment_id.clone())
         .in_mode(WriteMode::Administrative);
+    // Check against the latest configuration (another node may have just
+    // created the flag).
+    state.live.refresh().await?;
     let live = state.live.current();
     check_target(
         &live,
