@@ -20,7 +20,7 @@ use ff_engine::{Environment, Flag, Segment, parse_flag, parse_segment};
 use ff_store::{
     AuditEntry, AuditQuery, AuditVerification, AuditedChange, Change, ChangeRecord, ChangeSet,
     ChangeWindow, Committed, Configuration, EnvironmentSettings, Expect, FlagStore, GENESIS_HASH,
-    KeyKind, NewApiKey, ResourceKind, Role, StoreError, entry_hash,
+    KeyKind, NewApiKey, ResourceKind, Role, StoreError, WorkItem, WorkKind, WorkQuery, entry_hash,
 };
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -194,6 +194,8 @@ conformance!(
     concurrent_writers_never_fork,
     load_orders_by_key_and_reports_revision,
     reopening_sees_committed_data,
+    work_items_round_trip_and_filter,
+    deployment_versions_by_flag_and_version,
 );
 
 // ---------------------------------------------------------------------------
@@ -1604,4 +1606,151 @@ async fn postgres_commit_notifies_listeners() {
         },
     )
     .await;
+}
+
+fn work_item(kind: WorkKind, id: &str, status: &str, due: Option<i64>) -> WorkItem {
+    WorkItem {
+        kind,
+        id: id.to_owned(),
+        status: status.to_owned(),
+        flag_id: Some("checkout".to_owned()),
+        environment: Some("production".to_owned()),
+        due_at: due.map(at),
+        document: json!({"note": id}),
+    }
+}
+
+async fn work_items_round_trip_and_filter(store: Arc<dyn FlagStore>, _raw: Raw) {
+    let revision_before = store.load().await.unwrap().revision;
+    let put =
+        |item: WorkItem, expect: Expect| audited(Change::PutWorkItem(item, expect), "work.put");
+    commit(
+        &store,
+        vec![
+            put(
+                work_item(WorkKind::ChangeRequest, "cr_1", "pending", None),
+                Expect::Absent,
+            ),
+            put(
+                work_item(WorkKind::Schedule, "sch_1", "scheduled", Some(10)),
+                Expect::Absent,
+            ),
+            put(
+                work_item(WorkKind::Schedule, "sch_2", "scheduled", Some(30)),
+                Expect::Absent,
+            ),
+            put(
+                work_item(WorkKind::RolloutPlan, "plan_1", "active", Some(20)),
+                Expect::Absent,
+            ),
+        ],
+    )
+    .await;
+    // Work items are audited but change nothing evaluated: no change log.
+    assert!(
+        store
+            .changes_since(revision_before, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let audit = all_audit(&store).await;
+    assert_eq!(audit[0].resource_kind, ResourceKind::RolloutPlan);
+    assert_eq!(audit[3].resource_kind, ResourceKind::ChangeRequest);
+    assert!(verify(&store).await.valid);
+
+    let one = store
+        .work_item(WorkKind::Schedule, "sch_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.version, 1);
+    assert_eq!(one.item.due_at, Some(stored(at(10))));
+    assert_eq!(one.item.document, json!({"note": "sch_1"}));
+    assert!(
+        store
+            .work_item(WorkKind::ChangeRequest, "sch_1")
+            .await
+            .unwrap()
+            .is_none(),
+        "ids are per kind"
+    );
+
+    // Due items of every kind, earliest first; change requests are never due.
+    let due = store
+        .work_items(&WorkQuery {
+            due_by: Some(at(25)),
+            ..WorkQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = due.iter().map(|w| w.item.id.as_str()).collect();
+    assert_eq!(ids, ["sch_1", "plan_1"]);
+    let pending = store
+        .work_items(&WorkQuery {
+            kind: Some(WorkKind::ChangeRequest),
+            statuses: vec!["pending".to_owned()],
+            environment: Some("production".to_owned()),
+            ..WorkQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+
+    // Updates are version-checked: the scheduler's exactly-once rests on it.
+    let mut applied = one.item.clone();
+    applied.status = "applied".to_owned();
+    applied.due_at = None;
+    commit(&store, vec![put(applied.clone(), Expect::Version(1))]).await;
+    let again = store
+        .commit(set(1, vec![put(applied, Expect::Version(1))]))
+        .await;
+    assert_conflict(again, "sch_1", Some(2));
+    let after = store
+        .work_item(WorkKind::Schedule, "sch_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.item.status.as_str(), after.item.due_at, after.version),
+        ("applied", None, 2)
+    );
+    let entry = &all_audit(&store).await[0];
+    assert_eq!(entry.before["status"], "scheduled");
+    assert_eq!(entry.after["status"], "applied");
+}
+
+async fn deployment_versions_by_flag_and_version(store: Arc<dyn FlagStore>, _raw: Raw) {
+    let deployed = |changes: Vec<AuditedChange>| ChangeSet {
+        deployment_id: Some("deploy-1".to_owned()),
+        ..set(0, changes)
+    };
+    commit(
+        &store,
+        vec![
+            put(flag("b", "one"), Expect::Absent),
+            put(flag("a", "one"), Expect::Absent),
+        ],
+    )
+    .await;
+    store
+        .commit(deployed(vec![put(flag("b", "two"), Expect::Version(1))]))
+        .await
+        .unwrap();
+    store
+        .commit(deployed(vec![put(flag("a", "two"), Expect::Version(1))]))
+        .await
+        .unwrap();
+    store
+        .commit(deployed(vec![put(flag("b", "three"), Expect::Version(2))]))
+        .await
+        .unwrap();
+    commit(&store, vec![put(flag("b", "four"), Expect::Version(3))]).await;
+    let versions = store.deployment_versions("deploy-1").await.unwrap();
+    let found: Vec<(&str, i64)> = versions
+        .iter()
+        .map(|v| (v.flag_id.as_str(), v.version))
+        .collect();
+    assert_eq!(found, [("a", 2), ("b", 2), ("b", 3)]);
+    assert!(store.deployment_versions("other").await.unwrap().is_empty());
 }
