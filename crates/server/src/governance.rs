@@ -147,6 +147,15 @@ pub fn review(
             affected.entry(env).or_default().push(write);
         }
     }
+    // Segments: they change what every flag using them serves. Their
+    // writes need a reason in protected environments and respect change
+    // windows; they are not held for approval (a change request holds flag
+    // documents only).
+    for segment_id in segment_writes(changes) {
+        for env in segment_environments(live, segment_id, &tree) {
+            affected.entry(env).or_default();
+        }
+    }
     for (env, writes) in &affected {
         let Some(settings) = live.environments.get(env) else {
             continue;
@@ -158,6 +167,20 @@ pub fn review(
                     .any(|w| has_compliance_tag(w, compliance_tags)));
         if meta.mode == WriteMode::Governed {
             check_protection(live, settings, env, writes, meta, &tree)?;
+            if writes.is_empty() {
+                // Only segments affect this environment.
+                if let Some(next) = outside_windows(&settings.environment.change_windows, now) {
+                    if meta.override_window
+                        && meta.role >= Some(Role::Admin)
+                        && meta.reason.is_some()
+                    {
+                        review.window_overridden.push(env.clone());
+                    } else {
+                        return Err(window_refusal(env, &next, meta));
+                    }
+                }
+                continue;
+            }
             check_dependency_policy(live, settings, env, writes, &tree)?;
             if needs_approval {
                 review.held.push(env.clone());
@@ -179,6 +202,56 @@ pub fn review(
         }
     }
     Ok(review)
+}
+
+/// The segments a change set writes or deletes.
+fn segment_writes(changes: &[ff_store::AuditedChange]) -> Vec<&str> {
+    changes
+        .iter()
+        .filter_map(|audited| match &audited.change {
+            Change::PutSegment(segment, _) => Some(segment.segment_id.as_str()),
+            Change::DeleteSegment(id, _) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The environments in which some live flag's rules in effect use a
+/// segment.
+fn segment_environments(live: &LiveConfig, segment_id: &str, tree: &[Environment]) -> Vec<String> {
+    live.environments
+        .keys()
+        .filter(|env| {
+            live.flags.values().any(|stored| {
+                let projected = evaluated_in(&stored.flag, env, tree);
+                let own = projected
+                    .environments
+                    .get(env.as_str())
+                    .and_then(|entry| entry.to_config().targeting_rules);
+                rules_use_segment(
+                    own.as_deref().unwrap_or(&projected.targeting_rules),
+                    segment_id,
+                )
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether any condition of these rules tests membership of a segment.
+pub fn rules_use_segment(rules: &[ff_engine::Rule], segment_id: &str) -> bool {
+    rules.iter().any(|rule| {
+        rule.conditions.iter().any(|c| {
+            matches!(
+                c.operator,
+                ff_engine::Operator::InSegment | ff_engine::Operator::NotInSegment
+            ) && match &c.value {
+                Some(Value::String(id)) => id == segment_id,
+                Some(Value::Array(ids)) => ids.iter().any(|id| id.as_str() == Some(segment_id)),
+                _ => false,
+            }
+        })
+    })
 }
 
 fn has_compliance_tag(write: &FlagWrite<'_>, compliance_tags: &[String]) -> bool {

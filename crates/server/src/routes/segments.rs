@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ff_engine::{EnvironmentEntry, Flag, Operator, Rule};
+use ff_engine::{EnvironmentEntry, Flag, Rule};
 use ff_store::{Change, Expect, Role, StoredSegment};
 use serde_json::{Value, json};
 
@@ -26,20 +26,7 @@ fn segment_response(stored: &StoredSegment, used_by: Vec<&str>) -> Value {
 
 /// The flags whose rules (any environment) refer to `segment_id`.
 fn flags_using<'a>(flags: impl Iterator<Item = &'a Flag>, segment_id: &str) -> Vec<&'a str> {
-    let rule_uses = |rules: &[Rule]| {
-        rules.iter().any(|rule| {
-            rule.conditions.iter().any(|c| {
-                matches!(c.operator, Operator::InSegment | Operator::NotInSegment)
-                    && match &c.value {
-                        Some(Value::String(id)) => id == segment_id,
-                        Some(Value::Array(ids)) => {
-                            ids.iter().any(|id| id.as_str() == Some(segment_id))
-                        }
-                        _ => false,
-                    }
-            })
-        })
-    };
+    let rule_uses = |rules: &[Rule]| crate::governance::rules_use_segment(rules, segment_id);
     flags
         .filter(|flag| {
             rule_uses(&flag.targeting_rules)

@@ -14,7 +14,10 @@ api_tests!(
 
 mod governed {
     use super::*;
-    governed_api_tests!(promotion_into_production_is_a_change_request);
+    governed_api_tests!(
+        promotion_into_production_is_a_change_request,
+        segments_used_in_production_need_a_reason,
+    );
 }
 
 async fn evaluate(app: &TestApp, flag: &str, env: &str) -> Value {
@@ -286,4 +289,46 @@ async fn lifecycle_and_dependency_warnings(app: TestApp) {
         "{}",
         reply.body
     );
+}
+
+async fn segments_used_in_production_need_a_reason(app: TestApp) {
+    let segment = |countries: Value| {
+        json!({"segment_id": "eu_users",
+        "conditions": [{"attribute": "country", "operator": "in", "value": countries}]})
+    };
+    app.post("/api/v1/segments", ADMIN_TOKEN, &segment(json!(["IT"])))
+        .await
+        .expect_status(201);
+    // Unused: an ordinary edit.
+    app.put(
+        "/api/v1/segments/eu_users",
+        ADMIN_TOKEN,
+        &segment(json!(["IT", "FR"])),
+    )
+    .await
+    .expect_status(200);
+    app.create_flag(&json!({"flag_id": "eu_banner", "default_value": false,
+        "targeting_rules": [{"conditions": [{"operator": "in_segment", "value": "eu_users"}], "value": true}]}))
+    .await;
+    // Now production serves through it: protected, so a reason is needed.
+    app.put(
+        "/api/v1/segments/eu_users",
+        ADMIN_TOKEN,
+        &segment(json!(["IT", "FR", "DE"])),
+    )
+    .await
+    .expect_error(422, "reason_required");
+    app.send(
+        app.request(
+            reqwest::Method::PUT,
+            "/api/v1/segments/eu_users",
+            Some(ADMIN_TOKEN),
+        )
+        .header("X-Change-Reason", "Germany joins")
+        .json(&segment(json!(["IT", "FR", "DE"]))),
+    )
+    .await
+    .expect_status(200);
+    let entries = app.audit("action=segment.update").await;
+    assert_eq!(entries[0]["reason"], "Germany joins");
 }
