@@ -263,10 +263,15 @@ pub async fn approve_change_request(
     OptionalJsonBody(body): OptionalJsonBody<ReviewBody>,
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Approver)?;
-    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Approved);
     let now = state.clock.now();
     let mut applied_now = false;
     let stored = pending(&state, &id).await?;
+    // The applied change is recorded with the request's reason and
+    // deployment (the approver is the actor).
+    let requested = document(&stored)?;
+    let meta = WriteMeta::from_request(&principal, &headers)
+        .in_mode(WriteMode::Approved)
+        .with_body(requested.reason.clone(), requested.deployment_id.clone());
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
         if request.author == principal.key_id {
