@@ -167,6 +167,25 @@ where
     Ok((committed, state.live.current()))
 }
 
+/// Like [`apply`], for requests that may find nothing to do (everything
+/// already as asked): that is `Ok(None)` rather than an error.
+pub async fn apply_if_any<F>(
+    state: &AppState,
+    meta: WriteMeta,
+    plan: F,
+) -> Result<Option<(Committed, Arc<LiveConfig>)>, ApiError>
+where
+    F: FnOnce(&LiveConfig) -> Result<Vec<AuditedChange>, ApiError>,
+{
+    match apply(state, meta, plan).await {
+        Ok(done) => Ok(Some(done)),
+        Err(ApiError::BadRequest {
+            code: "no_changes", ..
+        }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
 /// Refuses changes that would introduce a configuration problem (an unknown
 /// segment, prerequisite or environment, a prerequisite cycle, an environment
 /// loop). Problems that existed before are not this write's fault.

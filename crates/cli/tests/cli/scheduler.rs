@@ -2,47 +2,22 @@
 //! both schedulers find the same due items at the same moment (their clocks
 //! read one file the test controls), and every item is applied exactly once.
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_TOKEN, Server, client, free_port};
+use crate::support::{ADMIN_TOKEN, Server, client, free_port, start_with};
 
 /// Starts a node whose "now" is read from `clock_file`, with a fast
 /// scheduler loop (so that the loops race the explicit runs too).
 async fn start_node(database_url: &str, workdir: &Path, clock_file: &Path) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
-        .arg("serve")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .env("DATABASE_URL", database_url)
-        .env("FEATURE_FLAGS_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("FEATURE_FLAGS_CLOCK_FILE", clock_file)
-        .env("FEATURE_FLAGS_SCHEDULER_INTERVAL_MS", "20")
-        .env("RUST_LOG", "warn")
-        .current_dir(workdir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("{}/health/ready", server.url))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "the node did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
+    let settings = [
+        ("FEATURE_FLAGS_CLOCK_FILE", clock_file.as_os_str()),
+        ("FEATURE_FLAGS_SCHEDULER_INTERVAL_MS", OsStr::new("20")),
+    ];
+    start_with(database_url, free_port(), workdir, &settings).await
 }
 
 async fn call(

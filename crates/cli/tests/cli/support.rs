@@ -41,12 +41,23 @@ pub fn free_port() -> u16 {
 
 /// Starts the service on `database_url` and waits until it is ready.
 pub async fn start(database_url: &str, port: u16, workdir: &Path) -> Server {
+    start_with(database_url, port, workdir, &[]).await
+}
+
+/// [`start`] with more environment variables (settings).
+pub async fn start_with(
+    database_url: &str,
+    port: u16,
+    workdir: &Path,
+    settings: &[(&str, &std::ffi::OsStr)],
+) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
         .arg("serve")
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .env("DATABASE_URL", database_url)
         .env("FEATURE_FLAGS_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("RUST_LOG", "warn")
+        .envs(settings.iter().copied())
         .current_dir(workdir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

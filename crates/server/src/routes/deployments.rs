@@ -20,7 +20,7 @@ use crate::extract::{JsonBody, OptionalJsonBody, Path};
 use crate::flag_ops::{set_enabled, with_environment_entry};
 use crate::governance::{WriteMode, enabled_in, static_value};
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, parse_flag};
+use crate::write::{WriteMeta, apply, apply_if_any, change, parse_flag};
 
 /// The body of `POST /api/v1/deployments/{id}/rollback`.
 #[derive(Debug, Default, Deserialize)]
@@ -242,7 +242,7 @@ pub async fn run_deployment_hooks(
         .with_default_reason(|| format!("{phase} of deployment {deployment_id}"));
     let mut report = Vec::new();
     let action = format!("deployment.{phase}");
-    let outcome = apply(&state, meta, |live| {
+    let outcome = apply_if_any(&state, meta, |live| {
         let tree = live.environment_tree();
         // The flags as the steps leave them, in step order.
         let mut planned: BTreeMap<String, Flag> = BTreeMap::new();
@@ -321,14 +321,8 @@ pub async fn run_deployment_hooks(
             .collect())
     })
     .await;
-    let revision = match outcome {
-        Ok((committed, _)) => Some(committed.revision),
-        // Only verifications, or everything already as wanted.
-        Err(ApiError::BadRequest {
-            code: "no_changes", ..
-        }) => None,
-        Err(other) => return Err(other),
-    };
+    // None: nothing to change (only verifications, or all as asked).
+    let revision = outcome?.map(|(committed, _)| committed.revision);
     Ok((
         StatusCode::OK,
         Json(json!({

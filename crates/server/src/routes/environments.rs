@@ -14,7 +14,7 @@ use crate::extract::{JsonBody, Path};
 use crate::flag_ops::{rfc3339, strip_meta};
 use crate::governance::WriteMode;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, expect_version, if_match};
+use crate::write::{WriteMeta, apply, apply_if_any, change, expect_version, if_match};
 
 /// An environment as the API returns it: its settings plus `version`,
 /// `updated_at` and its `children`.
@@ -310,7 +310,7 @@ pub async fn promote_environment(
     let meta = WriteMeta::from_request(&principal, &headers).with_body(body.reason.clone(), None);
     let mut promoted = Vec::new();
     let mut unchanged = Vec::new();
-    let outcome = apply(&state, meta, |live| {
+    let outcome = apply_if_any(&state, meta, |live| {
         let tree = live.environment_tree();
         let mut changes = Vec::new();
         for stored in live.flags.values() {
@@ -338,13 +338,8 @@ pub async fn promote_environment(
         Ok(changes)
     })
     .await;
-    let revision = match outcome {
-        Ok((committed, _)) => Some(committed.revision),
-        Err(ApiError::BadRequest {
-            code: "no_changes", ..
-        }) => None,
-        Err(other) => return Err(other),
-    };
+    // None: nothing to change (only verifications, or all as asked).
+    let revision = outcome?.map(|(committed, _)| committed.revision);
     Ok(Json(json!({
         "environment": env,
         "from": parent,

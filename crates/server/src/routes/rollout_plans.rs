@@ -5,8 +5,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use ff_store::{Change, Expect, Role, StoredWorkItem, WorkItem, WorkKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,8 +19,8 @@ use crate::extract::{JsonBody, OptionalJsonBody, Path, QueryParams};
 use crate::flag_ops::rfc3339;
 use crate::governance::WriteMode;
 use crate::routes::schedules::{
-    ListQuery, check_target, from_value, item_response, list, load, require_reason_if_protected,
-    to_value,
+    self, ListQuery, check_target, from_value, item_response, list, load,
+    require_reason_if_protected, to_value,
 };
 use crate::scheduler::Step;
 use crate::state::AppState;
@@ -135,18 +135,7 @@ pub async fn create_rollout_plan(
         due_at: plan.steps.first().map(|s| s.at),
         document: to_value(&plan)?,
     };
-    let id = item.id.clone();
-    let environment = plan.environment.clone();
-    apply(&state, meta, |_| {
-        Ok(vec![change(
-            Change::PutWorkItem(item, Expect::Absent),
-            "rollout_plan.create",
-            Some(&environment),
-        )])
-    })
-    .await?;
-    let stored = load(&state, WorkKind::RolloutPlan, &id).await?;
-    Ok((StatusCode::CREATED, Json(item_response(&stored))).into_response())
+    schedules::create(&state, meta, item, "rollout_plan.create").await
 }
 
 fn percentage(percentage: f64, rule: Option<RuleRef>) -> Action {

@@ -129,17 +129,27 @@ pub async fn create_schedule(
         due_at: Some(schedule.at),
         document: to_value(&schedule)?,
     };
-    let id = item.id.clone();
+    create(&state, meta, item, "schedule.create").await
+}
+
+/// Stores a new work item and answers `201` with it.
+pub async fn create(
+    state: &AppState,
+    meta: WriteMeta,
+    item: WorkItem,
+    action: &str,
+) -> ApiResult<Response> {
+    let (kind, id) = (item.kind, item.id.clone());
     let environment = item.environment.clone();
-    apply(&state, meta, |_| {
+    apply(state, meta, |_| {
         Ok(vec![change(
             Change::PutWorkItem(item, Expect::Absent),
-            "schedule.create",
+            action,
             environment.as_deref(),
         )])
     })
     .await?;
-    let stored = load(&state, WorkKind::Schedule, &id).await?;
+    let stored = load(state, kind, &id).await?;
     Ok((StatusCode::CREATED, Json(item_response(&stored))).into_response())
 }
 
