@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![recursion_limit = "256"]
 
 pub mod actions;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod openapi;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
+pub mod usage;
 pub mod write;
 
 use std::future::Future;
@@ -128,6 +130,7 @@ pub async fn serve(
     follower.abort();
     scheduler.abort();
     flush_key_usage(&state).await;
+    flush_flag_usage(&state).await;
     result
 }
 
@@ -136,6 +139,7 @@ async fn background_tasks(state: AppState) {
     loop {
         tick.tick().await;
         flush_key_usage(&state).await;
+        flush_flag_usage(&state).await;
         // A safety net under the commit notifications: a node that missed
         // one still catches up within one tick.
         refresh(&state).await;
@@ -175,6 +179,15 @@ async fn follow_commits(state: AppState) {
 async fn refresh(state: &AppState) {
     if let Err(error) = state.live.refresh().await {
         tracing::warn!(%error, "could not refresh the configuration");
+    }
+}
+
+/// Writes when flags were last evaluated (and makes room for new flags).
+pub async fn flush_flag_usage(state: &AppState) {
+    state.flag_usage.track(&state.live.current());
+    let used = state.flag_usage.take();
+    if let Err(error) = state.store.record_flag_usage(&used).await {
+        tracing::warn!(%error, "could not record flag usage");
     }
 }
 

@@ -201,6 +201,11 @@ fn schemas() -> Value {
             "deployment": {"type": "object", "description": "the seed's deployment document: pre_deploy / post_deploy lists of {enable_flag}, {disable_flag}, {verify_flags}"}}},
         "Promote": {"type": "object", "properties": {"flags": {"type": "array", "items": {"type": "string"}},
             "all": {"type": "boolean"}, "changed_since": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}}},
+        "Dependencies": {"type": "object", "required": ["dependencies"], "properties": {
+            "dependencies": {"type": "array", "items": {"type": "object", "required": ["flag", "depends_on"], "properties": {
+                "flag": {"type": "string"},
+                "depends_on": {"type": "array", "items": {"type": "object", "required": ["flag"], "properties": {
+                    "repository": {"type": "string"}, "flag": {"type": "string"}, "required_value": {}}}}}}}}},
         "ReviewBody": {"type": "object", "properties": {"comment": {"type": "string"}}},
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},

@@ -95,6 +95,8 @@ pub struct AppState {
     /// long-lived streams end (clients resume elsewhere with
     /// `Last-Event-ID`) instead of holding the shutdown open.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// When flags were last evaluated, waiting to be written in a batch.
+    pub flag_usage: Arc<crate::usage::FlagUsage>,
 }
 
 impl AppState {
@@ -108,6 +110,8 @@ impl AppState {
         let rate = NonZeroU32::new(config.rate_limit.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_burst.max(config.rate_limit).max(1))
             .unwrap_or(NonZeroU32::MIN);
+        let flag_usage = Arc::new(crate::usage::FlagUsage::default());
+        flag_usage.track(&live.current());
         AppState {
             store,
             live: Arc::new(live),
@@ -119,6 +123,7 @@ impl AppState {
             key_usage: Arc::new(Mutex::new(HashMap::new())),
             writes: Arc::new(tokio::sync::Mutex::new(())),
             stopping: tokio::sync::watch::Sender::new(false),
+            flag_usage,
         }
     }
 }

@@ -152,6 +152,13 @@ where
             review.window_overridden.join(", ")
         ));
     }
+    let written: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match &c.change {
+            Change::PutFlag(flag, _) => Some(flag.flag_id.clone()),
+            _ => None,
+        })
+        .collect();
     let committed = state
         .store
         .commit(ChangeSet {
@@ -164,7 +171,12 @@ where
         })
         .await?;
     state.live.refresh().await?;
-    Ok((committed, state.live.current()))
+    let live = state.live.current();
+    // New flags can be counted as used from their first evaluation on.
+    state
+        .flag_usage
+        .track_written(&live, written.iter().map(String::as_str));
+    Ok((committed, live))
 }
 
 /// Like [`apply`], for requests that may find nothing to do (everything

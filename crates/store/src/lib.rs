@@ -119,6 +119,18 @@ pub trait FlagStore: Send + Sync + 'static {
         deployment_id: &str,
     ) -> Result<Vec<FlagVersion>, StoreError>;
 
+    /// Records when flags were last evaluated (batched by the caller; a time
+    /// older than the one stored is ignored; not audited).
+    async fn record_flag_usage(
+        &self,
+        evaluated: &[(String, time::OffsetDateTime)],
+    ) -> Result<(), StoreError>;
+
+    /// When each flag was last evaluated, as recorded.
+    async fn flag_usage(
+        &self,
+    ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, StoreError>;
+
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -196,6 +196,7 @@ conformance!(
     reopening_sees_committed_data,
     work_items_round_trip_and_filter,
     deployment_versions_by_flag_and_version,
+    flag_usage_keeps_the_latest_time,
 );
 
 // ---------------------------------------------------------------------------
@@ -1753,4 +1754,22 @@ async fn deployment_versions_by_flag_and_version(store: Arc<dyn FlagStore>, _raw
         .collect();
     assert_eq!(found, [("a", 2), ("b", 2), ("b", 3)]);
     assert!(store.deployment_versions("other").await.unwrap().is_empty());
+}
+
+async fn flag_usage_keeps_the_latest_time(store: Arc<dyn FlagStore>, _raw: Raw) {
+    assert!(store.flag_usage().await.unwrap().is_empty());
+    store
+        .record_flag_usage(&[("a".to_owned(), at(10)), ("b".to_owned(), at(5))])
+        .await
+        .unwrap();
+    // An older time (a node that flushes late) does not move it back.
+    store
+        .record_flag_usage(&[("a".to_owned(), at(3)), ("b".to_owned(), at(20))])
+        .await
+        .unwrap();
+    let usage = store.flag_usage().await.unwrap();
+    assert_eq!(usage.len(), 2);
+    assert_eq!(usage["a"], stored(at(10)));
+    assert_eq!(usage["b"], stored(at(20)));
+    store.record_flag_usage(&[]).await.unwrap();
 }

@@ -37,6 +37,7 @@ pub async fn evaluate(
             ));
         }
         (Some(flag_id), None) => {
+            state.flag_usage.record(&flag_id, state.clock.now());
             let result =
                 EvaluationResult::from_resolution(&flag_id, &snapshot.evaluate(&flag_id, &context));
             serde_json::to_value(result)
@@ -46,13 +47,17 @@ pub async fn evaluate(
                 Some(ids) => ids
                     .iter()
                     .map(|id| {
+                        state.flag_usage.record(id, state.clock.now());
                         EvaluationResult::from_resolution(id, &snapshot.evaluate(id, &context))
                     })
                     .collect(),
-                None => snapshot
-                    .evaluate_all(&context)
-                    .map(|(id, resolution)| EvaluationResult::from_resolution(id, &resolution))
-                    .collect(),
+                None => {
+                    state.flag_usage.record_all(state.clock.now());
+                    snapshot
+                        .evaluate_all(&context)
+                        .map(|(id, resolution)| EvaluationResult::from_resolution(id, &resolution))
+                        .collect()
+                }
             };
             serde_json::to_value(BulkEvaluation {
                 environment,

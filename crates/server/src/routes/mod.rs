@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bulk;
 pub mod change_requests;
+pub mod dependencies;
 pub mod deployments;
 pub mod emergency;
 pub mod environments;
@@ -18,6 +19,7 @@ pub mod ofrep;
 pub mod rollout_plans;
 pub mod schedules;
 pub mod segments;
+pub mod stale;
 pub mod stream;
 pub mod transfer;
 
@@ -117,6 +119,12 @@ pub const ROUTES: &[Route] = &[
                  ("limit", "page size (default 100, at most 1000)"), ("cursor", "next_cursor of the previous page")]),
     route!("POST" "/api/v1/flags" => flags::create_flag, "flags", EDITOR, "Create a flag from its document.", body = Body::Json("Flag")),
     route!("POST" "/api/v1/flags/bulk" => bulk::bulk_flags, "flags", EDITOR, "Apply several flag changes in one transaction, all or nothing.", body = Body::Json("BulkRequest")),
+    route!("GET" "/api/v1/flags/stale" => stale::list_stale_flags, "flags", VIEWER, "Cleanup candidates: flags not evaluated for N days, or serving one value everywhere unchanged for M days.",
+        query = [("unused_days", "not evaluated for this many days (default 30)"), ("rollout_days", "constant everywhere and unchanged for this many days (default 14)")]),
+    route!("GET" "/api/v1/flags/{flag_id}/dependents" => dependencies::list_dependents, "dependencies", VIEWER, "The flags that require this one (directly or not), and whether each requirement holds per environment."),
+    route!("POST" "/api/v1/dependencies/check" => dependencies::check_dependencies, "dependencies", VIEWER, "Check the seed's flag-dependencies.yaml against an environment.",
+        query = [("environment", "the environment to check in"), ("format", "json or yaml (default: from Content-Type)")],
+        body = Body::JsonOrYaml("Dependencies")),
     route!("GET" "/api/v1/flags/{flag_id}" => flags::get_flag, "flags", VIEWER, "Get a flag (deleted ones too); ETag is its version."),
     route!("PUT" "/api/v1/flags/{flag_id}" => flags::replace_flag, "flags", EDITOR, "Replace a flag's document (If-Match or body version: 409 when stale).", body = Body::Json("Flag")),
     route!("PATCH" "/api/v1/flags/{flag_id}" => flags::patch_flag, "flags", EDITOR, "Change a flag with a JSON merge patch (RFC 7396).", body = Body::Json("MergePatch")),
@@ -133,6 +141,8 @@ pub const ROUTES: &[Route] = &[
     route!("POST" "/api/v1/flags/{flag_id}/rollback" => flags::rollback_flag, "history", EDITOR, "Write a new version equal to an old one (or one environment of it).", body = Body::Json("RollbackRequest")),
     route!("GET" "/api/v1/environments" => environments::list_environments, "environments", VIEWER, "The environment tree, parents first."),
     route!("POST" "/api/v1/environments" => environments::create_environment, "environments", ADMIN, "Create an environment.", body = Body::Json("Environment")),
+    route!("GET" "/api/v1/environments/diff" => environments::diff_environments, "environments", VIEWER, "The flags whose effective configuration differs between two environments, path by path.",
+        query = [("from", "one environment"), ("to", "the other")]),
     route!("GET" "/api/v1/environments/{env}" => environments::get_environment, "environments", VIEWER, "One environment."),
     route!("PUT" "/api/v1/environments/{env}" => environments::replace_environment, "environments", ADMIN, "Replace an environment's settings.", body = Body::Json("Environment")),
     route!("DELETE" "/api/v1/environments/{env}" => environments::delete_environment, "environments", ADMIN, "Delete an environment nothing depends on."),

@@ -58,6 +58,7 @@ pub async fn evaluate_flag(
         }
     };
     let resolution = snapshot.evaluate(&key, &context);
+    state.flag_usage.record(&key, state.clock.now());
     if resolution.error_code == Some(ErrorCode::FlagNotFound) {
         let details = format!("flag '{key}' was not found");
         return Ok(failure(
@@ -91,6 +92,7 @@ pub async fn evaluate_flags(
         Ok(context) => context,
         Err((code, details)) => return Ok(failure(StatusCode::BAD_REQUEST, None, code, &details)),
     };
+    state.flag_usage.record_all(state.clock.now());
     let flags: Vec<Value> = snapshot
         .evaluate_all(&context)
         .map(|(key, resolution)| success(&live, key, &resolution))

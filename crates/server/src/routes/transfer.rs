@@ -130,7 +130,9 @@ pub async fn import_configuration(
     Ok(axum::Json(plan.report(false, Some(committed.revision))))
 }
 
-fn read_document(
+/// A JSON or YAML body, by `?format=` or `Content-Type` (else JSON, then
+/// YAML).
+pub(crate) fn read_document(
     headers: &HeaderMap,
     format: Option<&str>,
     body: &[u8],

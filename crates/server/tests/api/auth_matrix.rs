@@ -325,6 +325,33 @@ fn routes() -> Vec<Route> {
                 None,
             )
         }),
+        // Dependencies, cleanup, environment diff.
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/flags/stale".into(), None)
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/dependents".into(),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/dependencies/check?environment=production".into(),
+                Some(
+                    json!({"dependencies": [{"flag": "matrix_flag", "depends_on": [{"flag": "matrix_rollout"}]}]}),
+                ),
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/environments/diff?from=development&to=production".into(),
+                None,
+            )
+        }),
         // Deployments and promotion.
         route(EDITOR, |_, _| {
             (

@@ -420,6 +420,42 @@ where
         tx.commit().await.map_err(db_error)
     }
 
+    pub(crate) async fn record_flag_usage(
+        &self,
+        evaluated: &[(String, time::OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        if evaluated.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await.map_err(db_error)?;
+        for (flag_id, at) in evaluated {
+            sqlx::query(
+                "INSERT INTO flag_usage (flag_id, last_evaluated_at) VALUES ($1, $2) \
+                 ON CONFLICT (flag_id) DO UPDATE SET last_evaluated_at = excluded.last_evaluated_at \
+                 WHERE flag_usage.last_evaluated_at < excluded.last_evaluated_at",
+            )
+            .bind(flag_id.as_str())
+            .bind(unix_millis(*at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn flag_usage(
+        &self,
+    ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT flag_id, last_evaluated_at FROM flag_usage")
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(flag_id, at)| Ok((flag_id, rows::from_millis(at)?)))
+            .collect()
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.read)
@@ -541,6 +577,20 @@ macro_rules! delegate_flag_store {
                 deployment_id: &str,
             ) -> Result<Vec<$crate::FlagVersion>, $crate::StoreError> {
                 self.sql.deployment_versions(deployment_id).await
+            }
+
+            async fn record_flag_usage(
+                &self,
+                evaluated: &[(String, time::OffsetDateTime)],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.record_flag_usage(evaluated).await
+            }
+
+            async fn flag_usage(
+                &self,
+            ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, $crate::StoreError>
+            {
+                self.sql.flag_usage().await
             }
 
             async fn ping(&self) -> Result<(), $crate::StoreError> {

@@ -1,0 +1,113 @@
+//! `GET /api/v1/flags/stale`: cleanup candidates — flags nobody evaluates
+//! any more, and flags that have served one value to everyone, everywhere,
+//! for a long time (the feature shipped; the flag is dead code).
+
+use axum::Json;
+use axum::extract::State;
+use ff_store::{Role, StoredFlag};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::flag_ops::rfc3339;
+use crate::governance::static_value;
+use crate::state::AppState;
+use crate::usage::ALL_FLAGS;
+
+/// The query of `GET /api/v1/flags/stale`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleQuery {
+    /// Not evaluated for this many days (default 30).
+    unused_days: Option<u32>,
+    /// Serving one value everywhere, unchanged for this many days (default 14).
+    rollout_days: Option<u32>,
+}
+
+/// `GET /api/v1/flags/stale`.
+pub async fn list_stale_flags(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<StaleQuery>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::Viewer)?;
+    let unused_days = query.unused_days.unwrap_or(30);
+    let rollout_days = query.rollout_days.unwrap_or(14);
+    if unused_days == 0 || rollout_days == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "unused_days and rollout_days must be at least 1",
+        ));
+    }
+    // What this node saw since its last flush counts too.
+    crate::flush_flag_usage(&state).await;
+    let usage = state.store.flag_usage().await?;
+    let now = state.clock.now();
+    let unused_since = now - Duration::days(i64::from(unused_days));
+    let constant_since = now - Duration::days(i64::from(rollout_days));
+    let live = state.live.current();
+    let tree = live.environment_tree();
+    let every_flag = usage.get(ALL_FLAGS).copied();
+    let mut candidates = Vec::new();
+    for stored in live.flags.values() {
+        let last = [usage.get(&stored.flag.flag_id).copied(), every_flag]
+            .into_iter()
+            .flatten()
+            .max();
+        let mut reasons = Vec::new();
+        match last {
+            Some(last) if last < unused_since => reasons.push(format!(
+                "not evaluated for {unused_days} days (last {})",
+                rfc3339(last)
+            )),
+            None if stored.created_at < unused_since => reasons.push(format!(
+                "never evaluated, created {} days ago",
+                (now - stored.created_at).whole_days()
+            )),
+            _ => {}
+        }
+        if let Some(value) = constant_everywhere(
+            stored,
+            &live.environments.keys().cloned().collect::<Vec<_>>(),
+            &tree,
+        ) && stored.updated_at < constant_since
+        {
+            reasons.push(format!(
+                "serves {value} to everyone in every environment, unchanged since {}",
+                rfc3339(stored.updated_at)
+            ));
+        }
+        if !reasons.is_empty() {
+            candidates.push(json!({
+                "flag_id": stored.flag.flag_id,
+                "owner": stored.flag.owner,
+                "lifecycle": stored.flag.lifecycle,
+                "last_evaluated_at": last.map(rfc3339),
+                "updated_at": rfc3339(stored.updated_at),
+                "reasons": reasons,
+            }));
+        }
+    }
+    Ok(Json(json!({
+        "unused_days": unused_days,
+        "rollout_days": rollout_days,
+        "as_of": rfc3339(now),
+        "items": candidates,
+    })))
+}
+
+/// The one value a flag serves to everyone in every environment, if so.
+fn constant_everywhere(
+    stored: &StoredFlag,
+    environments: &[String],
+    tree: &[ff_engine::Environment],
+) -> Option<Value> {
+    let mut values = environments
+        .iter()
+        .map(|env| static_value(&stored.flag, env, tree));
+    let first = values.next()??;
+    values.all(|v| v.as_ref() == Some(&first)).then_some(first)
+}
