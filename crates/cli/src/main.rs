@@ -1,36 +1,182 @@
 #![doc = include_str!("../README.md")]
 
+mod cli;
+mod client;
+mod commands;
+mod offline;
+mod output;
+mod profiles;
+mod reference;
+
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
 use ff_server::{ServeConfig, SystemClock};
 use tokio::net::TcpListener;
 
-/// Feature flags for Kotlin Multiplatform apps and Python services: targeting,
-/// gradual rollouts, a kill switch and a full audit trail.
-#[derive(Debug, Parser)]
-#[command(name = "feature-flags", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the service (REST API, evaluation) on one port.
-    ///
-    /// With no options it listens on 0.0.0.0:8001 and keeps everything in
-    /// ./feature-flags.db. On first start it creates the environments
-    /// development → staging → production and prints an admin API key once.
-    Serve(ServeConfig),
-}
+use crate::cli::{Cli, Command};
+use crate::client::{CliError, CliResult, Client, exit};
+use crate::output::Printer;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(config) => serve(config).await,
+    if let Command::Serve(config) = cli.command {
+        return match serve(config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(exit::FAILED)
+            }
+        };
+    }
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if !error.message.is_empty() {
+                eprintln!("error: {}", error.message);
+            }
+            error.exit_code()
+        }
+    }
+}
+
+/// Every command but `serve`.
+async fn run(cli: Cli) -> CliResult {
+    let printer = Printer::new(cli.global.output, cli.global.quiet);
+    let connection = || profiles::resolve(&cli.global);
+    let client = || connection().map(|(url, token)| Client::new(&url, token));
+    match &cli.command {
+        Command::Serve(_) => Ok(()),
+        Command::Login { name } => profiles::login(&cli.global, name, &printer).await,
+        Command::EmergencyDisable(args) => {
+            commands::emergency(&client()?, &printer, args, false).await
+        }
+        Command::EmergencyEnable(args) => {
+            commands::emergency(&client()?, &printer, args, true).await
+        }
+        Command::Rollback(args) => commands::rollback(&client()?, &printer, args).await,
+        Command::Flags(command) => commands::flags(&client()?, &printer, command).await,
+        Command::Evaluate { flag, env, context } => {
+            commands::evaluate(&client()?, &printer, flag, env, context).await
+        }
+        Command::Envs(command) => commands::envs(&client()?, &printer, command).await,
+        Command::Segments(command) => commands::segments(&client()?, &printer, command).await,
+        Command::Audit(args) => commands::audit(&client()?, &printer, args).await,
+        Command::Keys(command) => commands::keys(&client()?, &printer, command).await,
+        Command::ChangeRequests(command) => {
+            commands::change_requests(&client()?, &printer, command).await
+        }
+        Command::Schedule(command) => commands::schedule(&client()?, &printer, command).await,
+        Command::Export { format, out } => {
+            commands::export(&client()?, format, out.as_deref()).await
+        }
+        Command::Import {
+            file,
+            dry_run,
+            prune,
+            write,
+        } => {
+            let document = offline::read_file(file)?;
+            commands::apply(
+                &client()?,
+                &printer,
+                &document,
+                *dry_run,
+                *prune,
+                true,
+                write,
+            )
+            .await
+        }
+        Command::Apply {
+            file,
+            dry_run,
+            prune,
+            yes,
+            write,
+        } => {
+            let files = offline::read_paths(file)?;
+            // Checked offline first: the engine's messages, with file names.
+            if let Err(errors) = offline::parse(&files) {
+                return Err(CliError::invalid(format!(
+                    "{} problem(s) in the files; nothing applied:\n{}",
+                    errors.len(),
+                    errors
+                        .iter()
+                        .map(|e| format!("  error: {e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )));
+            }
+            let document = commands::import_document(&files);
+            commands::apply(
+                &client()?,
+                &printer,
+                &document,
+                *dry_run,
+                *prune,
+                *yes,
+                write,
+            )
+            .await
+        }
+        Command::Validate { file } => commands::validate(&printer, file),
+        Command::Snapshot {
+            scenario,
+            environment,
+            from,
+            out,
+        } => {
+            let client = if from.is_some() {
+                None
+            } else {
+                Some(client()?)
+            };
+            commands::snapshot(
+                client.as_ref(),
+                &printer,
+                *scenario,
+                environment,
+                from.as_deref(),
+                out,
+            )
+            .await
+        }
+        Command::Deploy {
+            file,
+            phase,
+            deployment_id,
+            environment,
+            reason,
+        } => {
+            commands::deploy(
+                &client()?,
+                &printer,
+                file,
+                phase,
+                deployment_id,
+                environment,
+                reason,
+            )
+            .await
+        }
+        Command::Deps(command) => commands::deps(&client()?, &printer, command).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "feature-flags",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Docs => {
+            crate::output::emit(&reference::markdown(&Cli::command()));
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,597 @@
+//! The command line: every command and option, in one place (also the
+//! source of `docs/CLI.md` and the shell completions).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use ff_server::ServeConfig;
+
+use crate::offline::Scenario;
+use crate::output::Format;
+
+/// Feature flags for Kotlin Multiplatform apps and Python services: targeting,
+/// gradual rollouts, a kill switch and a full audit trail.
+///
+/// `serve` runs the service; every other command is a client of a running
+/// service over HTTP (`--url`, `--token`, or a profile saved by `login`),
+/// except `validate` and `snapshot --from`, which work offline.
+#[derive(Debug, Parser)]
+#[command(name = "feature-flags", version, about, long_about)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Connection and output options.
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Options of every client command.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// The service (default http://localhost:8001, or the profile's).
+    #[arg(long, env = "FEATURE_FLAGS_URL", global = true)]
+    pub url: Option<String>,
+    /// An API key (default: the profile's).
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// A profile saved by `login` (default: the last one saved).
+    #[arg(long, env = "FEATURE_FLAGS_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// How to print answers.
+    #[arg(long, short, value_enum, default_value_t = Format::Table, global = true)]
+    pub output: Format,
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Options of commands that change something.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WriteArgs {
+    /// Why (sent as X-Change-Reason; protected environments require one).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Confirm a destructive change in a protected environment.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Override a change window (admin keys, with --reason).
+    #[arg(long)]
+    pub override_window: bool,
+    /// The deployment this change belongs to (X-Deployment-Id).
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (REST API, evaluation) on one port.
+    ///
+    /// With no options it listens on 0.0.0.0:8001 and keeps everything in
+    /// ./feature-flags.db. On first start it creates the environments
+    /// development → staging → production and prints an admin API key once.
+    Serve(ServeConfig),
+    /// Save a service URL and key as a profile for later commands.
+    Login {
+        /// The profile's name.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// Kill switch: turn a flag off at once (never held by approvals or windows).
+    EmergencyDisable(EmergencyArgs),
+    /// Turn a flag back on where the kill switch turned it off.
+    EmergencyEnable(EmergencyArgs),
+    /// Roll a flag back to a version, or undo a deployment's changes.
+    Rollback(RollbackArgs),
+    /// Flags: list, show, create, change, history.
+    #[command(subcommand)]
+    Flags(FlagsCommand),
+    /// Evaluate a flag for a context.
+    Evaluate {
+        /// The flag.
+        #[arg(long)]
+        flag: String,
+        /// The environment.
+        #[arg(long, alias = "environment")]
+        env: String,
+        /// Context attributes, `key=value` (values are JSON when they parse:
+        /// `age=30`, `beta=true`; text otherwise).
+        #[arg(long = "context", value_name = "KEY=VALUE")]
+        context: Vec<String>,
+    },
+    /// Environments: list, diff, promote.
+    #[command(subcommand)]
+    Envs(EnvsCommand),
+    /// Segments: list, show, create, delete.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
+    /// The audit log (filters; `--follow` waits for new entries), or `audit verify`.
+    Audit(AuditArgs),
+    /// API keys: create, list, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Changes held for approval: list, show, approve, reject, rebase.
+    #[command(subcommand, name = "change-requests")]
+    ChangeRequests(ChangeRequestsCommand),
+    /// Scheduled changes: list, create, cancel.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// Write the whole configuration (flags, segments, environments).
+    Export {
+        /// json or yaml.
+        #[arg(long, default_value = "yaml")]
+        format: String,
+        /// The file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Apply an export document in one transaction.
+    Import {
+        /// The file (JSON or YAML).
+        #[arg(long, short)]
+        file: PathBuf,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete flags and segments the file does not contain.
+        #[arg(long)]
+        prune: bool,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Flags as code: show the plan for files or directories, ask, apply atomically.
+    Apply {
+        /// Files or directories of flag documents (JSON or YAML) or exports.
+        #[arg(long, short, required = true)]
+        file: Vec<PathBuf>,
+        /// Show the plan; change nothing (for CI).
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete flags and segments the files do not contain.
+        #[arg(long)]
+        prune: bool,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Check flag files offline with the engine (no service needed).
+    Validate {
+        /// Files or directories.
+        #[arg(long, short, required = true)]
+        file: Vec<PathBuf>,
+    },
+    /// Write a snapshot file for tests (FEATURE_FLAGS_OFFLINE_FILE).
+    Snapshot {
+        /// all_flags_off, all_flags_on or production_flags.
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        /// The environment production_flags reads.
+        #[arg(long, default_value = "production")]
+        environment: String,
+        /// Read an export file instead of the service (offline).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Where to write it.
+        #[arg(long, default_value = "flags.json")]
+        out: PathBuf,
+    },
+    /// Run a deployment phase's steps (enable_flag, disable_flag, verify_flags).
+    Deploy {
+        /// The deployment YAML (the `deployment:` document).
+        #[arg(long)]
+        file: PathBuf,
+        /// pre or post.
+        #[arg(long, value_parser = ["pre", "post"])]
+        phase: String,
+        /// The deployment id (rollback --deployment-id undoes it).
+        #[arg(long)]
+        deployment_id: String,
+        /// The environment.
+        #[arg(long)]
+        environment: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Cross-repository dependencies.
+    #[command(subcommand)]
+    Deps(DepsCommand),
+    /// Print a shell completion script (bash, zsh, fish, …).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the command reference (docs/CLI.md).
+    #[command(hide = true)]
+    Docs,
+}
+
+/// `emergency-disable` / `emergency-enable`.
+#[derive(Debug, Args)]
+pub struct EmergencyArgs {
+    /// The flag.
+    #[arg(long)]
+    pub flag: String,
+    /// The environment (default: every environment).
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `rollback`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["flag", "deployment_id"])))]
+pub struct RollbackArgs {
+    /// The flag to roll back (with --to-version).
+    #[arg(long, requires = "to_version")]
+    pub flag: Option<String>,
+    /// A version number, or a deployment id / release (`1.2.3`): the flag's
+    /// last version written by it.
+    #[arg(long)]
+    pub to_version: Option<String>,
+    /// Undo every change of this deployment.
+    #[arg(long, conflicts_with = "flag")]
+    pub deployment_id: Option<String>,
+    /// Only this environment's entries.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `flags …`.
+#[derive(Debug, Subcommand)]
+pub enum FlagsCommand {
+    /// List flags.
+    List {
+        /// Only with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only of this owner.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only in this lifecycle stage.
+        #[arg(long)]
+        lifecycle: Option<String>,
+        /// Text in the id, description, owner or tags.
+        #[arg(long)]
+        search: Option<String>,
+        /// Deleted flags instead.
+        #[arg(long)]
+        deleted: bool,
+    },
+    /// Show a flag.
+    Get {
+        /// The flag.
+        flag: String,
+    },
+    /// Create a flag from a file (JSON or YAML).
+    Create {
+        /// The file.
+        #[arg(long, short)]
+        file: PathBuf,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Edit a flag in $EDITOR, see the diff, confirm.
+    Edit {
+        /// The flag.
+        flag: String,
+        /// Apply without asking.
+        #[arg(long, short)]
+        yes: bool,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Set the value a flag serves in an environment.
+    SetValue {
+        /// The flag.
+        flag: String,
+        /// The value (JSON: `true`, `45`, `"dark"`, `{"theme": "dark"}`; text otherwise).
+        value: String,
+        /// The environment.
+        #[arg(long)]
+        environment: String,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Turn a flag on in an environment.
+    Enable(FlagEnvArgs),
+    /// Turn a flag off in an environment.
+    Disable(FlagEnvArgs),
+    /// Set a rule's rollout percentage in an environment.
+    Rollout {
+        /// The flag.
+        flag: String,
+        /// The environment.
+        #[arg(long)]
+        environment: String,
+        /// 0–100.
+        #[arg(long)]
+        percentage: f64,
+        /// The rule's name or index (default: the first with a percentage).
+        #[arg(long)]
+        rule: Option<String>,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// A flag's versions, newest first.
+    History {
+        /// The flag.
+        flag: String,
+    },
+    /// What changed between two versions.
+    Diff {
+        /// The flag.
+        flag: String,
+        /// The older version.
+        #[arg(long)]
+        from: i64,
+        /// The newer version (default: current).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Delete a flag (restorable).
+    Delete {
+        /// The flag.
+        flag: String,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+}
+
+/// A flag and an environment.
+#[derive(Debug, Args)]
+pub struct FlagEnvArgs {
+    /// The flag.
+    pub flag: String,
+    /// The environment.
+    #[arg(long)]
+    pub environment: String,
+    /// The change's options.
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `envs …`.
+#[derive(Debug, Subcommand)]
+pub enum EnvsCommand {
+    /// The environment tree.
+    List,
+    /// Flags whose configuration differs between two environments.
+    Diff {
+        /// One environment.
+        #[arg(long)]
+        from: String,
+        /// The other.
+        #[arg(long)]
+        to: String,
+    },
+    /// Copy flags' configuration from the parent.
+    Promote {
+        /// The environment promoted into.
+        environment: String,
+        /// These flags (comma-separated).
+        #[arg(long, value_delimiter = ',', required_unless_present = "all")]
+        flags: Vec<String>,
+        /// Every flag.
+        #[arg(long)]
+        all: bool,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+}
+
+/// `segments …`.
+#[derive(Debug, Subcommand)]
+pub enum SegmentsCommand {
+    /// List segments.
+    List,
+    /// Show a segment.
+    Get {
+        /// The segment.
+        segment: String,
+    },
+    /// Create a segment from a file.
+    Create {
+        /// The file (JSON or YAML).
+        #[arg(long, short)]
+        file: PathBuf,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Delete a segment no flag uses.
+    Delete {
+        /// The segment.
+        segment: String,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// `verify`: recompute the hash chain.
+    #[command(subcommand)]
+    pub verify: Option<AuditCommand>,
+    /// Entries about this flag.
+    #[arg(long)]
+    pub flag: Option<String>,
+    /// Entries about this environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Entries by this key id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// This action (e.g. flag.update).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Entries of this deployment.
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Keep printing new entries as they come.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// `audit verify`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; exit 1 if it is broken.
+    Verify,
+}
+
+/// `keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List keys (never their secrets).
+    List,
+    /// Create a key; its secret is printed once.
+    Create {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        /// admin, server or client.
+        #[arg(long, value_parser = ["admin", "server", "client"])]
+        kind: String,
+        /// For admin keys: viewer, editor, approver or admin.
+        #[arg(long)]
+        role: Option<String>,
+        /// For server and client keys.
+        #[arg(long)]
+        environment: Option<String>,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        /// The key id.
+        id: String,
+    },
+}
+
+/// `change-requests …`.
+#[derive(Debug, Subcommand)]
+pub enum ChangeRequestsCommand {
+    /// List change requests.
+    List {
+        /// pending, applied or rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Needing this environment's approval.
+        #[arg(long)]
+        environment: Option<String>,
+        /// Changing this flag.
+        #[arg(long)]
+        flag: Option<String>,
+    },
+    /// Show one, with its diff.
+    Get {
+        /// The id.
+        id: String,
+    },
+    /// Approve (never your own); the last approval applies it.
+    Approve {
+        /// The id.
+        id: String,
+        /// A comment.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject.
+    Reject {
+        /// The id.
+        id: String,
+        /// A comment.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Re-apply onto the flags' latest versions (clears approvals).
+    Rebase {
+        /// The id.
+        id: String,
+    },
+}
+
+/// `schedule …`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// List scheduled changes.
+    List {
+        /// scheduled, applied, held, failed or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// About this flag.
+        #[arg(long)]
+        flag: Option<String>,
+    },
+    /// Schedule a change.
+    Create {
+        /// The flag.
+        #[arg(long)]
+        flag: String,
+        /// The environment.
+        #[arg(long)]
+        environment: Option<String>,
+        /// When (RFC 3339, e.g. 2026-12-01T09:00:00Z).
+        #[arg(long)]
+        at: String,
+        /// enable, disable, set-value or percentage.
+        #[arg(long, value_parser = ["enable", "disable", "set-value", "percentage"])]
+        action: String,
+        /// For set-value (JSON or text).
+        #[arg(long)]
+        value: Option<String>,
+        /// For percentage.
+        #[arg(long)]
+        percentage: Option<f64>,
+        /// For percentage: the rule's name or index.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Cancel a scheduled change.
+    Cancel {
+        /// The id.
+        id: String,
+    },
+}
+
+/// `deps …`.
+#[derive(Debug, Subcommand)]
+pub enum DepsCommand {
+    /// Check flag-dependencies.yaml against an environment; exit 1 if one does not hold.
+    Check {
+        /// The dependencies file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The environment.
+        #[arg(long)]
+        environment: String,
+    },
+}

@@ -1,0 +1,867 @@
+//! The admin commands, end to end: the real binary against a real service
+//! (first start as a user gets it: production requires approval and is
+//! protected), checking what the service holds afterwards, what is printed,
+//! and the exit codes scripts rely on.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN_TOKEN, Server, client, free_port, start};
+
+/// What a run of the binary did.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// Runs `feature-flags <args>` against `server` with `token`, in `dir`.
+fn ff_as(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args(args)
+        .env("FEATURE_FLAGS_URL", server_url)
+        .env("FEATURE_FLAGS_TOKEN", token)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("FEATURE_FLAGS_PROFILE")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+struct Setup {
+    server: Server,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}", dir.path().join("flags.db").display());
+        let server = start(&database, free_port(), dir.path()).await;
+        Setup { server, dir }
+    }
+
+    fn ff(&self, args: &[&str]) -> Run {
+        ff_as(&self.server.url, ADMIN_TOKEN, self.dir.path(), args)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// The service's document of a flag.
+    async fn flag(&self, flag: &str) -> Value {
+        client()
+            .get(format!("{}/api/v1/flags/{flag}", self.server.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// An admin call with headers, outside the CLI.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Value {
+        let mut request = client()
+            .request(method, format!("{}{path}", self.server.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_emergency_and_rollback_commands_verbatim() {
+    let setup = Setup::new().await;
+    setup.write(
+        "payment.json",
+        r#"{"flag_id": "payment_processing_v2", "default_value": false, "environments": {"production": true}}"#,
+    );
+    setup.ff(&["flags", "create", "-f", "payment.json"]).ok();
+
+    // feature-flags emergency-disable --flag payment_processing_v2 --environment production
+    let run = setup
+        .ff(&[
+            "emergency-disable",
+            "--flag",
+            "payment_processing_v2",
+            "--environment",
+            "production",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .contains("payment_processing_v2 disabled in production"),
+        "{}",
+        run.stdout
+    );
+    let flag = setup.flag("payment_processing_v2").await;
+    assert_eq!(
+        flag["environments"]["production"],
+        json!({"enabled": false, "value": true})
+    );
+
+    // Release 1.2.3 created new_checkout_flow; later the kill switch hit it.
+    setup
+        .call(reqwest::Method::POST, "/api/v1/flags", &[("X-Deployment-Id", "1.2.3")],
+              json!({"flag_id": "new_checkout_flow", "default_value": false, "environments": {"production": true}}))
+        .await;
+    setup
+        .ff(&[
+            "emergency-disable",
+            "--flag",
+            "new_checkout_flow",
+            "--environment",
+            "production",
+        ])
+        .ok();
+    // feature-flags rollback --flag new_checkout_flow --environment production --to-version 1.2.3
+    let run = setup
+        .ff(&[
+            "rollback",
+            "--flag",
+            "new_checkout_flow",
+            "--environment",
+            "production",
+            "--to-version",
+            "1.2.3",
+        ])
+        .ok();
+    assert!(
+        run.stdout.contains("rolled back to 1.2.3 in production"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        setup.flag("new_checkout_flow").await["environments"]["production"],
+        true
+    );
+
+    // A deployment turned a flag off in production and changed staging.
+    setup.ff(&["flags", "create", "-f", "payment.json"]).code(6); // exists: conflict
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/emergency/disable",
+            &[("X-Deployment-Id", "deploy-20240115")],
+            json!({"flag_id": "new_checkout_flow", "environment": "production"}),
+        )
+        .await;
+    setup
+        .ff(&[
+            "flags",
+            "set-value",
+            "new_checkout_flow",
+            "--environment",
+            "staging",
+            "true",
+            "--deployment-id",
+            "deploy-20240115",
+        ])
+        .ok();
+    // feature-flags rollback --deployment-id deploy-20240115 --environment production
+    let run = setup
+        .ff(&[
+            "rollback",
+            "--deployment-id",
+            "deploy-20240115",
+            "--environment",
+            "production",
+        ])
+        .ok();
+    assert!(
+        run.stdout.contains("new_checkout_flow") && run.stdout.contains("reverted"),
+        "{}",
+        run.stdout
+    );
+    let flag = setup.flag("new_checkout_flow").await;
+    assert_eq!(
+        flag["environments"]["production"], true,
+        "production as before the deployment"
+    );
+    assert_eq!(
+        flag["environments"]["staging"], true,
+        "only production was rolled back"
+    );
+
+    // Usage errors are clap's code 2.
+    setup
+        .ff(&["rollback", "--flag", "new_checkout_flow"])
+        .code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_and_auth_errors_have_their_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = ff_as(
+        &format!("http://127.0.0.1:{}", free_port()),
+        ADMIN_TOKEN,
+        dir.path(),
+        &["flags", "list"],
+    );
+    let down = down.code(3);
+    assert!(
+        down.stderr.contains("cannot reach the service"),
+        "{}",
+        down.stderr
+    );
+
+    let setup = Setup::new().await;
+    let bad = ff_as(
+        &setup.server.url,
+        "ff_admin_not_a_key",
+        setup.dir.path(),
+        &["flags", "list"],
+    )
+    .code(4);
+    assert!(bad.stderr.contains("unknown API key"), "{}", bad.stderr);
+    setup.ff(&["flags", "get", "nope"]).code(5);
+
+    // A viewer may read but not write: 403 is code 4 too.
+    let viewer = setup
+        .ff(&[
+            "keys", "create", "--name", "reader", "--kind", "admin", "--role", "viewer",
+        ])
+        .ok();
+    let secret = viewer.stdout.trim().to_owned();
+    assert!(secret.starts_with("ff_admin_"), "{}", viewer.stdout);
+    ff_as(
+        &setup.server.url,
+        &secret,
+        setup.dir.path(),
+        &["flags", "list"],
+    )
+    .ok();
+    ff_as(
+        &setup.server.url,
+        &secret,
+        setup.dir.path(),
+        &["emergency-disable", "--flag", "x"],
+    )
+    .code(4);
+
+    // login saves a profile that later commands use without --token.
+    let login = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args([
+            "login",
+            "--name",
+            "ci",
+            "--url",
+            &setup.server.url,
+            "--token",
+            &secret,
+        ])
+        .env("XDG_CONFIG_HOME", setup.dir.path().join("profiles"))
+        .env_remove("FEATURE_FLAGS_TOKEN")
+        .env_remove("FEATURE_FLAGS_URL")
+        .output()
+        .unwrap();
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    let listed = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args(["envs", "list", "-o", "json"])
+        .env("XDG_CONFIG_HOME", setup.dir.path().join("profiles"))
+        .env_remove("FEATURE_FLAGS_TOKEN")
+        .env_remove("FEATURE_FLAGS_URL")
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let envs: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(envs["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everyday_flag_commands() {
+    let setup = Setup::new().await;
+    setup.write(
+        "beta.yaml",
+        "flag_id: beta_features\ndefault_value: false\ntargeting_rules:\n  - name: gradual_rollout\n    conditions:\n      - {attribute: user_type, operator: equals, value: standard}\n    value: true\n    percentage: 25\n",
+    );
+    setup.ff(&["flags", "create", "-f", "beta.yaml"]).ok();
+    let listed = setup.ff(&["flags", "list", "-o", "json"]).ok().json();
+    assert_eq!(listed["items"][0]["flag_id"], "beta_features");
+    let yaml = setup
+        .ff(&["flags", "get", "beta_features", "-o", "yaml"])
+        .ok();
+    assert!(
+        yaml.stdout.contains("flag_id: beta_features"),
+        "{}",
+        yaml.stdout
+    );
+
+    setup
+        .ff(&[
+            "flags",
+            "rollout",
+            "beta_features",
+            "--environment",
+            "staging",
+            "--percentage",
+            "50",
+        ])
+        .ok();
+    let flag = setup.flag("beta_features").await;
+    assert_eq!(
+        flag["environments"]["staging"]["targeting_rules"][0]["percentage"].as_f64(),
+        Some(50.0)
+    );
+    setup
+        .ff(&[
+            "flags",
+            "disable",
+            "beta_features",
+            "--environment",
+            "development",
+        ])
+        .ok();
+    assert_eq!(
+        setup.flag("beta_features").await["environments"]["development"],
+        json!({"enabled": false})
+    );
+    setup
+        .ff(&[
+            "flags",
+            "enable",
+            "beta_features",
+            "--environment",
+            "development",
+        ])
+        .ok();
+    assert!(
+        setup.flag("beta_features").await["environments"]
+            .get("development")
+            .is_none()
+    );
+
+    let evaluated = setup
+        .ff(&[
+            "evaluate",
+            "--flag",
+            "beta_features",
+            "--env",
+            "staging",
+            "--context",
+            "user_id=user-7",
+            "--context",
+            "user_type=beta",
+        ])
+        .ok();
+    assert!(
+        evaluated
+            .stdout
+            .starts_with("beta_features = false (DEFAULT"),
+        "{}",
+        evaluated.stdout
+    );
+
+    // Production requires approval: held (exit 8), then approved by another key.
+    let held = setup
+        .ff(&[
+            "flags",
+            "set-value",
+            "beta_features",
+            "--environment",
+            "production",
+            "true",
+            "--reason",
+            "launch",
+        ])
+        .code(8);
+    assert!(
+        held.stdout
+            .contains("held for approval as change request cr_"),
+        "{}",
+        held.stdout
+    );
+    let approver = setup
+        .ff(&[
+            "keys",
+            "create",
+            "--name",
+            "release manager",
+            "--kind",
+            "admin",
+            "--role",
+            "approver",
+        ])
+        .ok();
+    let approver = approver.stdout.trim().to_owned();
+    let pending = setup
+        .ff(&[
+            "change-requests",
+            "list",
+            "--status",
+            "pending",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    setup.ff(&["change-requests", "approve", &id]).code(4); // four eyes: the author
+    let approved = ff_as(
+        &setup.server.url,
+        &approver,
+        setup.dir.path(),
+        &["change-requests", "approve", &id, "--comment", "ok"],
+    )
+    .ok();
+    assert!(
+        approved.stdout.contains("is applied"),
+        "{}",
+        approved.stdout
+    );
+    assert_eq!(
+        setup.flag("beta_features").await["environments"]["production"],
+        json!(true)
+    );
+
+    let history = setup
+        .ff(&["flags", "history", "beta_features", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(history["items"].as_array().unwrap().len(), 5);
+    let diff = setup
+        .ff(&["flags", "diff", "beta_features", "--from", "1", "--to", "2"])
+        .ok();
+    assert!(
+        diff.stdout.contains("environments") && diff.stdout.contains("gradual_rollout"),
+        "{}",
+        diff.stdout
+    );
+
+    // Protected production: a reason, and a confirmation to delete what is on.
+    setup.ff(&["flags", "delete", "beta_features"]).code(7);
+    setup
+        .ff(&["flags", "delete", "beta_features", "--reason", "done"])
+        .code(6);
+    setup
+        .ff(&[
+            "flags",
+            "delete",
+            "beta_features",
+            "--reason",
+            "done",
+            "--confirm",
+        ])
+        .code(8);
+
+    // Environments, segments, schedules, audit, keys.
+    let diff = setup
+        .ff(&[
+            "envs",
+            "diff",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(diff["differences"][0]["flag_id"], "beta_features");
+    setup.write("segment.json", r#"{"segment_id": "eu", "conditions": [{"attribute": "country", "operator": "in", "value": ["IT"]}]}"#);
+    setup.ff(&["segments", "create", "-f", "segment.json"]).ok();
+    assert!(setup.ff(&["segments", "list"]).ok().stdout.contains("eu"));
+    let scheduled = setup
+        .ff(&[
+            "schedule",
+            "create",
+            "--flag",
+            "beta_features",
+            "--environment",
+            "staging",
+            "--at",
+            "2099-01-01T00:00:00Z",
+            "--action",
+            "disable",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let schedule_id = scheduled["id"].as_str().unwrap().to_owned();
+    setup.ff(&["schedule", "cancel", &schedule_id]).ok();
+    let schedules = setup
+        .ff(&["schedule", "list", "--status", "cancelled", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(schedules["items"].as_array().unwrap().len(), 1);
+    let audit = setup
+        .ff(&["audit", "--flag", "beta_features", "-o", "json"])
+        .ok()
+        .json();
+    assert!(audit["items"].as_array().unwrap().len() >= 5);
+    setup.ff(&["audit", "verify"]).ok();
+    let keys = setup.ff(&["keys", "list", "-o", "json"]).ok().json();
+    let approver_id = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "release manager")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    setup.ff(&["keys", "revoke", &approver_id]).ok();
+    ff_as(
+        &setup.server.url,
+        &approver,
+        setup.dir.path(),
+        &["flags", "list"],
+    )
+    .code(4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_as_code_validate_apply_export_import() {
+    let setup = Setup::new().await;
+    setup.write(
+        "flags/payment.json",
+        r#"{"flag_id": "new_payment_flow", "type": "boolean", "default_value": false,
+        "environments": {"development": true, "staging": true, "production": false}}"#,
+    );
+    setup.write("flags/timeout.yaml", "flag_id: api_timeout_seconds\ntype: number\ndefault_value: 30\nenvironments: {development: 60}\n");
+    setup.ff(&["validate", "-f", "flags"]).ok();
+
+    // Offline, path-precise messages with the file name.
+    setup.write("bad/broken.json", r#"{"flag_id": "checkout_v2", "targeting_rules": [{"conditions": [{"attribute": "plan", "operator": "equal", "value": "pro"}], "percentage": 120}]}"#);
+    let bad = setup.ff(&["validate", "-f", "bad"]).code(7);
+    assert!(
+        bad.stderr
+            .contains("broken.json: targeting_rules[0].conditions[0].operator"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("did you mean \"equals\""),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("targeting_rules[0].percentage"),
+        "{}",
+        bad.stderr
+    );
+    setup.ff(&["apply", "-f", "bad", "--yes"]).code(7);
+
+    let plan = setup.ff(&["apply", "-f", "flags", "--dry-run"]).ok();
+    assert!(
+        plan.stdout.contains("create") && plan.stdout.contains("new_payment_flow"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        setup.flag("new_payment_flow").await["error"]["code"],
+        "not_found",
+        "a dry run changes nothing"
+    );
+    // Without a terminal it will not ask: --yes is needed.
+    setup.ff(&["apply", "-f", "flags"]).code(2);
+    setup.ff(&["apply", "-f", "flags", "--yes"]).ok();
+    assert_eq!(
+        setup.flag("api_timeout_seconds").await["environments"]["development"],
+        60
+    );
+    let again = setup.ff(&["apply", "-f", "flags", "--dry-run"]).ok();
+    assert!(again.stdout.contains("no changes"), "{}", again.stdout);
+
+    // A change to an existing flag shows its diff.
+    setup.write("flags/timeout.yaml", "flag_id: api_timeout_seconds\ntype: number\ndefault_value: 30\nenvironments: {development: 90}\n");
+    let plan = setup.ff(&["apply", "-f", "flags", "--dry-run"]).ok();
+    assert!(
+        plan.stdout.contains("environments.development") && plan.stdout.contains("60 -> 90"),
+        "{}",
+        plan.stdout
+    );
+
+    // Export, then import into the same service: nothing to do.
+    setup
+        .ff(&["export", "--format", "yaml", "--out", "export.yaml"])
+        .ok();
+    let exported = std::fs::read_to_string(setup.dir.path().join("export.yaml")).unwrap();
+    assert!(exported.contains("new_payment_flow"));
+    let dry = setup.ff(&["import", "-f", "export.yaml", "--dry-run"]).ok();
+    assert!(dry.stdout.contains("no changes"), "{}", dry.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_deploy_and_dependencies() {
+    let setup = Setup::new().await;
+    for doc in [
+        json!({"flag_id": "new_payment_flow", "default_value": false, "environments": {"production": true}}),
+        json!({"flag_id": "api_timeout_seconds", "type": "number", "default_value": 30, "environments": {"production": 45}}),
+        json!({"flag_id": "maintenance_mode", "default_value": true, "environments": {"staging": {"enabled": false}}}),
+        json!({"flag_id": "new_feature_beta", "default_value": true}),
+        json!({"flag_id": "critical_feature", "default_value": true}),
+        json!({"flag_id": "payment_system", "default_value": true}),
+        json!({"flag_id": "dashboard_api_v2", "default_value": true}),
+        json!({"flag_id": "new_dashboard_ui", "default_value": false}),
+    ] {
+        setup
+            .call(reqwest::Method::POST, "/api/v1/flags", &[], doc)
+            .await;
+    }
+
+    // Snapshots, online and offline from an export.
+    setup
+        .ff(&["snapshot", "--scenario", "all_flags_on", "--out", "on.json"])
+        .ok();
+    let on: Value =
+        serde_json::from_str(&std::fs::read_to_string(setup.dir.path().join("on.json")).unwrap())
+            .unwrap();
+    assert_eq!(on["scenario"], "all_flags_on");
+    assert_eq!(on["flags"]["new_payment_flow"]["value"], true);
+    assert_eq!(
+        on["flags"]["api_timeout_seconds"]["value"], 30,
+        "non-booleans serve their default"
+    );
+    setup
+        .ff(&["export", "--format", "json", "--out", "export.json"])
+        .ok();
+    let offline = ff_as(
+        "http://127.0.0.1:9",
+        "none",
+        setup.dir.path(),
+        &[
+            "snapshot",
+            "--scenario",
+            "production_flags",
+            "--from",
+            "export.json",
+            "--out",
+            "prod.json",
+        ],
+    )
+    .ok();
+    assert!(offline.stdout.contains("8 flags"), "{}", offline.stdout);
+    let prod: Value =
+        serde_json::from_str(&std::fs::read_to_string(setup.dir.path().join("prod.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        prod["flags"]["new_payment_flow"],
+        json!({"value": true, "reason": "STATIC"})
+    );
+    assert_eq!(prod["flags"]["api_timeout_seconds"]["value"], 45);
+    ff_as(
+        "http://127.0.0.1:9",
+        "none",
+        setup.dir.path(),
+        &[
+            "snapshot",
+            "--scenario",
+            "all_flags_off",
+            "--from",
+            "export.json",
+            "--out",
+            "off.json",
+        ],
+    )
+    .ok();
+    let off: Value =
+        serde_json::from_str(&std::fs::read_to_string(setup.dir.path().join("off.json")).unwrap())
+            .unwrap();
+    assert!(
+        off["flags"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|f| f["value"].is_boolean())
+            .all(|f| f["value"] == false)
+    );
+
+    // The seed's deployment automation, in staging.
+    setup.write("deployment.yaml", "deployment:\n  pre_deploy:\n    - enable_flag: \"maintenance_mode\"\n    - disable_flag: \"new_feature_beta\"\n  post_deploy:\n    - disable_flag: \"maintenance_mode\"\n    - enable_flag: \"new_feature_beta\"\n    - verify_flags: [\"critical_feature\", \"payment_system\"]\n");
+    let deploy = |phase: &str| {
+        setup.ff(&[
+            "deploy",
+            "--file",
+            "deployment.yaml",
+            "--phase",
+            phase,
+            "--deployment-id",
+            "deploy-42",
+            "--environment",
+            "staging",
+        ])
+    };
+    deploy("pre").ok();
+    assert!(
+        setup.flag("maintenance_mode").await["environments"]
+            .get("staging")
+            .is_none(),
+        "maintenance on in staging"
+    );
+    assert_eq!(
+        setup.flag("new_feature_beta").await["environments"]["staging"],
+        json!({"enabled": false})
+    );
+    setup
+        .ff(&[
+            "emergency-disable",
+            "--flag",
+            "payment_system",
+            "--environment",
+            "staging",
+        ])
+        .ok();
+    let failed = deploy("post").code(1);
+    assert!(
+        failed.stderr.contains("payment_system"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        setup.flag("new_feature_beta").await["environments"]["staging"],
+        json!({"enabled": false}),
+        "nothing applied"
+    );
+    setup
+        .ff(&[
+            "emergency-enable",
+            "--flag",
+            "payment_system",
+            "--environment",
+            "staging",
+        ])
+        .ok();
+    deploy("post").ok();
+    assert!(
+        setup.flag("new_feature_beta").await["environments"]
+            .get("staging")
+            .is_none()
+    );
+    setup.ff(&["rollback", "--deployment-id", "deploy-42"]).ok();
+    assert_eq!(
+        setup.flag("maintenance_mode").await["environments"]["staging"],
+        json!({"enabled": false}),
+        "as before deploy-42"
+    );
+
+    // The seed's flag-dependencies.yaml: exit 1 when one does not hold.
+    setup.write("flag-dependencies.yaml", "dependencies:\n  - flag: \"new_dashboard_ui\"\n    depends_on:\n      - repository: \"PratikoAi-BE\"\n        flag: \"dashboard_api_v2\"\n        required_value: true\n      - repository: \"PratikoAi-BE\"\n        flag: \"user_preferences_api\"\n        required_value: true\n");
+    let check = setup
+        .ff(&[
+            "deps",
+            "check",
+            "--file",
+            "flag-dependencies.yaml",
+            "--environment",
+            "production",
+        ])
+        .code(1);
+    assert!(
+        check.stdout.contains("dashboard_api_v2") && check.stdout.contains("holds"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("user_preferences_api") && check.stdout.contains("broken"),
+        "{}",
+        check.stdout
+    );
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/flags",
+            &[],
+            json!({"flag_id": "user_preferences_api", "default_value": true}),
+        )
+        .await;
+    setup
+        .ff(&[
+            "deps",
+            "check",
+            "--file",
+            "flag-dependencies.yaml",
+            "--environment",
+            "production",
+        ])
+        .ok();
+}
+
+#[test]
+fn completions_and_the_reference_are_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = ff_as(
+            "http://127.0.0.1:9",
+            "none",
+            dir.path(),
+            &["completions", shell],
+        )
+        .ok();
+        assert!(run.stdout.contains("emergency-disable"), "{shell}");
+    }
+    let generated = ff_as("http://127.0.0.1:9", "none", dir.path(), &["docs"])
+        .ok()
+        .stdout;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CLI.md");
+    if std::env::var_os("UPDATE_CLI_DOCS").is_some() {
+        std::fs::write(&file, &generated).unwrap();
+    }
+    let current = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        current == generated,
+        "docs/CLI.md is stale: run `UPDATE_CLI_DOCS=1 cargo test -p feature-flags --test cli reference`"
+    );
+}
