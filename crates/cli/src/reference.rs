@@ -22,7 +22,8 @@ pub fn markdown(command: &clap::Command) -> String {
          | 8 | held for approval: the change became a change request (202) |\n\
          | 9 | refused by a change window (403 `outside_change_window`) |\n\n",
     );
-    let mut command = command.clone();
+    // The reference must not depend on the environment it is generated in.
+    let mut command = without_env_values(command.clone());
     command.build();
     section(&mut out, &command, "feature-flags");
     out
@@ -43,4 +44,10 @@ fn section(out: &mut String, command: &clap::Command, path: &str) {
         }
         section(out, sub, &format!("{path} {}", sub.get_name()));
     }
+}
+
+fn without_env_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| arg.hide_env_values(true))
+        .mut_subcommands(without_env_values)
 }

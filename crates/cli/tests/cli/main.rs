@@ -2,6 +2,7 @@
 //! and stopped as an operator would.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod action;
 mod commands;
 mod crash;
 mod nodes;
