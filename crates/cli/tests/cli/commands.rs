@@ -336,6 +336,23 @@ async fn everyday_flag_commands() {
         "flag_id: beta_features\ndefault_value: false\ntargeting_rules:\n  - name: gradual_rollout\n    conditions:\n      - {attribute: user_type, operator: equals, value: standard}\n    value: true\n    percentage: 25\n",
     );
     setup.ff(&["flags", "create", "-f", "beta.yaml"]).ok();
+    // `flags edit`: the editor changes the file; the diff is shown; --yes applies.
+    let edit = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args(["flags", "edit", "beta_features", "--yes"])
+        .env("FEATURE_FLAGS_URL", &setup.server.url)
+        .env("FEATURE_FLAGS_TOKEN", ADMIN_TOKEN)
+        .env("EDITOR", r#"sed -i 's/"flag_id": "beta_features",/"flag_id": "beta_features", "description": "edited",/'"#)
+        .env_remove("VISUAL")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&edit.stdout);
+    assert!(
+        edit.status.success(),
+        "{shown} {}",
+        String::from_utf8_lossy(&edit.stderr)
+    );
+    assert!(shown.contains("description:  -> edited"), "{shown}");
+    assert_eq!(setup.flag("beta_features").await["description"], "edited");
     let listed = setup.ff(&["flags", "list", "-o", "json"]).ok().json();
     assert_eq!(listed["items"][0]["flag_id"], "beta_features");
     let yaml = setup
@@ -478,9 +495,9 @@ async fn everyday_flag_commands() {
         .ff(&["flags", "history", "beta_features", "-o", "json"])
         .ok()
         .json();
-    assert_eq!(history["items"].as_array().unwrap().len(), 5);
+    assert_eq!(history["items"].as_array().unwrap().len(), 6);
     let diff = setup
-        .ff(&["flags", "diff", "beta_features", "--from", "1", "--to", "2"])
+        .ff(&["flags", "diff", "beta_features", "--from", "2", "--to", "3"])
         .ok();
     assert!(
         diff.stdout.contains("environments") && diff.stdout.contains("gradual_rollout"),
