@@ -505,6 +505,75 @@ async fn everyday_flag_commands() {
         diff.stdout
     );
 
+    // Promotion into production is held too; a rejection leaves it unapplied.
+    setup
+        .ff(&[
+            "flags",
+            "set-value",
+            "beta_features",
+            "--environment",
+            "staging",
+            "false",
+        ])
+        .ok();
+    let promoted = setup
+        .ff(&[
+            "envs",
+            "promote",
+            "production",
+            "--flags",
+            "beta_features",
+            "--reason",
+            "release",
+        ])
+        .code(8);
+    assert!(
+        promoted.stdout.contains("held for approval"),
+        "{}",
+        promoted.stdout
+    );
+    let pending = setup
+        .ff(&[
+            "change-requests",
+            "list",
+            "--status",
+            "pending",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    let rejected = ff_as(
+        &setup.server.url,
+        &approver,
+        setup.dir.path(),
+        &["change-requests", "reject", &id, "--comment", "not now"],
+    )
+    .ok();
+    assert!(
+        rejected.stdout.contains("is rejected"),
+        "{}",
+        rejected.stdout
+    );
+    assert_eq!(
+        setup.flag("beta_features").await["environments"]["production"],
+        json!(true)
+    );
+    // --quiet prints nothing on success.
+    let quiet = setup
+        .ff(&[
+            "flags",
+            "set-value",
+            "beta_features",
+            "--environment",
+            "development",
+            "true",
+            "-q",
+        ])
+        .ok();
+    assert_eq!(quiet.stdout, "");
+
     // Protected production: a reason, and a confirmation to delete what is on.
     setup.ff(&["flags", "delete", "beta_features"]).code(7);
     setup
