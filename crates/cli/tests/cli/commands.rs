@@ -951,3 +951,48 @@ fn completions_and_the_reference_are_generated() {
         "docs/CLI.md is stale: run `UPDATE_CLI_DOCS=1 cargo test -p feature-flags --test cli reference`"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_follow_prints_new_entries() {
+    use std::io::{BufRead, BufReader};
+    let setup = Setup::new().await;
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args(["audit", "--follow", "--action", "flag.create"])
+        .env("FEATURE_FLAGS_URL", &setup.server.url)
+        .env("FEATURE_FLAGS_TOKEN", ADMIN_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first page (a table, empty here) comes first; then the change.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/flags",
+            &[],
+            json!({"flag_id": "followed_flag", "default_value": true}),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut seen = Vec::new();
+    let found = loop {
+        match received.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(line) if line.contains("followed_flag") => break true,
+            Ok(line) => seen.push(line),
+            Err(_) if std::time::Instant::now() > deadline => break false,
+            Err(_) => {}
+        }
+    };
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(found, "no entry for the new flag; saw: {seen:?}");
+}
