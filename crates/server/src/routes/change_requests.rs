@@ -263,10 +263,20 @@ pub async fn approve_change_request(
     OptionalJsonBody(body): OptionalJsonBody<ReviewBody>,
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Approver)?;
-    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Approved);
     let now = state.clock.now();
     let mut applied_now = false;
     let stored = pending(&state, &id).await?;
+    // The change is recorded as it was asked for: with the request's reason
+    // (unless the approver gives one) and in the request's deployment, so
+    // that the audit says why and a deployment rollback finds it.
+    let asked = document(&stored)?;
+    let mut meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Approved);
+    if meta.reason.is_none() {
+        meta.reason = asked.reason;
+    }
+    if asked.deployment_id.is_some() {
+        meta.deployment_id = asked.deployment_id;
+    }
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
         if request.author == principal.key_id {

@@ -65,6 +65,7 @@ mod environments;
 mod errors;
 mod evaluate;
 mod flags;
+mod governance;
 mod health;
 mod history;
 mod promotion;
