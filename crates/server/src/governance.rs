@@ -108,6 +108,15 @@ pub fn enabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
         .is_none_or(|entry| entry.to_config().enabled != Some(false))
 }
 
+/// Whether a flag is on in an environment: enabled there and, for a boolean
+/// flag, not serving `false` whatever the context (the seed's
+/// `"production": false` is how a boolean flag is off).
+pub fn on_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
+    enabled_in(flag, env, tree)
+        && !(flag.flag_type == ff_engine::FlagType::Boolean
+            && static_value(flag, env, tree) == Some(Value::Bool(false)))
+}
+
 /// The environments in which a write changes what is evaluated.
 pub fn affected_environments(
     write: &FlagWrite<'_>,
@@ -217,8 +226,8 @@ fn check_protection(
     }
     for write in writes {
         let Some(before) = write.before else { continue };
-        let was_on = enabled_in(before, env, tree);
-        let now_on = write.after.is_some_and(|f| enabled_in(f, env, tree));
+        let was_on = on_in(before, env, tree);
+        let now_on = write.after.is_some_and(|f| on_in(f, env, tree));
         if !was_on || now_on {
             continue;
         }
@@ -271,7 +280,7 @@ pub fn dependency_problems<'a>(
 ) -> Vec<String> {
     let lookup = |id: &str| all.clone().find(|f| f.flag_id == id);
     let mut problems = Vec::new();
-    let on = enabled_in(flag, env, tree);
+    let on = on_in(flag, env, tree);
     if on {
         for dependency in &flag.depends_on {
             let Some(prerequisite) = lookup(&dependency.flag) else {
@@ -288,9 +297,7 @@ pub fn dependency_problems<'a>(
         }
     } else {
         for other in all.clone() {
-            if other.depends_on.iter().any(|d| d.flag == flag.flag_id)
-                && enabled_in(other, env, tree)
-            {
+            if other.depends_on.iter().any(|d| d.flag == flag.flag_id) && on_in(other, env, tree) {
                 problems.push(format!(
                     "\"{}\" is off in \"{env}\" but \"{}\", which is on there, requires it",
                     flag.flag_id, other.flag_id

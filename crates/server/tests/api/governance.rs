@@ -1296,6 +1296,23 @@ async fn rollback_protection_wants_reason_and_confirmation(app: TestApp) {
         "environments": {"production": {"enabled": false}}
     }))
     .await;
+    // The seed's way of saying that a boolean flag is off somewhere.
+    app.create_flag(&json!({
+        "flag_id": "retired_switch", "default_value": true,
+        "environments": {"production": false}
+    }))
+    .await;
+    app.create_flag(&json!({
+        "flag_id": "legacy_api", "default_value": false,
+        "environments": {"production": true}
+    }))
+    .await;
+    app.create_flag(&json!({
+        "flag_id": "client_v2", "default_value": false,
+        "depends_on": [{"flag": "legacy_api", "required_value": true}],
+        "environments": {"production": true}
+    }))
+    .await;
 
     // No reason: 422.
     let reply = put_entry(
@@ -1361,17 +1378,21 @@ async fn rollback_protection_wants_reason_and_confirmation(app: TestApp) {
     .await
     .expect_error(422, "reason_required");
     assert_eq!(flag(&app, "old_banner").await.get("deleted"), None);
-    // A flag that is off there is deleted with a reason alone.
-    send(
-        &app,
-        Method::DELETE,
-        "/api/v1/flags/unused_thing",
-        ADMIN_TOKEN,
-        &[reason],
-        None,
-    )
-    .await
-    .expect_status(200);
+    // A flag that is off there is deleted with a reason alone, whether
+    // disabled or a boolean serving false.
+    for off in ["unused_thing", "retired_switch"] {
+        send(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/flags/{off}"),
+            ADMIN_TOKEN,
+            &[reason],
+            None,
+        )
+        .await
+        .expect_status(200);
+        assert_eq!(flag(&app, off).await["deleted"], true);
+    }
     // With the confirmation: deleted.
     send(
         &app,
@@ -1446,6 +1467,39 @@ async fn rollback_protection_wants_reason_and_confirmation(app: TestApp) {
         evaluate(&app, "new_dashboard_ui", "production").await,
         false,
         "its prerequisite is off"
+    );
+
+    // A boolean flag is also turned off by serving false (the seed's
+    // `"production": false`): the same confirmation.
+    let reply = put_entry(
+        &app,
+        ADMIN_TOKEN,
+        "legacy_api",
+        "production",
+        &[("X-Change-Reason", "retire the old api")],
+        json!(false),
+    )
+    .await;
+    let error = reply.expect_error(409, "confirmation_required");
+    assert_eq!(error["details"]["dependents"], json!(["client_v2"]));
+    assert_eq!(evaluate(&app, "client_v2", "production").await, true);
+    put_entry(
+        &app,
+        ADMIN_TOKEN,
+        "legacy_api",
+        "production",
+        &[
+            ("X-Change-Reason", "retire the old api"),
+            ("X-Confirm", "true"),
+        ],
+        json!(false),
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(
+        evaluate(&app, "client_v2", "production").await,
+        false,
+        "its prerequisite serves false"
     );
 
     // Unprotected environments want neither.
@@ -1578,6 +1632,26 @@ async fn dependency_policy_warns_or_refuses(app: TestApp) {
         "strict",
         &[],
         json!({"enabled": false}),
+    )
+    .await;
+    let error = reply.expect_error(409, "prerequisite_broken");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("new_dashboard_ui"),
+        "{reply}"
+    );
+    assert_eq!(evaluate(&app, "dashboard_api_v2", "strict").await, true);
+    // So would making it serve false (a boolean flag's other way of being
+    // off).
+    let reply = put_entry(
+        &app,
+        ADMIN_TOKEN,
+        "dashboard_api_v2",
+        "strict",
+        &[],
+        json!(false),
     )
     .await;
     let error = reply.expect_error(409, "prerequisite_broken");
