@@ -211,24 +211,40 @@ pub async fn list_change_requests(
             format!("unknown status \"{status}\"; expected pending, applied or rejected"),
         ));
     }
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    // A request needs the approval of every environment it lists and may
+    // change several flags, while the store knows one of each: those
+    // filters are applied here, before the limit.
+    let filtered = query.flag_id.is_some() || query.environment.is_some();
     let items = state
         .store
         .work_items(&WorkQuery {
             kind: Some(WorkKind::ChangeRequest),
             statuses: query.status.into_iter().collect(),
             flag_id: None,
-            environment: query.environment,
+            environment: None,
             due_by: None,
-            limit: Some(query.limit.unwrap_or(100).clamp(1, 1000)),
+            limit: (!filtered).then_some(limit),
         })
         .await?;
     let items: Vec<Value> = items
         .iter()
         .filter(|stored| {
-            query.flag_id.as_ref().is_none_or(|flag_id| {
-                document(stored).is_ok_and(|r| r.changes.iter().any(|c| &c.flag_id == flag_id))
+            if !filtered {
+                return true;
+            }
+            document(stored).is_ok_and(|r| {
+                query
+                    .flag_id
+                    .as_ref()
+                    .is_none_or(|flag_id| r.changes.iter().any(|c| &c.flag_id == flag_id))
+                    && query
+                        .environment
+                        .as_ref()
+                        .is_none_or(|env| r.environments.contains(env))
             })
         })
+        .take(limit as usize)
         .map(stored_response)
         .collect();
     Ok(Json(json!({ "items": items })))

@@ -746,6 +746,32 @@ async fn rejection_and_list_filters(app: TestApp) {
         [alpha_prod]
     );
     assert_eq!(list("?flag_id=gamma").await, Vec::<String>::new());
+    // A flag-level change of a flag without entries of its own needs both
+    // production's and qa's approval: it is listed under each.
+    app.create_flag(&json!({"flag_id": "gamma", "default_value": false}))
+        .await;
+    tick();
+    let (both_request, both) = held(
+        send(
+            &app,
+            Method::PATCH,
+            "/api/v1/flags/gamma",
+            ADMIN_TOKEN,
+            &reason,
+            Some(json!({"default_value": true})),
+        )
+        .await,
+    );
+    assert_eq!(both_request["environments"], json!(["production", "qa"]));
+    let both = both.as_str();
+    assert_eq!(list("?environment=production").await[0], both);
+    assert_eq!(list("?environment=qa").await, [both, alpha_qa]);
+    assert_eq!(list("?flag_id=gamma").await, [both]);
+    // The limit counts matching requests (the newest is gamma's).
+    assert_eq!(list("?flag_id=alpha&limit=1").await, [alpha_qa]);
+    assert_eq!(list("?environment=qa&limit=1").await, [both]);
+    assert_eq!(list("?status=rejected&limit=1").await, [beta_prod]);
+    assert_eq!(list("?limit=2").await, [both, alpha_qa]);
     app.get("/api/v1/change-requests?status=open", &viewer)
         .await
         .expect_error(400, "invalid_query");
@@ -1026,7 +1052,8 @@ async fn writes_outside_change_windows_are_refused_unless_overridden(app: TestAp
     );
 }
 
-/// Point 3 with approvals: a held request is applied only inside a window.
+/// Point 3 with approvals: a held request is applied only inside a window,
+/// unless an admin approving it overrides the window with a reason.
 async fn change_requests_wait_for_the_window(app: TestApp) {
     configure(
         &app,
@@ -1036,18 +1063,22 @@ async fn change_requests_wait_for_the_window(app: TestApp) {
             "start": "09:00", "end": "17:00", "time_zone": "Europe/Rome"}]}),
     )
     .await;
-    let (_, approver) = key(&app, "approver", "approver").await;
-    app.create_flag(&json!({
-        "flag_id": "invoice_pdf", "default_value": false,
-        "environments": {"production": false}
-    }))
-    .await;
+    let (approver_id, approver) = key(&app, "approver", "approver").await;
+    let (_, editor) = key(&app, "editor", "editor").await;
+    let admin = admin_key_id(&app).await;
+    for id in ["invoice_pdf", "invoice_email"] {
+        app.create_flag(&json!({
+            "flag_id": id, "default_value": false,
+            "environments": {"production": false}
+        }))
+        .await;
+    }
     // Inside the window the write is held for approval.
     set_clock(&app, MONDAY_MORNING);
     let (_, id) = held(
         put_entry(
             &app,
-            ADMIN_TOKEN,
+            &editor,
             "invoice_pdf",
             "production",
             &[("X-Change-Reason", "pdf invoices")],
@@ -1055,8 +1086,21 @@ async fn change_requests_wait_for_the_window(app: TestApp) {
         )
         .await,
     );
-    // Approved on Saturday: refused, and the request stays pending.
+    // Outside it too: a request changes nothing yet; the window is checked
+    // when it is applied.
     set_clock(&app, SATURDAY + time::Duration::days(7));
+    let (_, weekend) = held(
+        put_entry(
+            &app,
+            &editor,
+            "invoice_email",
+            "production",
+            &[("X-Change-Reason", "email invoices")],
+            json!(true),
+        )
+        .await,
+    );
+    // Approved on Saturday: refused, and the request stays pending.
     let reply = approve(&app, &id, &approver, "ok").await;
     let error = reply.expect_error(403, "outside_change_window");
     assert_eq!(
@@ -1068,12 +1112,59 @@ async fn change_requests_wait_for_the_window(app: TestApp) {
     assert_eq!(request["approvals"], json!([]));
     assert_eq!(flag(&app, "invoice_pdf").await["version"], 1);
     assert!(app.audit("action=change_request.approve").await.is_empty());
-    // On Monday it applies.
+    // An approver (not an admin) cannot override the window.
+    send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/change-requests/{weekend}/approve"),
+        &approver,
+        &[
+            ("X-Override-Change-Window", "true"),
+            ("X-Change-Reason", "month end"),
+        ],
+        Some(json!({"comment": "urgent"})),
+    )
+    .await
+    .expect_error(403, "outside_change_window");
+    // An admin can, with a reason: applied, and audited as an override.
+    let reply = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/change-requests/{weekend}/approve"),
+        ADMIN_TOKEN,
+        &[
+            ("X-Override-Change-Window", "true"),
+            ("X-Change-Reason", "month end billing run"),
+        ],
+        Some(json!({"comment": "urgent"})),
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(reply.body["status"], "applied");
+    assert_eq!(reply.body["approvals"][0]["actor"], admin.as_str());
+    assert_eq!(evaluate(&app, "invoice_email", "production").await, true);
+    let applied = app
+        .audit("flag_id=invoice_email&action=flag.environment.update")
+        .await;
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0]["actor"], admin.as_str());
+    let recorded = applied[0]["reason"].as_str().unwrap();
+    assert!(recorded.contains("month end billing run"), "{recorded}");
+    assert!(
+        recorded.contains("change window overridden in production"),
+        "{recorded}"
+    );
+    // On Monday the first applies, recorded with its request's reason.
     set_clock(&app, MONDAY_MORNING + time::Duration::days(7));
     let reply = approve(&app, &id, &approver, "ok").await.expect_status(200);
     assert_eq!(reply.body["status"], "applied");
     assert_eq!(flag(&app, "invoice_pdf").await["version"], 2);
     assert_eq!(evaluate(&app, "invoice_pdf", "production").await, true);
+    let applied = app
+        .audit("flag_id=invoice_pdf&action=flag.environment.update")
+        .await;
+    assert_eq!(applied[0]["actor"], approver_id.as_str());
+    assert_eq!(applied[0]["reason"], "pdf invoices");
 }
 
 /// Point 3: the kill switch and rollbacks are never held by windows or
