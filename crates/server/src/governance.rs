@@ -34,7 +34,8 @@ pub enum WriteMode {
     /// (the seed's emergency procedures); still audited with a reason.
     Emergency,
     /// Applying an approved change request: approvals and the checks made
-    /// when it was requested are done; change windows still apply.
+    /// when it was requested are done; change windows and the dependency
+    /// policy still apply.
     Approved,
     /// Environment settings, keys: not about what is evaluated.
     Administrative,
@@ -167,15 +168,19 @@ pub fn review(
                     .any(|w| has_compliance_tag(w, compliance_tags)));
         if meta.mode == WriteMode::Governed {
             check_protection(live, settings, env, writes, meta, &tree)?;
+        }
+        if matches!(meta.mode, WriteMode::Governed | WriteMode::Approved) {
+            // Other flags may have changed since a request was made: what it
+            // would break is decided when it is applied.
             check_dependency_policy(live, settings, env, writes, &tree)?;
-            if needs_approval {
-                review.held.push(env.clone());
-                review.required_approvals = review
-                    .required_approvals
-                    .max(settings.environment.required_approvals.max(1));
-                // The window matters when the request is applied, not now.
-                continue;
-            }
+        }
+        if meta.mode == WriteMode::Governed && needs_approval {
+            review.held.push(env.clone());
+            review.required_approvals = review
+                .required_approvals
+                .max(settings.environment.required_approvals.max(1));
+            // The window matters when the request is applied, not now.
+            continue;
         }
         if meta.mode != WriteMode::Emergency
             && let Some(next) = outside_windows(&settings.environment.change_windows, now)

@@ -1770,4 +1770,55 @@ async fn dependency_policy_warns_or_refuses(app: TestApp) {
     // Refused writes are not recorded.
     let audit = app.audit("flag_id=dashboard_api_v2").await;
     assert_eq!(audit.len(), 2, "create and the enable in strict");
+
+    approved_requests_keep_the_policy(&app).await;
+}
+
+/// The policy holds when an approved request is applied: a request made
+/// while the prerequisite was on is refused once it is off.
+async fn approved_requests_keep_the_policy(app: &TestApp) {
+    app.post(
+        "/api/v1/environments",
+        ADMIN_TOKEN,
+        &json!({"key": "gated", "parent": "development", "approval_required": true,
+                "dependency_policy": "refuse"}),
+    )
+    .await
+    .expect_status(201);
+    let (_, approver) = key(app, "approver", "approver").await;
+    app.create_flag(&json!({
+        "flag_id": "search_index_v2", "default_value": true,
+        "environments": {"gated": true}
+    }))
+    .await;
+    app.create_flag(&json!({
+        "flag_id": "search_ui_v2", "default_value": true,
+        "depends_on": [{"flag": "search_index_v2", "required_value": true}],
+        "environments": {"gated": false}
+    }))
+    .await;
+    // Enabling the dependent is fine now: held.
+    let (_, enable_ui) =
+        held(put_entry(app, ADMIN_TOKEN, "search_ui_v2", "gated", &[], json!(true)).await);
+    // The prerequisite goes off (nothing on depends on it yet).
+    let (_, disable_index) = held(
+        put_entry(
+            app,
+            ADMIN_TOKEN,
+            "search_index_v2",
+            "gated",
+            &[],
+            json!({"enabled": false}),
+        )
+        .await,
+    );
+    approve(app, &disable_index, &approver, "ok")
+        .await
+        .expect_status(200);
+    assert_eq!(evaluate(app, "search_index_v2", "gated").await, false);
+    // Applying the first request now would break the prerequisite.
+    let reply = approve(app, &enable_ui, &approver, "ok").await;
+    reply.expect_error(409, "prerequisite_broken");
+    assert_eq!(change_request(app, &enable_ui).await["status"], "pending");
+    assert_eq!(flag(app, "search_ui_v2").await["version"], 1);
 }
