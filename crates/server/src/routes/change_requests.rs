@@ -14,7 +14,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use ff_store::{
-    AuditedChange, Change, Expect, Role, StoredWorkItem, WorkItem, WorkKind, WorkQuery,
+    AuditedChange, Change, Expect, ResourceKind, Role, StoreError, StoredWorkItem, WorkItem,
+    WorkKind, WorkQuery,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -116,6 +117,21 @@ pub fn hold(
             }
         };
         let current = live.flags.get(&flag_id);
+        // A write made against an older version (If-Match, a body's
+        // version) is a conflict now, as it would be if it were not held:
+        // approving it must not overwrite what changed since.
+        if let Change::PutFlag(_, expected) | Change::DeleteFlag(_, expected) = audited.change
+            && let Expect::Version(version) = expected
+            && current.map(|f| f.version) != Some(version)
+        {
+            return Err(StoreError::Conflict {
+                kind: ResourceKind::Flag,
+                key: flag_id,
+                expected,
+                actual: current.map(|f| f.version),
+            }
+            .into());
+        }
         held.push(HeldChange {
             action: audited.action.clone(),
             base_version: current.map(|f| f.version),

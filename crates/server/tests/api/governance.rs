@@ -294,13 +294,61 @@ async fn production_writes_are_held_and_others_are_not(app: TestApp) {
     assert_eq!(inherited.body["effective"]["enabled"], false);
     assert_eq!(evaluate(&app, "checkout_v2", "production").await, false);
 
-    // Two requests wait; neither was applied.
+    // A write made against an older version is a conflict, never a
+    // request that would overwrite what changed since (If-Match or the
+    // body's version).
+    let mut stale = app
+        .get("/api/v1/flags/checkout_v2/versions/1", ADMIN_TOKEN)
+        .await
+        .expect_status(200)
+        .body["document"]
+        .clone();
+    assert_eq!(stale["description"], "new checkout");
+    stale["environments"]["production"] = json!(true);
+    stale["version"] = json!(1);
+    let reply = send(
+        &app,
+        Method::PUT,
+        "/api/v1/flags/checkout_v2",
+        ADMIN_TOKEN,
+        &[("X-Change-Reason", "stale")],
+        Some(stale),
+    )
+    .await;
+    let error = reply.expect_error(409, "version_conflict");
+    assert_eq!(error["details"]["current_version"], 3);
+    let reply = put_entry(
+        &app,
+        ADMIN_TOKEN,
+        "checkout_v2",
+        "production",
+        &[("X-Change-Reason", "stale"), ("If-Match", "\"2\"")],
+        json!(true),
+    )
+    .await;
+    reply.expect_error(409, "version_conflict");
+    // With the current version it is held as usual.
+    let (request, _) = held(
+        put_entry(
+            &app,
+            ADMIN_TOKEN,
+            "checkout_v2",
+            "production",
+            &[("X-Change-Reason", "current"), ("If-Match", "\"3\"")],
+            json!(true),
+        )
+        .await,
+    );
+    assert_eq!(request["changes"][0]["base_version"], 3);
+
+    // Three requests wait; none was applied.
     let pending = app
         .get("/api/v1/change-requests?status=pending", ADMIN_TOKEN)
         .await
         .expect_status(200);
-    assert_eq!(pending.items().len(), 2);
+    assert_eq!(pending.items().len(), 3);
     assert_eq!(flag(&app, "checkout_v2").await["default_value"], false);
+    assert_eq!(flag(&app, "checkout_v2").await["version"], 3);
 }
 
 /// Point 2: four eyes. The author (even an admin), viewers and editors may
