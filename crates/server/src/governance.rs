@@ -34,7 +34,8 @@ pub enum WriteMode {
     /// (the seed's emergency procedures); still audited with a reason.
     Emergency,
     /// Applying an approved change request: approvals and the checks made
-    /// when it was requested are done; change windows still apply.
+    /// when it was requested are done; change windows and the dependency
+    /// policy still apply.
     Approved,
     /// Environment settings, keys: not about what is evaluated.
     Administrative,
@@ -106,6 +107,15 @@ pub fn enabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
         .environments
         .get(env)
         .is_none_or(|entry| entry.to_config().enabled != Some(false))
+}
+
+/// Whether a flag is on in an environment: enabled there and, for a boolean
+/// flag, not serving `false` whatever the context (the seed's
+/// `"production": false` is how a boolean flag is off).
+pub fn on_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
+    enabled_in(flag, env, tree)
+        && !(flag.flag_type == ff_engine::FlagType::Boolean
+            && static_value(flag, env, tree) == Some(Value::Bool(false)))
 }
 
 /// The environments in which a write changes what is evaluated.
@@ -181,15 +191,19 @@ pub fn review(
                 }
                 continue;
             }
+        }
+        if matches!(meta.mode, WriteMode::Governed | WriteMode::Approved) {
+            // Other flags may have changed since a request was made: what it
+            // would break is decided when it is applied.
             check_dependency_policy(live, settings, env, writes, &tree)?;
-            if needs_approval {
-                review.held.push(env.clone());
-                review.required_approvals = review
-                    .required_approvals
-                    .max(settings.environment.required_approvals.max(1));
-                // The window matters when the request is applied, not now.
-                continue;
-            }
+        }
+        if meta.mode == WriteMode::Governed && needs_approval {
+            review.held.push(env.clone());
+            review.required_approvals = review
+                .required_approvals
+                .max(settings.environment.required_approvals.max(1));
+            // The window matters when the request is applied, not now.
+            continue;
         }
         if meta.mode != WriteMode::Emergency
             && let Some(next) = outside_windows(&settings.environment.change_windows, now)
@@ -290,8 +304,8 @@ fn check_protection(
     }
     for write in writes {
         let Some(before) = write.before else { continue };
-        let was_on = enabled_in(before, env, tree);
-        let now_on = write.after.is_some_and(|f| enabled_in(f, env, tree));
+        let was_on = on_in(before, env, tree);
+        let now_on = write.after.is_some_and(|f| on_in(f, env, tree));
         if !was_on || now_on {
             continue;
         }
@@ -344,7 +358,7 @@ pub fn dependency_problems<'a>(
 ) -> Vec<String> {
     let lookup = |id: &str| all.clone().find(|f| f.flag_id == id);
     let mut problems = Vec::new();
-    let on = enabled_in(flag, env, tree);
+    let on = on_in(flag, env, tree);
     if on {
         for dependency in &flag.depends_on {
             let Some(prerequisite) = lookup(&dependency.flag) else {
@@ -361,9 +375,7 @@ pub fn dependency_problems<'a>(
         }
     } else {
         for other in all.clone() {
-            if other.depends_on.iter().any(|d| d.flag == flag.flag_id)
-                && enabled_in(other, env, tree)
-            {
+            if other.depends_on.iter().any(|d| d.flag == flag.flag_id) && on_in(other, env, tree) {
                 problems.push(format!(
                     "\"{}\" is off in \"{env}\" but \"{}\", which is on there, requires it",
                     flag.flag_id, other.flag_id

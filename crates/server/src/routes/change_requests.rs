@@ -14,7 +14,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use ff_store::{
-    AuditedChange, Change, Expect, Role, StoredWorkItem, WorkItem, WorkKind, WorkQuery,
+    AuditedChange, Change, Expect, ResourceKind, Role, StoreError, StoredWorkItem, WorkItem,
+    WorkKind, WorkQuery,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -116,6 +117,21 @@ pub fn hold(
             }
         };
         let current = live.flags.get(&flag_id);
+        // A write made against an older version (If-Match, a body's
+        // version) is a conflict now, as it would be if it were not held:
+        // approving it must not overwrite what changed since.
+        if let Change::PutFlag(_, expected) | Change::DeleteFlag(_, expected) = audited.change
+            && let Expect::Version(version) = expected
+            && current.map(|f| f.version) != Some(version)
+        {
+            return Err(StoreError::Conflict {
+                kind: ResourceKind::Flag,
+                key: flag_id,
+                expected,
+                actual: current.map(|f| f.version),
+            }
+            .into());
+        }
         held.push(HeldChange {
             action: audited.action.clone(),
             base_version: current.map(|f| f.version),
@@ -211,24 +227,40 @@ pub async fn list_change_requests(
             format!("unknown status \"{status}\"; expected pending, applied or rejected"),
         ));
     }
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    // A request needs the approval of every environment it lists and may
+    // change several flags, while the store knows one of each: those
+    // filters are applied here, before the limit.
+    let filtered = query.flag_id.is_some() || query.environment.is_some();
     let items = state
         .store
         .work_items(&WorkQuery {
             kind: Some(WorkKind::ChangeRequest),
             statuses: query.status.into_iter().collect(),
             flag_id: None,
-            environment: query.environment,
+            environment: None,
             due_by: None,
-            limit: Some(query.limit.unwrap_or(100).clamp(1, 1000)),
+            limit: (!filtered).then_some(limit),
         })
         .await?;
     let items: Vec<Value> = items
         .iter()
         .filter(|stored| {
-            query.flag_id.as_ref().is_none_or(|flag_id| {
-                document(stored).is_ok_and(|r| r.changes.iter().any(|c| &c.flag_id == flag_id))
+            if !filtered {
+                return true;
+            }
+            document(stored).is_ok_and(|r| {
+                query
+                    .flag_id
+                    .as_ref()
+                    .is_none_or(|flag_id| r.changes.iter().any(|c| &c.flag_id == flag_id))
+                    && query
+                        .environment
+                        .as_ref()
+                        .is_none_or(|env| r.environments.contains(env))
             })
         })
+        .take(limit as usize)
         .map(stored_response)
         .collect();
     Ok(Json(json!({ "items": items })))
@@ -266,12 +298,17 @@ pub async fn approve_change_request(
     let now = state.clock.now();
     let mut applied_now = false;
     let stored = pending(&state, &id).await?;
-    // The applied change is recorded with the request's reason and
-    // deployment (the approver is the actor).
-    let requested = document(&stored)?;
-    let meta = WriteMeta::from_request(&principal, &headers)
-        .in_mode(WriteMode::Approved)
-        .with_body(requested.reason.clone(), requested.deployment_id.clone());
+    // The change is recorded as it was asked for: with the request's reason
+    // (unless the approver gives one) and in the request's deployment, so
+    // that the audit says why and a deployment rollback finds it.
+    let asked = document(&stored)?;
+    let mut meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Approved);
+    if meta.reason.is_none() {
+        meta.reason = asked.reason;
+    }
+    if asked.deployment_id.is_some() {
+        meta.deployment_id = asked.deployment_id;
+    }
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
         if request.author == principal.key_id {
