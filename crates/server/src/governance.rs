@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use ff_engine::{Environment, EnvironmentEntry, Flag, project_flag};
-use ff_store::{Change, ChangeWindow, DependencyPolicy, Role, StoredEnvironment};
+use ff_store::{Change, ChangeWindow, DependencyPolicy, Expect, Role, StoredEnvironment};
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
@@ -68,23 +68,30 @@ pub fn flag_writes<'a>(
     live: &'a LiveConfig,
     changes: &'a [ff_store::AuditedChange],
 ) -> Vec<FlagWrite<'a>> {
-    changes
-        .iter()
-        .filter_map(|audited| match &audited.change {
-            Change::PutFlag(flag, _) => Some(FlagWrite {
-                flag_id: &flag.flag_id,
-                before: live.flags.get(&flag.flag_id).map(|f| &f.flag),
-                after: Some(flag),
-            }),
-            Change::DeleteFlag(id, _) => Some(FlagWrite {
-                flag_id: id,
-                before: live.flags.get(id).map(|f| &f.flag),
-                after: None,
-            }),
-            _ => None,
-        })
-        .filter(|write| write.before.is_some())
-        .collect()
+    let mut writes = Vec::new();
+    for audited in changes {
+        let (flag_id, after, restores) = match &audited.change {
+            // A put expecting a version of a flag that is not live restores
+            // a deleted flag: it starts serving again, so it is governed.
+            Change::PutFlag(flag, expect) => (
+                flag.flag_id.as_str(),
+                Some(flag),
+                matches!(expect, Expect::Version(_)),
+            ),
+            Change::DeleteFlag(id, _) => (id.as_str(), None, false),
+            _ => continue,
+        };
+        let before = live.flags.get(flag_id).map(|f| &f.flag);
+        // Creating a flag is not governed: nothing uses it yet.
+        if before.is_some() || restores {
+            writes.push(FlagWrite {
+                flag_id,
+                before,
+                after,
+            });
+        }
+    }
+    writes
 }
 
 /// The part of a flag that decides evaluation in one environment, in a form
@@ -222,6 +229,7 @@ pub fn review(
 fn segment_writes(changes: &[ff_store::AuditedChange]) -> Vec<&str> {
     changes
         .iter()
+        .filter(|audited| matches!(audited.change, Change::PutFlag(..) | Change::DeleteFlag(..)))
         .filter_map(|audited| match &audited.change {
             Change::PutSegment(segment, _) => Some(segment.segment_id.as_str()),
             Change::DeleteSegment(id, _) => Some(id.as_str()),

@@ -67,6 +67,9 @@ pub struct HeldChange {
     pub action: String,
     /// The version it was made against (`None`: a new flag).
     pub base_version: Option<i64>,
+    /// It restores a deleted flag (at `base_version`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restores: bool,
     /// The document then (`null` for a new flag).
     pub before: Value,
     /// The proposed document (`null`: delete the flag).
@@ -117,11 +120,15 @@ pub fn hold(
             }
         };
         let current = live.flags.get(&flag_id);
+        // Restoring a deleted flag: not live, expected at its deleted version.
+        let restores =
+            current.is_none() && matches!(audited.change, Change::PutFlag(_, Expect::Version(_)));
         // A write made against an older version (If-Match, a body's
         // version) is a conflict now, as it would be if it were not held:
         // approving it must not overwrite what changed since.
         if let Change::PutFlag(_, expected) | Change::DeleteFlag(_, expected) = audited.change
             && let Expect::Version(version) = expected
+            && !restores
             && current.map(|f| f.version) != Some(version)
         {
             return Err(StoreError::Conflict {
@@ -132,9 +139,14 @@ pub fn hold(
             }
             .into());
         }
+        let base_version = match (&audited.change, restores) {
+            (Change::PutFlag(_, Expect::Version(version)), true) => Some(*version),
+            _ => current.map(|f| f.version),
+        };
         held.push(HeldChange {
             action: audited.action.clone(),
-            base_version: current.map(|f| f.version),
+            restores,
+            base_version,
             before: current
                 .map(|f| serde_json::to_value(&f.flag).unwrap_or_default())
                 .unwrap_or_default(),
@@ -394,7 +406,9 @@ pub async fn rebase_change_request(
         let mut request = document(&stored)?;
         for held in &mut request.changes {
             let current = live.flags.get(&held.flag_id);
-            if current.map(|f| f.version) == held.base_version {
+            if current.map(|f| f.version) == held.base_version
+                || (held.restores && current.is_none())
+            {
                 continue;
             }
             let Some(current) = current else {
@@ -441,7 +455,8 @@ fn request_changes(
     let mut changes = Vec::new();
     for held in &request.changes {
         let current = live.flags.get(&held.flag_id).map(|f| f.version);
-        if current != held.base_version {
+        // A restore's deleted flag is not live: the commit checks its version.
+        if !held.restores && current != held.base_version {
             return Err(stale(id, &held.flag_id, held.base_version, current));
         }
         let expect = held.base_version.map_or(Expect::Absent, Expect::Version);

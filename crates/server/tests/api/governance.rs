@@ -27,6 +27,7 @@ governed_api_tests!(
     invalid_change_windows_are_refused,
     rollback_protection_wants_reason_and_confirmation,
     dependency_policy_warns_or_refuses,
+    restoring_a_deleted_flag_is_held_too,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -1869,4 +1870,57 @@ async fn approved_requests_keep_the_policy(app: &TestApp) {
     reply.expect_error(409, "prerequisite_broken");
     assert_eq!(change_request(app, &enable_ui).await["status"], "pending");
     assert_eq!(flag(app, "search_ui_v2").await["version"], 1);
+}
+
+/// Deleting a flag production serves, and restoring it later, both change
+/// what production serves: both wait for approval.
+async fn restoring_a_deleted_flag_is_held_too(app: TestApp) {
+    let (_, approver) = key(&app, "approver", "approver").await;
+    app.create_flag(&json!({"flag_id": "old_banner", "default_value": true}))
+        .await;
+    let reason = [("X-Change-Reason", "retired"), ("X-Confirm", "true")];
+    let delete = send(
+        &app,
+        Method::DELETE,
+        "/api/v1/flags/old_banner",
+        ADMIN_TOKEN,
+        &reason,
+        None,
+    )
+    .await;
+    let (_, id) = held(delete);
+    approve(&app, &id, &approver, "ok").await.expect_status(200);
+    assert_eq!(flag(&app, "old_banner").await["deleted"], true);
+
+    // Restoring: a reason is needed in protected production, then approval.
+    send(
+        &app,
+        Method::POST,
+        "/api/v1/flags/old_banner/restore",
+        ADMIN_TOKEN,
+        &[],
+        None,
+    )
+    .await
+    .expect_error(422, "reason_required");
+    let restore = send(
+        &app,
+        Method::POST,
+        "/api/v1/flags/old_banner/restore",
+        ADMIN_TOKEN,
+        &[("X-Change-Reason", "needed after all")],
+        None,
+    )
+    .await;
+    let (request, id) = held(restore);
+    assert_eq!(request["changes"][0]["restores"], true);
+    assert_eq!(
+        flag(&app, "old_banner").await["deleted"],
+        true,
+        "held, not restored"
+    );
+    approve(&app, &id, &approver, "ok").await.expect_status(200);
+    let restored = flag(&app, "old_banner").await;
+    assert!(restored.get("deleted").is_none(), "{restored}");
+    assert_eq!(evaluate(&app, "old_banner", "production").await, true);
 }
