@@ -229,7 +229,6 @@ pub fn review(
 fn segment_writes(changes: &[ff_store::AuditedChange]) -> Vec<&str> {
     changes
         .iter()
-        .filter(|audited| matches!(audited.change, Change::PutFlag(..) | Change::DeleteFlag(..)))
         .filter_map(|audited| match &audited.change {
             Change::PutSegment(segment, _) => Some(segment.segment_id.as_str()),
             Change::DeleteSegment(id, _) => Some(id.as_str()),
