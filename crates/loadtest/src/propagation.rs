@@ -33,7 +33,10 @@ pub struct Args {
     #[arg(long, env = "FEATURE_FLAGS_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: String,
     /// The environment subscribed to and toggled.
-    #[arg(long, default_value = "production")]
+    /// `development` by default: as first start seeds them, production
+    /// holds turning a flag back on for approval, and the toggles are to
+    /// measure propagation alone.
+    #[arg(long, default_value = "development")]
     environment: String,
     /// The flag toggled (created if missing).
     #[arg(long, default_value = "loadtest_kill_switch")]

@@ -111,6 +111,17 @@ async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) ->
         }) if details["kind"] == item.item.kind.resource_kind().as_str() => {
             outcome("skipped", Some("another node applied it first".to_owned()))
         }
+        // The flag changed between this run's read and its commit (another
+        // node wrote it): the item is still due, and the next run applies
+        // its step to the latest document.
+        Err(ApiError::Conflict {
+            code: "version_conflict",
+            details,
+            ..
+        }) if details["kind"] == "flag" => outcome(
+            "skipped",
+            Some("the flag changed meanwhile; retried at the next run".to_owned()),
+        ),
         Err(error) => fail(state, &item, now, error_text(&error), kind).await,
     }
 }
@@ -179,7 +190,16 @@ async fn attempt(
             return Ok(changes);
         }
         // Needs approval: a change request instead, and the item waits.
-        let request = change_requests::hold(live, &changes, &governed, &review)?;
+        let mut request = change_requests::hold(live, &changes, &governed, &review)?;
+        // Approving the request moves the item on; rejecting it stops it.
+        request.document["origin"] = serde_json::to_value(change_requests::Origin {
+            kind: item.item.kind,
+            id: item.item.id.clone(),
+            next_status: step.next.status.clone(),
+            next_due_at: step.next.due_at,
+            next_document: step.next.document.clone(),
+        })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
         held = Some(request.id.clone());
         let mut waiting = item.item.clone();
         waiting.status = schedules::HELD.to_owned();

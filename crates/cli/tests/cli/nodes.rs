@@ -143,17 +143,23 @@ async fn a_change_on_one_node_reaches_the_streams_of_another() {
         "expected both nodes' LISTEN connections, killed {count}"
     );
 
-    let enabled = admin(http.post(format!("{}/api/v1/emergency/enable", node_a.url)))
-        .json(&json!({"flag_id": "payment_processing_v2", "environment": "production"}))
+    // A change production's approval does not hold (turning the flag back
+    // on would be): a description.
+    let described = admin(http.patch(format!("{}/api/v1/flags/payment_processing_v2", node_a.url)))
+        .json(&json!({"description": "caught up after a lost connection"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(enabled.status(), 200);
+    assert_eq!(described.status(), 200);
     let patch = events
-        .wait_for("patch", "payment_processing_v2", Duration::from_secs(15))
+        .wait_for(
+            "patch",
+            "caught up after a lost connection",
+            Duration::from_secs(15),
+        )
         .await;
     assert_eq!(
-        patch["document"]["environments"]["production"], true,
+        patch["document"]["environments"]["production"]["enabled"], false,
         "{patch}"
     );
 

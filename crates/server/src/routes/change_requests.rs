@@ -27,6 +27,7 @@ use crate::extract::{OptionalJsonBody, Path, QueryParams};
 use crate::flag_ops::{merge_diff, merge_patch, rfc3339};
 use crate::governance::{Review, WriteMode};
 use crate::live::LiveConfig;
+use crate::routes::{rollout_plans, schedules};
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, parse_flag};
 
@@ -56,6 +57,30 @@ pub struct ChangeRequest {
     /// The revision it was applied at.
     #[serde(default)]
     pub applied_revision: Option<i64>,
+    /// Rebases so far (who rebased is a co-author: they may not approve).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rebases: Vec<Decision>,
+    /// The schedule or rollout plan whose due step this request holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The scheduled item a request holds a step of. Approving the request
+/// moves the item on (a schedule is applied, a plan goes to its next step)
+/// in the same commit; rejecting it fails the schedule or pauses the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Origin {
+    /// `schedule` or `rollout_plan`.
+    pub kind: WorkKind,
+    /// The item.
+    pub id: String,
+    /// Its status once the step is applied.
+    pub next_status: String,
+    /// Its next due time once the step is applied.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_due_at: Option<OffsetDateTime>,
+    /// Its document once the step is applied.
+    pub next_document: Value,
 }
 
 /// One held flag write.
@@ -164,6 +189,8 @@ pub fn hold(
         approvals: Vec::new(),
         rejection: None,
         applied_revision: None,
+        rebases: Vec::new(),
+        origin: None,
         changes: held,
     };
     Ok(WorkItem {
@@ -321,11 +348,17 @@ pub async fn approve_change_request(
     if asked.deployment_id.is_some() {
         meta.deployment_id = asked.deployment_id;
     }
+    let origin = waiting_origin(&state, &id, asked.origin.as_ref()).await?;
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
         if request.author == principal.key_id {
             return Err(ApiError::Forbidden(format!(
                 "change request {id} is yours: someone else must approve it (four eyes)"
+            )));
+        }
+        if request.rebases.iter().any(|r| r.actor == principal.key_id) {
+            return Err(ApiError::Forbidden(format!(
+                "you rebased change request {id}, so what it applies is partly yours: someone else must approve it (four eyes)"
             )));
         }
         if request.approvals.iter().any(|a| a.actor == principal.key_id) {
@@ -346,6 +379,9 @@ pub async fn approve_change_request(
             changes = request_changes(live, &id, &request)?;
             request.applied_revision = Some(live.revision + 1);
             applied_now = true;
+            if let Some((origin, item)) = &origin {
+                changes.push(origin_applied(&id, origin, item));
+            }
         }
         let status = if complete { APPLIED } else { PENDING };
         changes.push(work_change(&stored, status, &request, "change_request.approve")?);
@@ -368,9 +404,14 @@ pub async fn reject_change_request(
     OptionalJsonBody(body): OptionalJsonBody<ReviewBody>,
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Approver)?;
-    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
+    let mut meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
+    // The audit says why: the comment, unless a reason header says more.
+    if meta.reason.is_none() {
+        meta.reason = body.comment.clone();
+    }
     let now = state.clock.now();
     let stored = pending(&state, &id).await?;
+    let origin = waiting_origin(&state, &id, document(&stored)?.origin.as_ref()).await?;
     apply(&state, meta, |_| {
         let mut request = document(&stored)?;
         request.rejection = Some(Decision {
@@ -378,12 +419,16 @@ pub async fn reject_change_request(
             comment: body.comment.clone(),
             at: now,
         });
-        Ok(vec![work_change(
+        let mut changes = vec![work_change(
             &stored,
             REJECTED,
             &request,
             "change_request.reject",
-        )?])
+        )?];
+        if let Some((_, item)) = &origin {
+            changes.push(origin_rejected(&id, item, body.comment.as_deref())?);
+        }
+        Ok(changes)
     })
     .await?;
     Ok(Json(stored_response(&load(&state, &id).await?)))
@@ -397,13 +442,22 @@ pub async fn rebase_change_request(
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
-    OptionalJsonBody(_body): OptionalJsonBody<ReviewBody>,
+    OptionalJsonBody(body): OptionalJsonBody<ReviewBody>,
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Editor)?;
-    let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
+    let mut meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
+    if meta.reason.is_none() {
+        meta.reason = body.comment.clone();
+    }
+    let now = state.clock.now();
     let stored = pending(&state, &id).await?;
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
+        request.rebases.push(Decision {
+            actor: principal.key_id.clone(),
+            comment: body.comment.clone(),
+            at: now,
+        });
         for held in &mut request.changes {
             let current = live.flags.get(&held.flag_id);
             if current.map(|f| f.version) == held.base_version
@@ -469,6 +523,72 @@ fn request_changes(
         changes.push(change(change_kind, &held.action, environment));
     }
     Ok(changes)
+}
+
+/// The scheduled item a request holds a step of, if it still waits for it
+/// (it may have been cancelled meanwhile).
+async fn waiting_origin(
+    state: &AppState,
+    id: &str,
+    origin: Option<&Origin>,
+) -> Result<Option<(Origin, StoredWorkItem)>, ApiError> {
+    let Some(origin) = origin else {
+        return Ok(None);
+    };
+    let item = state.store.work_item(origin.kind, &origin.id).await?;
+    Ok(item
+        .filter(|item| {
+            item.item.status == schedules::HELD && item.item.document["change_request_id"] == id
+        })
+        .map(|item| (origin.clone(), item)))
+}
+
+/// The held item moved on as if its step had been applied by the scheduler.
+fn origin_applied(id: &str, origin: &Origin, item: &StoredWorkItem) -> AuditedChange {
+    let mut next = item.item.clone();
+    next.status = origin.next_status.clone();
+    next.due_at = origin.next_due_at;
+    next.document = origin.next_document.clone();
+    next.document["change_request_id"] = json!(id);
+    origin_change(item, next)
+}
+
+/// The held item after its change request was rejected: a schedule fails,
+/// a rollout plan pauses (it can be resumed, which proposes the step again).
+fn origin_rejected(
+    id: &str,
+    item: &StoredWorkItem,
+    comment: Option<&str>,
+) -> Result<AuditedChange, ApiError> {
+    let why = match comment {
+        Some(comment) => format!("change request {id} was rejected: {comment}"),
+        None => format!("change request {id} was rejected"),
+    };
+    let next = match item.item.kind {
+        WorkKind::RolloutPlan => rollout_plans::paused(item, &why)?,
+        _ => {
+            let mut failed = item.item.clone();
+            failed.status = schedules::FAILED.to_owned();
+            failed.due_at = None;
+            failed.document["error"] = json!(why);
+            failed
+        }
+    };
+    Ok(origin_change(item, next))
+}
+
+fn origin_change(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
+    let action = format!(
+        "{}.{}",
+        item.item.kind.resource_kind().as_str(),
+        next.status
+    );
+    let environment = next.environment.clone();
+    change(
+        Change::PutWorkItem(next, Expect::Version(item.version)),
+        &action,
+        environment.as_deref(),
+    )
 }
 
 fn stale(id: &str, flag_id: &str, base: Option<i64>, current: Option<i64>) -> ApiError {

@@ -1,5 +1,6 @@
 //! The kill switch: `POST /api/v1/emergency/disable` (the seed's call) and
-//! `/enable`. Never held by approvals or change windows; always audited.
+//! `/enable`. Turning off is never held by approvals or change windows;
+//! turning back on is an ordinary, governed change. Both are audited.
 
 use axum::Json;
 use axum::extract::State;
@@ -27,7 +28,8 @@ pub async fn emergency_disable(
     switch(state, principal, headers, request, false).await
 }
 
-/// Turns a flag back on where the kill switch turned it off.
+/// Turns a flag back on where the kill switch turned it off: a governed
+/// write (held for approval where the environment requires it, `202`).
 pub async fn emergency_enable(
     State(state): State<AppState>,
     principal: Principal,
@@ -62,24 +64,36 @@ async fn switch(
         "emergency.disable"
     };
     let environment = request.environment.clone();
-    // Turning a flag off pauses its gradual rollouts there: a plan must not
-    // raise the percentage of something that was just killed.
-    let plans = if enabled {
-        Vec::new()
-    } else {
-        active_plans(&state, &request.flag_id, &environments).await?
-    };
-    let (version, revision) = if flag == current.flag && plans.is_empty() {
-        // Already in the requested state: nothing to write.
-        (current.version, live.revision)
+    let mut meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, None);
+    meta = if enabled {
+        // Turning a flag back on exposes its feature again: an ordinary
+        // change, held for approval and kept to change windows where the
+        // environment says so.
+        meta
     } else {
         // Never held by approvals or change windows; in a protected
         // environment the audit still says why.
-        let meta = WriteMeta::from_request(&principal, &headers)
-            .with_body(request.reason, None)
-            .in_mode(WriteMode::Emergency)
-            .with_default_reason(|| format!("{action} (kill switch)"));
-        let (committed, _) = apply(&state, meta, |live| {
+        meta.in_mode(WriteMode::Emergency)
+            .with_default_reason(|| format!("{action} (kill switch)"))
+    };
+    // A plan read here may advance (the scheduler, another node) before the
+    // commit, which then fails its version check: the kill switch must not
+    // fail for that, so it reads the plans again and retries.
+    let mut attempts = 0;
+    let (plans, committed) = loop {
+        attempts += 1;
+        // Turning a flag off pauses its gradual rollouts there: a plan must
+        // not raise the percentage of something that was just killed.
+        let plans = if enabled {
+            Vec::new()
+        } else {
+            active_plans(&state, &request.flag_id, &environments).await?
+        };
+        if flag == current.flag && plans.is_empty() {
+            // Already in the requested state: nothing to write.
+            break (plans, None);
+        }
+        let result = apply(&state, meta.clone(), |live| {
             // The kill switch wins over concurrent edits: apply it to the
             // latest version rather than refusing with a conflict.
             let latest = live_flag(live, &flag.flag_id)?;
@@ -107,11 +121,23 @@ async fn switch(
             }
             Ok(changes)
         })
-        .await?;
-        (
+        .await;
+        match result {
+            Err(ApiError::Conflict {
+                code: "version_conflict",
+                details,
+                ..
+            }) if details["kind"] == "rollout_plan" && attempts < 5 => continue,
+            Err(error) => return Err(error),
+            Ok((committed, _)) => break (plans, Some(committed)),
+        }
+    };
+    let (version, revision) = match committed {
+        Some(committed) => (
             committed.versions.first().copied().unwrap_or_default(),
             committed.revision,
-        )
+        ),
+        None => (current.version, live.revision),
     };
     Ok(Json(json!({
         "flag_id": request.flag_id,

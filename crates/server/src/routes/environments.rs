@@ -436,11 +436,16 @@ pub async fn replace_environment(
     let (settings, body_version) = parse_settings(body, Some(&env))?;
     let client_version = if_match(&headers)?.or(body_version);
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
+    let reason = meta.reason.clone();
     let (_, live) = apply(&state, meta, |live| {
         let current = live
             .environments
             .get(&env)
             .ok_or_else(|| ApiError::not_found("environment", &env))?;
+        // Rollback protection covers the rules themselves: switching off
+        // approvals, protection or windows, or moving a protected
+        // environment in the tree, is a change that needs a reason.
+        require_reason(current, reason.as_deref(), "its settings change")?;
         Ok(vec![change(
             Change::PutEnvironment(settings, expect_version(client_version, current.version)),
             "environment.update",
@@ -458,6 +463,26 @@ pub async fn replace_environment(
     )))
 }
 
+/// A protected environment's own settings change only with a reason.
+fn require_reason(
+    current: &StoredEnvironment,
+    reason: Option<&str>,
+    what: &str,
+) -> Result<(), ApiError> {
+    if !current.environment.protected || reason.is_some() {
+        return Ok(());
+    }
+    let env = &current.environment.tree.key;
+    Err(ApiError::Refused {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "reason_required",
+        message: format!(
+            "environment \"{env}\" is protected: say why {what} with an X-Change-Reason header"
+        ),
+        details: json!({ "environment": env }),
+    })
+}
+
 /// `DELETE /api/v1/environments/{env}`: only an environment that no flag,
 /// environment or key refers to.
 pub async fn delete_environment(
@@ -469,6 +494,7 @@ pub async fn delete_environment(
     principal.require(Role::Admin)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
+    let reason = meta.reason.clone();
     let (committed, _) = apply(&state, meta, |live| {
         let current = live
             .environments
@@ -493,6 +519,7 @@ pub async fn delete_environment(
                 details: json!({ "children": child_envs, "api_keys": keys }),
             });
         }
+        require_reason(current, reason.as_deref(), "it is deleted")?;
         // Flags' entries for the environment go with it, as new versions.
         let mut changes = Vec::new();
         for stored in live

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use ff_engine::{EnvironmentEntry, Flag, Serve};
 use ff_store::{Role, StoredFlag};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -105,9 +106,41 @@ fn constant_everywhere(
     environments: &[String],
     tree: &[ff_engine::Environment],
 ) -> Option<Value> {
-    let mut values = environments
-        .iter()
-        .map(|env| static_value(&stored.flag, env, tree));
+    let mut values = environments.iter().map(|env| {
+        static_value(&stored.flag, env, tree).or_else(|| rolled_out_value(&stored.flag, env, tree))
+    });
     let first = values.next()??;
     values.all(|v| v.as_ref() == Some(&first)).then_some(first)
+}
+
+/// The value a flag's first rule serves to everyone in an environment, when
+/// that rule has no conditions and 100 % (or no percentage): what a finished
+/// gradual rollout leaves behind. Later rules and the default are then dead.
+fn rolled_out_value(flag: &Flag, env: &str, tree: &[ff_engine::Environment]) -> Option<Value> {
+    let projected = ff_engine::project_flag(flag, env, tree);
+    let config = projected
+        .environments
+        .get(env)
+        .map(EnvironmentEntry::to_config)
+        .unwrap_or_default();
+    let rules = config
+        .targeting_rules
+        .as_ref()
+        .unwrap_or(&projected.targeting_rules);
+    let first = rules.first()?;
+    if !first.conditions.is_empty() || first.percentage.is_some_and(|p| p < 100.0) {
+        return None;
+    }
+    match &first.serve {
+        Serve::Value(value) => Some(value.clone()),
+        Serve::Variant(name) => flag.variants.get(name).cloned(),
+        // A split serves one value only when every share names the same.
+        Serve::Split(shares) => {
+            let first_share = shares.first()?;
+            shares
+                .iter()
+                .all(|s| s.variant == first_share.variant)
+                .then(|| flag.variants.get(&first_share.variant).cloned())?
+        }
+    }
 }

@@ -289,8 +289,17 @@ async fn stale_flags_by_use_and_by_constant_value(app: TestApp) {
     .await;
     app.create_flag(&json!({"flag_id": "fully_shipped", "default_value": true}))
         .await;
-    evaluate(&app, "forgotten").await;
-    evaluate(&app, "fully_shipped").await;
+    // What a finished gradual rollout leaves: one rule for everyone at 100 %.
+    app.create_flag(&json!({"flag_id": "rolled_out", "default_value": false,
+        "targeting_rules": [{"name": "gradual", "value": true, "percentage": 100}]}))
+        .await;
+    // Still rolling out: not constant.
+    app.create_flag(&json!({"flag_id": "rolling_out", "default_value": false,
+        "targeting_rules": [{"name": "gradual", "value": true, "percentage": 50}]}))
+        .await;
+    for flag in ["forgotten", "fully_shipped", "rolled_out", "rolling_out"] {
+        evaluate(&app, flag).await;
+    }
     assert_eq!(
         stale(&app).await,
         Vec::<(String, Vec<String>)>::new(),
@@ -299,15 +308,18 @@ async fn stale_flags_by_use_and_by_constant_value(app: TestApp) {
 
     // 20 days on: fully_shipped has served `true` everywhere for 20 days.
     set_clock(&app, start + day * 20);
-    evaluate(&app, "used_daily").await;
-    evaluate(&app, "fully_shipped").await;
+    for flag in ["used_daily", "fully_shipped", "rolled_out", "rolling_out"] {
+        evaluate(&app, flag).await;
+    }
     let found = stale(&app).await;
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].0, "fully_shipped");
-    assert!(
-        found[0].1[0].starts_with("serves true to everyone in every environment"),
-        "{found:?}"
-    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (flag, (id, reasons)) in ["fully_shipped", "rolled_out"].iter().zip(&found) {
+        assert_eq!(id, flag, "{found:?}");
+        assert!(
+            reasons[0].starts_with("serves true to everyone in every environment"),
+            "{found:?}"
+        );
+    }
 
     // 40 days on: forgotten was last evaluated 40 days ago.
     set_clock(&app, start + day * 40);

@@ -117,13 +117,26 @@ async fn create_replace_and_delete(app: TestApp) {
     assert_eq!(reply.body["version"], 2);
     assert_eq!(reply.body["protected"], true);
     assert_eq!(reply.body["change_windows"][0]["time_zone"], "UTC");
+    // Protected now: its own settings change only with a reason.
     let mut read = app.get("/api/v1/environments/qa", ADMIN_TOKEN).await.body;
     read["description"] = json!("QA, again");
     app.put("/api/v1/environments/qa", ADMIN_TOKEN, &read)
         .await
+        .expect_error(422, "reason_required");
+    let with_reason = |method: Method, body: Option<&Value>| {
+        let request = app
+            .request(method, "/api/v1/environments/qa", Some(ADMIN_TOKEN))
+            .header("x-change-reason", "qa settings");
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    };
+    app.send(with_reason(Method::PUT, Some(&read)))
+        .await
         .expect_status(200);
     read["description"] = json!("stale");
-    let reply = app.put("/api/v1/environments/qa", ADMIN_TOKEN, &read).await;
+    let reply = app.send(with_reason(Method::PUT, Some(&read))).await;
     reply.expect_error(409, "version_conflict");
     app.put(
         "/api/v1/environments/qa",
@@ -161,8 +174,11 @@ async fn create_replace_and_delete(app: TestApp) {
     app.delete(&format!("/api/v1/api-keys/{key_id}"), ADMIN_TOKEN)
         .await
         .expect_status(200);
+    app.delete("/api/v1/environments/qa", ADMIN_TOKEN)
+        .await
+        .expect_error(422, "reason_required");
     let reply = app
-        .delete("/api/v1/environments/qa", ADMIN_TOKEN)
+        .send(with_reason(Method::DELETE, None))
         .await
         .expect_status(200);
     assert_eq!(reply.body["deleted"], true);

@@ -90,10 +90,13 @@ async fn configure(app: &TestApp, env: &str, changes: Value) -> Value {
     for (field, value) in changes.as_object().unwrap() {
         settings[field] = value.clone();
     }
-    app.put(
+    send(
+        app,
+        Method::PUT,
         &format!("/api/v1/environments/{env}"),
         ADMIN_TOKEN,
-        &settings,
+        &[("X-Change-Reason", "test settings")],
+        Some(settings),
     )
     .await
     .expect_status(200)
@@ -1264,53 +1267,48 @@ async fn emergency_procedures_ignore_windows_and_approvals(app: TestApp) {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], editor_id.as_str());
     assert_eq!(audit[0]["reason"], "error rate 30%");
-    // Without a reason it names itself.
-    let reply = app
-        .post(
+    // Turning it back on is no emergency: an ordinary change, held for
+    // approval, and applied only inside a window.
+    let (request, request_id) = held(
+        app.post(
             "/api/v1/emergency/enable",
             &editor,
-            &json!({"flag_id": "payments_v3", "environment": "production"}),
+            &json!({"flag_id": "payments_v3", "environment": "production", "reason": "fixed in 2.4.1"}),
         )
-        .await
-        .expect_status(200);
-    assert_eq!(reply.body["version"], 3);
-    assert_eq!(evaluate(&app, "payments_v3", "production").await, true);
-    let audit = app
-        .audit("flag_id=payments_v3&action=emergency.enable")
-        .await;
-    assert!(
-        audit[0]["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("kill switch")),
-        "{audit:?}"
+        .await,
     );
+    assert_eq!(request["reason"], "fixed in 2.4.1");
+    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
+    let (_, approver) = key(&app, "approver", "approver").await;
+    approve(&app, &request_id, &approver, "fix verified")
+        .await
+        .expect_error(403, "outside_change_window");
+    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
 
-    // The flag's rollback too: to version 2 (off in production).
+    // The flag's rollback is an emergency procedure too: back to version 1
+    // (on in production), outside the window, without approval.
     let reply = send(
         &app,
         Method::POST,
         "/api/v1/flags/payments_v3/rollback",
         &editor,
         &[],
-        Some(json!({"to_version": 2, "environment": "production", "reason": "back to off"})),
+        Some(json!({"to_version": 1, "environment": "production", "reason": "the fix is out"})),
     )
     .await
     .expect_status(200);
-    assert_eq!(reply.body["version"], 4);
-    assert_eq!(
-        reply.body["environments"]["production"],
-        json!({"enabled": false, "value": true})
-    );
-    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
+    assert_eq!(reply.body["version"], 3);
+    assert_eq!(reply.body["environments"]["production"], json!(true));
+    assert_eq!(evaluate(&app, "payments_v3", "production").await, true);
     let audit = app.audit("flag_id=payments_v3&action=flag.rollback").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], editor_id.as_str());
-    assert_eq!(audit[0]["reason"], "back to off");
+    assert_eq!(audit[0]["reason"], "the fix is out");
     // Without a reason the rollback names itself.
     app.post(
         "/api/v1/flags/payments_v3/rollback",
         &editor,
-        &json!({"to_version": 1}),
+        &json!({"to_version": 2}),
     )
     .await
     .expect_status(200);
@@ -1319,17 +1317,17 @@ async fn emergency_procedures_ignore_windows_and_approvals(app: TestApp) {
     assert!(
         audit[0]["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("rollback") && r.contains("version 1")),
+            .is_some_and(|r| r.contains("rollback") && r.contains("version 2")),
         "{audit:?}"
     );
-    assert_eq!(flag(&app, "payments_v3").await["version"], 5);
-    assert_eq!(evaluate(&app, "payments_v3", "production").await, true);
-    // Nothing was turned into a change request but the ordinary write.
+    assert_eq!(flag(&app, "payments_v3").await["version"], 4);
+    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
+    // Nothing was turned into a change request but the ordinary writes.
     let pending = app
         .get("/api/v1/change-requests?status=pending", ADMIN_TOKEN)
         .await
         .expect_status(200);
-    assert_eq!(pending.items().len(), 1);
+    assert_eq!(pending.items().len(), 2);
 }
 
 /// Point 3: invalid window settings are 422 with JSON paths; nothing is
@@ -1642,8 +1640,40 @@ async fn rollback_protection_wants_reason_and_confirmation(app: TestApp) {
         "its prerequisite serves false"
     );
 
+    // The protection covers the environment's own settings: switching it
+    // off needs a reason too, and without one nothing changes.
+    let mut unprotected = app
+        .get("/api/v1/environments/production", ADMIN_TOKEN)
+        .await
+        .expect_status(200)
+        .body;
+    unprotected["protected"] = json!(false);
+    app.put("/api/v1/environments/production", ADMIN_TOKEN, &unprotected)
+        .await
+        .expect_error(422, "reason_required");
+    assert_eq!(
+        app.get("/api/v1/environments/production", ADMIN_TOKEN)
+            .await
+            .expect_status(200)
+            .body["protected"],
+        true
+    );
+    send(
+        &app,
+        Method::PUT,
+        "/api/v1/environments/production",
+        ADMIN_TOKEN,
+        &[("X-Change-Reason", "decommissioning the old cluster")],
+        Some(unprotected),
+    )
+    .await
+    .expect_status(200);
+    let audit = app
+        .audit("action=environment.update&environment=production")
+        .await;
+    assert_eq!(audit[0]["reason"], "decommissioning the old cluster");
+
     // Unprotected environments want neither.
-    configure(&app, "production", json!({"protected": false})).await;
     put_entry(
         &app,
         ADMIN_TOKEN,

@@ -14,6 +14,7 @@ governed_api_tests!(
     schedules_fail_cancel_and_hold,
     schedules_survive_a_restart,
     rollout_plan_steps_pause_and_resume,
+    held_rollout_steps_follow_their_change_requests,
 );
 
 mod background {
@@ -288,6 +289,38 @@ async fn schedules_fail_cancel_and_hold(app: TestApp) {
         json!({"enabled": false, "value": true})
     );
 
+    // The approval applies the change and the schedule with it.
+    let (_, approver) = app
+        .create_key(json!({"name": "approver", "kind": "admin", "role": "approver"}))
+        .await;
+    app.post(
+        &format!("/api/v1/change-requests/{request_id}/approve"),
+        &approver,
+        &json!({"comment": "beta is over"}),
+    )
+    .await
+    .expect_status(200);
+    let applied = app
+        .get(
+            &format!("/api/v1/schedules/{}", held["id"].as_str().unwrap()),
+            ADMIN_TOKEN,
+        )
+        .await
+        .body;
+    assert_eq!(applied["status"], "applied", "{applied}");
+    assert_eq!(applied["change_request_id"], request_id);
+    assert_eq!(
+        evaluate(&app, "beta_checkout", "production", "u").await,
+        false
+    );
+    let history = app.audit("action=schedule.applied").await;
+    assert!(
+        history
+            .iter()
+            .any(|e| e["actor"].is_string() && e["reason"] == "end of beta"),
+        "{history:?}"
+    );
+
     // Cancelling what already ran is a conflict.
     app.delete(
         &format!("/api/v1/schedules/{}", doomed["id"].as_str().unwrap()),
@@ -500,4 +533,109 @@ async fn background_scheduler_applies_due_changes(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the scheduler did not apply the due change within 5 s");
+}
+
+/// A plan step that production holds for approval: approving the change
+/// request applies the step and moves the plan on; rejecting one pauses
+/// the plan with the rejection as its reason, and resuming proposes the step
+/// again.
+async fn held_rollout_steps_follow_their_change_requests(app: TestApp) {
+    app.create_flag(&json!({
+        "flag_id": "gradual_payments",
+        "default_value": false,
+        "environments": {"production": {"targeting_rules": [
+            {"name": "everyone", "value": true, "percentage": 0}]}}
+    }))
+    .await;
+    let (_, approver) = app
+        .create_key(json!({"name": "approver", "kind": "admin", "role": "approver"}))
+        .await;
+    let start = now(&app) + time::Duration::hours(1);
+    let plan = app
+        .post(
+            "/api/v1/rollout-plans",
+            ADMIN_TOKEN,
+            &json!({"flag_id": "gradual_payments", "environment": "production", "rule": "everyone",
+                    "percentages": [10, 100], "start_at": rfc3339(start), "every_hours": 24,
+                    "reason": "payments v2 rollout"}),
+        )
+        .await
+        .expect_status(201)
+        .body;
+    let id = plan["id"].as_str().unwrap().to_owned();
+    let get_plan = || async {
+        app.get(&format!("/api/v1/rollout-plans/{id}"), ADMIN_TOKEN)
+            .await
+            .expect_status(200)
+            .body
+    };
+    let production_percentage = || async {
+        app.get("/api/v1/flags/gradual_payments", ADMIN_TOKEN)
+            .await
+            .body["environments"]["production"]["targeting_rules"][0]["percentage"]
+            .as_f64()
+    };
+
+    // Step 1 is held; approving it applies 10 % and schedules step 2.
+    set_clock(&app, start);
+    let outcomes = run(&app).await;
+    assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
+    let waiting = get_plan().await;
+    assert_eq!(waiting["status"], "held");
+    let request = waiting["change_request_id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/change-requests/{request}/approve"),
+        &approver,
+        &json!({"comment": "10 % is fine"}),
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(production_percentage().await, Some(10.0));
+    let moved = get_plan().await;
+    assert_eq!(moved["status"], "active", "{moved}");
+    assert_eq!(moved["next_step"], 1, "{moved}");
+    assert_eq!(
+        moved["due_at"],
+        rfc3339(start + time::Duration::hours(24)),
+        "{moved}"
+    );
+
+    // Step 2 is held too; rejecting it pauses the plan, nothing changes.
+    set_clock(&app, start + time::Duration::hours(24));
+    let outcomes = run(&app).await;
+    assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
+    let request = get_plan().await["change_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/api/v1/change-requests/{request}/reject"),
+        &approver,
+        &json!({"comment": "error budget spent"}),
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(production_percentage().await, Some(10.0));
+    let paused = get_plan().await;
+    assert_eq!(paused["status"], "paused", "{paused}");
+    assert!(
+        paused["paused_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(&request) && r.contains("error budget spent")),
+        "{paused}"
+    );
+    let rejected = app.audit("action=change_request.reject").await;
+    assert_eq!(rejected[0]["reason"], "error budget spent");
+
+    // Resuming proposes the step again (a new change request).
+    app.post(
+        &format!("/api/v1/rollout-plans/{id}/resume"),
+        ADMIN_TOKEN,
+        &json!({}),
+    )
+    .await
+    .expect_status(200);
+    let outcomes = run(&app).await;
+    assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
+    assert_ne!(get_plan().await["change_request_id"], request);
 }
