@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
+mod fanout;
 mod hello;
 mod idle;
 mod propagation;
@@ -31,6 +32,8 @@ enum Command {
     Idle(idle::Args),
     /// A minimal axum "hello world" server: the baseline for OFREP throughput.
     Hello(hello::Args),
+    /// A minimal axum SSE fan-out server: the floor for `propagation`.
+    Fanout(fanout::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             Command::Propagation(args) => propagation::run(args).await,
             Command::Idle(args) => idle::run(args).await,
             Command::Hello(args) => hello::run(args).await,
+            Command::Fanout(args) => fanout::run(args).await,
         }
     })
 }

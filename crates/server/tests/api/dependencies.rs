@@ -9,6 +9,7 @@ api_tests!(
     seed_dependencies_yaml_is_checked,
     dependents_direct_and_transitive,
     environment_diff_resolves_inheritance,
+    prerequisites_are_enforced_when_written_and_evaluated,
 );
 
 mod clocked {
@@ -364,4 +365,74 @@ async fn stale_flags_by_use_and_by_constant_value(app: TestApp) {
     app.get("/api/v1/flags/stale?days=3", ADMIN_TOKEN)
         .await
         .expect_error(400, "invalid_query");
+}
+
+/// Point 8 through the API: a prerequisite cycle is refused when written
+/// (422, naming the cycle, nothing stored), and a prerequisite that does not
+/// hold serves the off value with reason `PREREQUISITE_FAILED`.
+async fn prerequisites_are_enforced_when_written_and_evaluated(app: TestApp) {
+    app.create_flag(
+        &json!({"flag_id": "dashboard_api_v2", "default_value": false,
+        "environments": {"staging": true}}),
+    )
+    .await;
+    app.create_flag(&json!({"flag_id": "new_dashboard_ui", "default_value": true,
+        "depends_on": [{"flag": "dashboard_api_v2", "required_value": true, "repository": "PratikoAi-BE"}]}))
+    .await;
+    let evaluate = |env: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/evaluate",
+                ADMIN_TOKEN,
+                &json!({"flag_id": "new_dashboard_ui", "environment": env, "context": {"user_id": "u"}}),
+            )
+            .await
+            .expect_status(200)
+            .body
+        }
+    };
+    let held = evaluate("staging").await;
+    assert_eq!(held["value"], true, "{held}");
+    assert_ne!(held["reason"], "PREREQUISITE_FAILED", "{held}");
+    let broken = evaluate("development").await;
+    assert_eq!(broken["value"], false, "the off value: {broken}");
+    assert_eq!(broken["reason"], "PREREQUISITE_FAILED", "{broken}");
+
+    // dashboard_api_v2 -> new_dashboard_ui -> dashboard_api_v2: refused.
+    let before = app
+        .get("/api/v1/flags/dashboard_api_v2", ADMIN_TOKEN)
+        .await
+        .expect_status(200)
+        .body;
+    let reply = app
+        .patch(
+            "/api/v1/flags/dashboard_api_v2",
+            ADMIN_TOKEN,
+            &json!({"depends_on": [{"flag": "new_dashboard_ui", "required_value": true}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{reply}");
+    let text = reply.body.to_string();
+    assert!(
+        text.contains("prerequisite cycle")
+            && text.contains("dashboard_api_v2")
+            && text.contains("new_dashboard_ui"),
+        "{reply}"
+    );
+    let after = app
+        .get("/api/v1/flags/dashboard_api_v2", ADMIN_TOKEN)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(after, before, "nothing stored");
+    // A flag cannot require itself either.
+    let reply = app
+        .patch(
+            "/api/v1/flags/new_dashboard_ui",
+            ADMIN_TOKEN,
+            &json!({"depends_on": [{"flag": "new_dashboard_ui", "required_value": true}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{reply}");
 }
