@@ -81,7 +81,12 @@ impl Action {
 }
 
 /// The flag after `action` in `env` (checked like any written document).
-pub fn apply_action(flag: &Flag, env: Option<&str>, action: &Action) -> Result<Flag, ApiError> {
+pub fn apply_action(
+    flag: &Flag,
+    env: Option<&str>,
+    action: &Action,
+    tree: &[ff_engine::Environment],
+) -> Result<Flag, ApiError> {
     let need_env = || {
         env.ok_or_else(|| {
             ApiError::bad_request(
@@ -91,8 +96,8 @@ pub fn apply_action(flag: &Flag, env: Option<&str>, action: &Action) -> Result<F
         })
     };
     match action {
-        Action::Enable => Ok(set_enabled(flag, need_env()?, true)),
-        Action::Disable => Ok(set_enabled(flag, need_env()?, false)),
+        Action::Enable => Ok(set_enabled(flag, need_env()?, true, tree)),
+        Action::Disable => Ok(set_enabled(flag, need_env()?, false, tree)),
         Action::SetValue { value } => match env {
             Some(env) => {
                 let mut config = entry_config(flag, env);

@@ -2,7 +2,7 @@
 //! per-environment entries, JSON merge patches, and the metadata fields that
 //! responses add to a document.
 
-use ff_engine::{EnvironmentConfig, EnvironmentEntry, Flag};
+use ff_engine::{Environment, EnvironmentConfig, EnvironmentEntry, Flag, project_flag};
 use ff_store::StoredFlag;
 use serde_json::{Map, Value, json};
 
@@ -56,8 +56,40 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
 /// Disabling writes `enabled: false` into the environment's entry (creating
 /// one if the environment inherited). Enabling removes it again, and removes
 /// an entry that held nothing else, so that the environment goes back to
-/// inheriting exactly as before it was disabled.
-pub fn set_enabled(flag: &Flag, env: &str, enabled: bool) -> Flag {
+/// inheriting exactly as before it was disabled. Should what it would
+/// inherit be disabled (the parent's kill switch), enabling gives the
+/// environment its own entry: the inherited configuration, switched on.
+pub fn set_enabled(flag: &Flag, env: &str, enabled: bool, tree: &[Environment]) -> Flag {
+    let flag = own_enabled(flag, env, enabled);
+    if !enabled || !disabled_in(&flag, env, tree) {
+        return flag;
+    }
+    let Some(inherited) = project_flag(&flag, env, tree)
+        .environments
+        .shift_remove(env)
+    else {
+        return flag;
+    };
+    let mut config = inherited.to_config();
+    config.enabled = None;
+    let mut flag = flag;
+    flag.environments.insert(
+        env.to_owned(),
+        simplify(config).unwrap_or(EnvironmentEntry::Config(EnvironmentConfig::default())),
+    );
+    flag
+}
+
+/// Whether the entry in effect in `env` has the kill switch on.
+fn disabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
+    project_flag(flag, env, tree)
+        .environments
+        .get(env)
+        .is_some_and(|entry| entry.to_config().enabled == Some(false))
+}
+
+/// [`set_enabled`] on the environment's own entry alone.
+fn own_enabled(flag: &Flag, env: &str, enabled: bool) -> Flag {
     let mut flag = flag.clone();
     let current = flag.environments.get(env).cloned();
     let next = match (current, enabled) {
@@ -218,11 +250,40 @@ mod tests {
             "default_value": false,
             "environments": {"development": true, "production": {"value": true, "targeting_rules": []}}
         }));
+        let tree = seed_tree();
         for env in ["development", "staging", "production"] {
-            let off = set_enabled(&original, env, false);
+            let off = set_enabled(&original, env, false, &tree);
             assert_ne!(off, original);
-            assert_eq!(set_enabled(&off, env, true), original, "{env}");
+            assert_eq!(set_enabled(&off, env, true, &tree), original, "{env}");
         }
+    }
+
+    fn seed_tree() -> Vec<Environment> {
+        serde_json::from_value(json!([
+            {"key": "development"},
+            {"key": "staging", "parent": "development", "auto_sync": true},
+            {"key": "production", "parent": "staging"}
+        ]))
+        .unwrap()
+    }
+
+    /// Staging inherits development's killed entry: enabling staging gives
+    /// it its own entry, development's configuration switched on.
+    #[test]
+    fn enabling_under_a_disabled_parent_takes_an_own_entry() {
+        let tree = seed_tree();
+        let killed = flag(json!({
+            "flag_id": "new_payment_flow",
+            "default_value": false,
+            "environments": {"development": {"enabled": false, "value": true}}
+        }));
+        let on = set_enabled(&killed, "staging", true, &tree);
+        assert_eq!(
+            serde_json::to_value(&on).unwrap()["environments"],
+            json!({"development": {"enabled": false, "value": true}, "staging": true})
+        );
+        // Where nothing disabled is inherited, enabling changes nothing.
+        assert_eq!(set_enabled(&killed, "production", true, &tree), killed);
     }
 
     #[test]

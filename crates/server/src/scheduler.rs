@@ -234,7 +234,12 @@ fn planned_change(
     {
         return Err(ApiError::not_found("environment", env));
     }
-    let next = apply_action(&current.flag, step.environment.as_deref(), &step.action)?;
+    let next = apply_action(
+        &current.flag,
+        step.environment.as_deref(),
+        &step.action,
+        &live.environment_tree(),
+    )?;
     if next == current.flag {
         // Already so: record the step without a new flag version.
         return Ok(None);

@@ -585,3 +585,62 @@ async fn ofrep_stream_and_bulk_etags() {
         (304, new_etag, Value::Null)
     );
 }
+
+/// An `auto_sync` environment follows its parent live, streams included: a
+/// change in `development` reaches a `staging` subscriber at once, as the
+/// value staging now serves; a flag with an entry of its own in staging
+/// does not follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_change_reaches_the_streams_of_an_auto_sync_child() {
+    let service = Service::start().await;
+    service
+        .create_flag(
+            json!({"flag_id": "inherited_banner", "default_value": false,
+                             "environments": {"development": true}}),
+        )
+        .await;
+    service
+        .create_flag(json!({"flag_id": "pinned_banner", "default_value": false,
+                             "environments": {"development": true, "staging": true}}))
+        .await;
+    let key = service
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "staging sdk", "kind": "server", "environment": "staging"})),
+        )
+        .await;
+    let mut stream = service
+        .open("/api/v1/stream", key["key"].as_str().unwrap(), None)
+        .await;
+    let put = stream.next(WAIT).await.expect("a put event").json();
+    let served = |flags: &Value, id: &str| {
+        flags["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["flag_id"] == id)
+            .map(|f| f["environments"]["staging"].clone())
+    };
+    assert_eq!(served(&put, "inherited_banner"), Some(json!(true)), "{put}");
+
+    for flag in ["inherited_banner", "pinned_banner"] {
+        service
+            .patch_flag(flag, json!({"environments": {"development": false}}))
+            .await;
+    }
+    let first = stream.next(WAIT).await.expect("a patch").json();
+    assert_eq!(first["key"], "inherited_banner", "{first}");
+    assert_eq!(
+        first["document"]["environments"]["staging"],
+        json!(false),
+        "staging follows development: {first}"
+    );
+    let second = stream.next(WAIT).await.expect("a patch").json();
+    assert_eq!(second["key"], "pinned_banner", "{second}");
+    assert_eq!(
+        second["document"]["environments"]["staging"],
+        json!(true),
+        "its own entry stays: {second}"
+    );
+}

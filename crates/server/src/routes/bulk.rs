@@ -263,7 +263,7 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
             known_env(environment)?;
             let current = existing(flag_id)?;
             let enable = matches!(op, Operation::Enable { .. });
-            let flag = set_enabled(&current.flag, environment, enable);
+            let flag = set_enabled(&current.flag, environment, enable, &live.environment_tree());
             let action = if enable {
                 "flag.enable"
             } else {

@@ -261,7 +261,7 @@ pub async fn run_deployment_hooks(
                         );
                         continue;
                     };
-                    planned.insert(flag_id.clone(), set_enabled(&flag, &env, on));
+                    planned.insert(flag_id.clone(), set_enabled(&flag, &env, on, &tree));
                     report.push(json!({"step": i, "flag_id": flag_id, "enabled": on}));
                 }
                 HookStep::Verify(flag_ids) => {

@@ -54,9 +54,10 @@ async fn switch(
         Some(env) => return Err(ApiError::not_found("environment", env)),
         None => live.environments.keys().cloned().collect(),
     };
+    let tree = live.environment_tree();
     let mut flag = current.flag.clone();
     for env in &environments {
-        flag = set_enabled(&flag, env, enabled);
+        flag = set_enabled(&flag, env, enabled, &tree);
     }
     let action = if enabled {
         "emergency.enable"
@@ -99,7 +100,7 @@ async fn switch(
             let latest = live_flag(live, &flag.flag_id)?;
             let mut latest_flag = latest.flag.clone();
             for env in &environments {
-                latest_flag = set_enabled(&latest_flag, env, enabled);
+                latest_flag = set_enabled(&latest_flag, env, enabled, &live.environment_tree());
             }
             let mut changes = Vec::new();
             if latest_flag != latest.flag {

@@ -166,7 +166,7 @@ pub fn check_target(
     {
         return Err(ApiError::not_found("environment", env));
     }
-    apply_action(&current.flag, environment, action).map(|_| ())
+    apply_action(&current.flag, environment, action, &live.environment_tree()).map(|_| ())
 }
 
 /// A protected environment's changes need a reason, also when scheduled.

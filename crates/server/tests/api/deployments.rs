@@ -146,6 +146,18 @@ async fn rollback_restores_exact_previous_documents(app: TestApp) {
     let entries = app.audit("action=deployment.rollback").await;
     assert_eq!(entries.len(), 3);
     assert!(entries.iter().all(|e| e["reason"] == "errors after deploy"));
+    // By the caller, in one commit (one commit time for all its entries).
+    assert!(
+        entries[0]["actor"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty() && a != "system")
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] == entries[0]["actor"] && e["at"] == entries[0]["at"])
+    );
+    assert!(reply.body["revision"].as_i64().is_some(), "{}", reply.body);
     let versions = app
         .get("/api/v1/flags/checkout_v2/versions", ADMIN_TOKEN)
         .await;
