@@ -3,6 +3,8 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// The admin token the tests start the service with.
@@ -82,5 +84,120 @@ pub async fn start_with(
             "the service did not become ready"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What a run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// Runs `feature-flags <args>` against `server` with `token`, in `dir`.
+pub fn ff_as(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args(args)
+        .env("FEATURE_FLAGS_URL", server_url)
+        .env("FEATURE_FLAGS_TOKEN", token)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("FEATURE_FLAGS_PROFILE")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub struct Setup {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+}
+
+impl Setup {
+    pub async fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}", dir.path().join("flags.db").display());
+        let server = start(&database, free_port(), dir.path()).await;
+        Setup { server, dir }
+    }
+
+    pub fn ff(&self, args: &[&str]) -> Run {
+        ff_as(&self.server.url, ADMIN_TOKEN, self.dir.path(), args)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// The service's document of a flag.
+    pub async fn flag(&self, flag: &str) -> Value {
+        client()
+            .get(format!("{}/api/v1/flags/{flag}", self.server.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// An admin call with headers, outside the CLI.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Value {
+        let mut request = client()
+            .request(method, format!("{}{path}", self.server.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
     }
 }
