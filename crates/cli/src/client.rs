@@ -80,6 +80,9 @@ pub struct WriteOptions {
     pub override_window: bool,
     /// `X-Deployment-Id`.
     pub deployment_id: Option<String>,
+    /// `If-Match: "<version>"`: the version the change was made against, so
+    /// that a concurrent change is a conflict instead of a lost update.
+    pub if_match: Option<i64>,
 }
 
 /// A client of one service with one key.
@@ -146,6 +149,9 @@ impl Client {
         }
         if let Some(deployment) = &options.deployment_id {
             request = request.header("X-Deployment-Id", deployment);
+        }
+        if let Some(version) = options.if_match {
+            request = request.header("If-Match", format!("\"{version}\""));
         }
         if let Some(body) = body {
             request = request.json(body);

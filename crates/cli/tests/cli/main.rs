@@ -10,3 +10,4 @@ mod scheduler;
 mod shutdown;
 mod streams;
 mod support;
+mod writes;

@@ -201,3 +201,123 @@ impl Setup {
         response.json().await.unwrap()
     }
 }
+
+/// A request the [`Proxy`] passed on.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP/1.1 proxy in front of a service that records what it is sent
+/// and can act between two requests of one command (`before` runs before
+/// each request is passed on): what a concurrent user or a second service
+/// does in the middle of a command, deterministically.
+pub struct Proxy {
+    pub url: String,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl Proxy {
+    pub async fn start<F, Fut>(upstream: &str, before: F) -> Proxy
+    where
+        F: Fn(Seen) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use std::sync::{Arc, Mutex};
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        let before = Arc::new(before);
+        let upstream = upstream.to_owned();
+        tokio::spawn(async move {
+            let http = client();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (http, upstream, before, recorded) = (
+                    http.clone(),
+                    upstream.clone(),
+                    before.clone(),
+                    recorded.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    stream.read_line(&mut line).await.unwrap();
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_owned();
+                    let path = parts.next().unwrap_or_default().to_owned();
+                    let mut headers = Vec::new();
+                    loop {
+                        line.clear();
+                        stream.read_line(&mut line).await.unwrap();
+                        let Some((name, value)) = line.trim_end().split_once(':') else {
+                            break;
+                        };
+                        headers.push((name.trim().to_lowercase(), value.trim().to_owned()));
+                    }
+                    let length = headers
+                        .iter()
+                        .find(|(n, _)| n == "content-length")
+                        .map_or(0, |(_, v)| v.parse().unwrap());
+                    let mut body = vec![0; length];
+                    stream.read_exact(&mut body).await.unwrap();
+                    let request = Seen {
+                        method,
+                        path,
+                        headers,
+                    };
+                    recorded.lock().unwrap().push(request.clone());
+                    before(request.clone()).await;
+                    let mut forwarded = http.request(
+                        request.method.parse().unwrap(),
+                        format!("{upstream}{}", request.path),
+                    );
+                    for (name, value) in &request.headers {
+                        if !["host", "content-length", "connection"].contains(&name.as_str()) {
+                            forwarded = forwarded.header(name, value);
+                        }
+                    }
+                    let response = forwarded.body(body).send().await.unwrap();
+                    let status = response.status();
+                    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+                    for (name, value) in response.headers() {
+                        if !["content-length", "connection", "transfer-encoding"]
+                            .contains(&name.as_str())
+                        {
+                            head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+                        }
+                    }
+                    let body = response.bytes().await.unwrap();
+                    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+                    let stream = stream.get_mut();
+                    stream.write_all(head.as_bytes()).await.unwrap();
+                    stream.write_all(&body).await.unwrap();
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Proxy { url, seen }
+    }
+
+    /// The requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}

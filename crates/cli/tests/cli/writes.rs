@@ -1,0 +1,164 @@
+//! Writes that must do what they say or fail loudly: `flags enable` where
+//! the environment inherits a disabled entry, and lost updates (`If-Match`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN_TOKEN, Proxy, Setup, client, ff_as};
+
+/// What `evaluate -o json` answers for a flag in an environment.
+fn evaluated(setup: &Setup, flag: &str, env: &str) -> Value {
+    setup
+        .ff(&["evaluate", "--flag", flag, "--env", env, "-o", "json"])
+        .ok()
+        .json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enable_turns_on_a_flag_that_inherits_a_disabled_entry() {
+    let setup = Setup::new().await;
+    // staging has no entry of its own and follows development (auto_sync),
+    // where the flag is killed.
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/flags",
+            &[],
+            json!({"flag_id": "search_v2", "default_value": true,
+                   "environments": {"development": {"enabled": false}}}),
+        )
+        .await;
+    assert_eq!(evaluated(&setup, "search_v2", "staging")["value"], false);
+
+    let run = setup
+        .ff(&["flags", "enable", "search_v2", "--environment", "staging"])
+        .ok();
+    assert!(
+        run.stdout.contains("no longer inherits from development"),
+        "{}",
+        run.stdout
+    );
+    let flag = setup.flag("search_v2").await;
+    assert_eq!(
+        flag["environments"]["staging"],
+        json!({"value": true, "targeting_rules": []}),
+        "what development serves when on, as staging's own entry"
+    );
+    assert_eq!(
+        flag["environments"]["development"],
+        json!({"enabled": false}),
+        "development is left as it was"
+    );
+    assert_eq!(evaluated(&setup, "search_v2", "staging")["value"], true);
+
+    // Asked again: nothing to write.
+    let again = setup
+        .ff(&["flags", "enable", "search_v2", "--environment", "staging"])
+        .ok();
+    assert!(again.stdout.contains("already on"), "{}", again.stdout);
+    assert_eq!(setup.flag("search_v2").await["version"], flag["version"]);
+
+    // An own `enabled: false` is not simply removed when what staging would
+    // then inherit is off too.
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/flags",
+            &[],
+            json!({"flag_id": "banner", "default_value": true,
+                   "environments": {"development": {"enabled": false}, "staging": {"enabled": false}}}),
+        )
+        .await;
+    setup
+        .ff(&["flags", "enable", "banner", "--environment", "staging"])
+        .ok();
+    assert_eq!(
+        setup.flag("banner").await["environments"]["staging"],
+        json!({"enabled": true})
+    );
+    assert_eq!(evaluated(&setup, "banner", "staging")["value"], true);
+    // Where the parent is on, enabling removes the entry: it inherits again.
+    setup
+        .ff(&["flags", "enable", "banner", "--environment", "development"])
+        .ok();
+    setup
+        .ff(&["flags", "disable", "banner", "--environment", "staging"])
+        .ok();
+    let run = setup
+        .ff(&["flags", "enable", "banner", "--environment", "staging"])
+        .ok();
+    assert!(run.stdout.contains("inherits again"), "{}", run.stdout);
+    assert!(
+        setup.flag("banner").await["environments"]
+            .get("staging")
+            .is_none()
+    );
+    assert_eq!(evaluated(&setup, "banner", "staging")["value"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_between_read_and_write_is_a_conflict() {
+    let setup = Setup::new().await;
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/flags",
+            &[],
+            json!({"flag_id": "checkout", "default_value": false}),
+        )
+        .await;
+    // Someone else changes the flag after the CLI read it, before it writes.
+    let interfered = Arc::new(AtomicBool::new(false));
+    let upstream = setup.server.url.clone();
+    let proxy = Proxy::start(&setup.server.url, {
+        let interfered = interfered.clone();
+        move |seen| {
+            let upstream = upstream.clone();
+            let first = seen.method == "PUT" && !interfered.swap(true, Ordering::SeqCst);
+            async move {
+                if first {
+                    let response = client()
+                        .patch(format!("{upstream}/api/v1/flags/checkout"))
+                        .bearer_auth(ADMIN_TOKEN)
+                        .json(&json!({"description": "changed meanwhile"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(response.status().is_success());
+                }
+            }
+        }
+    })
+    .await;
+    let set = [
+        "flags",
+        "set-value",
+        "checkout",
+        "--environment",
+        "staging",
+        "true",
+    ];
+    let lost = ff_as(&proxy.url, ADMIN_TOKEN, setup.dir.path(), &set).code(6);
+    assert!(
+        lost.stderr.contains("changed by someone else"),
+        "{}",
+        lost.stderr
+    );
+    let put = proxy
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "PUT")
+        .unwrap();
+    assert_eq!(put.header("if-match"), Some("\"1\""), "the version read");
+    let flag = setup.flag("checkout").await;
+    assert_eq!(flag["description"], "changed meanwhile", "not overwritten");
+    assert!(flag["environments"].get("staging").is_none());
+
+    // Run again (nobody in between): it applies onto the latest version.
+    ff_as(&proxy.url, ADMIN_TOKEN, setup.dir.path(), &set).ok();
+    let flag = setup.flag("checkout").await;
+    assert_eq!(flag["environments"]["staging"], true);
+    assert_eq!(flag["description"], "changed meanwhile");
+}
