@@ -38,6 +38,10 @@ pub struct CliError {
     pub message: String,
     /// The exit code.
     pub code: u8,
+    /// The service's error `code` (`verify_failed`, `version_conflict` …),
+    /// when the service refused the request: commands that give one refusal
+    /// a meaning of their own match on it, not on the exit code alone.
+    pub api_code: Option<String>,
 }
 
 impl CliError {
@@ -46,6 +50,7 @@ impl CliError {
         CliError {
             message: message.into(),
             code,
+            api_code: None,
         }
     }
 
@@ -254,7 +259,10 @@ fn error_of(status: u16, body: &Value) -> CliError {
         (400 | 413 | 422, _) => exit::INVALID,
         _ => exit::FAILED,
     };
-    CliError::new(exit_code, text)
+    CliError {
+        api_code: (!code.is_empty()).then(|| code.to_owned()),
+        ..CliError::new(exit_code, text)
+    }
 }
 
 fn located(path: &str) -> String {

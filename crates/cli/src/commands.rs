@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     AuditArgs, AuditCommand, ChangeRequestsCommand, DepsCommand, EmergencyArgs, EnvsCommand,
-    FlagEnvArgs, FlagsCommand, KeysCommand, RollbackArgs, ScheduleCommand, SegmentsCommand,
-    WriteArgs,
+    FlagEnvArgs, FlagsCommand, KeysCommand, ProtectionArgs, RollbackArgs, ScheduleCommand,
+    SegmentsCommand, WriteArgs,
 };
 use crate::client::{Answer, CliError, CliResult, Client, WriteOptions, exit, segment};
 use crate::offline::{self, Scenario};
@@ -19,19 +19,20 @@ use crate::output::{Printer, pretty, short};
 impl From<&WriteArgs> for WriteOptions {
     fn from(args: &WriteArgs) -> WriteOptions {
         WriteOptions {
-            reason: args.reason.clone(),
-            confirm: args.confirm,
-            override_window: args.override_window,
             deployment_id: args.deployment_id.clone(),
-            ..WriteOptions::default()
+            ..WriteOptions::from(&args.protection)
         }
     }
 }
 
-fn with_reason(reason: &Option<String>) -> WriteOptions {
-    WriteOptions {
-        reason: reason.clone(),
-        ..WriteOptions::default()
+impl From<&ProtectionArgs> for WriteOptions {
+    fn from(args: &ProtectionArgs) -> WriteOptions {
+        WriteOptions {
+            reason: args.reason.clone(),
+            confirm: args.confirm,
+            override_window: args.override_window,
+            ..WriteOptions::default()
+        }
     }
 }
 
@@ -1404,7 +1405,7 @@ pub async fn deploy(
     phase: &str,
     deployment_id: &str,
     environment: &str,
-    reason: &Option<String>,
+    protection: &ProtectionArgs,
 ) -> CliResult {
     let document = offline::read_file(file)?;
     let body = json!({
@@ -1414,12 +1415,14 @@ pub async fn deploy(
     });
     let path = format!("/api/v1/deployments/{}/hooks", segment(deployment_id));
     let answer = match client
-        .send(Method::POST, &path, Some(&body), &with_reason(reason))
+        .send(Method::POST, &path, Some(&body), &protection.into())
         .await
     {
         Ok(answer) => answer,
-        Err(error) if error.code == exit::CONFLICT => {
-            // A failed verification: the deployment must not go on.
+        Err(error) if error.api_code.as_deref() == Some("verify_failed") => {
+            // A failed verification: the deployment must not go on. Other
+            // refusals (a confirmation or reason needed, a stale version, a
+            // change window) keep their own exit codes and hints.
             return Err(CliError::new(
                 exit::FAILED,
                 format!("{phase}_deploy failed, nothing applied: {}", error.message),

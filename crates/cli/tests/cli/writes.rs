@@ -1,5 +1,6 @@
 //! Writes that must do what they say or fail loudly: `flags enable` where
-//! the environment inherits a disabled entry, and lost updates (`If-Match`).
+//! the environment inherits a disabled entry, lost updates (`If-Match`),
+//! and `deploy` under production's rules.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,4 +162,104 @@ async fn a_change_made_between_read_and_write_is_a_conflict() {
     let flag = setup.flag("checkout").await;
     assert_eq!(flag["environments"]["staging"], true);
     assert_eq!(flag["description"], "changed meanwhile");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_into_production_follows_its_rules() {
+    let setup = Setup::new().await;
+    for doc in [
+        json!({"flag_id": "maintenance_mode", "default_value": true, "environments": {"production": {"enabled": false}}}),
+        json!({"flag_id": "new_feature_beta", "default_value": true}),
+        json!({"flag_id": "beta_dashboard", "default_value": true, "depends_on": [{"flag": "new_feature_beta"}]}),
+        json!({"flag_id": "payment_system", "default_value": true, "environments": {"production": {"enabled": false}}}),
+    ] {
+        setup
+            .call(reqwest::Method::POST, "/api/v1/flags", &[], doc)
+            .await;
+    }
+    setup.write("deployment.yaml", "deployment:\n  pre_deploy:\n    - enable_flag: \"maintenance_mode\"\n    - disable_flag: \"new_feature_beta\"\n  post_deploy:\n    - verify_flags: [\"payment_system\"]\n");
+    let deploy = |phase: &str, more: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            "--file",
+            "deployment.yaml",
+            "--phase",
+            phase,
+            "--deployment-id",
+            "deploy-7",
+            "--environment",
+            "production",
+        ];
+        args.extend_from_slice(more);
+        setup.ff(&args)
+    };
+
+    // Production is protected: turning off new_feature_beta, which another
+    // flag depends on, needs a confirmation (a conflict, with its hint).
+    let unconfirmed = deploy("pre", &["--reason", "release 7"]).code(6);
+    assert!(
+        unconfirmed.stderr.contains("--confirm") && !unconfirmed.stderr.contains("nothing applied"),
+        "{}",
+        unconfirmed.stderr
+    );
+    // Production requires approval: held as a change request.
+    let held = deploy("pre", &["--reason", "release 7", "--confirm"]).code(8);
+    assert!(
+        held.stdout
+            .contains("held for approval as change request cr_"),
+        "{}",
+        held.stdout
+    );
+    assert_eq!(
+        setup.flag("maintenance_mode").await["environments"]["production"],
+        json!({"enabled": false}),
+        "nothing applied before approval"
+    );
+    let approver = setup
+        .ff(&[
+            "keys", "create", "--name", "approver", "--kind", "admin", "--role", "approver",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    let pending = setup
+        .ff(&[
+            "change-requests",
+            "list",
+            "--status",
+            "pending",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    assert!(held.stdout.contains(&id), "{}", held.stdout);
+    assert_eq!(pending["items"][0]["reason"], "release 7");
+    ff_as(
+        &setup.server.url,
+        &approver,
+        setup.dir.path(),
+        &["change-requests", "approve", &id],
+    )
+    .ok();
+    assert!(
+        setup.flag("maintenance_mode").await["environments"]
+            .get("production")
+            .is_none(),
+        "maintenance on in production"
+    );
+    assert_eq!(
+        setup.flag("new_feature_beta").await["environments"]["production"],
+        json!({"enabled": false})
+    );
+
+    // Only a failed verification is "failed, nothing applied" (exit 1).
+    let failed = deploy("post", &["--reason", "release 7"]).code(1);
+    assert!(
+        failed.stderr.contains("nothing applied") && failed.stderr.contains("payment_system"),
+        "{}",
+        failed.stderr
+    );
 }
