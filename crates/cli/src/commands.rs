@@ -595,13 +595,15 @@ async fn edit(
         printer.say("no changes");
         return Ok(());
     }
+    // For people, like every line: not with --quiet, and not into the
+    // JSON or YAML document a script reads.
     for d in &differences {
-        println!(
+        printer.say(format!(
             "  {}: {} -> {}",
             d.path,
             short(&d.before.clone().unwrap_or_default()),
             short(&d.after.clone().unwrap_or_default())
-        );
+        ));
     }
     if !yes && !confirm("apply these changes?")? {
         return Err(CliError::new(exit::FAILED, "nothing changed"));
@@ -624,8 +626,9 @@ fn confirm(question: &str) -> CliResult<bool> {
             "not a terminal: pass --yes to apply without asking",
         ));
     }
-    print!("{question} [y/N] ");
-    let _ = std::io::stdout().flush();
+    // On stderr: stdout is for the answer (a JSON document with -o json).
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -122,15 +122,78 @@ impl Run {
 
 /// Runs `feature-flags <args>` against `server` with `token`, in `dir`.
 pub fn ff_as(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> Run {
+    ff_env(server_url, token, dir, args, &[])
+}
+
+/// [`ff_as`] with more environment variables (`EDITOR` …).
+pub fn ff_env(
+    server_url: &str,
+    token: &str,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
         .args(args)
         .env("FEATURE_FLAGS_URL", server_url)
         .env("FEATURE_FLAGS_TOKEN", token)
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env_remove("FEATURE_FLAGS_PROFILE")
+        .env_remove("VISUAL")
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// [`ff_as`] on a terminal: `script` runs the binary on a pseudo-terminal
+/// (stdin, stdout and stderr; what is typed is `input`), as a person would.
+pub fn ff_tty(
+    server_url: &str,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> Run {
+    use std::io::Write;
+    let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_feature-flags"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let mut child = Command::new("script")
+        .args([
+            "--quiet",
+            "--return",
+            "--command",
+            &quoted.join(" "),
+            "/dev/null",
+        ])
+        .env("FEATURE_FLAGS_URL", server_url)
+        .env("FEATURE_FLAGS_TOKEN", ADMIN_TOKEN)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("TERM", "xterm")
+        .env_remove("FEATURE_FLAGS_PROFILE")
+        .env_remove("VISUAL")
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

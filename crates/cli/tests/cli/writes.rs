@@ -1,13 +1,13 @@
 //! Writes that must do what they say or fail loudly: `flags enable` where
 //! the environment inherits a disabled entry, lost updates (`If-Match`),
-//! and `deploy` under production's rules.
+//! `deploy` under production's rules, and `flags edit`'s question.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_TOKEN, Proxy, Setup, client, ff_as};
+use crate::support::{ADMIN_TOKEN, Proxy, Setup, client, ff_as, ff_env, ff_tty};
 
 /// What `evaluate -o json` answers for a flag in an environment.
 fn evaluated(setup: &Setup, flag: &str, env: &str) -> Value {
@@ -262,4 +262,83 @@ async fn deploy_into_production_follows_its_rules() {
         "{}",
         failed.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_asks_and_prints_through_the_output_options() {
+    let setup = Setup::new().await;
+    setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/flags",
+            &[],
+            json!({"flag_id": "beta", "default_value": false}),
+        )
+        .await;
+    let editor = [(
+        "EDITOR",
+        r#"sed -i 's/"flag_id": "beta",/"flag_id": "beta", "description": "edited",/'"#,
+    )];
+    let dir = setup.dir.path();
+
+    // On a terminal, without --yes: the diff, the question; "n" changes nothing.
+    let declined = ff_tty(
+        &setup.server.url,
+        dir,
+        &["flags", "edit", "beta"],
+        &editor,
+        "n\n",
+    );
+    let declined = declined.code(1);
+    assert!(
+        declined.stdout.contains("description:  -> edited")
+            && declined.stdout.contains("apply these changes? [y/N]")
+            && declined.stdout.contains("nothing changed"),
+        "{}",
+        declined.stdout
+    );
+    assert!(setup.flag("beta").await.get("description").is_none());
+    let accepted = ff_tty(
+        &setup.server.url,
+        dir,
+        &["flags", "edit", "beta"],
+        &editor,
+        "y\n",
+    );
+    let accepted = accepted.ok();
+    assert!(
+        accepted.stdout.contains("beta is now version 2"),
+        "{}",
+        accepted.stdout
+    );
+    assert_eq!(setup.flag("beta").await["description"], "edited");
+
+    // -o json prints the document only; -q nothing.
+    let editor = [(
+        "EDITOR",
+        r#"sed -i 's/"description": "edited"/"description": "again"/'"#,
+    )];
+    let json_run = ff_env(
+        &setup.server.url,
+        ADMIN_TOKEN,
+        dir,
+        &["flags", "edit", "beta", "--yes", "-o", "json"],
+        &editor,
+    )
+    .ok();
+    assert_eq!(json_run.json()["description"], "again");
+    let editor = [(
+        "EDITOR",
+        r#"sed -i 's/"description": "again"/"description": "quiet"/'"#,
+    )];
+    let quiet = ff_env(
+        &setup.server.url,
+        ADMIN_TOKEN,
+        dir,
+        &["flags", "edit", "beta", "--yes", "-q"],
+        &editor,
+    )
+    .ok();
+    assert_eq!(quiet.stdout, "");
+    assert_eq!(setup.flag("beta").await["description"], "quiet");
 }
