@@ -5,6 +5,7 @@
 mod action;
 mod commands;
 mod crash;
+mod errors;
 mod nodes;
 mod scheduler;
 mod shutdown;

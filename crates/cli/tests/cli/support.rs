@@ -165,14 +165,10 @@ pub fn ff_tty(
         .chain(args.iter().copied())
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
         .collect();
+    // A terminal of a usual size (script's has the size of none).
+    let command = format!("stty cols 160 rows 50; exec {}", quoted.join(" "));
     let mut child = Command::new("script")
-        .args([
-            "--quiet",
-            "--return",
-            "--command",
-            &quoted.join(" "),
-            "/dev/null",
-        ])
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
         .env("FEATURE_FLAGS_URL", server_url)
         .env("FEATURE_FLAGS_TOKEN", ADMIN_TOKEN)
         .env("XDG_CONFIG_HOME", dir.join("config"))
