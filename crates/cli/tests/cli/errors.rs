@@ -1,9 +1,11 @@
 //! What the CLI shows when the service refuses, what it prints where no one
-//! looks at a terminal, and whole-document imports.
+//! looks at a terminal, whole-document imports, and where a saved key goes.
+
+use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::{Setup, ff_as, ff_tty};
+use crate::support::{ADMIN_TOKEN, Proxy, Setup, ff_as, ff_tty};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_services_validation_problems_are_listed_with_their_paths() {
@@ -201,4 +203,51 @@ async fn import_applies_a_document_and_prune_deletes() {
         .ok()
         .json();
     assert_eq!(deleted["items"][0]["flag_id"], "dropped_flag");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profiles_key_is_only_sent_to_its_own_service() {
+    let setup = Setup::new().await;
+    let profiles = setup.dir.path().join("profiles");
+    let ff = |args: &[&str], token: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_feature-flags"));
+        command
+            .args(args)
+            .env("XDG_CONFIG_HOME", &profiles)
+            .env_remove("FEATURE_FLAGS_URL")
+            .env_remove("FEATURE_FLAGS_TOKEN")
+            .env_remove("FEATURE_FLAGS_PROFILE");
+        if let Some(token) = token {
+            command.env("FEATURE_FLAGS_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let login = ff(
+        &["login", "--name", "prod", "--url", &setup.server.url],
+        Some(ADMIN_TOKEN),
+    );
+    assert!(login.status.success(), "{login:?}");
+    // Another service (here a recording proxy in front of the same one).
+    let other = Proxy::start(&setup.server.url, |_| async {}).await;
+
+    let refused = ff(&["flags", "list", "--url", &other.url], None);
+    assert_eq!(refused.status.code(), Some(4), "{refused:?}");
+    let seen = other.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("authorization"), None, "the key stayed home");
+
+    // A key given for that URL is sent to it.
+    ff(&["flags", "list", "--url", &other.url], Some(ADMIN_TOKEN));
+    assert_eq!(
+        other.seen()[1].header("authorization"),
+        Some(format!("Bearer {ADMIN_TOKEN}").as_str())
+    );
+    // The profile's own URL (given or not) still gets the profile's key.
+    for args in [
+        &["flags", "list"][..],
+        &["flags", "list", "--url", &format!("{}/", setup.server.url)],
+    ] {
+        let listed = ff(args, None);
+        assert!(listed.status.success(), "{args:?}: {listed:?}");
+    }
 }
