@@ -366,6 +366,14 @@ pub enum FlagsCommand {
         #[command(flatten)]
         write: WriteArgs,
     },
+    /// Bring back a deleted flag as it was.
+    Restore {
+        /// The flag.
+        flag: String,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
 }
 
 /// A flag and an environment.

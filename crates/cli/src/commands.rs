@@ -360,6 +360,22 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
                 p.say(format!("deleted {flag} (restorable)"))
             })
         }
+        FlagsCommand::Restore { flag, write } => {
+            let answer = client
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/flags/{}/restore", segment(flag)),
+                    None,
+                    &write.into(),
+                )
+                .await?;
+            written(printer, answer, |p, body| {
+                p.say(format!(
+                    "restored {flag} (version {})",
+                    short(&body["version"])
+                ))
+            })
+        }
     }
 }
 

@@ -203,6 +203,37 @@ async fn import_applies_a_document_and_prune_deletes() {
         .ok()
         .json();
     assert_eq!(deleted["items"][0]["flag_id"], "dropped_flag");
+
+    // `flags restore` brings it back, under the same rules.
+    let held = setup
+        .ff(&["flags", "restore", "dropped_flag", "--reason", "still used"])
+        .code(8);
+    assert!(
+        held.stdout.contains("change request cr_"),
+        "{}",
+        held.stdout
+    );
+    let pending = setup
+        .ff(&[
+            "change-requests",
+            "list",
+            "--status",
+            "pending",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    ff_as(
+        &setup.server.url,
+        &approver,
+        setup.dir.path(),
+        &["change-requests", "approve", &id],
+    )
+    .ok();
+    assert!(setup.flag("dropped_flag").await.get("deleted").is_none());
+    setup.ff(&["flags", "restore", "kept_flag"]).code(6); // not deleted
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
