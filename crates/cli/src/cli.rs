@@ -54,6 +54,19 @@ pub struct Global {
 /// Options of commands that change something.
 #[derive(Debug, Args, Clone, Default)]
 pub struct WriteArgs {
+    /// What protected environments and change windows ask for.
+    #[command(flatten)]
+    pub protection: ProtectionArgs,
+    /// The deployment this change belongs to (X-Deployment-Id).
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+}
+
+/// What protected environments and change windows ask of a change (apart
+/// from [`WriteArgs`] so that `deploy`, whose deployment id is required,
+/// takes the same options).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProtectionArgs {
     /// Why (sent as X-Change-Reason; protected environments require one).
     #[arg(long)]
     pub reason: Option<String>,
@@ -63,9 +76,6 @@ pub struct WriteArgs {
     /// Override a change window (admin keys, with --reason).
     #[arg(long)]
     pub override_window: bool,
-    /// The deployment this change belongs to (X-Deployment-Id).
-    #[arg(long)]
-    pub deployment_id: Option<String>,
 }
 
 /// The commands.
@@ -199,9 +209,9 @@ pub enum Command {
         /// The environment.
         #[arg(long)]
         environment: String,
-        /// Why.
-        #[arg(long)]
-        reason: Option<String>,
+        /// The change's options.
+        #[command(flatten)]
+        protection: ProtectionArgs,
     },
     /// Cross-repository dependencies.
     #[command(subcommand)]
@@ -350,6 +360,14 @@ pub enum FlagsCommand {
     },
     /// Delete a flag (restorable).
     Delete {
+        /// The flag.
+        flag: String,
+        /// The change's options.
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Bring back a deleted flag as it was.
+    Restore {
         /// The flag.
         flag: String,
         /// The change's options.

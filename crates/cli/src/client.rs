@@ -38,6 +38,10 @@ pub struct CliError {
     pub message: String,
     /// The exit code.
     pub code: u8,
+    /// The service's error `code` (`verify_failed`, `version_conflict` …),
+    /// when the service refused the request: commands that give one refusal
+    /// a meaning of their own match on it, not on the exit code alone.
+    pub api_code: Option<String>,
 }
 
 impl CliError {
@@ -46,6 +50,7 @@ impl CliError {
         CliError {
             message: message.into(),
             code,
+            api_code: None,
         }
     }
 
@@ -80,6 +85,9 @@ pub struct WriteOptions {
     pub override_window: bool,
     /// `X-Deployment-Id`.
     pub deployment_id: Option<String>,
+    /// `If-Match: "<version>"`: the version the change was made against, so
+    /// that a concurrent change is a conflict instead of a lost update.
+    pub if_match: Option<i64>,
 }
 
 /// A client of one service with one key.
@@ -146,6 +154,9 @@ impl Client {
         }
         if let Some(deployment) = &options.deployment_id {
             request = request.header("X-Deployment-Id", deployment);
+        }
+        if let Some(version) = options.if_match {
+            request = request.header("If-Match", format!("\"{version}\""));
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -248,7 +259,10 @@ fn error_of(status: u16, body: &Value) -> CliError {
         (400 | 413 | 422, _) => exit::INVALID,
         _ => exit::FAILED,
     };
-    CliError::new(exit_code, text)
+    CliError {
+        api_code: (!code.is_empty()).then(|| code.to_owned()),
+        ..CliError::new(exit_code, text)
+    }
 }
 
 fn located(path: &str) -> String {

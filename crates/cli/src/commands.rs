@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     AuditArgs, AuditCommand, ChangeRequestsCommand, DepsCommand, EmergencyArgs, EnvsCommand,
-    FlagEnvArgs, FlagsCommand, KeysCommand, RollbackArgs, ScheduleCommand, SegmentsCommand,
-    WriteArgs,
+    FlagEnvArgs, FlagsCommand, KeysCommand, ProtectionArgs, RollbackArgs, ScheduleCommand,
+    SegmentsCommand, WriteArgs,
 };
 use crate::client::{Answer, CliError, CliResult, Client, WriteOptions, exit, segment};
 use crate::offline::{self, Scenario};
@@ -19,18 +19,20 @@ use crate::output::{Printer, pretty, short};
 impl From<&WriteArgs> for WriteOptions {
     fn from(args: &WriteArgs) -> WriteOptions {
         WriteOptions {
-            reason: args.reason.clone(),
-            confirm: args.confirm,
-            override_window: args.override_window,
             deployment_id: args.deployment_id.clone(),
+            ..WriteOptions::from(&args.protection)
         }
     }
 }
 
-fn with_reason(reason: &Option<String>) -> WriteOptions {
-    WriteOptions {
-        reason: reason.clone(),
-        ..WriteOptions::default()
+impl From<&ProtectionArgs> for WriteOptions {
+    fn from(args: &ProtectionArgs) -> WriteOptions {
+        WriteOptions {
+            reason: args.reason.clone(),
+            confirm: args.confirm,
+            override_window: args.override_window,
+            ..WriteOptions::default()
+        }
     }
 }
 
@@ -253,8 +255,12 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             environment,
             write,
         } => {
-            set_entry(client, printer, flag, environment, write, |entry| {
-                entry_with(entry, "value", value_of(value))
+            set_entry(client, printer, flag, environment, write, |view| {
+                Ok(EntryChange::Put(entry_with(
+                    &view["entry"],
+                    "value",
+                    value_of(value),
+                )))
             })
             .await
         }
@@ -267,30 +273,32 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             rule,
             write,
         } => {
-            let path = format!("/api/v1/flags/{}", segment(flag));
-            let current = client.get(&path).await?;
-            let mut rules = current["environments"][environment.as_str()]["targeting_rules"]
-                .as_array()
-                .cloned()
-                .or_else(|| current["targeting_rules"].as_array().cloned())
-                .unwrap_or_default();
-            let index = match rule {
-                Some(rule) => rule
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|i| *i < rules.len())
-                    .or_else(|| rules.iter().position(|r| r["name"] == rule.as_str())),
-                None => rules
-                    .iter()
-                    .position(|r| r.get("percentage").is_some())
-                    .or_else(|| (rules.len() == 1).then_some(0)),
-            }
-            .ok_or_else(|| {
-                CliError::invalid(format!("{flag} has no such rule in {environment}"))
-            })?;
-            rules[index]["percentage"] = json!(percentage);
-            set_entry(client, printer, flag, environment, write, |entry| {
-                entry_with(entry, "targeting_rules", Value::Array(rules))
+            set_entry(client, printer, flag, environment, write, |view| {
+                // The rules in effect there: its own, inherited, or the flag's.
+                let mut rules = view["effective"]["targeting_rules"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let index = match rule {
+                    Some(rule) => rule
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|i| *i < rules.len())
+                        .or_else(|| rules.iter().position(|r| r["name"] == rule.as_str())),
+                    None => rules
+                        .iter()
+                        .position(|r| r.get("percentage").is_some())
+                        .or_else(|| (rules.len() == 1).then_some(0)),
+                }
+                .ok_or_else(|| {
+                    CliError::invalid(format!("{flag} has no such rule in {environment}"))
+                })?;
+                rules[index]["percentage"] = json!(percentage);
+                Ok(EntryChange::Put(entry_with(
+                    &view["entry"],
+                    "targeting_rules",
+                    Value::Array(rules),
+                )))
             })
             .await
         }
@@ -352,6 +360,22 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
                 p.say(format!("deleted {flag} (restorable)"))
             })
         }
+        FlagsCommand::Restore { flag, write } => {
+            let answer = client
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/flags/{}/restore", segment(flag)),
+                    None,
+                    &write.into(),
+                )
+                .await?;
+            written(printer, answer, |p, body| {
+                p.say(format!(
+                    "restored {flag} (version {})",
+                    short(&body["version"])
+                ))
+            })
+        }
     }
 }
 
@@ -379,71 +403,167 @@ fn entry_with(entry: &Value, field: &str, value: Value) -> Value {
     }
 }
 
-/// Reads a flag's entry in an environment, changes it, writes it back
-/// (with the version read, so that a concurrent change is a conflict).
+/// What a command does to a flag's own entry in an environment.
+enum EntryChange {
+    /// Write this as the environment's own entry.
+    Put(Value),
+    /// Remove the own entry, so that the environment inherits again.
+    Remove,
+    /// Nothing to write: it is already so (the line says how).
+    Unchanged(String),
+}
+
+/// Reads a flag in an environment (`GET …/environments/{env}`: the own
+/// `entry`, where an inherited one comes from, what is `effective`, and the
+/// flag's `version`), changes its entry, and writes it back with
+/// `If-Match` on the version read, so that a concurrent change is a
+/// conflict (exit code 6) rather than a lost update.
 async fn set_entry(
     client: &Client,
     printer: &Printer,
     flag: &str,
     environment: &str,
     write: &WriteArgs,
-    change: impl FnOnce(&Value) -> Value,
+    change: impl FnOnce(&Value) -> CliResult<EntryChange>,
 ) -> CliResult {
-    let current = client
-        .get(&format!("/api/v1/flags/{}", segment(flag)))
-        .await?;
-    let entry = change(&current["environments"][environment]);
     let path = format!(
         "/api/v1/flags/{}/environments/{}",
         segment(flag),
         segment(environment)
     );
-    // Nothing left: remove the entry, so that the environment inherits.
-    let answer = if entry.is_null() {
-        client
-            .send(Method::DELETE, &path, None, &write.into())
-            .await?
-    } else {
-        client
-            .send(Method::PUT, &path, Some(&entry), &write.into())
-            .await?
+    let view = client.get(&path).await?;
+    let options = WriteOptions {
+        if_match: view["version"].as_i64(),
+        ..write.into()
     };
-    written(printer, answer, |p, body| {
-        let what = if entry.is_null() {
-            "inherits again".to_owned()
-        } else {
+    let change = match change(&view)? {
+        // No own entry to remove: it already inherits.
+        EntryChange::Remove if view["entry"].is_null() => {
+            EntryChange::Unchanged(format!("{flag} in {environment}: inherits already"))
+        }
+        // The same entry again would only make a new version.
+        EntryChange::Put(entry) if entry == view["entry"] => EntryChange::Unchanged(format!(
+            "{flag} in {environment}: already {}",
             short(&entry)
-        };
+        )),
+        other => other,
+    };
+    let (answer, what) = match change {
+        EntryChange::Unchanged(line) => {
+            printer.document(&view, |p| p.say(line))?;
+            return Ok(());
+        }
+        EntryChange::Remove => (
+            client.send(Method::DELETE, &path, None, &options).await?,
+            "inherits again".to_owned(),
+        ),
+        EntryChange::Put(entry) => (
+            client
+                .send(Method::PUT, &path, Some(&entry), &options)
+                .await?,
+            short(&entry),
+        ),
+    };
+    let stopped_inheriting =
+        answer.status != 202 && view["entry"].is_null() && what != "inherits again";
+    written(printer, answer, |p, body| {
         p.say(format!(
             "{flag} in {environment}: {what} (version {})",
             short(&body["version"])
         ));
+        if stopped_inheriting && let Some(from) = view["inherited_from"].as_str() {
+            p.say(format!(
+                "  {environment} has its own entry now: it no longer inherits from {from}"
+            ));
+        }
         for warning in body["warnings"].as_array().into_iter().flatten() {
             p.say(format!("  warning: {}", short(warning)));
         }
     })
 }
 
+/// `flags enable` / `flags disable`. Turning a flag on must leave it on:
+/// where the environment has no entry of its own and inherits one that is
+/// off, the inherited configuration (without its `enabled: false`) becomes
+/// the environment's own entry; and an own entry is only removed when what
+/// the environment would then inherit is on.
 async fn toggle(client: &Client, printer: &Printer, args: &FlagEnvArgs, on: bool) -> CliResult {
-    set_entry(
-        client,
-        printer,
-        &args.flag,
-        &args.environment,
-        &args.write,
-        |entry| {
-            let mut config = entry_with(entry, "enabled", json!(on));
-            if on && let Value::Object(map) = &mut config {
-                // On is the default: leave no `enabled: true` behind.
-                map.remove("enabled");
+    let FlagEnvArgs {
+        flag,
+        environment,
+        write,
+    } = args;
+    // What the environment would inherit without an entry of its own:
+    // whether it is on there (None: it inherits nothing).
+    let parent_on = if on {
+        let settings = client
+            .get(&format!("/api/v1/environments/{}", segment(environment)))
+            .await?;
+        match settings["parent"].as_str() {
+            Some(parent) if settings["auto_sync"] == true => {
+                let view = client
+                    .get(&format!(
+                        "/api/v1/flags/{}/environments/{}",
+                        segment(flag),
+                        segment(parent)
+                    ))
+                    .await?;
+                Some((
+                    view["effective"]["enabled"] != false,
+                    view["version"].clone(),
+                ))
             }
-            if config == json!({}) {
-                Value::Null
-            } else {
-                config
+            _ => None,
+        }
+    } else {
+        None
+    };
+    set_entry(client, printer, flag, environment, write, |view| {
+        if let Some((_, version)) = &parent_on
+            && *version != view["version"]
+        {
+            return Err(CliError::new(
+                exit::CONFLICT,
+                format!("{flag} changed while it was being read; run the command again"),
+            ));
+        }
+        let entry = &view["entry"];
+        if !on {
+            return Ok(EntryChange::Put(entry_with(entry, "enabled", json!(false))));
+        }
+        if !entry.is_null() && entry["enabled"] != false {
+            return Ok(EntryChange::Unchanged(format!(
+                "{flag} is already on in {environment}"
+            )));
+        }
+        if entry.is_null() {
+            if view["effective"]["enabled"] != false {
+                return Ok(EntryChange::Unchanged(format!(
+                    "{flag} is already on in {environment}"
+                )));
             }
-        },
-    )
+            // It inherits an entry that is off: serve what that entry
+            // serves when on, as this environment's own entry.
+            return Ok(EntryChange::Put(json!({
+                "value": view["effective"]["value"],
+                "targeting_rules": view["effective"]["targeting_rules"],
+            })));
+        }
+        let mut config = entry_with(entry, "enabled", json!(true));
+        if let Value::Object(map) = &mut config {
+            // On is the default: leave no `enabled: true` behind …
+            map.remove("enabled");
+        }
+        if config != json!({}) {
+            return Ok(EntryChange::Put(config));
+        }
+        match parent_on {
+            // … unless the entry is all there is and what it would then
+            // inherit is off: keep an entry that says on.
+            Some((false, _)) => Ok(EntryChange::Put(json!({"enabled": true}))),
+            _ => Ok(EntryChange::Remove),
+        }
+    })
     .await
 }
 
@@ -491,13 +611,15 @@ async fn edit(
         printer.say("no changes");
         return Ok(());
     }
+    // For people, like every line: not with --quiet, and not into the
+    // JSON or YAML document a script reads.
     for d in &differences {
-        println!(
+        printer.say(format!(
             "  {}: {} -> {}",
             d.path,
             short(&d.before.clone().unwrap_or_default()),
             short(&d.after.clone().unwrap_or_default())
-        );
+        ));
     }
     if !yes && !confirm("apply these changes?")? {
         return Err(CliError::new(exit::FAILED, "nothing changed"));
@@ -520,8 +642,9 @@ fn confirm(question: &str) -> CliResult<bool> {
             "not a terminal: pass --yes to apply without asking",
         ));
     }
-    print!("{question} [y/N] ");
-    let _ = std::io::stdout().flush();
+    // On stderr: stdout is for the answer (a JSON document with -o json).
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -1301,7 +1424,7 @@ pub async fn deploy(
     phase: &str,
     deployment_id: &str,
     environment: &str,
-    reason: &Option<String>,
+    protection: &ProtectionArgs,
 ) -> CliResult {
     let document = offline::read_file(file)?;
     let body = json!({
@@ -1311,12 +1434,14 @@ pub async fn deploy(
     });
     let path = format!("/api/v1/deployments/{}/hooks", segment(deployment_id));
     let answer = match client
-        .send(Method::POST, &path, Some(&body), &with_reason(reason))
+        .send(Method::POST, &path, Some(&body), &protection.into())
         .await
     {
         Ok(answer) => answer,
-        Err(error) if error.code == exit::CONFLICT => {
-            // A failed verification: the deployment must not go on.
+        Err(error) if error.api_code.as_deref() == Some("verify_failed") => {
+            // A failed verification: the deployment must not go on. Other
+            // refusals (a confirmation or reason needed, a stale version, a
+            // change window) keep their own exit codes and hints.
             return Err(CliError::new(
                 exit::FAILED,
                 format!("{phase}_deploy failed, nothing applied: {}", error.message),

@@ -150,7 +150,7 @@ async fn run(cli: Cli) -> CliResult {
             phase,
             deployment_id,
             environment,
-            reason,
+            protection,
         } => {
             commands::deploy(
                 &client()?,
@@ -159,7 +159,7 @@ async fn run(cli: Cli) -> CliResult {
                 phase,
                 deployment_id,
                 environment,
-                reason,
+                protection,
             )
             .await
         }

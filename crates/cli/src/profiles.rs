@@ -68,11 +68,19 @@ pub fn resolve(global: &Global) -> CliResult<(String, Option<String>)> {
         .clone()
         .or_else(|| profile.as_ref().map(|p| p.url.clone()))
         .unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let token = global
-        .token
-        .clone()
-        .or_else(|| profile.and_then(|p| p.token));
+    // A profile's key is for its own service only: never sent to another
+    // URL given with --url (or FEATURE_FLAGS_URL).
+    let token = global.token.clone().or_else(|| {
+        profile
+            .filter(|p| same_service(&p.url, &url))
+            .and_then(|p| p.token)
+    });
     Ok((url, token))
+}
+
+/// Whether two URLs name the same service (a trailing `/` aside).
+fn same_service(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// `login`: checks the URL and key against the service, then saves them.

@@ -5,8 +5,10 @@
 mod action;
 mod commands;
 mod crash;
+mod errors;
 mod nodes;
 mod scheduler;
 mod shutdown;
 mod streams;
 mod support;
+mod writes;
