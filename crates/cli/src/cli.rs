@@ -95,7 +95,8 @@ pub enum Command {
     },
     /// Kill switch: turn a flag off at once (never held by approvals or windows).
     EmergencyDisable(EmergencyArgs),
-    /// Turn a flag back on where the kill switch turned it off.
+    /// Turn a flag back on where the kill switch turned it off (an ordinary
+    /// change: held for approval where the environment requires it).
     EmergencyEnable(EmergencyArgs),
     /// Roll a flag back to a version, or undo a deployment's changes.
     Rollback(RollbackArgs),

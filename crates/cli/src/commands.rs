@@ -84,16 +84,18 @@ pub async fn emergency(
     let answer = client
         .send(Method::POST, path, Some(&body), &WriteOptions::default())
         .await?;
-    printer.document(&answer.body, |p| {
+    // Turning a flag back on is an ordinary change: it may be held for
+    // approval (exit code 8, naming the change request).
+    written(printer, answer, |p, body| {
         p.say(format!(
             "{} {} in {} (version {})",
             args.flag,
             if enable { "enabled" } else { "disabled" },
-            answer.body["environments"]
+            body["environments"]
                 .as_array()
                 .map(|e| e.iter().map(short).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default(),
-            short(&answer.body["version"])
+            short(&body["version"])
         ));
     })
 }

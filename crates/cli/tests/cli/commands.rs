@@ -40,6 +40,24 @@ async fn the_seed_emergency_and_rollback_commands_verbatim() {
         flag["environments"]["production"],
         json!({"enabled": false, "value": true})
     );
+    // Turning it back on is an ordinary change: production holds it.
+    let held = setup
+        .ff(&[
+            "emergency-enable",
+            "--flag",
+            "payment_processing_v2",
+            "--environment",
+            "production",
+            "--reason",
+            "fixed in 2.4.1",
+        ])
+        .code(8);
+    assert!(held.stdout.contains("change request"), "{}", held.stdout);
+    assert_eq!(
+        setup.flag("payment_processing_v2").await["environments"]["production"],
+        json!({"enabled": false, "value": true}),
+        "still off until approved"
+    );
 
     // Release 1.2.3 created new_checkout_flow; later the kill switch hit it.
     setup
