@@ -264,7 +264,7 @@ mod tests {
             {"key": "staging", "parent": "development", "auto_sync": true},
             {"key": "production", "parent": "staging"}
         ]))
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Staging inherits development's killed entry: enabling staging gives
@@ -279,7 +279,7 @@ mod tests {
         }));
         let on = set_enabled(&killed, "staging", true, &tree);
         assert_eq!(
-            serde_json::to_value(&on).unwrap()["environments"],
+            serde_json::to_value(&on).unwrap_or_else(|e| panic!("{e}"))["environments"],
             json!({"development": {"enabled": false, "value": true}, "staging": true})
         );
         // Where nothing disabled is inherited, enabling changes nothing.
