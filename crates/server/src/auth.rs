@@ -103,9 +103,16 @@ impl FromRequestParts<AppState> for Principal {
                 "this API key has been revoked".into(),
             ));
         }
-        check_rate(state, &key.id)?;
+        check_rate(state, key)?;
+        let now = state.clock.now();
         if let Ok(mut usage) = state.key_usage.lock() {
-            usage.insert(key.id.clone(), state.clock.now());
+            // The id is copied once per key and flush, not per request.
+            match usage.get_mut(&key.id) {
+                Some(last) => *last = now,
+                None => {
+                    usage.insert(key.id.clone(), now);
+                }
+            }
         }
         Ok(principal_of(key))
     }
@@ -141,8 +148,8 @@ fn presented_key(parts: &Parts) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-fn check_rate(state: &AppState, key_id: &str) -> Result<(), ApiError> {
-    match state.limiter.check_key(&key_id.to_owned()) {
+fn check_rate(state: &AppState, key: &ApiKey) -> Result<(), ApiError> {
+    match state.limiter.check_key(&key.id) {
         Ok(()) => Ok(()),
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());

@@ -23,15 +23,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use ff_store::FlagStore;
 use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 pub use config::ServeConfig;
-pub use state::{AppState, Clock, FileClock, ManualClock, SystemClock};
+pub use state::{AppState, Clock, FileClock, ManualClock, SharedState, SystemClock};
 
 use crate::error::ApiError;
 
@@ -78,8 +80,40 @@ pub fn app(state: AppState) -> Router {
         .layer(cors)
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            request_id,
+            SequentialRequestIds::new(),
+        ))
         .with_state(state)
+}
+
+/// Request ids for requests that bring none: this process's random prefix
+/// and a counter. Unique across nodes and restarts like a UUID, but without
+/// asking the kernel for randomness on every request (a UUID v4 costs a
+/// `getrandom` system call each).
+#[derive(Clone)]
+struct SequentialRequestIds {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    fn new() -> SequentialRequestIds {
+        let prefix: u64 = rand::random();
+        SequentialRequestIds {
+            prefix: format!("{prefix:016x}").into(),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 async fn unknown_route() -> ApiError {
@@ -184,6 +218,7 @@ async fn refresh(state: &AppState) {
 
 /// Writes when flags were last evaluated (and makes room for new flags).
 pub async fn flush_flag_usage(state: &AppState) {
+    let _flushing = state.flag_usage.flushing.lock().await;
     state.flag_usage.track(&state.live.current());
     let used = state.flag_usage.take();
     if let Err(error) = state.store.record_flag_usage(&used).await {

@@ -73,9 +73,21 @@ impl Clock for FileClock {
     }
 }
 
-/// Shared state of the service.
+/// Shared state of the service: one `Arc`, so that handing it to a handler
+/// (every request) is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct SharedState {
     /// Where everything is kept.
     pub store: Arc<dyn FlagStore>,
     /// The in-memory configuration and compiled snapshot.
@@ -112,7 +124,7 @@ impl AppState {
             .unwrap_or(NonZeroU32::MIN);
         let flag_usage = Arc::new(crate::usage::FlagUsage::default());
         flag_usage.track(&live.current());
-        AppState {
+        AppState(Arc::new(SharedState {
             store,
             live: Arc::new(live),
             config: Arc::new(config),
@@ -124,6 +136,6 @@ impl AppState {
             writes: Arc::new(tokio::sync::Mutex::new(())),
             stopping: tokio::sync::watch::Sender::new(false),
             flag_usage,
-        }
+        }))
     }
 }

@@ -26,6 +26,10 @@ pub const ALL_FLAGS: &str = "*";
 pub struct FlagUsage {
     by_flag: ArcSwap<HashMap<String, AtomicI64>>,
     all: AtomicI64,
+    /// Held from [`FlagUsage::take`] until what was taken is stored: a
+    /// reader that flushes first (`/flags/stale`) then waits for a flush in
+    /// flight instead of reading the store before it lands.
+    pub flushing: tokio::sync::Mutex<()>,
 }
 
 impl FlagUsage {

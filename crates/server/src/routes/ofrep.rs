@@ -15,8 +15,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ff_engine::{Context, EnvironmentSnapshot, ErrorCode, Reason, Resolution};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
@@ -68,10 +70,12 @@ pub async fn evaluate_flag(
             &details,
         ));
     }
-    Ok(json_response(
-        StatusCode::OK,
-        success(&live, &key, &resolution),
-    ))
+    // Serialised straight from borrowed parts: this is the hot path of
+    // every server-side OpenFeature provider.
+    Ok(match evaluated(&live, &key, &resolution) {
+        Ok(evaluated) => (StatusCode::OK, Json(evaluated)).into_response(),
+        Err(error) => json_response(StatusCode::OK, error),
+    })
 }
 
 /// `POST /ofrep/v1/evaluate/flags`: every flag for one context (client-side
@@ -175,51 +179,94 @@ fn read_context(body: &[u8]) -> Result<Context, (&'static str, String)> {
     Context::from_json(context).map_err(|e| ("INVALID_CONTEXT", e.0))
 }
 
-/// A successful evaluation in OFREP's shape.
+/// A successful evaluation in OFREP's shape, as a JSON value (bulk answers
+/// hash their flags for the `ETag`).
 fn success(live: &LiveConfig, key: &str, resolution: &Resolution<'_>) -> Value {
+    match evaluated(live, key, resolution) {
+        Ok(evaluated) => serde_json::to_value(evaluated).unwrap_or_default(),
+        Err(error) => error,
+    }
+}
+
+/// One flag's OFREP answer, borrowing from the snapshot.
+#[derive(Serialize)]
+struct Evaluated<'a> {
+    key: &'a str,
+    value: Cow<'a, Value>,
+    reason: &'static str,
+    variant: Cow<'a, str>,
+    metadata: Metadata<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    #[serde(rename = "reasonDetail", skip_serializing_if = "Option::is_none")]
+    reason_detail: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prerequisite: Option<&'a str>,
+    #[serde(rename = "ruleIndex", skip_serializing_if = "Option::is_none")]
+    rule_index: Option<usize>,
+    #[serde(rename = "ruleName", skip_serializing_if = "Option::is_none")]
+    rule_name: Option<&'a str>,
+}
+
+/// The answer for one flag; `Err` holds the error object of a flag that
+/// could not be evaluated (`{key, errorCode, errorDetails}`).
+fn evaluated<'a>(
+    live: &LiveConfig,
+    key: &'a str,
+    resolution: &Resolution<'a>,
+) -> Result<Evaluated<'a>, Value> {
     let Some(value) = resolution.value else {
         let code = resolution.error_code.map_or("GENERAL", ErrorCode::as_str);
-        return json!({ "key": key, "errorCode": code, "errorDetails": format!("flag '{key}': {code}") });
+        return Err(
+            json!({ "key": key, "errorCode": code, "errorDetails": format!("flag '{key}': {code}") }),
+        );
     };
-    let mut metadata = Map::new();
-    let reason = match resolution.reason {
-        Reason::PrerequisiteFailed => {
-            metadata.insert("reasonDetail".into(), "PREREQUISITE_FAILED".into());
-            if let Some(prerequisite) = resolution.failed_prerequisite {
-                metadata.insert("prerequisite".into(), prerequisite.into());
-            }
-            "DISABLED"
-        }
-        other => other.as_str(),
+    let (reason, reason_detail, prerequisite) = match resolution.reason {
+        Reason::PrerequisiteFailed => (
+            "DISABLED",
+            Some("PREREQUISITE_FAILED"),
+            resolution.failed_prerequisite,
+        ),
+        other => (other.as_str(), None, None),
     };
-    if let Some(rule) = resolution.rule {
-        metadata.insert("ruleIndex".into(), rule.index.into());
-        if let Some(name) = rule.name {
-            metadata.insert("ruleName".into(), name.into());
-        }
-    }
-    let float = live.float_flags.contains(key);
-    json!({
-        "key": key,
-        "value": if float { as_float(value) } else { value.clone() },
-        "reason": reason,
-        "variant": variant_name(resolution),
-        "metadata": metadata,
+    let value = if live.float_flags.contains(key) {
+        Cow::Owned(as_float(value))
+    } else {
+        Cow::Borrowed(value)
+    };
+    Ok(Evaluated {
+        key,
+        value,
+        reason,
+        variant: variant_label(resolution),
+        metadata: Metadata {
+            reason_detail,
+            prerequisite,
+            rule_index: resolution.rule.map(|rule| rule.index),
+            rule_name: resolution.rule.and_then(|rule| rule.name),
+        },
     })
 }
 
 /// The variant to report: the flag's own variant name when the value came
 /// from `variants`, else a name for how it was decided.
 pub fn variant_name(resolution: &Resolution<'_>) -> String {
+    variant_label(resolution).into_owned()
+}
+
+/// [`variant_name`], borrowed where it can be.
+fn variant_label<'a>(resolution: &Resolution<'a>) -> Cow<'a, str> {
     if let Some(variant) = resolution.variant {
-        return variant.to_owned();
+        return Cow::Borrowed(variant);
     }
     match (resolution.reason, resolution.rule) {
-        (Reason::Disabled | Reason::PrerequisiteFailed, _) => "disabled".to_owned(),
+        (Reason::Disabled | Reason::PrerequisiteFailed, _) => Cow::Borrowed("disabled"),
         (_, Some(rule)) => rule
             .name
-            .map_or_else(|| format!("rule-{}", rule.index), str::to_owned),
-        _ => "default".to_owned(),
+            .map_or_else(|| Cow::Owned(format!("rule-{}", rule.index)), Cow::Borrowed),
+        _ => Cow::Borrowed("default"),
     }
 }
 
