@@ -283,6 +283,9 @@ pub enum FlagsCommand {
         /// Deleted flags instead.
         #[arg(long)]
         deleted: bool,
+        /// Flags per request (the service's most is 1000); every page is read.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        page_size: u32,
     },
     /// Show a flag.
     Get {
@@ -512,6 +515,16 @@ pub enum KeysCommand {
     },
 }
 
+/// The size of a list the service answers in one request, with no next
+/// page (change requests, schedules, rollout plans).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// At most this many, newest first (the service's most is 1000). A list
+    /// cut there says so on standard error.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+}
+
 /// `change-requests …`.
 #[derive(Debug, Subcommand)]
 pub enum ChangeRequestsCommand {
@@ -526,6 +539,9 @@ pub enum ChangeRequestsCommand {
         /// Changing this flag.
         #[arg(long)]
         flag: Option<String>,
+        /// At most this many.
+        #[command(flatten)]
+        limit: LimitArgs,
     },
     /// Show one, with its diff.
     Get {
@@ -566,6 +582,9 @@ pub enum ScheduleCommand {
         /// About this flag.
         #[arg(long)]
         flag: Option<String>,
+        /// At most this many.
+        #[command(flatten)]
+        limit: LimitArgs,
     },
     /// Schedule a change.
     Create {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     AuditArgs, AuditCommand, ChangeRequestsCommand, DepsCommand, EmergencyArgs, EnvsCommand,
-    FlagEnvArgs, FlagsCommand, KeysCommand, ProtectionArgs, RollbackArgs, ScheduleCommand,
-    SegmentsCommand, WriteArgs,
+    FlagEnvArgs, FlagsCommand, KeysCommand, LimitArgs, ProtectionArgs, RollbackArgs,
+    ScheduleCommand, SegmentsCommand, WriteArgs,
 };
 use crate::client::{Answer, CliError, CliResult, Client, WriteOptions, exit, segment};
 use crate::offline::{self, Scenario};
@@ -177,8 +177,9 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             lifecycle,
             search,
             deleted,
+            page_size,
         } => {
-            let mut query = vec!["limit=1000".to_owned()];
+            let mut query = vec![format!("limit={page_size}")];
             for (name, value) in [
                 ("tag", tag),
                 ("owner", owner),
@@ -192,9 +193,7 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             if *deleted {
                 query.push("deleted=true".to_owned());
             }
-            let page = client
-                .get(&format!("/api/v1/flags?{}", query.join("&")))
-                .await?;
+            let page = all_pages(client, "/api/v1/flags", &query).await?;
             printer.document(&page, |p| {
                 let rows = page["items"]
                     .as_array()
@@ -379,6 +378,74 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             })
         }
     }
+}
+
+/// The most items the service answers per list request.
+const MOST_PER_REQUEST: u32 = 1000;
+
+/// Every page of a list the service pages with `cursor` and `next_cursor`
+/// (flags), as one document: all the items, and the `total`.
+async fn all_pages(client: &Client, path: &str, query: &[String]) -> CliResult<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = query.to_vec();
+        if let Some(cursor) = &cursor {
+            query.push(format!("cursor={}", segment(cursor)));
+        }
+        let page = client.get(&format!("{path}?{}", query.join("&"))).await?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            // A cursor that does not move on would be followed forever.
+            Some(next) if cursor.as_deref() != Some(next) => cursor = Some(next.to_owned()),
+            _ => {
+                let mut document = json!({ "items": items });
+                if !page["total"].is_null() {
+                    document["total"] = page["total"].clone();
+                }
+                return Ok(document);
+            }
+        }
+    }
+}
+
+/// A list the service answers in one request of at most `limit` items,
+/// newest first, with no next page (change requests, schedules, rollout
+/// plans). One more than `limit` is asked for where the service allows it,
+/// so that a list that was cut is told from one that is complete; a cut
+/// list is said on standard error.
+async fn capped_list(
+    client: &Client,
+    path: &str,
+    mut query: Vec<String>,
+    limit: LimitArgs,
+    what: &str,
+) -> CliResult<Value> {
+    let limit = limit.limit.min(MOST_PER_REQUEST);
+    query.push(format!("limit={}", (limit + 1).min(MOST_PER_REQUEST)));
+    let mut page = client.get(&format!("{path}?{}", query.join("&"))).await?;
+    let Some(items) = page["items"].as_array_mut() else {
+        return Ok(page);
+    };
+    let limit = limit as usize;
+    if items.len() > limit {
+        items.truncate(limit);
+        warn(&format!(
+            "only the newest {limit} {what} are shown; there are more (raise --limit, or narrow the list)"
+        ));
+    } else if items.len() == MOST_PER_REQUEST as usize {
+        warn(&format!(
+            "only the newest {limit} {what} are shown: the service answers at most {MOST_PER_REQUEST} \
+             and has no next page, so there may be more (narrow the list)"
+        ));
+    }
+    Ok(page)
+}
+
+/// A warning on standard error, whatever the output format (also with
+/// `--quiet`: it says that an answer is incomplete).
+fn warn(line: &str) {
+    eprintln!("warning: {line}");
 }
 
 /// An environment entry as a configuration object with `field` set.
@@ -1039,6 +1106,7 @@ pub async fn change_requests(
             status,
             environment,
             flag,
+            limit,
         } => {
             let mut query = Vec::new();
             for (name, value) in [
@@ -1050,9 +1118,14 @@ pub async fn change_requests(
                     query.push(format!("{name}={}", segment(value)));
                 }
             }
-            let page = client
-                .get(&format!("/api/v1/change-requests?{}", query.join("&")))
-                .await?;
+            let page = capped_list(
+                client,
+                "/api/v1/change-requests",
+                query,
+                *limit,
+                "change requests",
+            )
+            .await?;
             return printer.document(&page, |p| {
                 let rows = page["items"]
                     .as_array()
@@ -1122,16 +1195,18 @@ pub async fn change_requests(
 /// `schedule …`.
 pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleCommand) -> CliResult {
     match command {
-        ScheduleCommand::List { status, flag } => {
+        ScheduleCommand::List {
+            status,
+            flag,
+            limit,
+        } => {
             let mut query = Vec::new();
             for (name, value) in [("status", status), ("flag_id", flag)] {
                 if let Some(value) = value {
                     query.push(format!("{name}={}", segment(value)));
                 }
             }
-            let page = client
-                .get(&format!("/api/v1/schedules?{}", query.join("&")))
-                .await?;
+            let page = capped_list(client, "/api/v1/schedules", query, *limit, "schedules").await?;
             printer.document(&page, |p| {
                 let rows = page["items"]
                     .as_array()

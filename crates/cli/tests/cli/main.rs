@@ -6,6 +6,7 @@ mod action;
 mod commands;
 mod crash;
 mod errors;
+mod lists;
 mod nodes;
 mod scheduler;
 mod shutdown;
