@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::cli::{
     AuditArgs, AuditCommand, ChangeRequestsCommand, DepsCommand, EmergencyArgs, EnvsCommand,
     FlagEnvArgs, FlagsCommand, KeysCommand, LimitArgs, ProtectionArgs, RollbackArgs,
-    ScheduleCommand, SegmentsCommand, WriteArgs,
+    RolloutPlansCommand, ScheduleCommand, SegmentsCommand, WriteArgs,
 };
 use crate::client::{Answer, CliError, CliResult, Client, WriteOptions, exit, segment};
 use crate::offline::{self, Scenario};
@@ -1263,9 +1263,7 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
                     })?;
                     let mut action = json!({"type": "percentage", "percentage": percentage});
                     if let Some(rule) = rule {
-                        action["rule"] = rule
-                            .parse::<usize>()
-                            .map_or_else(|_| json!(rule), |i| json!(i));
+                        action["rule"] = rule_of(rule);
                     }
                     action
                 }
@@ -1301,6 +1299,213 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
             printer.document(&answer.body, |p| p.say(format!("cancelled {id}")))
         }
     }
+}
+
+/// A rule given on the command line: an index when it is a number, else a
+/// name.
+fn rule_of(rule: &str) -> Value {
+    rule.parse::<usize>()
+        .map_or_else(|_| json!(rule), |i| json!(i))
+}
+
+/// `rollout-plans …`.
+pub async fn rollout_plans(
+    client: &Client,
+    printer: &Printer,
+    command: &RolloutPlansCommand,
+) -> CliResult {
+    let (path, body) = match command {
+        RolloutPlansCommand::List {
+            status,
+            flag,
+            environment,
+            limit,
+        } => {
+            let mut query = Vec::new();
+            for (name, value) in [
+                ("status", status),
+                ("flag_id", flag),
+                ("environment", environment),
+            ] {
+                if let Some(value) = value {
+                    query.push(format!("{name}={}", segment(value)));
+                }
+            }
+            let page = capped_list(
+                client,
+                "/api/v1/rollout-plans",
+                query,
+                *limit,
+                "rollout plans",
+            )
+            .await?;
+            return printer.document(&page, |p| {
+                let rows = page["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|plan| {
+                        vec![
+                            short(&plan["id"]),
+                            short(&plan["status"]),
+                            short(&plan["flag_id"]),
+                            short(&plan["environment"]),
+                            short(&plan["rule"]),
+                            plan_percentages(plan),
+                            format!(
+                                "{}/{}",
+                                short(&plan["next_step"]),
+                                plan["steps"].as_array().map_or(0, Vec::len)
+                            ),
+                            short(&plan["due_at"]),
+                            short(&plan["paused_reason"]),
+                        ]
+                    })
+                    .collect();
+                p.table(
+                    &[
+                        "id",
+                        "status",
+                        "flag",
+                        "environment",
+                        "rule",
+                        "percentages",
+                        "applied",
+                        "next step at",
+                        "paused because",
+                    ],
+                    rows,
+                );
+            });
+        }
+        RolloutPlansCommand::Get { id } => {
+            let plan = client
+                .get(&format!("/api/v1/rollout-plans/{}", segment(id)))
+                .await?;
+            return printer.document(&plan, |p| show_plan_steps(p, &plan));
+        }
+        RolloutPlansCommand::Create {
+            flag,
+            environment,
+            rule,
+            percentages,
+            start_at,
+            every_hours,
+            reason,
+        } => {
+            let mut body = json!({
+                "flag_id": flag,
+                "environment": environment,
+                "percentages": percentages,
+                "start_at": start_at,
+                "every_hours": every_hours,
+            });
+            if let Some(rule) = rule {
+                body["rule"] = rule_of(rule);
+            }
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            ("/api/v1/rollout-plans".to_owned(), Some(body))
+        }
+        RolloutPlansCommand::Pause { id, reason } => (
+            format!("/api/v1/rollout-plans/{}/pause", segment(id)),
+            Some(
+                reason
+                    .as_ref()
+                    .map_or_else(|| json!({}), |r| json!({"reason": r})),
+            ),
+        ),
+        RolloutPlansCommand::Resume { id } => (
+            format!("/api/v1/rollout-plans/{}/resume", segment(id)),
+            None,
+        ),
+    };
+    let answer = client
+        .send(Method::POST, &path, body.as_ref(), &WriteOptions::default())
+        .await?;
+    let plan = &answer.body;
+    printer.document(plan, |p| {
+        p.say(format!(
+            "rollout plan {} of {} in {} is {}: {} % ({})",
+            short(&plan["id"]),
+            short(&plan["flag_id"]),
+            short(&plan["environment"]),
+            short(&plan["status"]),
+            plan_percentages(plan).replace(',', " → "),
+            plan["due_at"].as_str().map_or_else(
+                || "no step due".to_owned(),
+                |at| format!("next step at {at}")
+            )
+        ));
+        if let Some(reason) = plan["paused_reason"].as_str() {
+            p.say(format!("  paused because: {reason}"));
+        }
+    })
+}
+
+/// A plan's steps' percentages, comma-separated.
+fn plan_percentages(plan: &Value) -> String {
+    plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|step| percent(&step["percentage"]))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A percentage as people write it: `5`, `2.5` (the service's JSON has
+/// `5.0`).
+fn percent(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| short(value), |p| p.to_string())
+}
+
+/// `rollout-plans get` for people: what the plan is, then its steps.
+fn show_plan_steps(printer: &Printer, plan: &Value) {
+    let mut line = format!(
+        "rollout plan {} of {} in {}: {}",
+        short(&plan["id"]),
+        short(&plan["flag_id"]),
+        short(&plan["environment"]),
+        short(&plan["status"])
+    );
+    if !plan["rule"].is_null() {
+        line.push_str(&format!(", rule {}", short(&plan["rule"])));
+    }
+    printer.say(line);
+    for (label, field) in [
+        ("paused because", "paused_reason"),
+        ("reason", "reason"),
+        ("author", "author"),
+    ] {
+        if !plan[field].is_null() {
+            printer.say(format!("  {label}: {}", short(&plan[field])));
+        }
+    }
+    let history = plan["history"].as_array().cloned().unwrap_or_default();
+    let rows = plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, step)| {
+            let applied = history
+                .iter()
+                .find(|h| h["step"].as_u64() == Some(i as u64))
+                .map(|h| short(&h["applied_at"]))
+                .unwrap_or_default();
+            vec![
+                (i + 1).to_string(),
+                percent(&step["percentage"]),
+                short(&step["at"]),
+                applied,
+            ]
+        })
+        .collect();
+    printer.table(&["step", "percentage", "at", "applied at"], rows);
 }
 
 /// `export`.

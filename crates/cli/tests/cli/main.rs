@@ -8,6 +8,7 @@ mod crash;
 mod errors;
 mod lists;
 mod nodes;
+mod rollout_plans;
 mod scheduler;
 mod shutdown;
 mod streams;
