@@ -27,12 +27,7 @@ async fn flags_list_follows_every_page() {
         ("flag_e", json!([])),
     ] {
         setup
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/flags",
-                &[],
-                json!({"flag_id": flag, "default_value": false, "tags": tags}),
-            )
+            .create_flag(json!({"flag_id": flag, "default_value": false, "tags": tags}))
             .await;
     }
     let proxy = Proxy::start(&setup.server.url, |_| async {}).await;
@@ -76,12 +71,7 @@ async fn lists_without_a_next_page_say_when_they_were_cut() {
     // Three change requests: production requires approval.
     for flag in ["held_a", "held_b", "held_c"] {
         setup
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/flags",
-                &[],
-                json!({"flag_id": flag, "default_value": false}),
-            )
+            .create_flag(json!({"flag_id": flag, "default_value": false}))
             .await;
         let args = [
             "flags",

@@ -9,14 +9,9 @@ use crate::support::Setup;
 async fn a_rollout_plan_is_created_listed_paused_and_resumed() {
     let setup = Setup::new().await;
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "new_checkout", "default_value": false, "targeting_rules": [
+        .create_flag(json!({"flag_id": "new_checkout", "default_value": false, "targeting_rules": [
                 {"name": "gradual", "value": true, "percentage": 0,
-                 "conditions": [{"attribute": "user_type", "operator": "equals", "value": "standard"}]}]}),
-        )
+                 "conditions": [{"attribute": "user_type", "operator": "equals", "value": "standard"}]}]}))
         .await;
     // Far in the future: the scheduler applies no step during the test.
     let create = [
