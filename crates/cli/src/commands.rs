@@ -180,16 +180,12 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             page_size,
         } => {
             let mut query = vec![format!("limit={page_size}")];
-            for (name, value) in [
+            query.extend(filters(&[
                 ("tag", tag),
                 ("owner", owner),
                 ("lifecycle", lifecycle),
                 ("q", search),
-            ] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
+            ]));
             if *deleted {
                 query.push("deleted=true".to_owned());
             }
@@ -378,6 +374,18 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             })
         }
     }
+}
+
+/// A list's filters as query parameters: those given, percent-encoded.
+fn filters(given: &[(&str, &Option<String>)]) -> Vec<String> {
+    given
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_ref()
+                .map(|value| format!("{name}={}", segment(value)))
+        })
+        .collect()
 }
 
 /// The most items the service answers per list request.
@@ -926,17 +934,13 @@ pub async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) -> CliR
         return Ok(());
     }
     let mut query = vec![format!("limit={}", args.limit)];
-    for (name, value) in [
+    query.extend(filters(&[
         ("flag_id", &args.flag),
         ("environment", &args.environment),
         ("actor", &args.actor),
         ("action", &args.action),
         ("deployment_id", &args.deployment_id),
-    ] {
-        if let Some(value) = value {
-            query.push(format!("{name}={}", segment(value)));
-        }
-    }
+    ]));
     let page = client
         .get(&format!("/api/v1/audit?{}", query.join("&")))
         .await?;
@@ -1108,16 +1112,11 @@ pub async fn change_requests(
             flag,
             limit,
         } => {
-            let mut query = Vec::new();
-            for (name, value) in [
+            let query = filters(&[
                 ("status", status),
                 ("environment", environment),
                 ("flag_id", flag),
-            ] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
+            ]);
             let page = capped_list(
                 client,
                 "/api/v1/change-requests",
@@ -1200,12 +1199,7 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
             flag,
             limit,
         } => {
-            let mut query = Vec::new();
-            for (name, value) in [("status", status), ("flag_id", flag)] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
+            let query = filters(&[("status", status), ("flag_id", flag)]);
             let page = capped_list(client, "/api/v1/schedules", query, *limit, "schedules").await?;
             printer.document(&page, |p| {
                 let rows = page["items"]
@@ -1321,16 +1315,11 @@ pub async fn rollout_plans(
             environment,
             limit,
         } => {
-            let mut query = Vec::new();
-            for (name, value) in [
+            let query = filters(&[
                 ("status", status),
                 ("flag_id", flag),
                 ("environment", environment),
-            ] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
+            ]);
             let page = capped_list(
                 client,
                 "/api/v1/rollout-plans",
