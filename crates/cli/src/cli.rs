@@ -133,6 +133,10 @@ pub enum Command {
     /// Scheduled changes: list, create, cancel.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Gradual rollouts, a rule's percentage raised step by step: list,
+    /// show, create, pause, resume.
+    #[command(subcommand, name = "rollout-plans")]
+    RolloutPlans(RolloutPlansCommand),
     /// Write the whole configuration (flags, segments, environments).
     Export {
         /// json or yaml.
@@ -283,6 +287,9 @@ pub enum FlagsCommand {
         /// Deleted flags instead.
         #[arg(long)]
         deleted: bool,
+        /// Flags per request (the service's most is 1000); every page is read.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        page_size: u32,
     },
     /// Show a flag.
     Get {
@@ -512,6 +519,16 @@ pub enum KeysCommand {
     },
 }
 
+/// The size of a list the service answers in one request, with no next
+/// page (change requests, schedules, rollout plans).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// At most this many, newest first (the service's most is 1000). A list
+    /// cut there says so on standard error.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+}
+
 /// `change-requests …`.
 #[derive(Debug, Subcommand)]
 pub enum ChangeRequestsCommand {
@@ -526,6 +543,9 @@ pub enum ChangeRequestsCommand {
         /// Changing this flag.
         #[arg(long)]
         flag: Option<String>,
+        /// At most this many.
+        #[command(flatten)]
+        limit: LimitArgs,
     },
     /// Show one, with its diff.
     Get {
@@ -566,6 +586,9 @@ pub enum ScheduleCommand {
         /// About this flag.
         #[arg(long)]
         flag: Option<String>,
+        /// At most this many.
+        #[command(flatten)]
+        limit: LimitArgs,
     },
     /// Schedule a change.
     Create {
@@ -596,6 +619,69 @@ pub enum ScheduleCommand {
     },
     /// Cancel a scheduled change.
     Cancel {
+        /// The id.
+        id: String,
+    },
+}
+
+/// `rollout-plans …`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutPlansCommand {
+    /// List rollout plans.
+    List {
+        /// active, paused, completed or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// About this flag.
+        #[arg(long)]
+        flag: Option<String>,
+        /// In this environment.
+        #[arg(long)]
+        environment: Option<String>,
+        /// At most this many.
+        #[command(flatten)]
+        limit: LimitArgs,
+    },
+    /// Show a plan: its steps, which are applied, why it is paused.
+    Get {
+        /// The id.
+        id: String,
+    },
+    /// Raise a rule's percentage step by step, every N hours from a time on.
+    Create {
+        /// The flag.
+        #[arg(long)]
+        flag: String,
+        /// The environment.
+        #[arg(long)]
+        environment: String,
+        /// The rule's name or index (default: the first with a percentage).
+        #[arg(long)]
+        rule: Option<String>,
+        /// The steps' percentages, in order (comma-separated: 5,25,50,100).
+        #[arg(long, value_delimiter = ',', required = true)]
+        percentages: Vec<f64>,
+        /// When the first step applies (RFC 3339, e.g. 2026-12-01T09:00:00Z).
+        #[arg(long)]
+        start_at: String,
+        /// Hours between two steps.
+        #[arg(long)]
+        every_hours: f64,
+        /// Why (protected environments require one).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Pause a plan: no further step applies until it is resumed.
+    Pause {
+        /// The id.
+        id: String,
+        /// Why (shown by `get`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a paused plan (steps whose time has passed apply one per
+    /// scheduler run).
+    Resume {
         /// The id.
         id: String,
     },

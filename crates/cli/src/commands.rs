@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     AuditArgs, AuditCommand, ChangeRequestsCommand, DepsCommand, EmergencyArgs, EnvsCommand,
-    FlagEnvArgs, FlagsCommand, KeysCommand, ProtectionArgs, RollbackArgs, ScheduleCommand,
-    SegmentsCommand, WriteArgs,
+    FlagEnvArgs, FlagsCommand, KeysCommand, LimitArgs, ProtectionArgs, RollbackArgs,
+    RolloutPlansCommand, ScheduleCommand, SegmentsCommand, WriteArgs,
 };
 use crate::client::{Answer, CliError, CliResult, Client, WriteOptions, exit, segment};
 use crate::offline::{self, Scenario};
@@ -177,24 +177,19 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             lifecycle,
             search,
             deleted,
+            page_size,
         } => {
-            let mut query = vec!["limit=1000".to_owned()];
-            for (name, value) in [
+            let mut query = vec![format!("limit={page_size}")];
+            query.extend(filters(&[
                 ("tag", tag),
                 ("owner", owner),
                 ("lifecycle", lifecycle),
                 ("q", search),
-            ] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
+            ]));
             if *deleted {
                 query.push("deleted=true".to_owned());
             }
-            let page = client
-                .get(&format!("/api/v1/flags?{}", query.join("&")))
-                .await?;
+            let page = all_pages(client, "/api/v1/flags", &query).await?;
             printer.document(&page, |p| {
                 let rows = page["items"]
                     .as_array()
@@ -379,6 +374,86 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             })
         }
     }
+}
+
+/// A list's filters as query parameters: those given, percent-encoded.
+fn filters(given: &[(&str, &Option<String>)]) -> Vec<String> {
+    given
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_ref()
+                .map(|value| format!("{name}={}", segment(value)))
+        })
+        .collect()
+}
+
+/// The most items the service answers per list request.
+const MOST_PER_REQUEST: u32 = 1000;
+
+/// Every page of a list the service pages with `cursor` and `next_cursor`
+/// (flags), as one document: all the items, and the `total`.
+async fn all_pages(client: &Client, path: &str, query: &[String]) -> CliResult<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = query.to_vec();
+        if let Some(cursor) = &cursor {
+            query.push(format!("cursor={}", segment(cursor)));
+        }
+        let page = client.get(&format!("{path}?{}", query.join("&"))).await?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            // A cursor that does not move on would be followed forever.
+            Some(next) if cursor.as_deref() != Some(next) => cursor = Some(next.to_owned()),
+            _ => {
+                let mut document = json!({ "items": items });
+                if !page["total"].is_null() {
+                    document["total"] = page["total"].clone();
+                }
+                return Ok(document);
+            }
+        }
+    }
+}
+
+/// A list the service answers in one request of at most `limit` items,
+/// newest first, with no next page (change requests, schedules, rollout
+/// plans). One more than `limit` is asked for where the service allows it,
+/// so that a list that was cut is told from one that is complete; a cut
+/// list is said on standard error.
+async fn capped_list(
+    client: &Client,
+    path: &str,
+    mut query: Vec<String>,
+    limit: LimitArgs,
+    what: &str,
+) -> CliResult<Value> {
+    let limit = limit.limit.min(MOST_PER_REQUEST);
+    query.push(format!("limit={}", (limit + 1).min(MOST_PER_REQUEST)));
+    let mut page = client.get(&format!("{path}?{}", query.join("&"))).await?;
+    let Some(items) = page["items"].as_array_mut() else {
+        return Ok(page);
+    };
+    let limit = limit as usize;
+    if items.len() > limit {
+        items.truncate(limit);
+        warn(&format!(
+            "only the newest {limit} {what} are shown; there are more (raise --limit, or narrow the list)"
+        ));
+    } else if items.len() == MOST_PER_REQUEST as usize {
+        warn(&format!(
+            "only the newest {limit} {what} are shown: the service answers at most {MOST_PER_REQUEST} \
+             and has no next page, so there may be more (narrow the list)"
+        ));
+    }
+    Ok(page)
+}
+
+/// A warning on standard error, whatever the output format (also with
+/// `--quiet`: it says that an answer is incomplete).
+fn warn(line: &str) {
+    eprintln!("warning: {line}");
 }
 
 /// An environment entry as a configuration object with `field` set.
@@ -859,17 +934,13 @@ pub async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) -> CliR
         return Ok(());
     }
     let mut query = vec![format!("limit={}", args.limit)];
-    for (name, value) in [
+    query.extend(filters(&[
         ("flag_id", &args.flag),
         ("environment", &args.environment),
         ("actor", &args.actor),
         ("action", &args.action),
         ("deployment_id", &args.deployment_id),
-    ] {
-        if let Some(value) = value {
-            query.push(format!("{name}={}", segment(value)));
-        }
-    }
+    ]));
     let page = client
         .get(&format!("/api/v1/audit?{}", query.join("&")))
         .await?;
@@ -1039,20 +1110,21 @@ pub async fn change_requests(
             status,
             environment,
             flag,
+            limit,
         } => {
-            let mut query = Vec::new();
-            for (name, value) in [
+            let query = filters(&[
                 ("status", status),
                 ("environment", environment),
                 ("flag_id", flag),
-            ] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
-            let page = client
-                .get(&format!("/api/v1/change-requests?{}", query.join("&")))
-                .await?;
+            ]);
+            let page = capped_list(
+                client,
+                "/api/v1/change-requests",
+                query,
+                *limit,
+                "change requests",
+            )
+            .await?;
             return printer.document(&page, |p| {
                 let rows = page["items"]
                     .as_array()
@@ -1122,16 +1194,13 @@ pub async fn change_requests(
 /// `schedule …`.
 pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleCommand) -> CliResult {
     match command {
-        ScheduleCommand::List { status, flag } => {
-            let mut query = Vec::new();
-            for (name, value) in [("status", status), ("flag_id", flag)] {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", segment(value)));
-                }
-            }
-            let page = client
-                .get(&format!("/api/v1/schedules?{}", query.join("&")))
-                .await?;
+        ScheduleCommand::List {
+            status,
+            flag,
+            limit,
+        } => {
+            let query = filters(&[("status", status), ("flag_id", flag)]);
+            let page = capped_list(client, "/api/v1/schedules", query, *limit, "schedules").await?;
             printer.document(&page, |p| {
                 let rows = page["items"]
                     .as_array()
@@ -1188,9 +1257,7 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
                     })?;
                     let mut action = json!({"type": "percentage", "percentage": percentage});
                     if let Some(rule) = rule {
-                        action["rule"] = rule
-                            .parse::<usize>()
-                            .map_or_else(|_| json!(rule), |i| json!(i));
+                        action["rule"] = rule_of(rule);
                     }
                     action
                 }
@@ -1226,6 +1293,208 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
             printer.document(&answer.body, |p| p.say(format!("cancelled {id}")))
         }
     }
+}
+
+/// A rule given on the command line: an index when it is a number, else a
+/// name.
+fn rule_of(rule: &str) -> Value {
+    rule.parse::<usize>()
+        .map_or_else(|_| json!(rule), |i| json!(i))
+}
+
+/// `rollout-plans …`.
+pub async fn rollout_plans(
+    client: &Client,
+    printer: &Printer,
+    command: &RolloutPlansCommand,
+) -> CliResult {
+    let (path, body) = match command {
+        RolloutPlansCommand::List {
+            status,
+            flag,
+            environment,
+            limit,
+        } => {
+            let query = filters(&[
+                ("status", status),
+                ("flag_id", flag),
+                ("environment", environment),
+            ]);
+            let page = capped_list(
+                client,
+                "/api/v1/rollout-plans",
+                query,
+                *limit,
+                "rollout plans",
+            )
+            .await?;
+            return printer.document(&page, |p| {
+                let rows = page["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|plan| {
+                        vec![
+                            short(&plan["id"]),
+                            short(&plan["status"]),
+                            short(&plan["flag_id"]),
+                            short(&plan["environment"]),
+                            short(&plan["rule"]),
+                            plan_percentages(plan),
+                            format!(
+                                "{}/{}",
+                                short(&plan["next_step"]),
+                                plan["steps"].as_array().map_or(0, Vec::len)
+                            ),
+                            short(&plan["due_at"]),
+                            short(&plan["paused_reason"]),
+                        ]
+                    })
+                    .collect();
+                p.table(
+                    &[
+                        "id",
+                        "status",
+                        "flag",
+                        "environment",
+                        "rule",
+                        "percentages",
+                        "applied",
+                        "next step at",
+                        "paused because",
+                    ],
+                    rows,
+                );
+            });
+        }
+        RolloutPlansCommand::Get { id } => {
+            let plan = client
+                .get(&format!("/api/v1/rollout-plans/{}", segment(id)))
+                .await?;
+            return printer.document(&plan, |p| show_plan_steps(p, &plan));
+        }
+        RolloutPlansCommand::Create {
+            flag,
+            environment,
+            rule,
+            percentages,
+            start_at,
+            every_hours,
+            reason,
+        } => {
+            let mut body = json!({
+                "flag_id": flag,
+                "environment": environment,
+                "percentages": percentages,
+                "start_at": start_at,
+                "every_hours": every_hours,
+            });
+            if let Some(rule) = rule {
+                body["rule"] = rule_of(rule);
+            }
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            ("/api/v1/rollout-plans".to_owned(), Some(body))
+        }
+        RolloutPlansCommand::Pause { id, reason } => (
+            format!("/api/v1/rollout-plans/{}/pause", segment(id)),
+            Some(
+                reason
+                    .as_ref()
+                    .map_or_else(|| json!({}), |r| json!({"reason": r})),
+            ),
+        ),
+        RolloutPlansCommand::Resume { id } => (
+            format!("/api/v1/rollout-plans/{}/resume", segment(id)),
+            None,
+        ),
+    };
+    let answer = client
+        .send(Method::POST, &path, body.as_ref(), &WriteOptions::default())
+        .await?;
+    let plan = &answer.body;
+    printer.document(plan, |p| {
+        p.say(format!(
+            "rollout plan {} of {} in {} is {}: {} % ({})",
+            short(&plan["id"]),
+            short(&plan["flag_id"]),
+            short(&plan["environment"]),
+            short(&plan["status"]),
+            plan_percentages(plan).replace(',', " → "),
+            plan["due_at"].as_str().map_or_else(
+                || "no step due".to_owned(),
+                |at| format!("next step at {at}")
+            )
+        ));
+        if let Some(reason) = plan["paused_reason"].as_str() {
+            p.say(format!("  paused because: {reason}"));
+        }
+    })
+}
+
+/// A plan's steps' percentages, comma-separated.
+fn plan_percentages(plan: &Value) -> String {
+    plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|step| percent(&step["percentage"]))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A percentage as people write it: `5`, `2.5` (the service's JSON has
+/// `5.0`).
+fn percent(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| short(value), |p| p.to_string())
+}
+
+/// `rollout-plans get` for people: what the plan is, then its steps.
+fn show_plan_steps(printer: &Printer, plan: &Value) {
+    let mut line = format!(
+        "rollout plan {} of {} in {}: {}",
+        short(&plan["id"]),
+        short(&plan["flag_id"]),
+        short(&plan["environment"]),
+        short(&plan["status"])
+    );
+    if !plan["rule"].is_null() {
+        line.push_str(&format!(", rule {}", short(&plan["rule"])));
+    }
+    printer.say(line);
+    for (label, field) in [
+        ("paused because", "paused_reason"),
+        ("reason", "reason"),
+        ("author", "author"),
+    ] {
+        if !plan[field].is_null() {
+            printer.say(format!("  {label}: {}", short(&plan[field])));
+        }
+    }
+    let history = plan["history"].as_array().cloned().unwrap_or_default();
+    let rows = plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, step)| {
+            let applied = history
+                .iter()
+                .find(|h| h["step"].as_u64() == Some(i as u64))
+                .map(|h| short(&h["applied_at"]))
+                .unwrap_or_default();
+            vec![
+                (i + 1).to_string(),
+                percent(&step["percentage"]),
+                short(&step["at"]),
+                applied,
+            ]
+        })
+        .collect();
+    printer.table(&["step", "percentage", "at", "applied at"], rows);
 }
 
 /// `export`.

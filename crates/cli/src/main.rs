@@ -70,6 +70,9 @@ async fn run(cli: Cli) -> CliResult {
             commands::change_requests(&client()?, &printer, command).await
         }
         Command::Schedule(command) => commands::schedule(&client()?, &printer, command).await,
+        Command::RolloutPlans(command) => {
+            commands::rollout_plans(&client()?, &printer, command).await
+        }
         Command::Export { format, out } => {
             commands::export(&client()?, format, out.as_deref()).await
         }

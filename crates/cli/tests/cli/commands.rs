@@ -351,39 +351,15 @@ async fn everyday_flag_commands() {
         "{}",
         held.stdout
     );
-    let approver = setup
-        .ff(&[
-            "keys",
-            "create",
-            "--name",
-            "release manager",
-            "--kind",
-            "admin",
-            "--role",
-            "approver",
-        ])
-        .ok();
-    let approver = approver.stdout.trim().to_owned();
-    let pending = setup
-        .ff(&[
-            "change-requests",
-            "list",
-            "--status",
-            "pending",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    let approver = setup.approver("release manager");
+    let id = setup.newest_pending()["id"].as_str().unwrap().to_owned();
     setup.ff(&["change-requests", "approve", &id]).code(4); // four eyes: the author
-    let approved = ff_as(
-        &setup.server.url,
-        &approver,
-        setup.dir.path(),
-        &["change-requests", "approve", &id, "--comment", "ok"],
-    )
-    .ok();
+    let approved = setup
+        .ff_with(
+            &approver,
+            &["change-requests", "approve", &id, "--comment", "ok"],
+        )
+        .ok();
     assert!(
         approved.stdout.contains("is applied"),
         "{}",
@@ -435,25 +411,13 @@ async fn everyday_flag_commands() {
         "{}",
         promoted.stdout
     );
-    let pending = setup
-        .ff(&[
-            "change-requests",
-            "list",
-            "--status",
-            "pending",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
-    let rejected = ff_as(
-        &setup.server.url,
-        &approver,
-        setup.dir.path(),
-        &["change-requests", "reject", &id, "--comment", "not now"],
-    )
-    .ok();
+    let id = setup.newest_pending()["id"].as_str().unwrap().to_owned();
+    let rejected = setup
+        .ff_with(
+            &approver,
+            &["change-requests", "reject", &id, "--comment", "not now"],
+        )
+        .ok();
     assert!(
         rejected.stdout.contains("is rejected"),
         "{}",
@@ -646,9 +610,7 @@ async fn snapshots_deploy_and_dependencies() {
         json!({"flag_id": "dashboard_api_v2", "default_value": true}),
         json!({"flag_id": "new_dashboard_ui", "default_value": false}),
     ] {
-        setup
-            .call(reqwest::Method::POST, "/api/v1/flags", &[], doc)
-            .await;
+        setup.create_flag(doc).await;
     }
 
     // Snapshots, online and offline from an export.
@@ -809,12 +771,7 @@ async fn snapshots_deploy_and_dependencies() {
         check.stdout
     );
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "user_preferences_api", "default_value": true}),
-        )
+        .create_flag(json!({"flag_id": "user_preferences_api", "default_value": true}))
         .await;
     setup
         .ff(&[
@@ -878,12 +835,7 @@ async fn audit_follow_prints_new_entries() {
     // The first page (a table, empty here) comes first; then the change.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "followed_flag", "default_value": true}),
-        )
+        .create_flag(json!({"flag_id": "followed_flag", "default_value": true}))
         .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut seen = Vec::new();

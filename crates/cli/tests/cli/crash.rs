@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{ADMIN_TOKEN, client, free_port, start};
+use crate::support::{ADMIN_TOKEN, client, free_port, get_json, start};
 
 /// Streams flag creations at the service from several tasks, kills it with
 /// SIGKILL in the middle, restarts it on the same SQLite file and checks
@@ -46,15 +46,11 @@ async fn acknowledged_writes_survive_sigkill() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let count = client
-            .get(format!("{}/api/v1/flags?tag=crash&limit=1", server.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()["total"]
+        let count = get_json(
+            &client,
+            &format!("{}/api/v1/flags?tag=crash&limit=1", server.url),
+        )
+        .await["total"]
             .as_u64()
             .unwrap_or_default();
         if count >= 150 || std::time::Instant::now() > deadline {
@@ -88,14 +84,6 @@ async fn acknowledged_writes_survive_sigkill() {
             "{flag_id} was acknowledged and is lost"
         );
     }
-    let verify: serde_json::Value = client
-        .get(format!("{}/api/v1/audit/verify", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verify = get_json(&client, &format!("{}/api/v1/audit/verify", server.url)).await;
     assert_eq!(verify["valid"], true, "{verify}");
 }

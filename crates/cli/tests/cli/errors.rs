@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::{ADMIN_TOKEN, Proxy, Setup, ff_as, ff_tty};
+use crate::support::{ADMIN_TOKEN, Proxy, Setup, ff_tty};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_services_validation_problems_are_listed_with_their_paths() {
@@ -90,12 +90,7 @@ async fn rollback_to_a_version_number() {
 async fn colour_only_on_a_terminal() {
     let setup = Setup::new().await;
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "dark_mode", "default_value": false}),
-        )
+        .create_flag(json!({"flag_id": "dark_mode", "default_value": false}))
         .await;
     let piped = setup.ff(&["flags", "list"]).ok();
     assert!(piped.stdout.contains("dark_mode"), "{}", piped.stdout);
@@ -124,12 +119,7 @@ async fn import_applies_a_document_and_prune_deletes() {
     let setup = Setup::new().await;
     for flag in ["kept_flag", "dropped_flag"] {
         setup
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/flags",
-                &[],
-                json!({"flag_id": flag, "default_value": false}),
-            )
+            .create_flag(json!({"flag_id": flag, "default_value": false}))
             .await;
     }
     setup
@@ -169,33 +159,11 @@ async fn import_applies_a_document_and_prune_deletes() {
         held.stdout
     );
     assert!(setup.flag("dropped_flag").await.get("deleted").is_none());
-    let approver = setup
-        .ff(&[
-            "keys", "create", "--name", "approver", "--kind", "admin", "--role", "approver",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_owned();
-    let pending = setup
-        .ff(&[
-            "change-requests",
-            "list",
-            "--status",
-            "pending",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
-    ff_as(
-        &setup.server.url,
-        &approver,
-        setup.dir.path(),
-        &["change-requests", "approve", &id],
-    )
-    .ok();
+    let approver = setup.approver("approver");
+    let id = setup.newest_pending()["id"].as_str().unwrap().to_owned();
+    setup
+        .ff_with(&approver, &["change-requests", "approve", &id])
+        .ok();
     assert_eq!(setup.flag("dropped_flag").await["deleted"], true);
     assert!(setup.flag("kept_flag").await.get("deleted").is_none());
     let deleted = setup
@@ -213,25 +181,10 @@ async fn import_applies_a_document_and_prune_deletes() {
         "{}",
         held.stdout
     );
-    let pending = setup
-        .ff(&[
-            "change-requests",
-            "list",
-            "--status",
-            "pending",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
-    ff_as(
-        &setup.server.url,
-        &approver,
-        setup.dir.path(),
-        &["change-requests", "approve", &id],
-    )
-    .ok();
+    let id = setup.newest_pending()["id"].as_str().unwrap().to_owned();
+    setup
+        .ff_with(&approver, &["change-requests", "approve", &id])
+        .ok();
     assert!(setup.flag("dropped_flag").await.get("deleted").is_none());
     setup.ff(&["flags", "restore", "kept_flag"]).code(6); // not deleted
 }

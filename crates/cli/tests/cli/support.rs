@@ -32,6 +32,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET url` with the admin token: the JSON answer, whatever its status.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -211,7 +223,41 @@ impl Setup {
     }
 
     pub fn ff(&self, args: &[&str]) -> Run {
-        ff_as(&self.server.url, ADMIN_TOKEN, self.dir.path(), args)
+        self.ff_with(ADMIN_TOKEN, args)
+    }
+
+    /// [`Setup::ff`] with another key.
+    pub fn ff_with(&self, token: &str, args: &[&str]) -> Run {
+        ff_as(&self.server.url, token, self.dir.path(), args)
+    }
+
+    /// Creates an admin key with the approver role (`keys create`): its
+    /// secret.
+    pub fn approver(&self, name: &str) -> String {
+        self.ff(&[
+            "keys", "create", "--name", name, "--kind", "admin", "--role", "approver",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned()
+    }
+
+    /// The newest pending change request, as `change-requests list
+    /// --status pending -o json` prints it.
+    pub fn newest_pending(&self) -> Value {
+        let pending = self
+            .ff(&[
+                "change-requests",
+                "list",
+                "--status",
+                "pending",
+                "-o",
+                "json",
+            ])
+            .ok()
+            .json();
+        pending["items"][0].clone()
     }
 
     pub fn write(&self, name: &str, text: &str) -> String {
@@ -225,15 +271,17 @@ impl Setup {
 
     /// The service's document of a flag.
     pub async fn flag(&self, flag: &str) -> Value {
-        client()
-            .get(format!("{}/api/v1/flags/{flag}", self.server.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
+        get_json(
+            &client(),
+            &format!("{}/api/v1/flags/{flag}", self.server.url),
+        )
+        .await
+    }
+
+    /// Creates a flag from its document, outside the CLI.
+    pub async fn create_flag(&self, document: Value) -> Value {
+        self.call(reqwest::Method::POST, "/api/v1/flags", &[], document)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     /// An admin call with headers, outside the CLI.

@@ -23,13 +23,8 @@ async fn enable_turns_on_a_flag_that_inherits_a_disabled_entry() {
     // staging has no entry of its own and follows development (auto_sync),
     // where the flag is killed.
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "search_v2", "default_value": true,
-                   "environments": {"development": {"enabled": false}}}),
-        )
+        .create_flag(json!({"flag_id": "search_v2", "default_value": true,
+                   "environments": {"development": {"enabled": false}}}))
         .await;
     assert_eq!(evaluated(&setup, "search_v2", "staging")["value"], false);
 
@@ -64,13 +59,8 @@ async fn enable_turns_on_a_flag_that_inherits_a_disabled_entry() {
     // An own `enabled: false` is not simply removed when what staging would
     // then inherit is off too.
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "banner", "default_value": true,
-                   "environments": {"development": {"enabled": false}, "staging": {"enabled": false}}}),
-        )
+        .create_flag(json!({"flag_id": "banner", "default_value": true,
+                   "environments": {"development": {"enabled": false}, "staging": {"enabled": false}}}))
         .await;
     setup
         .ff(&["flags", "enable", "banner", "--environment", "staging"])
@@ -103,12 +93,7 @@ async fn enable_turns_on_a_flag_that_inherits_a_disabled_entry() {
 async fn a_change_made_between_read_and_write_is_a_conflict() {
     let setup = Setup::new().await;
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "checkout", "default_value": false}),
-        )
+        .create_flag(json!({"flag_id": "checkout", "default_value": false}))
         .await;
     // Someone else changes the flag after the CLI read it, before it writes.
     let interfered = Arc::new(AtomicBool::new(false));
@@ -173,9 +158,7 @@ async fn deploy_into_production_follows_its_rules() {
         json!({"flag_id": "beta_dashboard", "default_value": true, "depends_on": [{"flag": "new_feature_beta"}]}),
         json!({"flag_id": "payment_system", "default_value": true, "environments": {"production": {"enabled": false}}}),
     ] {
-        setup
-            .call(reqwest::Method::POST, "/api/v1/flags", &[], doc)
-            .await;
+        setup.create_flag(doc).await;
     }
     setup.write("deployment.yaml", "deployment:\n  pre_deploy:\n    - enable_flag: \"maintenance_mode\"\n    - disable_flag: \"new_feature_beta\"\n  post_deploy:\n    - verify_flags: [\"payment_system\"]\n");
     let deploy = |phase: &str, more: &[&str]| {
@@ -215,35 +198,14 @@ async fn deploy_into_production_follows_its_rules() {
         json!({"enabled": false}),
         "nothing applied before approval"
     );
-    let approver = setup
-        .ff(&[
-            "keys", "create", "--name", "approver", "--kind", "admin", "--role", "approver",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_owned();
-    let pending = setup
-        .ff(&[
-            "change-requests",
-            "list",
-            "--status",
-            "pending",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    let approver = setup.approver("approver");
+    let pending = setup.newest_pending();
+    let id = pending["id"].as_str().unwrap().to_owned();
     assert!(held.stdout.contains(&id), "{}", held.stdout);
-    assert_eq!(pending["items"][0]["reason"], "release 7");
-    ff_as(
-        &setup.server.url,
-        &approver,
-        setup.dir.path(),
-        &["change-requests", "approve", &id],
-    )
-    .ok();
+    assert_eq!(pending["reason"], "release 7");
+    setup
+        .ff_with(&approver, &["change-requests", "approve", &id])
+        .ok();
     assert!(
         setup.flag("maintenance_mode").await["environments"]
             .get("production")
@@ -268,12 +230,7 @@ async fn deploy_into_production_follows_its_rules() {
 async fn edit_asks_and_prints_through_the_output_options() {
     let setup = Setup::new().await;
     setup
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/flags",
-            &[],
-            json!({"flag_id": "beta", "default_value": false}),
-        )
+        .create_flag(json!({"flag_id": "beta", "default_value": false}))
         .await;
     let editor = [(
         "EDITOR",
