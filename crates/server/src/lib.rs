@@ -147,9 +147,7 @@ pub async fn serve(
         state.clone(),
         Duration::from_millis(state.config.scheduler_interval_ms.max(10)),
     ));
-    // `into_make_service`: each connection shares the router (an `Arc`).
-    // Serving the `Router` itself rebuilds its route table for every
-    // connection (`Router::with_state(())`), about 38 KB per connection.
+    // Each connection shares the router (an `Arc`).
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;
@@ -157,9 +155,7 @@ pub async fn serve(
         // response, and a stream never finishes by itself.
         stopping.send_replace(true);
     };
-    let result = axum::serve(listener, app(state.clone()).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = serve_http1(listener, app(state.clone()), shutdown).await;
     background.abort();
     follower.abort();
     scheduler.abort();
@@ -214,6 +210,51 @@ async fn refresh(state: &AppState) {
     if let Err(error) = state.live.refresh().await {
         tracing::warn!(%error, "could not refresh the configuration");
     }
+}
+
+/// Accepts connections until `shutdown` resolves, then waits for the open
+/// ones to finish.
+///
+/// HTTP/1.1 only, rather than `axum::serve`'s HTTP/1-or-2 connections: a
+/// connection's task is sized for the largest protocol it might speak, and
+/// tens of thousands of idle SSE streams pay for that in memory. Every
+/// client here (SDKs, OpenFeature providers, browsers behind a proxy) speaks
+/// HTTP/1.1; TLS and HTTP/2 belong to the proxy in front.
+async fn serve_http1(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait, do not spin.
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small SSE events go out at once rather than waiting for an ACK.
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not the server's error.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// Writes when flags were last evaluated (and makes room for new flags).
