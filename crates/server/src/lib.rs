@@ -243,8 +243,10 @@ async fn serve_http1(
         // Small SSE events go out at once rather than waiting for an ACK.
         let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // No header-read timer, as with `axum::serve`: arming one per
+        // request costs measurably on this path; slow clients are the
+        // proxy's to cut off.
         let connection = hyper::server::conn::http1::Builder::new()
-            .timer(hyper_util::rt::TokioTimer::new())
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = connections.watch(connection);
         tokio::spawn(async move {
