@@ -417,6 +417,35 @@ async fn all_pages(client: &Client, path: &str, query: &[String]) -> CliResult<V
     }
 }
 
+/// A list shown as a table: where it is, what its items are called, and
+/// the table's columns.
+struct Listing<'a> {
+    path: &'a str,
+    what: &'a str,
+    columns: &'a [&'a str],
+}
+
+/// [`capped_list`] as a table, one row per item.
+async fn capped_table(
+    client: &Client,
+    printer: &Printer,
+    listing: &Listing<'_>,
+    query: Vec<String>,
+    limit: LimitArgs,
+    row: impl Fn(&Value) -> Vec<String>,
+) -> CliResult {
+    let page = capped_list(client, listing.path, query, limit, listing.what).await?;
+    printer.document(&page, |p| {
+        let rows = page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(row)
+            .collect();
+        p.table(listing.columns, rows);
+    })
+}
+
 /// A list the service answers in one request of at most `limit` items,
 /// newest first, with no next page (change requests, schedules, rollout
 /// plans). One more than `limit` is asked for where the service allows it,
@@ -1117,46 +1146,13 @@ pub async fn change_requests(
                 ("environment", environment),
                 ("flag_id", flag),
             ]);
-            let page = capped_list(
+            return capped_table(
                 client,
-                "/api/v1/change-requests",
-                query,
-                *limit,
-                "change requests",
-            )
-            .await?;
-            return printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|r| {
-                        let flags: Vec<String> = r["changes"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|c| short(&c["flag_id"]))
-                            .collect();
-                        vec![
-                            short(&r["id"]),
-                            short(&r["status"]),
-                            flags.join(","),
-                            r["environments"]
-                                .as_array()
-                                .map(|e| e.iter().map(short).collect::<Vec<_>>().join(","))
-                                .unwrap_or_default(),
-                            short(&r["author"]),
-                            format!(
-                                "{}/{}",
-                                r["approvals"].as_array().map_or(0, Vec::len),
-                                short(&r["required_approvals"])
-                            ),
-                            short(&r["reason"]),
-                        ]
-                    })
-                    .collect();
-                p.table(
-                    &[
+                printer,
+                &Listing {
+                    path: "/api/v1/change-requests",
+                    what: "change requests",
+                    columns: &[
                         "id",
                         "status",
                         "flags",
@@ -1165,9 +1161,35 @@ pub async fn change_requests(
                         "approvals",
                         "reason",
                     ],
-                    rows,
-                );
-            });
+                },
+                query,
+                *limit,
+                |r| {
+                    let flags: Vec<String> = r["changes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| short(&c["flag_id"]))
+                        .collect();
+                    vec![
+                        short(&r["id"]),
+                        short(&r["status"]),
+                        flags.join(","),
+                        r["environments"]
+                            .as_array()
+                            .map(|e| e.iter().map(short).collect::<Vec<_>>().join(","))
+                            .unwrap_or_default(),
+                        short(&r["author"]),
+                        format!(
+                            "{}/{}",
+                            r["approvals"].as_array().map_or(0, Vec::len),
+                            short(&r["required_approvals"])
+                        ),
+                        short(&r["reason"]),
+                    ]
+                },
+            )
+            .await;
         }
         ChangeRequestsCommand::Get { id } => {
             let request = client
@@ -1200,26 +1222,13 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
             limit,
         } => {
             let query = filters(&[("status", status), ("flag_id", flag)]);
-            let page = capped_list(client, "/api/v1/schedules", query, *limit, "schedules").await?;
-            printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|s| {
-                        vec![
-                            short(&s["id"]),
-                            short(&s["status"]),
-                            short(&s["flag_id"]),
-                            short(&s["environment"]),
-                            short(&s["at"]),
-                            short(&s["action"]["type"]),
-                            short(&s["error"]),
-                        ]
-                    })
-                    .collect();
-                p.table(
-                    &[
+            capped_table(
+                client,
+                printer,
+                &Listing {
+                    path: "/api/v1/schedules",
+                    what: "schedules",
+                    columns: &[
                         "id",
                         "status",
                         "flag",
@@ -1228,9 +1237,22 @@ pub async fn schedule(client: &Client, printer: &Printer, command: &ScheduleComm
                         "action",
                         "error",
                     ],
-                    rows,
-                );
-            })
+                },
+                query,
+                *limit,
+                |s| {
+                    vec![
+                        short(&s["id"]),
+                        short(&s["status"]),
+                        short(&s["flag_id"]),
+                        short(&s["environment"]),
+                        short(&s["at"]),
+                        short(&s["action"]["type"]),
+                        short(&s["error"]),
+                    ]
+                },
+            )
+            .await
         }
         ScheduleCommand::Create {
             flag,
@@ -1320,39 +1342,13 @@ pub async fn rollout_plans(
                 ("flag_id", flag),
                 ("environment", environment),
             ]);
-            let page = capped_list(
+            return capped_table(
                 client,
-                "/api/v1/rollout-plans",
-                query,
-                *limit,
-                "rollout plans",
-            )
-            .await?;
-            return printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|plan| {
-                        vec![
-                            short(&plan["id"]),
-                            short(&plan["status"]),
-                            short(&plan["flag_id"]),
-                            short(&plan["environment"]),
-                            short(&plan["rule"]),
-                            plan_percentages(plan),
-                            format!(
-                                "{}/{}",
-                                short(&plan["next_step"]),
-                                plan["steps"].as_array().map_or(0, Vec::len)
-                            ),
-                            short(&plan["due_at"]),
-                            short(&plan["paused_reason"]),
-                        ]
-                    })
-                    .collect();
-                p.table(
-                    &[
+                printer,
+                &Listing {
+                    path: "/api/v1/rollout-plans",
+                    what: "rollout plans",
+                    columns: &[
                         "id",
                         "status",
                         "flag",
@@ -1363,9 +1359,28 @@ pub async fn rollout_plans(
                         "next step at",
                         "paused because",
                     ],
-                    rows,
-                );
-            });
+                },
+                query,
+                *limit,
+                |plan| {
+                    vec![
+                        short(&plan["id"]),
+                        short(&plan["status"]),
+                        short(&plan["flag_id"]),
+                        short(&plan["environment"]),
+                        short(&plan["rule"]),
+                        plan_percentages(plan),
+                        format!(
+                            "{}/{}",
+                            short(&plan["next_step"]),
+                            plan["steps"].as_array().map_or(0, Vec::len)
+                        ),
+                        short(&plan["due_at"]),
+                        short(&plan["paused_reason"]),
+                    ]
+                },
+            )
+            .await;
         }
         RolloutPlansCommand::Get { id } => {
             let plan = client

@@ -577,19 +577,7 @@ async fn held_rollout_steps_follow_their_change_requests(app: TestApp) {
     };
 
     // Step 1 is held; approving it applies 10 % and schedules step 2.
-    set_clock(&app, start);
-    let outcomes = run(&app).await;
-    assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
-    let waiting = get_plan().await;
-    assert_eq!(waiting["status"], "held");
-    let request = waiting["change_request_id"].as_str().unwrap().to_owned();
-    app.post(
-        &format!("/api/v1/change-requests/{request}/approve"),
-        &approver,
-        &json!({"comment": "10 % is fine"}),
-    )
-    .await
-    .expect_status(200);
+    decide_held_step(&app, &id, start, "approve", &approver, "10 % is fine").await;
     assert_eq!(production_percentage().await, Some(10.0));
     let moved = get_plan().await;
     assert_eq!(moved["status"], "active", "{moved}");
@@ -601,20 +589,15 @@ async fn held_rollout_steps_follow_their_change_requests(app: TestApp) {
     );
 
     // Step 2 is held too; rejecting it pauses the plan, nothing changes.
-    set_clock(&app, start + time::Duration::hours(24));
-    let outcomes = run(&app).await;
-    assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
-    let request = get_plan().await["change_request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.post(
-        &format!("/api/v1/change-requests/{request}/reject"),
+    let request = decide_held_step(
+        &app,
+        &id,
+        start + time::Duration::hours(24),
+        "reject",
         &approver,
-        &json!({"comment": "error budget spent"}),
+        "error budget spent",
     )
-    .await
-    .expect_status(200);
+    .await;
     assert_eq!(production_percentage().await, Some(10.0));
     let paused = get_plan().await;
     assert_eq!(paused["status"], "paused", "{paused}");
@@ -638,4 +621,35 @@ async fn held_rollout_steps_follow_their_change_requests(app: TestApp) {
     let outcomes = run(&app).await;
     assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
     assert_ne!(get_plan().await["change_request_id"], request);
+}
+
+/// At `at`, the plan's due step is held for approval; `decision`
+/// (`approve` or `reject`) is taken on its change request, whose id is
+/// returned.
+async fn decide_held_step(
+    app: &TestApp,
+    plan_id: &str,
+    at: OffsetDateTime,
+    decision: &str,
+    approver: &str,
+    comment: &str,
+) -> String {
+    set_clock(app, at);
+    let outcomes = run(app).await;
+    assert_eq!(outcomes[0]["result"], "held", "{outcomes:?}");
+    let waiting = app
+        .get(&format!("/api/v1/rollout-plans/{plan_id}"), ADMIN_TOKEN)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(waiting["status"], "held", "{waiting}");
+    let request = waiting["change_request_id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/change-requests/{request}/{decision}"),
+        approver,
+        &json!({"comment": comment}),
+    )
+    .await
+    .expect_status(200);
+    request
 }
