@@ -60,32 +60,23 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
 /// inherit be disabled (the parent's kill switch), enabling gives the
 /// environment its own entry: the inherited configuration, switched on.
 pub fn set_enabled(flag: &Flag, env: &str, enabled: bool, tree: &[Environment]) -> Flag {
-    let flag = own_enabled(flag, env, enabled);
-    if !enabled || !disabled_in(&flag, env, tree) {
+    let mut flag = own_enabled(flag, env, enabled);
+    if !enabled {
         return flag;
     }
-    let Some(inherited) = project_flag(&flag, env, tree)
+    let in_effect = project_flag(&flag, env, tree)
         .environments
-        .shift_remove(env)
-    else {
-        return flag;
-    };
-    let mut config = inherited.to_config();
-    config.enabled = None;
-    let mut flag = flag;
-    flag.environments.insert(
-        env.to_owned(),
-        simplify(config).unwrap_or(EnvironmentEntry::Config(EnvironmentConfig::default())),
-    );
+        .shift_remove(env);
+    if let Some(mut config) = in_effect.map(|entry| entry.to_config())
+        && config.enabled == Some(false)
+    {
+        config.enabled = None;
+        flag.environments.insert(
+            env.to_owned(),
+            simplify(config).unwrap_or(EnvironmentEntry::Config(EnvironmentConfig::default())),
+        );
+    }
     flag
-}
-
-/// Whether the entry in effect in `env` has the kill switch on.
-fn disabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
-    project_flag(flag, env, tree)
-        .environments
-        .get(env)
-        .is_some_and(|entry| entry.to_config().enabled == Some(false))
 }
 
 /// [`set_enabled`] on the environment's own entry alone.

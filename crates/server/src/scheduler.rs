@@ -256,7 +256,7 @@ fn planned_change(
 
 /// The item's new state, expecting the version that was read (the
 /// exactly-once check).
-fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
+pub(crate) fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
     let action = format!("{}.{}", kind_name(item), next.status);
     let environment = next.environment.clone();
     change(

@@ -550,7 +550,7 @@ fn origin_applied(id: &str, origin: &Origin, item: &StoredWorkItem) -> AuditedCh
     next.due_at = origin.next_due_at;
     next.document = origin.next_document.clone();
     next.document["change_request_id"] = json!(id);
-    origin_change(item, next)
+    crate::scheduler::bookkeeping(item, next)
 }
 
 /// The held item after its change request was rejected: a schedule fails,
@@ -574,21 +574,7 @@ fn origin_rejected(
             failed
         }
     };
-    Ok(origin_change(item, next))
-}
-
-fn origin_change(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
-    let action = format!(
-        "{}.{}",
-        item.item.kind.resource_kind().as_str(),
-        next.status
-    );
-    let environment = next.environment.clone();
-    change(
-        Change::PutWorkItem(next, Expect::Version(item.version)),
-        &action,
-        environment.as_deref(),
-    )
+    Ok(crate::scheduler::bookkeeping(item, next))
 }
 
 fn stale(id: &str, flag_id: &str, base: Option<i64>, current: Option<i64>) -> ApiError {

@@ -98,9 +98,10 @@ async fn switch(
             // The kill switch wins over concurrent edits: apply it to the
             // latest version rather than refusing with a conflict.
             let latest = live_flag(live, &flag.flag_id)?;
+            let tree = live.environment_tree();
             let mut latest_flag = latest.flag.clone();
             for env in &environments {
-                latest_flag = set_enabled(&latest_flag, env, enabled, &live.environment_tree());
+                latest_flag = set_enabled(&latest_flag, env, enabled, &tree);
             }
             let mut changes = Vec::new();
             if latest_flag != latest.flag {
