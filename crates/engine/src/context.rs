@@ -168,6 +168,82 @@ fn same_name(a: &str, b: &str) -> bool {
     crate::values::fast_eq(a, b)
 }
 
+/// A context read straight from JSON (an object, or `null` for none),
+/// without an intermediate map: the OFREP hot path parses one per request.
+/// A repeated name keeps its last value, as a JSON object would.
+impl<'de> serde::Deserialize<'de> for Context {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Context, D::Error> {
+        deserializer.deserialize_option(ContextVisitor)
+    }
+}
+
+struct ContextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ContextVisitor {
+    type Value = Context;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a context: a JSON object of attributes")
+    }
+
+    fn visit_none<E>(self) -> Result<Context, E> {
+        Ok(Context::new())
+    }
+
+    fn visit_unit<E>(self) -> Result<Context, E> {
+        Ok(Context::new())
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, inner: D) -> Result<Context, D::Error> {
+        inner.deserialize_map(ContextVisitor)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Context, A::Error> {
+        let mut attributes = Vec::with_capacity(map.size_hint().unwrap_or(4).min(16));
+        while let Some((name, value)) = map.next_entry::<String, Value>()? {
+            attributes.push(Attribute {
+                tag: name_tag(&name),
+                name,
+                value,
+            });
+        }
+        let mut context = Context { attributes };
+        context.keep_last_of_each_name();
+        Ok(context)
+    }
+}
+
+impl Context {
+    /// Drops earlier entries of repeated names (JSON's last-one-wins).
+    fn keep_last_of_each_name(&mut self) {
+        let attributes = &mut self.attributes;
+        let repeated = if attributes.len() <= 16 {
+            attributes.iter().enumerate().any(|(i, a)| {
+                attributes[i + 1..]
+                    .iter()
+                    .any(|b| a.tag == b.tag && a.name == b.name)
+            })
+        } else {
+            let mut seen = foldhash::HashSet::default();
+            !attributes.iter().all(|a| seen.insert(a.name.as_str()))
+        };
+        if repeated {
+            // Rare: rebuild keeping each name's last entry, in first-seen order.
+            let entries = std::mem::take(attributes);
+            let mut position: foldhash::HashMap<String, usize> = foldhash::HashMap::default();
+            for entry in entries {
+                match position.get(&entry.name) {
+                    Some(&at) => attributes[at].value = entry.value,
+                    None => {
+                        position.insert(entry.name.clone(), attributes.len());
+                        attributes.push(entry);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl From<Map<String, Value>> for Context {
     fn from(map: Map<String, Value>) -> Context {
         Context::from_map(map)

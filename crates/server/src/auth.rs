@@ -2,7 +2,10 @@
 //!
 //! A request carries its key as `Authorization: Bearer <key>` or
 //! `X-API-Key: <key>`. Keys are stored only as SHA-256 hashes (they are long
-//! random strings, so a fast hash is enough) and looked up in memory.
+//! random strings, so a fast hash is enough) and looked up in memory by the
+//! digest's bytes.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -14,23 +17,32 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Who is calling: the key that authenticated the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who is calling: the key that authenticated the request (shared with the
+/// live configuration, not copied).
+#[derive(Debug, Clone)]
 pub struct Principal {
-    /// The key's id (the audit actor).
-    pub key_id: String,
-    /// Admin, server or client.
-    pub kind: KeyKind,
-    /// For admin keys.
-    pub role: Option<Role>,
-    /// For server and client keys.
-    pub environment: Option<String>,
+    key: Arc<ApiKey>,
 }
 
 impl Principal {
+    /// The key's id (the audit actor).
+    pub fn key_id(&self) -> &str {
+        &self.key.id
+    }
+
+    /// Admin, server or client.
+    pub fn kind(&self) -> KeyKind {
+        self.key.kind
+    }
+
+    /// The role, for admin keys.
+    pub fn role(&self) -> Option<Role> {
+        self.key.role
+    }
+
     /// Refuses unless this is an admin key with at least `role`.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        match (self.kind, self.role) {
+        match (self.key.kind, self.key.role) {
             (KeyKind::Admin, Some(have)) if have >= role => Ok(()),
             (KeyKind::Admin, _) => Err(ApiError::Forbidden(format!(
                 "this key's role does not allow that; it needs the {} role",
@@ -46,13 +58,16 @@ impl Principal {
 
     /// The environment this key may evaluate in: its own for server and
     /// client keys (refusing another), the requested one for admin keys.
-    pub fn evaluation_environment(&self, requested: Option<&str>) -> Result<String, ApiError> {
-        match (&self.environment, requested) {
+    pub fn evaluation_environment<'a>(
+        &'a self,
+        requested: Option<&'a str>,
+    ) -> Result<&'a str, ApiError> {
+        match (self.key.environment.as_deref(), requested) {
             (Some(own), Some(asked)) if own != asked => Err(ApiError::Forbidden(format!(
                 "this key belongs to environment \"{own}\", not \"{asked}\""
             ))),
-            (Some(own), _) => Ok(own.clone()),
-            (None, Some(asked)) => Ok(asked.to_owned()),
+            (Some(own), _) => Ok(own),
+            (None, Some(asked)) => Ok(asked),
             (None, None) => Err(ApiError::bad_request(
                 "missing_environment",
                 "environment is required with an admin key",
@@ -96,7 +111,7 @@ impl FromRequestParts<AppState> for Principal {
         let live = state.live.current();
         let key = live
             .keys_by_hash
-            .get(&hash_secret(secret))
+            .get(&secret_digest(secret))
             .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
         if key.revoked_at.is_some() {
             return Err(ApiError::Unauthorized(
@@ -114,16 +129,7 @@ impl FromRequestParts<AppState> for Principal {
                 }
             }
         }
-        Ok(principal_of(key))
-    }
-}
-
-fn principal_of(key: &ApiKey) -> Principal {
-    Principal {
-        key_id: key.id.clone(),
-        kind: key.kind,
-        role: key.role,
-        environment: key.environment.clone(),
+        Ok(Principal { key: key.clone() })
     }
 }
 
@@ -160,10 +166,18 @@ fn check_rate(state: &AppState, key: &ApiKey) -> Result<(), ApiError> {
     }
 }
 
-/// SHA-256 of a secret, hex.
+/// SHA-256 of a secret, hex (as stored).
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hex::encode(secret_digest(secret))
 }
+
+/// SHA-256 of a secret: what keys are looked up by.
+pub fn secret_digest(secret: &str) -> SecretDigest {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The bytes of a secret's SHA-256.
+pub type SecretDigest = [u8; 32];
 
 /// A new secret for a key of `kind`: `ff_<kind>_` and 40 random characters
 /// (238 bits).

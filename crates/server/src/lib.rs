@@ -17,14 +17,16 @@ pub mod state;
 pub mod usage;
 pub mod write;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use ff_store::FlagStore;
+use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{
@@ -54,9 +56,24 @@ pub async fn prepare(
     Ok((AppState::new(store, live, config, clock), seeded))
 }
 
-/// The service's router with its middleware: request ids, tracing, CORS, the
-/// body limit, and JSON answers for unknown routes and methods.
-pub fn app(state: AppState) -> Router {
+/// The service: the router inside its middleware (request ids, tracing,
+/// CORS, the body limit), with JSON answers for unknown routes and methods.
+///
+/// The middleware wraps the router once, not each route (`Router::layer`
+/// would box the whole stack around every route and clone it per request);
+/// a request's clone of this service is a handful of reference counts.
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<
+    Request<Incoming>,
+    Response = axum::http::Response<
+        impl HttpBody<Data = Bytes, Error = axum::Error> + Send + 'static,
+    >,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
     let request_id = HeaderName::from_static("x-request-id");
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -73,18 +90,21 @@ pub fn app(state: AppState) -> Router {
             axum::http::header::RETRY_AFTER,
             request_id.clone(),
         ]);
-    routes::router()
+    let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    let router = routes::router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(cors)
-        .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .with_state(state);
+    tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(
-            request_id,
+            request_id.clone(),
             SequentialRequestIds::new(),
         ))
-        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(TraceLayer::new_for_http())
+        .layer(cors)
+        .layer(body_limit)
+        .service(router)
 }
 
 /// Request ids for requests that bring none: this process's random prefix
@@ -93,26 +113,31 @@ pub fn app(state: AppState) -> Router {
 /// `getrandom` system call each).
 #[derive(Clone)]
 struct SequentialRequestIds {
-    prefix: Arc<str>,
+    prefix: [u8; 16],
     next: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SequentialRequestIds {
     fn new() -> SequentialRequestIds {
-        let prefix: u64 = rand::random();
+        let mut prefix = [0u8; 16];
+        // Eight random bytes as sixteen hex digits; cannot fail (sizes match).
+        let _ = hex::encode_to_slice(rand::random::<[u8; 8]>(), &mut prefix);
         SequentialRequestIds {
-            prefix: format!("{prefix:016x}").into(),
+            prefix,
             next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
         }
     }
 }
 
 impl MakeRequestId for SequentialRequestIds {
+    /// `{prefix}-{counter}`, both sixteen hex digits, written without
+    /// formatting machinery.
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        let mut id = [b'-'; 33];
+        id[..16].copy_from_slice(&self.prefix);
+        hex::encode_to_slice(n.to_be_bytes(), &mut id[17..]).ok()?;
+        HeaderValue::from_bytes(&id).ok().map(RequestId::new)
     }
 }
 
@@ -147,7 +172,6 @@ pub async fn serve(
         state.clone(),
         Duration::from_millis(state.config.scheduler_interval_ms.max(10)),
     ));
-    // Each connection shares the router (an `Arc`).
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;
@@ -220,11 +244,19 @@ async fn refresh(state: &AppState) {
 /// tens of thousands of idle SSE streams pay for that in memory. Every
 /// client here (SDKs, OpenFeature providers, browsers behind a proxy) speaks
 /// HTTP/1.1; TLS and HTTP/2 belong to the proxy in front.
-async fn serve_http1(
+async fn serve_http1<S, B>(
     listener: TcpListener,
-    router: Router,
+    app: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = axum::http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes, Error = axum::Error> + Send + 'static,
+{
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -242,7 +274,7 @@ async fn serve_http1(
         };
         // Small SSE events go out at once rather than waiting for an ACK.
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
         // No header-read timer, as with `axum::serve`: arming one per
         // request costs measurably on this path; slow clients are the
         // proxy's to cut off.

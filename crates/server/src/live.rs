@@ -16,6 +16,8 @@ use ff_store::{
 };
 use tokio::sync::Mutex;
 
+use crate::auth::SecretDigest;
+
 /// One consistent view of the configuration.
 #[derive(Debug, Default)]
 pub struct LiveConfig {
@@ -30,7 +32,7 @@ pub struct LiveConfig {
     pub environments: BTreeMap<String, Arc<StoredEnvironment>>,
     /// API keys by secret hash (revoked ones included, so that they can be
     /// told apart from unknown ones).
-    pub keys_by_hash: HashMap<String, ApiKey>,
+    pub keys_by_hash: HashMap<SecretDigest, Arc<ApiKey>>,
     /// The compiled flags per environment.
     pub snapshot: Snapshot,
     /// The `number` flags whose values are floats (OFREP sends them as
@@ -255,8 +257,19 @@ fn by_key<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Arc<
         .collect()
 }
 
-fn keys_by_hash(keys: Vec<ApiKey>) -> HashMap<String, ApiKey> {
+fn keys_by_hash(keys: Vec<ApiKey>) -> HashMap<SecretDigest, Arc<ApiKey>> {
     keys.into_iter()
-        .map(|k| (k.secret_hash.clone(), k))
+        .filter_map(|key| {
+            let mut digest = SecretDigest::default();
+            match hex::decode_to_slice(&key.secret_hash, &mut digest) {
+                Ok(()) => Some((digest, Arc::new(key))),
+                Err(_) => {
+                    // Only this service writes keys; a malformed hash can
+                    // match no secret, so the key cannot authenticate.
+                    tracing::warn!(key = %key.id, "an API key's stored hash is malformed; ignored");
+                    None
+                }
+            }
+        })
         .collect()
 }

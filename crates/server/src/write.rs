@@ -52,8 +52,8 @@ impl WriteMeta {
         let yes =
             |name: &str| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         WriteMeta {
-            actor: principal.key_id.clone(),
-            role: principal.role,
+            actor: principal.key_id().to_owned(),
+            role: principal.role(),
             mode: WriteMode::Governed,
             confirmed: yes("x-confirm"),
             override_window: yes("x-override-change-window"),

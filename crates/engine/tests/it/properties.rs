@@ -187,3 +187,35 @@ proptest! {
         prop_assert_eq!(parse_flag(&written).ok(), Some(flag));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+    /// A context read straight from JSON text (OFREP's path) is the context
+    /// read through a JSON value; what is not an object (or null) is refused
+    /// by both.
+    #[test]
+    fn a_context_read_from_text_equals_one_read_from_a_value(value in arbitrary_json()) {
+        let text = serde_json::to_string(&value).unwrap_or_default();
+        let direct = serde_json::from_str::<Context>(&text).ok();
+        // Through a value parsed from the same text (a float's text can read
+        // back as a neighbouring float either way).
+        let through_value = serde_json::from_str(&text).map_err(|e| e.to_string());
+        prop_assert_eq!(direct, through_value.ok().and_then(|v| Context::from_json(v).ok()));
+    }
+}
+
+/// Repeated names keep their last value in their first place, for short and
+/// long contexts alike (the two take different paths).
+#[test]
+fn a_repeated_context_attribute_keeps_its_last_value() {
+    for filler in [2, 40] {
+        let middle: String = (0..filler).map(|i| format!(r#""a{i}": {i}, "#)).collect();
+        let text = format!(r#"{{"plan": "free", {middle} "plan": "pro"}}"#);
+        let context: Context = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(context.get("plan"), Some(&Value::from("pro")), "{filler}");
+        let names: Vec<&str> = context.attributes().map(|(name, _)| name).collect();
+        assert_eq!(names.len(), filler + 1, "{filler}: {names:?}");
+        assert_eq!(names[0], "plan", "{filler}: the first place is kept");
+    }
+}

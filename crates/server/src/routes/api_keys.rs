@@ -132,7 +132,7 @@ pub async fn revoke_api_key(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Admin)?;
-    if id == principal.key_id {
+    if id == principal.key_id() {
         return Err(ApiError::bad_request(
             "revoking_self",
             "a key cannot revoke itself; use another admin key",

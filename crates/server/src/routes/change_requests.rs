@@ -351,17 +351,17 @@ pub async fn approve_change_request(
     let origin = waiting_origin(&state, &id, asked.origin.as_ref()).await?;
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
-        if request.author == principal.key_id {
+        if request.author == principal.key_id() {
             return Err(ApiError::Forbidden(format!(
                 "change request {id} is yours: someone else must approve it (four eyes)"
             )));
         }
-        if request.rebases.iter().any(|r| r.actor == principal.key_id) {
+        if request.rebases.iter().any(|r| r.actor == principal.key_id()) {
             return Err(ApiError::Forbidden(format!(
                 "you rebased change request {id}, so what it applies is partly yours: someone else must approve it (four eyes)"
             )));
         }
-        if request.approvals.iter().any(|a| a.actor == principal.key_id) {
+        if request.approvals.iter().any(|a| a.actor == principal.key_id()) {
             return Err(ApiError::Conflict {
                 code: "already_approved",
                 message: format!("you already approved change request {id}"),
@@ -369,7 +369,7 @@ pub async fn approve_change_request(
             });
         }
         request.approvals.push(Decision {
-            actor: principal.key_id.clone(),
+            actor: principal.key_id().to_owned(),
             comment: body.comment.clone(),
             at: now,
         });
@@ -415,7 +415,7 @@ pub async fn reject_change_request(
     apply(&state, meta, |_| {
         let mut request = document(&stored)?;
         request.rejection = Some(Decision {
-            actor: principal.key_id.clone(),
+            actor: principal.key_id().to_owned(),
             comment: body.comment.clone(),
             at: now,
         });
@@ -454,7 +454,7 @@ pub async fn rebase_change_request(
     apply(&state, meta, |live| {
         let mut request = document(&stored)?;
         request.rebases.push(Decision {
-            actor: principal.key_id.clone(),
+            actor: principal.key_id().to_owned(),
             comment: body.comment.clone(),
             at: now,
         });

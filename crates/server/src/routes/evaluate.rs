@@ -20,7 +20,9 @@ pub async fn evaluate(
     principal: Principal,
     JsonBody(request): JsonBody<EvaluateRequest>,
 ) -> ApiResult<Json<Value>> {
-    let environment = principal.evaluation_environment(request.environment.as_deref())?;
+    let environment = principal
+        .evaluation_environment(request.environment.as_deref())?
+        .to_owned();
     let live = state.live.current();
     let snapshot = live
         .snapshot

@@ -143,7 +143,7 @@ fn environment_snapshot<'a>(
         Failure(status, e.to_string())
     })?;
     live.snapshot
-        .environment(&environment)
+        .environment(environment)
         .map(|s| s.as_ref())
         .ok_or_else(|| {
             let details = format!("environment '{environment}' does not exist");
@@ -160,23 +160,35 @@ impl IntoResponse for Failure {
     }
 }
 
-/// The `context` of an OFREP body (`{}` and a missing context are empty).
+/// An OFREP request body; other members are ignored.
+#[derive(Deserialize)]
+struct OfrepRequest {
+    #[serde(default)]
+    context: Context,
+}
+
+/// The `context` of an OFREP body (`{}` and a missing context are empty),
+/// parsed straight into a [`Context`].
 fn read_context(body: &[u8]) -> Result<Context, (&'static str, String)> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Ok(Context::new());
-    }
-    let request: Value = serde_json::from_slice(body)
-        .map_err(|e| ("PARSE_ERROR", format!("the body is not valid JSON: {e}")))?;
-    let context = match request {
-        Value::Object(mut map) => map.remove("context").unwrap_or(Value::Null),
-        _ => {
-            return Err((
-                "PARSE_ERROR",
-                "the body must be a JSON object with a context".into(),
-            ));
-        }
     };
-    Context::from_json(context).map_err(|e| ("INVALID_CONTEXT", e.0))
+    if *first != b'{' {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Err(e) => ("PARSE_ERROR", format!("the body is not valid JSON: {e}")),
+                Ok(_) => (
+                    "PARSE_ERROR",
+                    "the body must be a JSON object with a context".into(),
+                ),
+            },
+        );
+    }
+    match serde_json::from_slice::<OfrepRequest>(body) {
+        Ok(request) => Ok(request.context),
+        Err(e) if e.is_data() => Err(("INVALID_CONTEXT", format!("invalid context: {e}"))),
+        Err(e) => Err(("PARSE_ERROR", format!("the body is not valid JSON: {e}"))),
+    }
 }
 
 /// A successful evaluation in OFREP's shape, as a JSON value (bulk answers

@@ -120,7 +120,7 @@ pub async fn create_rollout_plan(
         environment: request.environment,
         rule: request.rule,
         next_step: 0,
-        author: principal.key_id.clone(),
+        author: principal.key_id().to_owned(),
         reason: meta.reason.clone(),
         history: Vec::new(),
         paused_reason: None,

@@ -114,7 +114,7 @@ pub async fn create_schedule(
         environment: request.environment,
         at: request.at,
         action: request.action,
-        author: principal.key_id.clone(),
+        author: principal.key_id().to_owned(),
         reason: meta.reason.clone(),
         confirmed: meta.confirmed,
         deployment_id: meta.deployment_id.clone(),

@@ -59,15 +59,17 @@ pub async fn stream_flags(
     headers: HeaderMap,
     QueryParams(query): QueryParams<StreamQuery>,
 ) -> ApiResult<EventStream> {
-    if principal.kind == ff_store::KeyKind::Client {
+    if principal.kind() == ff_store::KeyKind::Client {
         return Err(ApiError::Forbidden(
             "client keys may not read rules; use the OFREP stream (/ofrep/v1/stream)".into(),
         ));
     }
-    if principal.kind == ff_store::KeyKind::Admin {
+    if principal.kind() == ff_store::KeyKind::Admin {
         principal.require(ff_store::Role::Viewer)?;
     }
-    let environment = principal.evaluation_environment(query.environment.as_deref())?;
+    let environment = principal
+        .evaluation_environment(query.environment.as_deref())?
+        .to_owned();
     // Subscribe before reading the configuration: nothing falls in between.
     let receiver = state.live.subscribe();
     let live = state.live.current();
@@ -91,7 +93,7 @@ pub async fn stream_flags(
         live: state.live.clone(),
         stopping: state.stopping.subscribe(),
         environment,
-        key_id: principal.key_id,
+        key_id: principal.key_id().to_owned(),
         receiver,
         pending,
         seen,
@@ -108,7 +110,9 @@ pub async fn stream_ofrep(
     principal: Principal,
     QueryParams(query): QueryParams<StreamQuery>,
 ) -> ApiResult<EventStream> {
-    let environment = principal.evaluation_environment(query.environment.as_deref())?;
+    let environment = principal
+        .evaluation_environment(query.environment.as_deref())?
+        .to_owned();
     let receiver = state.live.subscribe();
     if !state.live.current().environments.contains_key(&environment) {
         return Err(ApiError::not_found("environment", &environment));
@@ -116,7 +120,7 @@ pub async fn stream_ofrep(
     let notifications = RefetchStream {
         live: state.live.clone(),
         stopping: state.stopping.subscribe(),
-        key_id: principal.key_id,
+        key_id: principal.key_id().to_owned(),
         receiver,
     };
     Ok(sse(futures::stream::unfold(

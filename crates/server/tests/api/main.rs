@@ -69,6 +69,7 @@ mod flags;
 mod governance;
 mod health;
 mod history;
+mod ofrep;
 mod promotion;
 mod rate_limits;
 mod schedules;

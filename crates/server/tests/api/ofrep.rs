@@ -1,0 +1,133 @@
+//! OFREP request bodies: what a context may be, and the errors for what it
+//! may not (the OpenFeature clients' own tests, in tests/openfeature, cover
+//! the answers real providers read).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN_TOKEN, Reply, TestApp};
+
+api_tests!(contexts_and_their_errors);
+
+const ONE: &str = "/ofrep/v1/evaluate/flags/pro_feature";
+const ALL: &str = "/ofrep/v1/evaluate/flags";
+
+async fn contexts_and_their_errors(app: TestApp) {
+    app.create_flag(&json!({
+        "flag_id": "pro_feature", "type": "boolean", "default_value": false,
+        "targeting_rules": [{"name": "pro plan",
+            "conditions": [{"attribute": "plan", "operator": "equals", "value": "pro"}],
+            "value": true}]
+    }))
+    .await;
+    let (_, key) = app
+        .create_key(json!({"name": "ofrep", "kind": "server", "environment": "production"}))
+        .await;
+
+    // A repeated attribute keeps its last value, as in any JSON object.
+    let matched = post_raw(
+        &app,
+        &key,
+        ONE,
+        r#"{"context": {"plan": "free", "plan": "pro"}}"#,
+    )
+    .await;
+    let matched = expect_value(matched, true);
+    assert_eq!(matched["reason"], "TARGETING_MATCH", "{matched}");
+    assert_eq!(matched["metadata"]["ruleName"], "pro plan");
+    let many: String = (0..40).map(|i| format!(r#""a{i}": {i}, "#)).collect();
+    let body = format!(r#"{{"context": {{"plan": "pro", {many} "plan": "free"}}}}"#);
+    let last_wins = expect_value(post_raw(&app, &key, ONE, &body).await, false);
+    assert_eq!(last_wins["reason"], "DEFAULT", "{last_wins}");
+
+    // No context, an empty one, `null`, and other members are all fine.
+    for body in [
+        "",
+        "  ",
+        "{}",
+        r#"{"context": null}"#,
+        r#"{"context": {}, "extra": [1]}"#,
+    ] {
+        let reply = post_raw(&app, &key, ONE, body).await;
+        let answer = expect_value(reply, false);
+        assert_eq!(answer["reason"], "DEFAULT", "body {body:?}: {answer}");
+    }
+
+    // A context that is not an object: INVALID_CONTEXT, naming the flag.
+    for body in [
+        r#"{"context": "user-1"}"#,
+        r#"{"context": [1]}"#,
+        r#"{"context": 3}"#,
+    ] {
+        let error = expect_failure(post_raw(&app, &key, ONE, body).await, "INVALID_CONTEXT");
+        assert_eq!(error["key"], "pro_feature", "{error}");
+        assert!(
+            error["errorDetails"].as_str().unwrap().contains("context"),
+            "the details say what is wrong: {error}"
+        );
+        let bulk = expect_failure(post_raw(&app, &key, ALL, body).await, "INVALID_CONTEXT");
+        assert!(
+            bulk.get("key").is_none(),
+            "a bulk failure names no flag: {bulk}"
+        );
+    }
+
+    // A body that is not an object, or not JSON: PARSE_ERROR.
+    let cases = [
+        ("[1]", "must be a JSON object"),
+        (r#""context""#, "must be a JSON object"),
+        ("{\"context\": {", "not valid JSON"),
+        ("nonsense", "not valid JSON"),
+        (r#"{"context": {"plan": "pro"}} trailing"#, "not valid JSON"),
+    ];
+    for (body, says) in cases {
+        let error = expect_failure(post_raw(&app, &key, ONE, body).await, "PARSE_ERROR");
+        let details = error["errorDetails"].as_str().unwrap();
+        assert!(details.contains(says), "body {body:?}: {error}");
+    }
+
+    // The admin key names its environment; the answer is the same.
+    let admin = post_raw(
+        &app,
+        ADMIN_TOKEN,
+        &format!("{ONE}?environment=production"),
+        r#"{"context": {"plan": "pro"}}"#,
+    )
+    .await;
+    expect_value(admin, true);
+}
+
+async fn post_raw(app: &TestApp, key: &str, path: &str, body: &str) -> Reply {
+    app.send(
+        app.request(Method::POST, path, None)
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(body.to_owned()),
+    )
+    .await
+}
+
+#[track_caller]
+fn expect_value(reply: Reply, value: bool) -> Value {
+    assert_json(&reply);
+    let reply = reply.expect_status(200);
+    assert_eq!(reply.body["value"], value, "{reply}");
+    reply.body
+}
+
+#[track_caller]
+fn expect_failure(reply: Reply, code: &str) -> Value {
+    assert_json(&reply);
+    let reply = reply.expect_status(400);
+    assert_eq!(reply.body["errorCode"], code, "{reply}");
+    reply.body
+}
+
+#[track_caller]
+fn assert_json(reply: &Reply) {
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "OFREP answers JSON: {reply}"
+    );
+}
