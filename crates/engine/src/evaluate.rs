@@ -53,6 +53,21 @@ impl Reason {
             Reason::Error => "ERROR",
         }
     }
+
+    /// The reason with this OpenFeature name, if any.
+    pub fn from_name(name: &str) -> Option<Reason> {
+        [
+            Reason::Static,
+            Reason::Default,
+            Reason::TargetingMatch,
+            Reason::Split,
+            Reason::Disabled,
+            Reason::PrerequisiteFailed,
+            Reason::Error,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == name)
+    }
 }
 
 /// Why no value could be served (OpenFeature's words).

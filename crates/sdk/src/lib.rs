@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod follow;
+mod offline;
+mod rules;
+
+pub use client::{ClientBuilder, Evaluation, FlagClient, SdkError, Status};
+pub use ff_engine::{Context, ErrorCode, Reason};
