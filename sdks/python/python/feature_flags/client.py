@@ -1,0 +1,226 @@
+"""The client: ``from feature_flags.client import FeatureFlagClient``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from ._native import NativeClient
+
+log = logging.getLogger("feature_flags")
+
+
+@dataclass(frozen=True)
+class EvaluationDetails:
+    """One evaluation in full.
+
+    ``value`` is the flag's value, or the caller's default when it could not
+    be served (then ``reason`` is ``"ERROR"`` and ``error_code`` says why:
+    ``FLAG_NOT_FOUND``, ``TYPE_MISMATCH``, ``GENERAL`` before any rules).
+    """
+
+    flag: str
+    value: Any
+    reason: str
+    variant: Optional[str]
+    error_code: Optional[str]
+    revision: Optional[int]
+
+
+class FeatureFlagClient:
+    """A feature flag client with local evaluation.
+
+    Online it needs the service URL and a **server key** (the key picks the
+    environment); it starts following the rules at once, in the background.
+    With ``offline_file`` (or ``FEATURE_FLAGS_OFFLINE_FILE``) it serves the
+    values of a snapshot file written by ``feature-flags snapshot`` and never
+    contacts a service: for tests and CI.
+
+    Arguments left out are read from ``FEATURE_FLAGS_URL``,
+    ``FEATURE_FLAGS_API_KEY`` and ``FEATURE_FLAGS_OFFLINE_FILE``.
+    ``environment``, when given, is checked against the key's environment by
+    :meth:`wait_until_ready`.
+
+    Lookups (``is_enabled``, ``get_value``, ``evaluate`` and their ``_sync``
+    forms) answer from memory and never raise: an unknown flag, a value of
+    another type or a service that cannot be reached gives the default.
+    """
+
+    def __init__(
+        self,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        environment: Optional[str] = None,
+        *,
+        offline_file: Optional[str] = None,
+    ) -> None:
+        offline_file = offline_file or os.environ.get("FEATURE_FLAGS_OFFLINE_FILE") or None
+        api_url = api_url or os.environ.get("FEATURE_FLAGS_URL", "")
+        api_key = api_key or os.environ.get("FEATURE_FLAGS_API_KEY", "")
+        if not offline_file and not (api_url and api_key):
+            raise ValueError(
+                "FeatureFlagClient needs api_url and api_key (or FEATURE_FLAGS_URL and "
+                "FEATURE_FLAGS_API_KEY), or an offline_file (FEATURE_FLAGS_OFFLINE_FILE)"
+            )
+        self._environment = environment
+        self._native = NativeClient(api_url, api_key, offline_file)
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """``connecting``, ``connected``, ``reconnecting: <why>`` or ``offline``."""
+        return self._native.status()
+
+    @property
+    def revision(self) -> Optional[int]:
+        """The service revision of the rules in use (``None`` before any)."""
+        return self._native.revision()
+
+    async def wait_until_ready(self, timeout: float = 5.0) -> bool:
+        """Waits until the first rules arrived; whether they did in time."""
+        ready = await asyncio.to_thread(self._native.wait_until_ready, timeout)
+        self._check_environment(ready)
+        return ready
+
+    def wait_until_ready_sync(self, timeout: float = 5.0) -> bool:
+        """:meth:`wait_until_ready`, blocking."""
+        ready = self._native.wait_until_ready(timeout)
+        self._check_environment(ready)
+        return ready
+
+    async def wait_for_revision(self, revision: int, timeout: float = 5.0) -> bool:
+        """Waits until the rules in use are at least at ``revision``."""
+        return await asyncio.to_thread(self._native.wait_for_revision, revision, timeout)
+
+    def wait_for_revision_sync(self, revision: int, timeout: float = 5.0) -> bool:
+        """:meth:`wait_for_revision`, blocking."""
+        return self._native.wait_for_revision(revision, timeout)
+
+    def _check_environment(self, ready: bool) -> None:
+        if not (ready and self._environment):
+            return
+        actual = self._native.environment()
+        if actual is not None and actual != self._environment:
+            raise ValueError(
+                f"this key belongs to environment {actual!r}, not {self._environment!r}"
+            )
+
+    # -- lookups ---------------------------------------------------------------
+
+    async def is_enabled(
+        self,
+        flag: str,
+        user_id: Optional[str] = None,
+        *,
+        default: bool = False,
+        context: Optional[Mapping[str, Any]] = None,
+        **attributes: Any,
+    ) -> bool:
+        """Whether a boolean flag is on for this user (``default`` when it
+        cannot be told)."""
+        return self.is_enabled_sync(flag, user_id, default=default, context=context, **attributes)
+
+    def is_enabled_sync(
+        self,
+        flag: str,
+        user_id: Optional[str] = None,
+        *,
+        default: bool = False,
+        context: Optional[Mapping[str, Any]] = None,
+        **attributes: Any,
+    ) -> bool:
+        """:meth:`is_enabled`, without ``await``."""
+        encoded = _context(user_id, context, attributes)
+        if encoded is None:
+            return default
+        try:
+            return self._native.bool_value(flag, encoded, default)
+        except Exception:  # never into the application
+            log.exception("feature flag %r could not be evaluated", flag)
+            return default
+
+    async def get_value(
+        self,
+        flag: str,
+        default: Any,
+        user_id: Optional[str] = None,
+        *,
+        context: Optional[Mapping[str, Any]] = None,
+        **attributes: Any,
+    ) -> Any:
+        """A flag's value, or ``default`` (also when the value is not of
+        ``default``'s JSON type; ``None`` accepts any)."""
+        return self.evaluate_sync(flag, default, user_id, context=context, **attributes).value
+
+    def get_value_sync(
+        self,
+        flag: str,
+        default: Any,
+        user_id: Optional[str] = None,
+        *,
+        context: Optional[Mapping[str, Any]] = None,
+        **attributes: Any,
+    ) -> Any:
+        """:meth:`get_value`, without ``await``."""
+        return self.evaluate_sync(flag, default, user_id, context=context, **attributes).value
+
+    async def evaluate(
+        self,
+        flag: str,
+        default: Any = None,
+        user_id: Optional[str] = None,
+        *,
+        context: Optional[Mapping[str, Any]] = None,
+        **attributes: Any,
+    ) -> EvaluationDetails:
+        """The whole evaluation: value, reason, variant, error code."""
+        return self.evaluate_sync(flag, default, user_id, context=context, **attributes)
+
+    def evaluate_sync(
+        self,
+        flag: str,
+        default: Any = None,
+        user_id: Optional[str] = None,
+        *,
+        context: Optional[Mapping[str, Any]] = None,
+        **attributes: Any,
+    ) -> EvaluationDetails:
+        """:meth:`evaluate`, without ``await``."""
+        failed = EvaluationDetails(flag, default, "ERROR", None, "GENERAL", self.revision)
+        encoded = _context(user_id, context, attributes)
+        if encoded is None:
+            return EvaluationDetails(flag, default, "ERROR", None, "INVALID_CONTEXT", self.revision)
+        try:
+            default_json = json.dumps(default)
+        except (TypeError, ValueError):
+            log.error("the default for feature flag %r is not JSON: %r", flag, default)
+            return failed
+        try:
+            value, reason, variant, error_code, revision = self._native.evaluate(
+                flag, encoded, default_json
+            )
+            return EvaluationDetails(flag, json.loads(value), reason, variant, error_code, revision)
+        except Exception:  # never into the application
+            log.exception("feature flag %r could not be evaluated", flag)
+            return failed
+
+
+def _context(
+    user_id: Optional[str], context: Optional[Mapping[str, Any]], attributes: Mapping[str, Any]
+) -> Optional[str]:
+    """The evaluation context as JSON: ``context``, then the keyword
+    attributes, then ``user_id``; ``None`` when it cannot be encoded."""
+    merged: dict = dict(context or {})
+    merged.update(attributes)
+    if user_id is not None:
+        merged["user_id"] = user_id
+    try:
+        return json.dumps(merged)
+    except (TypeError, ValueError):
+        log.error("a feature flag context is not JSON-serialisable: %r", merged)
+        return None

@@ -1,0 +1,171 @@
+"""The Python SDK against the real service (started by sdks/python/run):
+local evaluations agree with the service's, the seed's async API works,
+changes arrive, lookups never raise, offline files serve their values."""
+
+import asyncio
+import json
+import os
+import urllib.request
+import uuid
+
+import pytest
+
+from feature_flags.client import EvaluationDetails, FeatureFlagClient
+
+URL = os.environ["FF_URL"]
+ADMIN = os.environ["FF_ADMIN_TOKEN"]
+SERVER_KEY = os.environ["FF_SERVER_KEY"]  # a development key
+
+
+def admin(method, path, body=None):
+    request = urllib.request.Request(
+        URL + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {ADMIN}",
+            "Content-Type": "application/json",
+            "X-Change-Reason": "python sdk tests",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201), response.status
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def service_revision():
+    return admin("GET", "/health/ready")["revision"]
+
+
+def unique(name):
+    return f"{name}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def flags():
+    """A fresh set of flags (unique ids), created before the client starts."""
+    ids = {
+        "checkout": unique("new_checkout"),
+        "theme": unique("checkout_theme"),
+        "items": unique("max_items_per_page"),
+        "config": unique("ui_theme_config"),
+    }
+    admin("POST", "/api/v1/flags", {
+        "flag_id": ids["checkout"], "type": "boolean", "default_value": False,
+        "targeting_rules": [{"name": "europe", "conditions": [
+            {"attribute": "country", "operator": "in", "value": ["IT", "DE"]}],
+            "value": True, "percentage": 50}],
+    })
+    admin("POST", "/api/v1/flags", {
+        "flag_id": ids["theme"], "type": "string", "default_value": "classic",
+        "variants": {"classic": "classic", "bold": "bold"},
+        "targeting_rules": [{"name": "split", "conditions": [],
+            "variants": [{"variant": "classic", "weight": 50}, {"variant": "bold", "weight": 50}]}],
+    })
+    admin("POST", "/api/v1/flags", {
+        "flag_id": ids["items"], "type": "number", "default_value": 20,
+        "environments": {"development": 50},
+    })
+    admin("POST", "/api/v1/flags", {
+        "flag_id": ids["config"], "type": "json", "default_value": {"theme": "light"},
+    })
+    return ids
+
+
+@pytest.fixture()
+def client(flags):
+    client = FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="development")
+    assert client.wait_until_ready_sync(10), client.status
+    assert client.wait_for_revision_sync(service_revision()), client.status
+    assert client.status == "connected"
+    return client
+
+
+def test_local_evaluations_agree_with_the_service(client, flags):
+    for user in range(40):
+        context = {"user_id": f"user-{user}", "country": ["IT", "DE", "US"][user % 3]}
+        for flag in flags.values():
+            expected = admin("POST", "/api/v1/evaluate",
+                             {"flag_id": flag, "environment": "development", "context": context})
+            local = client.evaluate_sync(flag, None, context=context)
+            assert isinstance(local, EvaluationDetails)
+            assert (local.value, local.reason, local.variant) == (
+                expected["value"], expected["reason"], expected.get("variant")), (flag, context)
+            assert local.error_code is None
+
+
+def test_the_seeds_async_api(client, flags):
+    async def endpoint(user_id):
+        # As in the seed's FastAPI example.
+        if await client.is_enabled(flags["checkout"], user_id=user_id, country="IT"):
+            return "new"
+        return "legacy"
+
+    async def run():
+        answers = {await endpoint(f"user-{n}") for n in range(50)}
+        assert answers == {"new", "legacy"}, "a 50 % rollout serves both"
+        assert await client.get_value(flags["items"], 20) == 50
+        assert await client.get_value(flags["config"], {}) == {"theme": "light"}
+        details = await client.evaluate(flags["theme"], "classic", user_id="user-7")
+        assert details.reason == "SPLIT" and details.variant in ("classic", "bold")
+        assert await client.wait_until_ready(1)
+
+    asyncio.run(run())
+
+
+def test_changes_arrive(client, flags):
+    assert client.get_value_sync(flags["items"], 0) == 50
+    admin("PATCH", f"/api/v1/flags/{flags['items']}", {"environments": {"development": 75}})
+    admin("POST", "/api/v1/emergency/disable",
+          {"flag_id": flags["checkout"], "environment": "development"})
+    assert client.wait_for_revision_sync(service_revision()), client.status
+    assert client.get_value_sync(flags["items"], 0) == 75
+    killed = client.evaluate_sync(flags["checkout"], True, user_id="user-1", country="IT")
+    assert (killed.value, killed.reason) == (False, "DISABLED")
+
+
+def test_lookups_never_raise(client, flags):
+    assert client.is_enabled_sync("no_such_flag", default=True) is True
+    missing = client.evaluate_sync("no_such_flag", 7)
+    assert (missing.value, missing.reason, missing.error_code) == (7, "ERROR", "FLAG_NOT_FOUND")
+    assert client.get_value_sync(flags["items"], "text") == "text"
+    assert client.evaluate_sync(flags["items"], "text").error_code == "TYPE_MISMATCH"
+    assert client.is_enabled_sync(flags["checkout"], user_id="u", default=True,
+                                  unserialisable=object()) is True
+    not_json = object()
+    assert client.get_value_sync(flags["items"], not_json) is not_json
+
+
+def test_a_key_of_another_environment_is_refused_at_start():
+    client = FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="production")
+    with pytest.raises(ValueError, match="development"):
+        client.wait_until_ready_sync(10)
+
+
+def test_settings_are_required(monkeypatch):
+    for name in ("FEATURE_FLAGS_URL", "FEATURE_FLAGS_API_KEY", "FEATURE_FLAGS_OFFLINE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="api_url"):
+        FeatureFlagClient()
+    with pytest.raises(ValueError, match="http"):
+        FeatureFlagClient(api_url="flags.example.com", api_key="k")
+
+
+def test_offline_files(tmp_path, monkeypatch):
+    snapshot = tmp_path / "flags.json"
+    snapshot.write_text(json.dumps({
+        "format": "feature-flags-snapshot", "version": 1, "scenario": "all_flags_on",
+        "environment": "production", "generated_at": "2026-12-04T00:00:00Z",
+        "flags": {"new_dashboard_api": {"value": True, "reason": "STATIC"},
+                  "max_items_per_page": {"value": 30, "reason": "STATIC"}},
+    }))
+    monkeypatch.setenv("FEATURE_FLAGS_OFFLINE_FILE", str(snapshot))
+    client = FeatureFlagClient()
+    assert client.status == "offline"
+    assert client.is_enabled_sync("new_dashboard_api", user_id="anyone")
+    assert client.get_value_sync("max_items_per_page", 20) == 30
+    assert client.evaluate_sync("other", False).error_code == "FLAG_NOT_FOUND"
+    snapshot.write_text("{}")
+    with pytest.raises(ValueError, match="snapshot"):
+        FeatureFlagClient()
