@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import os
@@ -220,7 +221,20 @@ def _context(
     if user_id is not None:
         merged["user_id"] = user_id
     try:
-        return json.dumps(merged)
+        return json.dumps(merged, default=_as_json)
     except (TypeError, ValueError):
         log.error("a feature flag context is not JSON-serialisable: %r", merged)
         return None
+
+
+def _as_json(value: Any) -> Any:
+    """Dates and times as ISO 8601 text (what the `before`/`after`
+    operators compare); anything else is refused."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            return value.isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
