@@ -196,6 +196,31 @@ async fn seeded(service: &Service) {
     }
 }
 
+/// A seeded service on a fresh SQLite file, a server key of `environment`
+/// (its id) and a ready client with it. Keep the directory while testing.
+async fn seeded_service(environment: &str) -> (tempfile::TempDir, Service, String, FlagClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(&dir.path().join("flags.db"), ([127, 0, 0, 1], 0).into()).await;
+    seeded(&service).await;
+    let (id, key) = service.server_key(environment).await;
+    let client = ready_client(&service, &key).await;
+    (dir, service, id, client)
+}
+
+/// Waits (at most 3 s) until the client's status satisfies `wanted`; the
+/// last status seen.
+async fn status_becomes(client: &FlagClient, wanted: impl Fn(&Status) -> bool) -> Status {
+    let mut status = client.status();
+    for _ in 0..300 {
+        if wanted(&status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        status = client.status();
+    }
+    status
+}
+
 fn context_of(value: &Value) -> Context {
     serde_json::from_value(value.clone()).unwrap()
 }
@@ -204,11 +229,7 @@ fn context_of(value: &Value) -> Context {
 /// environment that inherits (staging auto-syncs from development).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_evaluations_agree_with_the_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(&dir.path().join("flags.db"), ([127, 0, 0, 1], 0).into()).await;
-    seeded(&service).await;
-    let (_, key) = service.server_key("staging").await;
-    let client = ready_client(&service, &key).await;
+    let (_dir, service, _, client) = seeded_service("staging").await;
 
     let countries = ["IT", "DE", "US"];
     let plans = ["beta", "free", "pro"];
@@ -283,11 +304,7 @@ async fn local_evaluations_agree_with_the_service() {
 /// Kill switch, edits, segment changes and deletes reach the client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_reach_the_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(&dir.path().join("flags.db"), ([127, 0, 0, 1], 0).into()).await;
-    seeded(&service).await;
-    let (_, key) = service.server_key("development").await;
-    let client = ready_client(&service, &key).await;
+    let (_dir, service, _, client) = seeded_service("development").await;
     let beta = Context::for_user("user-9").with("plan", "beta");
     let matched = client.evaluate("new_checkout", &beta, json!(false));
     assert_eq!(
@@ -381,14 +398,7 @@ async fn an_outage_keeps_the_last_rules_and_resumes_without_loss() {
     service.stop().await;
 
     // Down: the last rules, and the status says why.
-    let mut status = client.status();
-    for _ in 0..200 {
-        if matches!(status, Status::Reconnecting(_)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        status = client.status();
-    }
+    let status = status_becomes(&client, |s| matches!(s, Status::Reconnecting(_))).await;
     assert!(matches!(status, Status::Reconnecting(_)), "{status:?}");
     assert_eq!(client.int_value("api_timeout_seconds", &user, 0), 45);
     assert_eq!(client.revision(), Some(before));
@@ -423,11 +433,7 @@ async fn an_outage_keeps_the_last_rules_and_resumes_without_loss() {
 /// trying (and says why).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_key_keeps_the_last_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(&dir.path().join("flags.db"), ([127, 0, 0, 1], 0).into()).await;
-    seeded(&service).await;
-    let (id, key) = service.server_key("development").await;
-    let client = ready_client(&service, &key).await;
+    let (_dir, service, id, client) = seeded_service("development").await;
     service
         .admin(
             reqwest::Method::DELETE,
@@ -435,18 +441,9 @@ async fn a_revoked_key_keeps_the_last_rules() {
             None,
         )
         .await;
-    let mut status = client.status();
-    for _ in 0..300 {
-        if matches!(&status, Status::Reconnecting(reason) if reason.contains("401")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        status = client.status();
-    }
-    assert!(
-        matches!(&status, Status::Reconnecting(reason) if reason.contains("401")),
-        "{status:?}"
-    );
+    let refused = |s: &Status| matches!(s, Status::Reconnecting(reason) if reason.contains("401"));
+    let status = status_becomes(&client, refused).await;
+    assert!(refused(&status), "{status:?}");
     assert_eq!(
         client.int_value("api_timeout_seconds", &Context::new(), 0),
         45
