@@ -73,6 +73,7 @@ pub fn app(
     Future: Send + 'static,
 > + Clone
 + Send
++ Sync
 + 'static {
     let request_id = HeaderName::from_static("x-request-id");
     let cors = CorsLayer::new()
@@ -253,10 +254,12 @@ where
     S: tower::Service<Request<Incoming>, Response = axum::http::Response<B>, Error = Infallible>
         + Clone
         + Send
+        + Sync
         + 'static,
     S::Future: Send + 'static,
     B: HttpBody<Data = Bytes, Error = axum::Error> + Send + 'static,
 {
+    let app = Arc::new(app);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -274,7 +277,7 @@ where
         };
         // Small SSE events go out at once rather than waiting for an ACK.
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = SharedApp(app.clone());
         // No header-read timer, as with `axum::serve`: arming one per
         // request costs measurably on this path; slow clients are the
         // proxy's to cut off.
@@ -289,6 +292,26 @@ where
     drop(listener);
     connections.shutdown().await;
     Ok(())
+}
+
+/// The application as every connection holds it: one reference to the
+/// middleware stack. Each request clones the stack (tower services are
+/// called by `&mut`), as hyper's own adapter would, but an idle connection
+/// keeps only this pointer rather than a copy of the stack.
+struct SharedApp<S>(Arc<S>);
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for SharedApp<S>
+where
+    S: tower::Service<Request<Incoming>, Response = axum::http::Response<B>, Error = Infallible>
+        + Clone,
+{
+    type Response = axum::http::Response<B>;
+    type Error = Infallible;
+    type Future = tower::util::Oneshot<S, Request<Incoming>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        tower::ServiceExt::oneshot(S::clone(&self.0), request)
+    }
 }
 
 /// Writes when flags were last evaluated (and makes room for new flags).
