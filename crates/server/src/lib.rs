@@ -59,9 +59,9 @@ pub async fn prepare(
 /// The service: the router inside its middleware (request ids, tracing,
 /// CORS, the body limit), with JSON answers for unknown routes and methods.
 ///
-/// The middleware wraps the router once, not each route (`Router::layer`
-/// would box the whole stack around every route and clone it per request);
-/// a request's clone of this service is a handful of reference counts.
+/// The middleware wraps the router once, not each route: `Router::layer`
+/// would box the whole stack around every route and clone each box on every
+/// request (15 boxed clones per OFREP request, measured with callgrind).
 pub fn app(
     state: AppState,
 ) -> impl tower::Service<

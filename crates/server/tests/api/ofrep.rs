@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{ADMIN_TOKEN, Reply, TestApp};
 
-api_tests!(contexts_and_their_errors);
+api_tests!(contexts_and_their_errors, browsers_may_call_it);
 
 const ONE: &str = "/ofrep/v1/evaluate/flags/pro_feature";
 const ALL: &str = "/ofrep/v1/evaluate/flags";
@@ -95,6 +95,74 @@ async fn contexts_and_their_errors(app: TestApp) {
     )
     .await;
     expect_value(admin, true);
+}
+
+/// CORS: a browser's preflight is answered, and every answer (errors too)
+/// lets the page read it, `ETag` and `Retry-After` included.
+async fn browsers_may_call_it(app: TestApp) {
+    let origin = "https://app.example.com";
+    let preflight = app
+        .send(
+            app.request(Method::OPTIONS, ALL, None)
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "x-api-key, content-type, if-none-match",
+                ),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("*"),
+        "{preflight}"
+    );
+    let methods = preflight
+        .header("access-control-allow-methods")
+        .unwrap_or_default();
+    assert!(methods.contains("POST"), "{preflight}");
+    assert!(
+        preflight.header("access-control-allow-headers").is_some(),
+        "{preflight}"
+    );
+
+    let (_, key) = app
+        .create_key(json!({"name": "browser", "kind": "client", "environment": "production"}))
+        .await;
+    let answered = app
+        .send(
+            app.request(Method::POST, ALL, None)
+                .header("origin", origin)
+                .header("x-api-key", &key)
+                .header("content-type", "application/json")
+                .body("{}"),
+        )
+        .await
+        .expect_status(200);
+    let refused = app
+        .send(
+            app.request(Method::POST, ALL, None)
+                .header("origin", origin)
+                .body("{}"),
+        )
+        .await
+        .expect_status(401);
+    for reply in [&answered, &refused] {
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            Some("*"),
+            "{reply}"
+        );
+        let exposed = reply
+            .header("access-control-expose-headers")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        for header in ["etag", "retry-after", "x-request-id"] {
+            assert!(exposed.contains(header), "{header} is exposed: {reply}");
+        }
+    }
+    assert!(answered.header("etag").is_some(), "{answered}");
 }
 
 async fn post_raw(app: &TestApp, key: &str, path: &str, body: &str) -> Reply {
