@@ -397,26 +397,40 @@ pub fn dependency_problems<'a>(
 /// context: its off value when disabled, its value when it has no rules.
 /// `None` when rules decide.
 pub fn static_value(flag: &Flag, env: &str, tree: &[Environment]) -> Option<Value> {
-    let projected = project_flag(flag, env, tree);
-    let config = projected
-        .environments
-        .get(env)
-        .map(EnvironmentEntry::to_config)
-        .unwrap_or_default();
+    let InEffect { config, rules } = in_effect(flag, env, tree);
     if config.enabled == Some(false) {
         return Some(match flag.flag_type {
             ff_engine::FlagType::Boolean => Value::Bool(false),
             _ => flag.default_value.clone(),
         });
     }
-    let rules = config
-        .targeting_rules
-        .as_ref()
-        .unwrap_or(&flag.targeting_rules);
     if !rules.is_empty() {
         return None;
     }
     Some(config.value.unwrap_or_else(|| flag.default_value.clone()))
+}
+
+/// What applies to a flag in an environment, inheritance resolved.
+pub struct InEffect {
+    /// The environment's settings for the flag (empty when it has none).
+    pub config: ff_engine::EnvironmentConfig,
+    /// The targeting rules that apply: the entry's own, else the flag's.
+    pub rules: Vec<ff_engine::Rule>,
+}
+
+/// [`InEffect`] for `flag` in `env`.
+pub fn in_effect(flag: &Flag, env: &str, tree: &[Environment]) -> InEffect {
+    let projected = project_flag(flag, env, tree);
+    let mut config = projected
+        .environments
+        .get(env)
+        .map(EnvironmentEntry::to_config)
+        .unwrap_or_default();
+    let rules = config
+        .targeting_rules
+        .take()
+        .unwrap_or(projected.targeting_rules);
+    InEffect { config, rules }
 }
 
 /// In an environment whose `dependency_policy` is `refuse`, a write may not

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use ff_engine::{EnvironmentEntry, Flag, Serve};
+use ff_engine::{Flag, Serve};
 use ff_store::{Role, StoredFlag};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -117,16 +117,7 @@ fn constant_everywhere(
 /// that rule has no conditions and 100 % (or no percentage): what a finished
 /// gradual rollout leaves behind. Later rules and the default are then dead.
 fn rolled_out_value(flag: &Flag, env: &str, tree: &[ff_engine::Environment]) -> Option<Value> {
-    let projected = ff_engine::project_flag(flag, env, tree);
-    let config = projected
-        .environments
-        .get(env)
-        .map(EnvironmentEntry::to_config)
-        .unwrap_or_default();
-    let rules = config
-        .targeting_rules
-        .as_ref()
-        .unwrap_or(&projected.targeting_rules);
+    let rules = crate::governance::in_effect(flag, env, tree).rules;
     let first = rules.first()?;
     if !first.conditions.is_empty() || first.percentage.is_some_and(|p| p < 100.0) {
         return None;
