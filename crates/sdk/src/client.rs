@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use ff_engine::{Context, ErrorCode, Reason, Resolution};
+use ff_engine::{Context, ErrorCode, Reason};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -262,46 +262,17 @@ impl FlagClient {
     /// The whole evaluation: the value (or `default`, when it cannot be
     /// served or is not of `default`'s JSON type), reason, variant and error.
     pub fn evaluate(&self, flag: &str, context: &Context, default: Value) -> Evaluation {
-        let fallback = |error: ErrorCode, revision: Option<i64>| Evaluation {
-            value: default.clone(),
-            reason: Reason::Error,
-            variant: None,
-            error: Some(error),
-            revision,
-        };
-        if let Some(offline) = &self.0.offline {
-            return match offline.get(flag) {
-                Some(entry) if same_kind(&entry.value, &default) => Evaluation {
-                    value: entry.value.clone(),
-                    reason: entry.reason,
-                    variant: entry.variant.clone(),
-                    error: None,
-                    revision: None,
-                },
-                Some(_) => fallback(ErrorCode::TypeMismatch, None),
-                None => fallback(ErrorCode::FlagNotFound, None),
-            };
-        }
-        let rules = self.0.rules.load();
-        let Some(rules) = rules.as_ref() else {
-            return fallback(ErrorCode::General, None);
-        };
-        let revision = Some(rules.revision);
-        let Some(flags) = rules.flags() else {
-            return fallback(ErrorCode::General, revision);
-        };
-        let resolution = flags.evaluate(flag, context);
-        match (resolution.value, resolution.error_code) {
-            (Some(value), None) if same_kind(value, &default) => Evaluation {
-                value: value.clone(),
-                reason: resolution.reason,
-                variant: resolution.variant.map(str::to_owned),
+        self.resolve(flag, context, |found, revision| match found {
+            Ok(found) if same_kind(found.value, &default) => Evaluation {
+                value: found.value.clone(),
+                reason: found.reason,
+                variant: found.variant.map(str::to_owned),
                 error: None,
                 revision,
             },
-            (Some(_), None) => fallback(ErrorCode::TypeMismatch, revision),
-            (_, error) => fallback(error.unwrap_or(ErrorCode::General), revision),
-        }
+            Ok(_) => fallback(default, ErrorCode::TypeMismatch, revision),
+            Err(error) => fallback(default, error, revision),
+        })
     }
 
     /// The value of `flag` converted by `read`, without copying the value
@@ -312,12 +283,61 @@ impl FlagClient {
         context: &Context,
         read: impl Fn(&Value) -> Option<T>,
     ) -> Option<T> {
+        self.resolve(flag, context, |found, _| read(found.ok()?.value))
+    }
+
+    /// Resolves `flag` from the offline file or the rules in use and hands
+    /// `then` what was found (borrowed) and the rules' revision.
+    fn resolve<R>(
+        &self,
+        flag: &str,
+        context: &Context,
+        then: impl FnOnce(Result<Found<'_>, ErrorCode>, Option<i64>) -> R,
+    ) -> R {
         if let Some(offline) = &self.0.offline {
-            return offline.get(flag).and_then(|entry| read(&entry.value));
+            let found = offline.get(flag).map(|entry| Found {
+                value: &entry.value,
+                reason: entry.reason,
+                variant: entry.variant.as_deref(),
+            });
+            return then(found.ok_or(ErrorCode::FlagNotFound), None);
         }
         let rules = self.0.rules.load();
-        let resolution: Resolution<'_> = rules.as_ref()?.flags()?.evaluate(flag, context);
-        resolution.value.and_then(read)
+        let Some(rules) = rules.as_ref() else {
+            return then(Err(ErrorCode::General), None);
+        };
+        let revision = Some(rules.revision);
+        let Some(flags) = rules.flags() else {
+            return then(Err(ErrorCode::General), revision);
+        };
+        let resolution = flags.evaluate(flag, context);
+        let found = match (resolution.value, resolution.error_code) {
+            (Some(value), None) => Ok(Found {
+                value,
+                reason: resolution.reason,
+                variant: resolution.variant,
+            }),
+            (_, error) => Err(error.unwrap_or(ErrorCode::General)),
+        };
+        then(found, revision)
+    }
+}
+
+/// A flag's value as found, borrowed from the rules or the offline file.
+struct Found<'a> {
+    value: &'a Value,
+    reason: Reason,
+    variant: Option<&'a str>,
+}
+
+/// The caller's default, and why it is served.
+fn fallback(default: Value, error: ErrorCode, revision: Option<i64>) -> Evaluation {
+    Evaluation {
+        value: default,
+        reason: Reason::Error,
+        variant: None,
+        error: Some(error),
+        revision,
     }
 }
 

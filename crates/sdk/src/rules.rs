@@ -149,11 +149,13 @@ impl Rules {
         let tree = [Environment::new(&self.environment, None, false)];
         self.snapshot = match self.changed_flags.take() {
             Some(changed) if self.snapshot.environment(&self.environment).is_some() => {
-                let (present, removed): (Vec<&String>, Vec<&String>) =
-                    changed.iter().partition(|k| self.flags.contains_key(*k));
                 let present: Vec<&Flag> =
-                    present.iter().filter_map(|k| self.flags.get(*k)).collect();
-                let removed: Vec<&str> = removed.iter().map(|k| k.as_str()).collect();
+                    changed.iter().filter_map(|k| self.flags.get(k)).collect();
+                let removed: Vec<&str> = changed
+                    .iter()
+                    .filter(|k| !self.flags.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
                 self.snapshot.with_flags_changed(&present, &removed, &tree)
             }
             _ => {
