@@ -71,7 +71,16 @@ class Relay(private val target: InetSocketAddress) : java.io.Closeable {
             while (!listening.isClosed) {
                 val client = try { listening.accept() } catch (e: Exception) { break }
                 val upstream = Socket(target.hostString, target.port)
-                synchronized(open) { open.add(client); open.add(upstream) }
+                synchronized(open) {
+                    // Accepted just before a cut: the cut applies to it too.
+                    if (listening.isClosed) {
+                        runCatching { client.close() }
+                        runCatching { upstream.close() }
+                        return@Thread
+                    }
+                    open.add(client)
+                    open.add(upstream)
+                }
                 pipe(client, upstream)
                 pipe(upstream, client)
             }
@@ -92,8 +101,11 @@ class Relay(private val target: InetSocketAddress) : java.io.Closeable {
 
     /** Refuses new connections and drops the open ones. */
     fun cut() {
-        server.close()
-        synchronized(open) { open.forEach { runCatching { it.close() } }; open.clear() }
+        synchronized(open) {
+            server.close()
+            open.forEach { runCatching { it.close() } }
+            open.clear()
+        }
     }
 
     /** Accepts again on the same port. */
