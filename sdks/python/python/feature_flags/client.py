@@ -156,7 +156,7 @@ class FeatureFlagClient:
     ) -> Any:
         """A flag's value, or ``default`` (also when the value is not of
         ``default``'s JSON type; ``None`` accepts any)."""
-        return self.evaluate_sync(flag, default, user_id, context=context, **attributes).value
+        return self.get_value_sync(flag, default, user_id, context=context, **attributes)
 
     def get_value_sync(
         self,

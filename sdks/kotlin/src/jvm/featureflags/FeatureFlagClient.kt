@@ -192,9 +192,7 @@ class FeatureFlagClient private constructor(
             connection.setRequestProperty("Content-Type", "application/json")
             connection.setRequestProperty("Accept", "application/json")
             val current = values
-            if (current.etag != null && status != Status.CONNECTING) {
-                connection.setRequestProperty("If-None-Match", current.etag)
-            }
+            current.etag?.let { connection.setRequestProperty("If-None-Match", it) }
             val body = Json.write(mapOf("context" to context))
             connection.outputStream.use { it.write(body.toByteArray(Charsets.UTF_8)) }
             val code = connection.responseCode
