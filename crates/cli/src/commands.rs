@@ -1639,8 +1639,13 @@ pub fn validate(printer: &Printer, paths: &[std::path::PathBuf]) -> CliResult {
             for warning in &warnings {
                 printer.say(format!("warning: {warning}"));
             }
+            let environments = if files.environments.is_empty() {
+                String::new()
+            } else {
+                format!(", {} environment(s)", parsed.environments.len())
+            };
             printer.say(format!(
-                "valid: {} flag(s), {} segment(s)",
+                "valid: {} flag(s), {} segment(s){environments}",
                 parsed.flags.len(),
                 parsed.segments.len()
             ));

@@ -184,17 +184,10 @@ async fn run(cli: Cli) -> CliResult {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
-        )
-        .init();
+    init_logs(config.log_format);
     let address = (config.bind, config.port);
     tracing::info!(?config, "starting");
-    let (state, seeded) = ff_server::prepare(config, Arc::new(SystemClock))
-        .await
-        .context("could not open the database")?;
+    let (state, seeded) = ff_server::prepare(config, Arc::new(SystemClock)).await?;
     if let Some(seeded) = seeded {
         print_first_start(&seeded);
     }
@@ -205,6 +198,21 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     ff_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Log lines on standard output: coloured text on a terminal (and only
+/// there: escape codes in a log file are noise), or one JSON object a line.
+fn init_logs(format: ff_server::config::LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        ff_server::config::LogFormat::Json => logs.json().init(),
+        ff_server::config::LogFormat::Text => logs
+            .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+    }
 }
 
 fn print_first_start(seeded: &ff_server::bootstrap::Bootstrapped) {

@@ -87,21 +87,17 @@ fn add_document(files: &mut Files, path: &Path) -> CliResult {
                 .iter()
                 .any(|k| map.contains_key(*k)) =>
         {
-            let list = |key: &str| {
-                map.get(key)
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            for (i, flag) in list("flags").into_iter().enumerate() {
+            for (i, flag) in section(&map, "flags", &name)?.into_iter().enumerate() {
                 files.flags.push((format!("{name}#flags[{i}]"), flag));
             }
-            for (i, segment) in list("segments").into_iter().enumerate() {
+            for (i, segment) in section(&map, "segments", &name)?.into_iter().enumerate() {
                 files
                     .segments
                     .push((format!("{name}#segments[{i}]"), segment));
             }
-            files.environments.extend(list("environments"));
+            files
+                .environments
+                .extend(environments_section(map.get("environments"), &name)?);
         }
         _ => {
             return Err(CliError::invalid(format!(
@@ -110,6 +106,55 @@ fn add_document(files: &mut Files, path: &Path) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// A list section of an export (`flags`, `segments`): absent is empty, any
+/// other shape than a list is an error (never silently nothing).
+fn section(map: &serde_json::Map<String, Value>, key: &str, name: &str) -> CliResult<Vec<Value>> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(_) => Err(CliError::invalid(format!("{name}: {key} must be a list"))),
+    }
+}
+
+/// The environments of a document: an export's list (`[{key: …}]`) or the
+/// product description's map (`{development: {parent: null, …}}`), as a
+/// list of settings each with its `key`.
+fn environments_section(section: Option<&Value>, name: &str) -> CliResult<Vec<Value>> {
+    let shape_error = || {
+        CliError::invalid(format!(
+            "{name}: environments must be a list of settings with a key, or a map from name to settings"
+        ))
+    };
+    match section {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if item.get("key").and_then(Value::as_str).is_none() {
+                    return Err(CliError::invalid(format!(
+                        "{name}: environments[{i}] needs a key (its name)"
+                    )));
+                }
+            }
+            Ok(items.clone())
+        }
+        Some(Value::Object(by_name)) => by_name
+            .iter()
+            .map(|(key, settings)| {
+                let mut settings = match settings {
+                    Value::Object(settings) => settings.clone(),
+                    Value::Null => serde_json::Map::new(),
+                    _ => return Err(shape_error()),
+                };
+                settings
+                    .entry("key")
+                    .or_insert_with(|| Value::String(key.clone()));
+                Ok(Value::Object(settings))
+            })
+            .collect(),
+        Some(_) => Err(shape_error()),
+    }
 }
 
 /// The parsed configuration, or every problem with its file and path.

@@ -5,7 +5,9 @@
 //! random strings, so a fast hash is enough) and looked up in memory by the
 //! digest's bytes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -108,17 +110,22 @@ impl FromRequestParts<AppState> for Principal {
                     .into(),
             )
         })?;
+        let digest = secret_digest(secret);
         let live = state.live.current();
-        let key = live
-            .keys_by_hash
-            .get(&secret_digest(secret))
-            .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+        let key = match live.keys_by_hash.get(&digest) {
+            Some(key) => key.clone(),
+            None => state
+                .unknown_keys
+                .look_up(state, &digest)
+                .await
+                .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?,
+        };
         if key.revoked_at.is_some() {
             return Err(ApiError::Unauthorized(
                 "this API key has been revoked".into(),
             ));
         }
-        check_rate(state, key)?;
+        check_rate(state, &key)?;
         let now = state.clock.now();
         if let Ok(mut usage) = state.key_usage.lock() {
             // The id is copied once per key and flush, not per request.
@@ -129,7 +136,71 @@ impl FromRequestParts<AppState> for Principal {
                 }
             }
         }
-        Ok(Principal { key: key.clone() })
+        Ok(Principal { key })
+    }
+}
+
+/// How long a key the store did not know either is answered 401 without
+/// asking again.
+const REMEMBER_UNKNOWN: Duration = Duration::from_secs(5);
+
+/// At most this many unknown keys are remembered (then forgotten at once).
+const MAX_REMEMBERED_UNKNOWN: usize = 10_000;
+
+/// Keys this node does not know. Another node may have created one a moment
+/// ago (its notification not yet here: an SDK that connects through a load
+/// balancer right after its key was made), so an unknown key brings this
+/// node up to date before it is refused. Guessed keys must not turn into
+/// database load: consultations are coalesced (one at a time, and a request
+/// that arrived before one started is answered by it), and a key the store
+/// did not know is refused without asking for a few seconds.
+#[derive(Default)]
+pub struct UnknownKeys {
+    /// When the latest consultation started.
+    consulted: tokio::sync::Mutex<Option<Instant>>,
+    /// Keys found unknown, and when.
+    remembered: std::sync::Mutex<HashMap<SecretDigest, Instant>>,
+}
+
+impl UnknownKeys {
+    /// The key with `digest`, after bringing the configuration up to date
+    /// if no consultation since this request arrived has.
+    async fn look_up(&self, state: &AppState, digest: &SecretDigest) -> Option<Arc<ApiKey>> {
+        let arrived = Instant::now();
+        if self.recently_unknown(digest, arrived) {
+            return None;
+        }
+        {
+            let mut consulted = self.consulted.lock().await;
+            if consulted.is_none_or(|started| started < arrived) {
+                *consulted = Some(Instant::now());
+                if let Err(error) = state.live.refresh().await {
+                    tracing::warn!(%error, "could not consult the store for an unknown key");
+                }
+            }
+        }
+        let found = state.live.current().keys_by_hash.get(digest).cloned();
+        if found.is_none() {
+            self.remember(*digest, arrived);
+        }
+        found
+    }
+
+    fn recently_unknown(&self, digest: &SecretDigest, now: Instant) -> bool {
+        self.remembered.lock().is_ok_and(|remembered| {
+            remembered
+                .get(digest)
+                .is_some_and(|at| now.duration_since(*at) < REMEMBER_UNKNOWN)
+        })
+    }
+
+    fn remember(&self, digest: SecretDigest, at: Instant) {
+        if let Ok(mut remembered) = self.remembered.lock() {
+            if remembered.len() >= MAX_REMEMBERED_UNKNOWN {
+                remembered.clear();
+            }
+            remembered.insert(digest, at);
+        }
     }
 }
 
@@ -201,7 +272,53 @@ pub fn generate_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
-/// The part of a secret shown in listings to recognise it.
+/// How many random characters of a generated secret are shown, after its
+/// `ff_<kind>_` label, to recognise it (4 of 40: 24 of its 238 bits).
+const SHOWN_RANDOM_CHARACTERS: usize = 4;
+
+/// The part of a secret shown in listings and the audit log to recognise it:
+/// the label and the first few random characters of a generated secret
+/// (`ff_admin_Ab3x`), and nothing of any other secret. An operator's own
+/// token (`FEATURE_FLAGS_ADMIN_TOKEN`) has no known shape, so no part of it
+/// is safe to show.
 pub fn secret_prefix(secret: &str) -> String {
-    secret.chars().take(14).collect()
+    generated_label(secret)
+        .map(|label| secret[..label + SHOWN_RANDOM_CHARACTERS].to_owned())
+        .unwrap_or_default()
+}
+
+/// The length of `ff_<kind>_` when `secret` has the shape of
+/// [`generate_secret`]'s secrets.
+fn generated_label(secret: &str) -> Option<usize> {
+    let rest = secret.strip_prefix("ff_")?;
+    let (kind, random) = rest.split_once('_')?;
+    let known = ["admin", "server", "client"].contains(&kind);
+    let random_shape = random.len() == 40 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    (known && random_shape).then_some("ff_".len() + kind.len() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_generated_secrets_show_a_prefix() {
+        for kind in [KeyKind::Admin, KeyKind::Server, KeyKind::Client] {
+            let secret = generate_secret(kind);
+            let prefix = secret_prefix(&secret);
+            assert!(secret.starts_with(&prefix), "{prefix} of {secret}");
+            assert_eq!(
+                prefix.len(),
+                format!("ff_{}_", kind_name(kind)).len() + SHOWN_RANDOM_CHARACTERS
+            );
+        }
+        for operator_token in [
+            "short",
+            "ff_admin_test_token_0123456789abcdefghijklmn",
+            "ff_admin_0123456789012345678901234567890123456789x",
+            "ff_robot_0123456789012345678901234567890123456789",
+        ] {
+            assert_eq!(secret_prefix(operator_token), "", "{operator_token}");
+        }
+    }
 }

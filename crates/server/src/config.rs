@@ -25,10 +25,21 @@ pub struct ServeConfig {
     )]
     pub database_url: String,
 
-    /// The admin API key to create on first start (with an empty database).
-    /// Without it a random key is created and printed once.
+    /// The admin API key to create on first start (with an empty database):
+    /// at least 32 characters, no surrounding spaces. Without it a random
+    /// key is created and printed once. Ignored once the database has keys.
     #[arg(long, env = "FEATURE_FLAGS_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// A file holding the admin API key to create on first start (as
+    /// `--admin-token`, for secrets mounted as files; one trailing newline
+    /// is ignored).
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_ADMIN_TOKEN_FILE",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<std::path::PathBuf>,
 
     /// Requests per second allowed per API key (sustained).
     #[arg(long, env = "FEATURE_FLAGS_RATE_LIMIT", default_value_t = 20_000)]
@@ -67,6 +78,43 @@ pub struct ServeConfig {
     )]
     pub scheduler_interval_ms: u64,
 
+    /// Seconds a client has to send a request's headers, and to start its
+    /// next request on an idle kept-alive connection (open streams are not
+    /// idle: they send keep-alives).
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's whole body.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_BODY_READ_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    pub body_read_timeout_secs: u64,
+
+    /// Most connections open at once; further ones wait to be accepted.
+    /// 0: the open-file limit less a reserve for the database and files.
+    #[arg(long, env = "FEATURE_FLAGS_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Seconds that shutting down waits for requests in flight before it
+    /// closes their connections.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub shutdown_timeout_secs: u64,
+
+    /// How log lines are written: `text` (colours only on a terminal) or
+    /// `json` (one object per line, for log collectors).
+    #[arg(long, env = "FEATURE_FLAGS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Tests only: read "now" from this file (an RFC 3339 time) instead of
     /// the system clock, so that tests drive schedules without waiting.
     #[arg(long, env = "FEATURE_FLAGS_CLOCK_FILE", hide = true)]
@@ -81,6 +129,7 @@ impl ServeConfig {
             bind: IpAddr::from([127, 0, 0, 1]),
             database_url: database_url.to_owned(),
             admin_token: Some(admin_token.to_owned()),
+            admin_token_file: None,
             rate_limit: 1000,
             rate_burst: 2000,
             ofrep_event_stream: true,
@@ -88,9 +137,91 @@ impl ServeConfig {
             compliance_tags: vec!["sox".to_owned()],
             // Tests run the scheduler explicitly (`POST /api/v1/schedules/run`).
             scheduler_interval_ms: 3_600_000,
+            header_read_timeout_secs: 30,
+            body_read_timeout_secs: 60,
+            max_connections: 0,
+            shutdown_timeout_secs: 30,
+            log_format: LogFormat::Text,
             clock_file: None,
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line per event, coloured only on a terminal.
+    Text,
+    /// For machines: one JSON object per line.
+    Json,
+}
+
+/// The shortest operator-chosen admin token accepted.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The operator's admin token is unsafe or unusable.
+    #[error("{0}")]
+    AdminToken(String),
+    /// A file named by a setting cannot be read.
+    #[error("cannot read {setting} file {path}: {source}")]
+    File {
+        /// The setting.
+        setting: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ServeConfig {
+    /// The operator's admin token (`--admin-token` or `--admin-token-file`),
+    /// if one is set, refused when it is too short to be secret or has
+    /// surrounding whitespace (a key nobody could send as it was meant).
+    pub fn admin_secret(&self) -> Result<Option<String>, ConfigError> {
+        let token = match (&self.admin_token, &self.admin_token_file) {
+            (Some(token), _) => token.clone(),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                    setting: "FEATURE_FLAGS_ADMIN_TOKEN_FILE",
+                    path: path.clone(),
+                    source,
+                })?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                text.strip_suffix('\r').unwrap_or(text).to_owned()
+            }
+            (None, None) => return Ok(None),
+        };
+        check_admin_token(&token)?;
+        Ok(Some(token))
+    }
+}
+
+fn check_admin_token(token: &str) -> Result<(), ConfigError> {
+    if token.trim() != token {
+        return Err(ConfigError::AdminToken(
+            "FEATURE_FLAGS_ADMIN_TOKEN has spaces or a newline around it; \
+             remove them (the key would not be the one you send)"
+                .into(),
+        ));
+    }
+    let length = token.chars().count();
+    if length < MIN_ADMIN_TOKEN_CHARS {
+        return Err(ConfigError::AdminToken(format!(
+            "FEATURE_FLAGS_ADMIN_TOKEN is {length} characters long; an admin key needs \
+             at least {MIN_ADMIN_TOKEN_CHARS} (e.g. `openssl rand -hex 24`), or leave it \
+             unset to have one generated and printed once"
+        )));
+    }
+    if token.chars().any(char::is_control) {
+        return Err(ConfigError::AdminToken(
+            "FEATURE_FLAGS_ADMIN_TOKEN contains control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for ServeConfig {
@@ -108,33 +239,96 @@ impl fmt::Debug for ServeConfig {
             .field("ofrep_event_stream", &self.ofrep_event_stream)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("compliance_tags", &self.compliance_tags)
+            .field("admin_token_file", &self.admin_token_file)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("body_read_timeout_secs", &self.body_read_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("log_format", &self.log_format)
             .field("clock_file", &self.clock_file)
             .finish()
     }
 }
 
-/// The URL with any password replaced, for logs.
+/// The URL with any password replaced, for logs: the one in the
+/// credentials (`user:password@`) and any `password=` query parameter.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut shown = redact_credentials(base);
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                    format!("{name}=<redacted>")
+                }
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&parameters.join("&"));
+    }
+    shown
+}
+
+fn redact_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((credentials, host)) => {
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or_default();
-            if credentials.contains(':') {
-                format!("{scheme}://{user}:<redacted>@{host}")
-            } else {
-                url.to_owned()
-            }
+            format!("{scheme}://{user}:<redacted>@{host}")
         }
-        None => url.to_owned(),
+        _ => url.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn operator_admin_tokens_must_be_long_and_bare() {
+        let with = |token: &str| {
+            let mut config = ServeConfig::for_tests("sqlite::memory:", token);
+            config.admin_token = Some(token.to_owned());
+            config.admin_secret().map_err(|e| e.to_string())
+        };
+        let good = "0123456789abcdef0123456789abcdef";
+        assert_eq!(with(good), Ok(Some(good.to_owned())));
+        for (bad, says) in [
+            ("", "0 characters"),
+            ("ff_admin_short", "14 characters"),
+            (" 0123456789abcdef0123456789abcdef", "spaces"),
+            ("0123456789abcdef0123456789abcdef\n", "spaces"),
+            ("0123456789abcdef\u{7}0123456789abcdef", "control"),
+        ] {
+            let error = with(bad).unwrap_err();
+            assert!(error.contains(says), "{bad:?}: {error}");
+        }
+        let mut config = ServeConfig::for_tests("sqlite::memory:", good);
+        config.admin_token = None;
+        assert_eq!(config.admin_secret().map_err(|e| e.to_string()), Ok(None));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, format!("{good}\n")).unwrap();
+        config.admin_token_file = Some(file.clone());
+        assert_eq!(
+            config.admin_secret().map_err(|e| e.to_string()),
+            Ok(Some(good.to_owned()))
+        );
+        std::fs::write(&file, "short\n").unwrap();
+        assert!(config.admin_secret().is_err());
+        config.admin_token_file = Some(dir.path().join("missing"));
+        let error = config.admin_secret().unwrap_err().to_string();
+        assert!(error.contains("cannot read"), "{error}");
+    }
 
     #[test]
     fn passwords_never_reach_logs() {
@@ -149,6 +343,14 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://feature-flags.db"),
             "sqlite://feature-flags.db"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/flags?sslmode=require&password=s3cret&x=1"),
+            "postgres://app@db/flags?sslmode=require&password=<redacted>&x=1"
+        );
+        assert_eq!(
+            redact_url("postgres://app:p@ss@db/flags?PASSWORD=s3cret"),
+            "postgres://app:<redacted>@db/flags?PASSWORD=<redacted>"
         );
         let config = ServeConfig::for_tests("postgres://a:b@c/d", "s3cr3t-admin");
         let shown = format!("{config:?}");

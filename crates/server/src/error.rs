@@ -63,6 +63,9 @@ pub enum ApiError {
     /// The body is larger than the limit.
     #[error("the request body is larger than the server accepts (see --max-body-bytes)")]
     PayloadTooLarge,
+    /// The client did not send its request in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Too many requests for this key.
     #[error("rate limit exceeded; retry in {retry_after} s")]
     RateLimited {
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::Refused { status, code, .. } => (*status, code),
             ApiError::Held(_) => (StatusCode::ACCEPTED, "held_for_approval"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -194,6 +198,9 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::NotFound { kind, key } => ApiError::not_found(kind.as_str(), &key),
+            StoreError::Invalid { field, message } => {
+                ApiError::Validation(vec![ff_engine::Problem::error(field, message)])
+            }
             StoreError::Database(cause) => ApiError::Unavailable(cause),
             corrupt @ StoreError::Corrupt { .. } => ApiError::Internal(corrupt.to_string()),
         }

@@ -5,8 +5,10 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON body; a malformed, mistyped or oversized one is a 4xx in the
 /// envelope, saying what is wrong and where.
@@ -16,14 +18,13 @@ use crate::error::ApiError;
 /// it would help nobody.
 pub struct JsonBody<T>(pub T);
 
-impl<S, T> FromRequest<S> for JsonBody<T>
+impl<T> FromRequest<AppState> for JsonBody<T>
 where
     T: DeserializeOwned,
-    S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let RawBody(bytes) = RawBody::from_request(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
@@ -38,14 +39,13 @@ where
 /// A JSON body that may be left out: no body reads as `T::default()`.
 pub struct OptionalJsonBody<T>(pub T);
 
-impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+impl<T> FromRequest<AppState> for OptionalJsonBody<T>
 where
     T: DeserializeOwned + Default,
-    S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let RawBody(bytes) = RawBody::from_request(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
@@ -56,6 +56,7 @@ where
 
 /// Reads one JSON document of type `T`, locating a mismatch by its path.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    crate::document::check_depth(bytes)?;
     {
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
@@ -89,26 +90,31 @@ fn malformed(located: &str) -> ApiError {
 }
 
 /// The body's bytes, whatever they are; an oversized or unreadable body is a
-/// 4xx in the envelope (axum's own `Bytes` rejection answers plain text).
+/// 4xx in the envelope (axum's own `Bytes` rejection answers plain text),
+/// and so is one that does not arrive whole within
+/// `--body-read-timeout-secs` (a client dripping its body would otherwise
+/// hold a connection and a task for ever).
 pub struct RawBody(pub axum::body::Bytes);
 
-impl<S> FromRequest<S> for RawBody
-where
-    S: Send + Sync,
-{
+impl FromRequest<AppState> for RawBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        axum::body::Bytes::from_request(request, state)
-            .await
-            .map(RawBody)
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::bad_request("invalid_body", rejection.body_text())
-                }
-            })
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = Duration::from_secs(state.config.body_read_timeout_secs);
+        // A body that came with the headers is read at the first poll, and
+        // the timer is then never armed.
+        let read = axum::body::Bytes::from_request(request, state);
+        match tokio::time::timeout(limit, read).await {
+            Ok(Ok(bytes)) => Ok(RawBody(bytes)),
+            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge)
+            }
+            Ok(Err(rejection)) => Err(ApiError::bad_request("invalid_body", rejection.body_text())),
+            Err(_) => Err(ApiError::RequestTimeout(format!(
+                "the request body did not arrive within {} s",
+                limit.as_secs()
+            ))),
+        }
     }
 }
 

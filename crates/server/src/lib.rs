@@ -5,6 +5,7 @@ pub mod actions;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod document;
 pub mod error;
 pub mod extract;
 pub mod flag_ops;
@@ -39,20 +40,43 @@ pub use state::{AppState, Clock, FileClock, ManualClock, SharedState, SystemCloc
 
 use crate::error::ApiError;
 
-/// Opens the store, seeds it on first start and loads the live configuration.
-/// Returns the state and, on first start, the admin secret to show once.
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is unusable.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The store could not be opened or loaded.
+    #[error("could not open the database: {0}")]
+    Store(#[from] ff_store::StoreError),
+}
+
+/// Checks the settings, opens the store, seeds it on first start and loads
+/// the live configuration. Returns the state and, on first start, the admin
+/// secret to show once.
 pub async fn prepare(
     config: ServeConfig,
     clock: Arc<dyn Clock>,
-) -> Result<(AppState, Option<bootstrap::Bootstrapped>), ff_store::StoreError> {
+) -> Result<(AppState, Option<bootstrap::Bootstrapped>), StartError> {
+    let admin_secret = config.admin_secret()?;
     let clock: Arc<dyn Clock> = match &config.clock_file {
         Some(path) => Arc::new(FileClock(path.clone())),
         None => clock,
     };
     let store: Arc<dyn FlagStore> = ff_store::connect(&config.database_url).await?;
-    let seeded =
-        bootstrap::bootstrap(store.as_ref(), config.admin_token.as_deref(), clock.now()).await?;
+    let seeded = bootstrap::bootstrap(store.as_ref(), admin_secret.as_deref(), clock.now()).await?;
     let live = live::Live::load(store.clone()).await?;
+    if let (Some(secret), None) = (&admin_secret, &seeded) {
+        let digest = auth::secret_digest(secret);
+        if !live.current().keys_by_hash.contains_key(&digest) {
+            // The token only seeds an empty database: changing it later
+            // creates nothing, and an operator should hear so.
+            tracing::warn!(
+                "FEATURE_FLAGS_ADMIN_TOKEN is not a key of this database (it only seeds an \
+                 empty one); use a key created with POST /api/v1/api-keys"
+            );
+        }
+    }
     Ok((AppState::new(store, live, config, clock), seeded))
 }
 
@@ -180,7 +204,8 @@ pub async fn serve(
         // response, and a stream never finishes by itself.
         stopping.send_replace(true);
     };
-    let result = serve_http1(listener, app(state.clone()), shutdown).await;
+    let limits = ConnectionLimits::from_config(&state.config);
+    let result = serve_http1(listener, app(state.clone()), limits, shutdown).await;
     background.abort();
     follower.abort();
     scheduler.abort();
@@ -237,17 +262,67 @@ async fn refresh(state: &AppState) {
     }
 }
 
-/// Accepts connections until `shutdown` resolves, then waits for the open
-/// ones to finish.
+/// What bounds the connections of one process.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Time to send a request's headers, and to start the next request on
+    /// an idle kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long shutting down waits for requests in flight.
+    pub shutdown_timeout: Duration,
+}
+
+/// File descriptors kept for the database pool, the SQLite files, logs and
+/// whatever else the process opens besides connections.
+const RESERVED_FILES: u64 = 256;
+
+impl ConnectionLimits {
+    /// The limits the settings ask for. With `--max-connections 0`, the
+    /// soft open-file limit is raised to the hard one and the connection
+    /// limit keeps [`RESERVED_FILES`] of it free: the process stops
+    /// accepting before `accept` fails for want of descriptors.
+    pub fn from_config(config: &ServeConfig) -> ConnectionLimits {
+        let max_connections = match config.max_connections {
+            0 => default_max_connections(),
+            set => set,
+        };
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            max_connections: max_connections.max(1),
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    let files = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((_, hard)) => rlimit::increase_nofile_limit(hard).unwrap_or(1024),
+        Err(_) => 1024,
+    };
+    let connections = files.saturating_sub(RESERVED_FILES).max(64);
+    usize::try_from(connections).unwrap_or(usize::MAX)
+}
+
+/// Accepts connections until `shutdown` resolves, then waits (at most
+/// `limits.shutdown_timeout`) for the open ones to finish.
 ///
 /// HTTP/1.1 only, rather than `axum::serve`'s HTTP/1-or-2 connections: a
 /// connection's task is sized for the largest protocol it might speak, and
 /// tens of thousands of idle SSE streams pay for that in memory. Every
 /// client here (SDKs, OpenFeature providers, browsers behind a proxy) speaks
 /// HTTP/1.1; TLS and HTTP/2 belong to the proxy in front.
+///
+/// A connection that sends nothing, sends its headers too slowly, or sits
+/// idle between requests longer than the header-read timeout is closed
+/// (hyper arms that timer whenever it waits for a request head; an open
+/// stream is a response in flight, never waiting for one). Bodies have their
+/// own deadline where they are read (`extract::RawBody`).
 async fn serve_http1<S, B>(
     listener: TcpListener,
     app: S,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
@@ -261,8 +336,36 @@ where
 {
     let app = Arc::new(app);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut full_since_logged: Option<tokio::time::Instant> = None;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let permit = match open.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Say so, at most once a minute: an operator needs to know
+                // why new clients wait, a flood must not flood the log too.
+                if full_since_logged.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection limit reached: new connections wait until one closes \
+                         (raise --max-connections or the open-file limit)"
+                    );
+                    full_since_logged = Some(tokio::time::Instant::now());
+                }
+                tokio::select! {
+                    permit = open.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -278,19 +381,24 @@ where
         // Small SSE events go out at once rather than waiting for an ACK.
         let _ = stream.set_nodelay(true);
         let service = SharedApp(app.clone());
-        // No header-read timer, as with `axum::serve`: arming one per
-        // request costs measurably on this path; slow clients are the
-        // proxy's to cut off.
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             // A client that goes away mid-request is not the server's error.
             let _ = connection.await;
+            drop(permit);
         });
     }
     drop(listener);
-    connections.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_timeout, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout_secs = limits.shutdown_timeout.as_secs(),
+            "requests still in flight at the shutdown timeout; closing their connections"
+        );
+    }
     Ok(())
 }
 

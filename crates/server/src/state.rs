@@ -109,6 +109,8 @@ pub struct SharedState {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// When flags were last evaluated, waiting to be written in a batch.
     pub flag_usage: Arc<crate::usage::FlagUsage>,
+    /// Keys not (yet) known here: consulted in the store, coalesced.
+    pub unknown_keys: crate::auth::UnknownKeys,
 }
 
 impl AppState {
@@ -136,6 +138,7 @@ impl AppState {
             writes: Arc::new(tokio::sync::Mutex::new(())),
             stopping: tokio::sync::watch::Sender::new(false),
             flag_usage,
+            unknown_keys: crate::auth::UnknownKeys::default(),
         }))
     }
 }

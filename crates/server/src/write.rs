@@ -58,7 +58,11 @@ impl WriteMeta {
             confirmed: yes("x-confirm"),
             override_window: yes("x-override-change-window"),
             reason: header("x-change-reason"),
-            request_id: header("x-request-id"),
+            // A client's own request id is kept only when it is one the
+            // audit log takes: it is for correlation, never worth a refusal.
+            request_id: header("x-request-id").filter(|id| {
+                ff_store::text::check_name("request_id", id, ff_store::text::MAX_ID_CHARS).is_ok()
+            }),
             deployment_id: header("x-deployment-id"),
         }
     }
@@ -201,7 +205,10 @@ where
 /// Refuses changes that would introduce a configuration problem (an unknown
 /// segment, prerequisite or environment, a prerequisite cycle, an environment
 /// loop). Problems that existed before are not this write's fault.
-fn check_references(live: &LiveConfig, changes: &[AuditedChange]) -> Result<(), ApiError> {
+pub(crate) fn check_references(
+    live: &LiveConfig,
+    changes: &[AuditedChange],
+) -> Result<(), ApiError> {
     let only_flags = changes.iter().all(|c| {
         matches!(
             c.change,

@@ -6,6 +6,7 @@ mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};

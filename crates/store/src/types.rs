@@ -577,6 +577,16 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// Text the store does not take (a NUL character, a control character
+    /// in a name, an overlong reason): nothing was written.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Where: a field (`reason`) or a path in a document
+        /// (`flag[checkout].default_value`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Database(String),

@@ -526,6 +526,47 @@ async fn everyday_flag_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_environment_yaml_is_validated_and_applied() {
+    let setup = Setup::new().await;
+    // The product description's hierarchy, as written there, plus a flag.
+    setup.write(
+        "config/environments.yaml",
+        "environments:\n  development:\n    parent: null\n    description: \"Local development environment\"\n    auto_sync: false\n\n  staging:\n    parent: development\n    description: \"Staging environment for testing\"\n    auto_sync: true\n\n  production:\n    parent: staging\n    description: \"Production environment\"\n    auto_sync: false\n    approval_required: true\n\n  qa:\n    parent: staging\n    auto_sync: true\n",
+    );
+    setup.write(
+        "config/flags.yaml",
+        "flags:\n  - flag_id: qa_banner\n    default_value: false\n    environments: {qa: true}\n",
+    );
+    let valid = setup.ff(&["validate", "-f", "config"]).ok();
+    assert!(
+        valid
+            .stdout
+            .contains("valid: 1 flag(s), 0 segment(s), 4 environment(s)"),
+        "{}",
+        valid.stdout
+    );
+    let plan = setup.ff(&["apply", "-f", "config", "--dry-run"]).ok();
+    assert!(plan.stdout.contains("qa"), "{}", plan.stdout);
+    setup.ff(&["apply", "-f", "config", "--yes"]).ok();
+    assert_eq!(setup.flag("qa_banner").await["environments"]["qa"], true);
+    // A shape nothing understands is an error, not "valid: 0 flags".
+    setup.write("odd/environments.yaml", "environments: production\n");
+    let odd = setup.ff(&["validate", "-f", "odd"]).code(7);
+    assert!(
+        odd.stderr.contains("environments must be"),
+        "{}",
+        odd.stderr
+    );
+    setup.write("odd/environments.yaml", "flags: {flag_id: x}\n");
+    let odd = setup.ff(&["validate", "-f", "odd"]).code(7);
+    assert!(
+        odd.stderr.contains("flags must be a list"),
+        "{}",
+        odd.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flags_as_code_validate_apply_export_import() {
     let setup = Setup::new().await;
     setup.write(

@@ -11,6 +11,7 @@ mod nodes;
 mod rollout_plans;
 mod scheduler;
 mod shutdown;
+mod startup;
 mod streams;
 mod support;
 mod writes;

@@ -14,12 +14,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::document::{Format, read_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, QueryParams, RawBody};
 use crate::governance::{enabled_in, static_value};
 use crate::live::LiveConfig;
-use crate::routes::transfer::read_document;
 use crate::state::AppState;
+
+/// The largest `flag-dependencies.yaml` checked (a few thousand
+/// dependencies; the body limit of other routes is larger).
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
 /// The query of `POST /api/v1/dependencies/check`.
 #[derive(Debug, Default, Deserialize)]
@@ -61,8 +65,12 @@ pub async fn check_dependencies(
     if !live.environments.contains_key(&environment) {
         return Err(ApiError::not_found("environment", &environment));
     }
-    let document = read_document(&headers, query.format.as_deref(), &body)?;
-    let requirements = parse_requirements(&document)?;
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let format = Format::of(&headers, query.format.as_deref())?;
+    let requirements =
+        read_document(body, format, |document| parse_requirements(&document)).await?;
     let tree = live.environment_tree();
     let results: Vec<Value> = requirements
         .iter()

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
 use crate::state::AppState;
 
@@ -46,7 +46,7 @@ pub async fn evaluate_flag(
     principal: Principal,
     Path(key): Path<String>,
     QueryParams(query): QueryParams<OfrepQuery>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
@@ -85,7 +85,7 @@ pub async fn evaluate_flags(
     principal: Principal,
     headers: HeaderMap,
     QueryParams(query): QueryParams<OfrepQuery>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {

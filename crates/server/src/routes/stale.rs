@@ -28,6 +28,10 @@ pub struct StaleQuery {
     rollout_days: Option<u32>,
 }
 
+/// The longest look back, in days: dates further back than this are not
+/// worth a calendar's arithmetic.
+const MAX_DAYS: u32 = 36_500;
+
 /// `GET /api/v1/flags/stale`.
 pub async fn list_stale_flags(
     State(state): State<AppState>,
@@ -37,18 +41,24 @@ pub async fn list_stale_flags(
     principal.require(Role::Viewer)?;
     let unused_days = query.unused_days.unwrap_or(30);
     let rollout_days = query.rollout_days.unwrap_or(14);
-    if unused_days == 0 || rollout_days == 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "unused_days and rollout_days must be at least 1",
-        ));
+    for (name, days) in [("unused_days", unused_days), ("rollout_days", rollout_days)] {
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be between 1 and {MAX_DAYS} (100 years), found {days}"),
+            ));
+        }
     }
     // What this node saw since its last flush counts too.
     crate::flush_flag_usage(&state).await;
     let usage = state.store.flag_usage().await?;
     let now = state.clock.now();
-    let unused_since = now - Duration::days(i64::from(unused_days));
-    let constant_since = now - Duration::days(i64::from(rollout_days));
+    let days_ago = |days: u32| {
+        now.checked_sub(Duration::days(i64::from(days)))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    };
+    let unused_since = days_ago(unused_days);
+    let constant_since = days_ago(rollout_days);
     let live = state.live.current();
     let tree = live.environment_tree();
     let every_flag = usage.get(ALL_FLAGS).copied();

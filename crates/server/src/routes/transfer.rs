@@ -13,12 +13,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::document::{Format, read_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
 use crate::routes::environments::parse_environment_settings;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change};
+use crate::write::{WriteMeta, apply, change, check_references};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -51,7 +52,7 @@ pub async fn export_configuration(
     match query.format.as_deref() {
         None | Some("json") => Ok(axum::Json(document).into_response()),
         Some("yaml") => {
-            let text = serde_norway::to_string(&document)
+            let text = serde_saphyr::to_string(&document)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             let mut response = text.into_response();
             response.headers_mut().insert(
@@ -88,7 +89,8 @@ pub struct ImportQuery {
     /// Also delete flags and segments that the document does not contain.
     #[serde(default)]
     prune: bool,
-    /// `json` or `yaml`; by default from `Content-Type`, else JSON then YAML.
+    /// `json` or `yaml`; by default from `Content-Type` (undeclared: JSON,
+    /// else YAML).
     format: Option<String>,
 }
 
@@ -103,14 +105,17 @@ pub async fn import_configuration(
     RawBody(body): RawBody,
 ) -> ApiResult<axum::Json<Value>> {
     principal.require(Role::Editor)?;
-    let document = read_document(&headers, query.format.as_deref(), &body)?;
-    let incoming = Incoming::parse(&document)?;
+    let format = Format::of(&headers, query.format.as_deref())?;
+    let incoming = read_document(body, format, |document| Incoming::parse(&document)).await?;
     if !incoming.environments.is_empty() {
         principal.require(Role::Admin)?;
     }
     let live = state.live.current();
     let plan = plan_import(&live, &incoming, query.prune);
     if query.dry_run {
+        // Checked exactly as the real import would be, so that a dry run
+        // that passes is one that can be applied.
+        check_references(&live, &plan.changes)?;
         return Ok(axum::Json(plan.report(true, None)));
     }
     if plan.changes.is_empty() {
@@ -128,41 +133,6 @@ pub async fn import_configuration(
     .await?;
     let plan = report.unwrap_or(plan);
     Ok(axum::Json(plan.report(false, Some(committed.revision))))
-}
-
-/// A JSON or YAML body, by `?format=` or `Content-Type` (else JSON, then
-/// YAML).
-pub(crate) fn read_document(
-    headers: &HeaderMap,
-    format: Option<&str>,
-    body: &[u8],
-) -> Result<Value, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("invalid_body", "the document must be UTF-8 text"))?;
-    let yaml = || {
-        serde_norway::from_str::<Value>(text).map_err(|e| {
-            ApiError::bad_request("malformed_yaml", format!("the body is not valid YAML: {e}"))
-        })
-    };
-    let json = || {
-        serde_json::from_str::<Value>(text).map_err(|e| {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-        })
-    };
-    match format {
-        Some("yaml") => yaml(),
-        Some("json") => json(),
-        Some(other) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("format: unknown format \"{other}\"; expected json or yaml"),
-        )),
-        None if content_type.contains("yaml") => yaml(),
-        None => json().or_else(|json_error| yaml().map_err(|_| json_error)),
-    }
 }
 
 /// A parsed import document.
@@ -211,15 +181,11 @@ impl Incoming {
             }
         };
         let mut environments = Vec::new();
-        for (i, item) in list("environments", &mut problems).iter().enumerate() {
-            match parse_environment_settings(item) {
+        for (path, item) in environment_entries(map.get("environments"), &mut problems) {
+            match parse_environment_settings(&item) {
                 Ok(settings) => environments.push(settings),
                 Err(ApiError::Validation(found)) => {
-                    problems.extend(
-                        found
-                            .into_iter()
-                            .map(|p| p.prefixed(&format!("environments[{i}]"))),
-                    );
+                    problems.extend(found.into_iter().map(|p| p.prefixed(&path)));
                 }
                 Err(other) => return Err(other),
             }
@@ -256,6 +222,62 @@ impl Incoming {
             })
         } else {
             Err(ApiError::Validation(problems))
+        }
+    }
+}
+
+/// The environments of an import, each with its path for problems: the
+/// export's list (`[{key: development, …}]`) or the product description's
+/// map (`{development: {parent: null, …}}`, keyed by name).
+fn environment_entries(
+    section: Option<&Value>,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Value)> {
+    match section {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (format!("environments[{i}]"), item.clone()))
+            .collect(),
+        Some(Value::Object(by_name)) => {
+            let mut entries = Vec::new();
+            for (name, settings) in by_name {
+                let path = format!("environments.{name}");
+                let mut settings = match settings {
+                    Value::Object(settings) => settings.clone(),
+                    Value::Null => serde_json::Map::new(),
+                    _ => {
+                        problems.push(Problem::error(
+                            path,
+                            "expected the environment's settings (parent, description, auto_sync, …)",
+                        ));
+                        continue;
+                    }
+                };
+                match settings.get("key") {
+                    None => {
+                        settings.insert("key".into(), Value::String(name.clone()));
+                    }
+                    Some(Value::String(key)) if key == name => {}
+                    Some(other) => {
+                        problems.push(Problem::error(
+                            format!("{path}.key"),
+                            format!("{other} differs from the environment's name \"{name}\""),
+                        ));
+                        continue;
+                    }
+                }
+                entries.push((path, Value::Object(settings)));
+            }
+            entries
+        }
+        Some(_) => {
+            problems.push(Problem::error(
+                "environments",
+                "expected a list of environments, or a map from name to settings",
+            ));
+            Vec::new()
         }
     }
 }

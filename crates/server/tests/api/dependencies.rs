@@ -362,6 +362,15 @@ async fn stale_flags_by_use_and_by_constant_value(app: TestApp) {
     app.get("/api/v1/flags/stale?unused_days=0", ADMIN_TOKEN)
         .await
         .expect_error(400, "invalid_query");
+    // Far enough back to overflow a date: refused, naming the field.
+    let reply = app
+        .get("/api/v1/flags/stale?unused_days=4400000", ADMIN_TOKEN)
+        .await;
+    let error = reply.expect_error(400, "invalid_query");
+    assert!(
+        error["message"].as_str().unwrap().contains("unused_days"),
+        "{reply}"
+    );
     app.get("/api/v1/flags/stale?days=3", ADMIN_TOKEN)
         .await
         .expect_error(400, "invalid_query");

@@ -67,6 +67,7 @@ mod errors;
 mod evaluate;
 mod flags;
 mod governance;
+mod hardening;
 mod health;
 mod history;
 mod ofrep;

@@ -175,6 +175,18 @@ impl TestApp {
             .expect("the backend is available")
     }
 
+    /// A second node of the same service: another process's worth of state
+    /// on the same database and settings (stopped when the test ends).
+    pub async fn another_node(&self) -> TestApp {
+        TestApp::serve(
+            self.backend,
+            self.config.clone(),
+            self.databases.clone(),
+            None,
+        )
+        .await
+    }
+
     /// Shuts the service down gracefully (in-flight requests finish, key
     /// usage is flushed).
     pub async fn shutdown(mut self) {

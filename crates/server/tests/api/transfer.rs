@@ -11,6 +11,8 @@ api_tests!(
     dry_run_reports_and_writes_nothing,
     prune_deletes_what_the_document_lacks,
     invalid_imports_are_refused,
+    the_seeds_environment_map_is_imported,
+    a_dry_run_refuses_what_the_import_would,
 );
 
 /// The seed flags, a segment, a flag that uses it, and an extra environment.
@@ -137,7 +139,7 @@ async fn export_then_import_reproduces_the_configuration(app: TestApp) {
             .starts_with("application/yaml")
     );
     let text = yaml.body.as_str().unwrap().to_owned();
-    let parsed: Value = serde_norway::from_str(&text).unwrap();
+    let parsed: Value = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(parsed, document);
     let from_yaml = app.fresh(|_| {}).await;
     from_yaml
@@ -356,4 +358,84 @@ async fn invalid_imports_are_refused(app: TestApp) {
         .unwrap()
         .retain(|f| f["flag_id"] != "editor_imported");
     assert_eq!(after, before);
+}
+
+/// The product description's `environments:` YAML, as written there.
+const SEED_ENVIRONMENTS: &str = r#"environments:
+  development:
+    parent: null
+    description: "Local development environment"
+    auto_sync: false
+
+  staging:
+    parent: development
+    description: "Staging environment for testing"
+    auto_sync: true
+
+  production:
+    parent: staging
+    description: "Production environment"
+    auto_sync: false
+    approval_required: true
+
+  qa:
+    parent: staging
+    description: "QA"
+    auto_sync: true
+"#;
+
+async fn the_seeds_environment_map_is_imported(app: TestApp) {
+    let import = |body: &'static str| {
+        app.send(
+            app.request(Method::POST, "/api/v1/import", Some(ADMIN_TOKEN))
+                .header("content-type", "application/yaml")
+                .body(body),
+        )
+    };
+    let reply = import(SEED_ENVIRONMENTS).await.expect_status(200);
+    let created: Vec<&str> = reply.body["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["key"].as_str())
+        .collect();
+    assert!(created.contains(&"qa"), "{reply}");
+    let qa = app
+        .get("/api/v1/environments/qa", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    assert_eq!(qa.body["parent"], "staging", "{qa}");
+    assert_eq!(qa.body["auto_sync"], true, "{qa}");
+    let production = app
+        .get("/api/v1/environments/production", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    assert_eq!(production.body["approval_required"], true, "{production}");
+    // Unrecognised shapes are errors, never silently nothing.
+    let reply = import("environments: just a string\n").await;
+    let problems = problems(&reply);
+    assert_eq!(reply.status, 422, "{reply}");
+    assert!(
+        problems.iter().any(|(path, _)| path == "environments"),
+        "{reply}"
+    );
+    let reply = import("environments:\n  qa:\n    key: staging\n").await;
+    assert_eq!(reply.status, 422, "{reply}");
+    assert!(reply.to_string().contains("environments.qa.key"), "{reply}");
+}
+
+async fn a_dry_run_refuses_what_the_import_would(app: TestApp) {
+    let document = json!({"flags": [
+        {"flag_id": "cycle_a", "default_value": false,
+         "depends_on": [{"flag": "cycle_b", "required_value": true}]},
+        {"flag_id": "cycle_b", "default_value": false,
+         "depends_on": [{"flag": "cycle_a", "required_value": true}]},
+    ]});
+    let real = app.post("/api/v1/import", ADMIN_TOKEN, &document).await;
+    assert_eq!(real.status, 422, "{real}");
+    let dry = app
+        .post("/api/v1/import?dry_run=true", ADMIN_TOKEN, &document)
+        .await;
+    assert_eq!(dry.status, 422, "the dry run must refuse it too: {dry}");
+    assert_eq!(dry.body, real.body);
 }

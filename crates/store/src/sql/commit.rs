@@ -108,6 +108,7 @@ fn document<T: serde::Serialize>(
         message: format!("cannot serialize: {e}"),
     };
     let json = serde_json::to_value(value).map_err(fail)?;
+    crate::text::check_document(&format!("{}[{key}]", kind.as_str()), &json)?;
     let text = serde_json::to_string(&json).map_err(fail)?;
     Ok((json, text))
 }
@@ -133,6 +134,7 @@ where
     usize: ColumnIndex<DB::Row>,
 {
     pub(crate) async fn commit(&self, set: ChangeSet) -> Result<Committed, StoreError> {
+        crate::text::check_change_set(&set)?;
         let mut tx = DB::begin_write(self.write_pool()).await.map_err(db_error)?;
         match Self::apply_all(&mut tx, &set).await {
             Ok(committed) => {
@@ -710,6 +712,7 @@ where
         new: &NewApiKey,
     ) -> Result<Applied, StoreError> {
         let kind = ResourceKind::ApiKey;
+        crate::text::check_name("name", &new.name, crate::text::MAX_ID_CHARS)?;
         if Self::current_api_key(conn, &new.id).await?.is_some() {
             return Err(StoreError::Conflict {
                 kind,
