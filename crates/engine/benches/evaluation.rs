@@ -477,11 +477,34 @@ fn compile_10000(c: &mut Criterion) {
     group.finish();
 }
 
+/// One flag whose rule lists 40 000 user ids (the size a hostile or careless
+/// writer reported to take 2.7 s to compile): parsing and compiling it.
+fn in_list_40000(c: &mut Criterion) {
+    let ids: Vec<String> = (0..40_000).map(|i| format!("user-{i}")).collect();
+    let doc = serde_json::json!({
+        "flag_id": "allow_list",
+        "default_value": false,
+        "targeting_rules": [{"name": "listed", "value": true,
+            "conditions": [{"attribute": "user_id", "operator": "in", "value": ids}]}],
+    });
+    let (segments, environments) = (parse_segments(), Environment::seed_tree());
+    let mut group = c.benchmark_group("in_list_40000");
+    group.sample_size(10);
+    group.bench_function("parse_and_compile", |b| {
+        b.iter_with_large_drop(|| {
+            let flags = parse_flags(std::slice::from_ref(black_box(&doc)));
+            Snapshot::compile(&flags, &segments, &environments).expect("a valid configuration")
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     boolean_no_rules,
     targeted_rule,
     bulk_1000,
-    compile_10000
+    compile_10000,
+    in_list_40000
 );
 criterion_main!(benches);

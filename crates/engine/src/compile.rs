@@ -60,30 +60,7 @@ impl Snapshot {
         environments: &[Environment],
     ) -> Snapshot {
         let flags: Vec<&Flag> = flags.iter().map(Borrow::borrow).collect();
-        let compiled_segments: Arc<[CompiledSegment]> = {
-            let index: FastMap<Box<str>, usize> = segments
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Box::from(s.segment_id.as_str()), i))
-                .collect();
-            segments
-                .iter()
-                .map(|s| CompiledSegment {
-                    conditions: s
-                        .conditions
-                        .iter()
-                        .filter_map(|c| compile_condition(c, &index))
-                        .collect(),
-                })
-                .collect()
-        };
-        let segment_index: Arc<FastMap<Box<str>, usize>> = Arc::new(
-            segments
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Box::from(s.segment_id.as_str()), i))
-                .collect(),
-        );
+        let (compiled_segments, segment_index) = compile_segments(segments);
         let tree: FastMap<&str, &Environment> =
             environments.iter().map(|e| (e.key.as_str(), e)).collect();
         let flag_index: FastMap<Box<str>, usize> = flags
@@ -166,6 +143,56 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot with new segments (all of them, as after the change),
+    /// compiling the segments and only the flags that must follow them:
+    /// none when segments only changed their conditions (flags refer to a
+    /// segment by its place, which stays), and `using_segments` (the flags
+    /// that test membership, see [`Flag::uses_segments`]) when a segment
+    /// was created or deleted. The environment tree must be the one this
+    /// snapshot was built with.
+    pub fn with_segments_changed(
+        &self,
+        segments: &[Segment],
+        using_segments: &[impl Borrow<Flag>],
+        environments: &[Environment],
+    ) -> Snapshot {
+        let (compiled_segments, segment_index) = compile_segments(segments);
+        let same_places = self
+            .environments
+            .values()
+            .next()
+            .is_none_or(|env| *env.segment_index == *segment_index);
+        let mut updated: FastMap<String, EnvironmentSnapshot> = self
+            .environments
+            .iter()
+            .map(|(key, env)| {
+                let mut env = env.shallow_copy();
+                env.segments = compiled_segments.clone();
+                env.segment_index = segment_index.clone();
+                (key.clone(), env)
+            })
+            .collect();
+        if !same_places {
+            let tree: FastMap<&str, &Environment> =
+                environments.iter().map(|e| (e.key.as_str(), e)).collect();
+            for flag in using_segments {
+                for (env, compiled) in
+                    compile_for_environments(flag.borrow(), environments, &tree, &segment_index)
+                {
+                    if let Some(snapshot) = updated.get_mut(env) {
+                        snapshot.upsert(Arc::new(compiled));
+                    }
+                }
+            }
+        }
+        Snapshot {
+            environments: updated
+                .into_iter()
+                .map(|(key, env)| (key, Arc::new(env)))
+                .collect(),
+        }
+    }
+
     /// The snapshot of one environment.
     pub fn environment(&self, key: &str) -> Option<&Arc<EnvironmentSnapshot>> {
         self.environments.get(key)
@@ -175,6 +202,30 @@ impl Snapshot {
     pub fn environment_keys(&self) -> impl Iterator<Item = &str> {
         self.environments.keys().map(String::as_str)
     }
+}
+
+/// Where each segment is, by id.
+type SegmentIndex = FastMap<Box<str>, usize>;
+
+/// Every segment compiled, and where each is by id (how compiled flags
+/// and segments refer to one).
+fn compile_segments(segments: &[Segment]) -> (Arc<[CompiledSegment]>, Arc<SegmentIndex>) {
+    let index: FastMap<Box<str>, usize> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (Box::from(s.segment_id.as_str()), i))
+        .collect();
+    let compiled = segments
+        .iter()
+        .map(|s| CompiledSegment {
+            conditions: s
+                .conditions
+                .iter()
+                .filter_map(|c| compile_condition(c, &index))
+                .collect(),
+        })
+        .collect();
+    (compiled, Arc::new(index))
 }
 
 /// One flag compiled for every environment. Each distinct rule list is
@@ -455,8 +506,34 @@ pub(crate) enum Ordering {
 #[derive(Debug)]
 pub(crate) struct ScalarSet {
     pub(crate) strings: StringSet,
-    pub(crate) numbers: Box<[f64]>,
+    pub(crate) numbers: NumberSet,
     pub(crate) booleans: [bool; 2],
+}
+
+/// Numbers of an `in` list, sorted (`-0` as `0`) for a binary search.
+#[derive(Debug)]
+pub(crate) struct NumberSet(Box<[f64]>);
+
+impl NumberSet {
+    fn new(mut numbers: Vec<f64>) -> NumberSet {
+        for n in &mut numbers {
+            *n = normal_zero(*n);
+        }
+        numbers.sort_unstable_by(f64::total_cmp);
+        numbers.dedup();
+        NumberSet(numbers.into_boxed_slice())
+    }
+
+    /// Whether the list holds `n` (`0` and `-0` are equal, as in JSON).
+    pub(crate) fn contains(&self, n: f64) -> bool {
+        let n = normal_zero(n);
+        self.0.binary_search_by(|probe| probe.total_cmp(&n)).is_ok()
+    }
+}
+
+/// `-0.0` as `0.0`, so that the total order agrees with `==` on zeros.
+fn normal_zero(n: f64) -> f64 {
+    if n == 0.0 { 0.0 } else { n }
 }
 
 /// Strings of an `in` list: a short list is scanned (cheaper than hashing),
@@ -471,10 +548,18 @@ impl StringSet {
     /// Lists up to this long are scanned.
     const SCAN_LIMIT: usize = 8;
 
-    fn new(strings: Vec<Box<str>>) -> StringSet {
+    fn new(mut strings: Vec<Box<str>>) -> StringSet {
         if strings.len() <= StringSet::SCAN_LIMIT {
-            StringSet::Few(strings.into_boxed_slice())
+            let mut unique: Vec<Box<str>> = Vec::with_capacity(strings.len());
+            for s in strings {
+                if !unique.contains(&s) {
+                    unique.push(s);
+                }
+            }
+            StringSet::Few(unique.into_boxed_slice())
         } else {
+            strings.sort_unstable();
+            strings.dedup();
             StringSet::Many(strings.into_iter().collect())
         }
     }
@@ -625,23 +710,59 @@ fn scalar(value: &Value) -> Option<Scalar> {
 }
 
 fn scalar_set(items: &[Value]) -> ScalarSet {
-    let mut set = ScalarSet {
-        strings: StringSet::Few(Box::default()),
-        numbers: Box::default(),
-        booleans: [false; 2],
-    };
     let mut numbers = Vec::new();
     let mut strings: Vec<Box<str>> = Vec::new();
+    let mut booleans = [false; 2];
     for item in items {
         match scalar(item) {
-            Some(Scalar::Str(s)) if !strings.contains(&s) => strings.push(s),
-            Some(Scalar::Str(_)) => {}
+            Some(Scalar::Str(s)) => strings.push(s),
             Some(Scalar::Num(n)) => numbers.push(n),
-            Some(Scalar::Bool(b)) => set.booleans[usize::from(b)] = true,
+            Some(Scalar::Bool(b)) => booleans[usize::from(b)] = true,
             None => {}
         }
     }
-    set.numbers = numbers.into_boxed_slice();
-    set.strings = StringSet::new(strings);
-    set
+    // Linear in the list's length: a list of 200 000 user ids compiles in
+    // milliseconds (de-duplicating by scanning made it quadratic: minutes).
+    ScalarSet {
+        strings: StringSet::new(strings),
+        numbers: NumberSet::new(numbers),
+        booleans,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn in_lists_deduplicate_and_find_every_member() {
+        let long: Vec<Value> = (0..1000)
+            .flat_map(|i| {
+                [
+                    json!(format!("user-{i}")),
+                    json!(i),
+                    json!(format!("user-{i}")),
+                ]
+            })
+            .chain([json!(-0.0), json!(2.5), json!(true)])
+            .collect();
+        let set = scalar_set(&long);
+        let StringSet::Many(strings) = &set.strings else {
+            panic!("a long list is hashed");
+        };
+        assert_eq!(strings.len(), 1000);
+        assert!(set.strings.contains("user-999") && !set.strings.contains("user-1000"));
+        assert!(set.numbers.contains(0.0) && set.numbers.contains(-0.0));
+        assert!(set.numbers.contains(999.0) && set.numbers.contains(2.5));
+        assert!(!set.numbers.contains(1000.0) && !set.numbers.contains(-1.0));
+        assert_eq!(set.booleans, [false, true]);
+
+        let short = scalar_set(&[json!("a"), json!("b"), json!("a"), json!(0)]);
+        let StringSet::Few(strings) = &short.strings else {
+            panic!("a short list is scanned");
+        };
+        assert_eq!(strings.len(), 2);
+        assert!(short.numbers.contains(-0.0));
+    }
 }

@@ -413,7 +413,7 @@ fn scalar_equals(operand: &Scalar, value: &Value) -> bool {
 fn set_contains(set: &crate::compile::ScalarSet, value: &Value) -> bool {
     match value {
         Value::String(s) => set.strings.contains(s),
-        Value::Number(n) => n.as_f64().is_some_and(|n| set.numbers.contains(&n)),
+        Value::Number(n) => n.as_f64().is_some_and(|n| set.numbers.contains(n)),
         Value::Bool(b) => set.booleans[usize::from(*b)],
         _ => false,
     }

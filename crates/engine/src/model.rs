@@ -50,6 +50,27 @@ pub struct Flag {
     pub depends_on: Vec<Dependency>,
 }
 
+impl Flag {
+    /// Whether any rule of the flag (at flag level or in an environment)
+    /// tests segment membership: such a flag is compiled against the
+    /// segments, and is recompiled when the set of segments changes.
+    pub fn uses_segments(&self) -> bool {
+        let rules_use = |rules: &[Rule]| {
+            rules
+                .iter()
+                .flat_map(|rule| &rule.conditions)
+                .any(|condition| condition.operator.is_segment())
+        };
+        rules_use(&self.targeting_rules)
+            || self.environments.values().any(|entry| match entry {
+                EnvironmentEntry::Config(config) => {
+                    config.targeting_rules.as_deref().is_some_and(rules_use)
+                }
+                EnvironmentEntry::Value(_) => false,
+            })
+    }
+}
+
 /// The type of a flag's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -83,3 +83,73 @@ fn incremental_updates_match_a_full_build() {
         }
     }
 }
+
+/// `Snapshot::with_segments_changed` decides exactly as a snapshot built from
+/// scratch: when a segment's conditions change (no flag recompiled), and when
+/// a segment is deleted or created (the flags using segments recompiled).
+#[test]
+fn segment_changes_match_a_full_build() {
+    let doc = vectors("operators.json");
+    let environments = Environment::seed_tree();
+    let flags: Vec<Flag> = doc["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| parse_flag(f).ok())
+        .collect();
+    let segments: Vec<ff_engine::Segment> = doc["segments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| parse_segment(s).ok())
+        .collect();
+    assert!(segments.len() >= 2 && flags.iter().any(Flag::uses_segments));
+    let using: Vec<&Flag> = flags.iter().filter(|f| f.uses_segments()).collect();
+
+    // Each segment's conditions swapped with the next one's (same places).
+    let mut swapped = segments.clone();
+    for i in 0..swapped.len() {
+        let next = segments[(i + 1) % segments.len()].conditions.clone();
+        swapped[i].conditions = next;
+    }
+    // The first segment deleted (every later one moves up a place).
+    let without_first: Vec<_> = segments[1..].to_vec();
+    // A new segment in front (every one moves down a place).
+    let mut with_new = vec![
+        parse_segment(&serde_json::json!({
+            "segment_id": "aaa_first",
+            "conditions": [{"attribute": "country", "operator": "equals", "value": "IT"}]
+        }))
+        .unwrap_or_else(|e| panic!("{e:?}")),
+    ];
+    with_new.extend(segments.iter().cloned());
+
+    let initial = Snapshot::build(&flags, &segments, &environments);
+    for (label, after) in [
+        ("swapped", &swapped),
+        ("without_first", &without_first),
+        ("with_new", &with_new),
+    ] {
+        let updated = initial.with_segments_changed(after, &using, &environments);
+        let rebuilt = Snapshot::build(&flags, after, &environments);
+        for case in doc["cases"].as_array().into_iter().flatten() {
+            let context = Context::from_json(case["context"].clone()).unwrap_or_default();
+            for env in &environments {
+                let (Some(a), Some(b)) =
+                    (updated.environment(&env.key), rebuilt.environment(&env.key))
+                else {
+                    panic!("{label}: environment {} missing", env.key);
+                };
+                for flag in &flags {
+                    assert_eq!(
+                        a.evaluate(&flag.flag_id, &context),
+                        b.evaluate(&flag.flag_id, &context),
+                        "{label}: {} in {} for {context:?}",
+                        flag.flag_id,
+                        env.key
+                    );
+                }
+            }
+        }
+    }
+}
