@@ -14,19 +14,25 @@
 //! falls [`crate::live::STREAM_BUFFER`] batches behind is dropped and catches
 //! up on reconnect. A stream ends when its key is revoked.
 //!
-//! A batch's events are built once per environment and shared by every
-//! subscriber of that environment (see [`shared_batch_events`]): with
-//! thousands of subscribers, projecting and serialising the changed documents
-//! for each of them would cost more than sending them.
+//! Events are written once and shared, never copied per subscriber: a
+//! batch's events are built once per environment (see
+//! [`shared_batch_events`]), and the opening `put` once per revision and
+//! environment (see [`shared_put`]), as reference-counted bytes that every
+//! stream hands to the connection as they are. With thousands of
+//! subscribers, projecting and serialising per subscriber would cost more
+//! than sending, a connect would cost in proportion to the configuration,
+//! and a subscriber that never reads would hold its own copy of the whole
+//! rule set.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -49,8 +55,12 @@ pub struct StreamQuery {
     environment: Option<String>,
 }
 
-type BoxedEvents = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;
-type EventStream = Sse<axum::response::sse::KeepAliveStream<BoxedEvents>>;
+/// One server-sent event, already in wire form (`event:`, `data:`, `id:`
+/// lines and the blank line that ends it), shared by reference count.
+type Event = Bytes;
+
+/// A streaming response of events.
+type EventStream = Response;
 
 /// `GET /api/v1/stream`: the environment's rules for server-side SDKs.
 pub async fn stream_flags(
@@ -84,10 +94,10 @@ pub async fn stream_flags(
         Some(seen) if seen < live.revision => {
             match catch_up(&state, &live, &environment, seen).await {
                 Some(events) => pending.extend(events),
-                None => pending.push_back(put(&live, &environment)),
+                None => pending.push_back(shared_put(&live, &environment)),
             }
         }
-        _ => pending.push_back(put(&live, &environment)),
+        _ => pending.push_back(shared_put(&live, &environment)),
     }
     let rules = RulesStream {
         live: state.live.clone(),
@@ -132,9 +142,59 @@ pub async fn stream_ofrep(
     )))
 }
 
-fn sse(stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> EventStream {
-    let boxed: BoxedEvents = Box::pin(stream);
-    Sse::new(boxed).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+/// The response for a stream of events: `text/event-stream`, a comment
+/// whenever nothing was sent for [`KEEP_ALIVE`] (so that proxies keep it
+/// open), each event handed to the connection as shared bytes.
+fn sse(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> EventStream {
+    let events = Box::pin(events);
+    let with_keep_alive = futures::stream::unfold(events, |mut events| async move {
+        use futures::StreamExt as _;
+        match tokio::time::timeout(KEEP_ALIVE, events.next()).await {
+            Ok(Some(event)) => Some((event, events)),
+            Ok(None) => None,
+            Err(_) => Some((Ok(Bytes::from_static(b":\n\n")), events)),
+        }
+    });
+    let mut response = Response::new(Body::from_stream(with_keep_alive));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// An event in wire form. `data` is compact JSON (one line) or plain text;
+/// each of its lines becomes a `data:` line, as the format requires.
+fn event(name: &str, data: &str, id: Option<i64>) -> Event {
+    let mut wire = String::with_capacity(data.len() + name.len() + 32);
+    wire.push_str("event: ");
+    wire.push_str(name);
+    wire.push('\n');
+    for line in data.split('\n') {
+        wire.push_str("data: ");
+        wire.push_str(line);
+        wire.push('\n');
+    }
+    if let Some(id) = id {
+        wire.push_str("id: ");
+        wire.push_str(itoa::Buffer::new().format(id));
+        wire.push('\n');
+    }
+    wire.push('\n');
+    Bytes::from(wire)
+}
+
+/// The same event with `id: <revision>` (the last of a revision's events).
+fn with_id(event: &Event, revision: i64) -> Event {
+    let mut wire = Vec::with_capacity(event.len() + 24);
+    // Before the blank line that ends the event.
+    wire.extend_from_slice(&event[..event.len().saturating_sub(1)]);
+    wire.extend_from_slice(b"id: ");
+    wire.extend_from_slice(itoa::Buffer::new().format(revision).as_bytes());
+    wire.extend_from_slice(b"\n\n");
+    Bytes::from(wire)
 }
 
 fn last_event_id(headers: &HeaderMap) -> Option<i64> {
@@ -226,15 +286,12 @@ impl RefetchStream {
 fn refetch(revision: Option<i64>) -> Event {
     // Written directly: this is sent to every OFREP subscriber on every change.
     match revision {
-        Some(revision) => Event::default()
-            .event("message")
-            .data(format!(
-                r#"{{"type":"refetchEvaluation","etag":"{revision}"}}"#
-            ))
-            .id(revision.to_string()),
-        None => Event::default()
-            .event("message")
-            .data(r#"{"type":"refetchEvaluation"}"#),
+        Some(revision) => event(
+            "message",
+            &format!(r#"{{"type":"refetchEvaluation","etag":"{revision}"}}"#),
+            Some(revision),
+        ),
+        None => event("message", r#"{"type":"refetchEvaluation"}"#, None),
     }
 }
 
@@ -297,7 +354,7 @@ fn batch_events(live: &LiveConfig, environment: &str, batch: &ChangeBatch) -> Ve
         .iter()
         .any(|c| c.kind == ff_store::ResourceKind::Environment);
     let mut events = if batch.reload || tree_changed {
-        vec![put_event(live, environment)]
+        vec![put_event(live, environment, false)]
     } else {
         // One event per resource, however often it changed in the batch.
         let changed: BTreeMap<(&str, &str), ()> = batch
@@ -315,7 +372,7 @@ fn batch_events(live: &LiveConfig, environment: &str, batch: &ChangeBatch) -> Ve
             .collect()
     };
     if let Some(last) = events.pop() {
-        events.push(last.id(batch.revision.to_string()));
+        events.push(with_id(&last, batch.revision));
     }
     events
 }
@@ -335,18 +392,22 @@ fn resource_event(live: &LiveConfig, environment: &str, kind: &str, key: &str) -
             .map(|s| serde_json::to_value(&s.segment)),
     };
     match document {
-        Some(Ok(document)) => Event::default().event("patch").data(
-            json!({ "revision": live.revision, "kind": kind, "key": key, "document": document })
+        Some(Ok(document)) => event(
+            "patch",
+            &json!({ "revision": live.revision, "kind": kind, "key": key, "document": document })
                 .to_string(),
+            None,
         ),
-        _ => Event::default()
-            .event("delete")
-            .data(json!({ "revision": live.revision, "kind": kind, "key": key }).to_string()),
+        _ => event(
+            "delete",
+            &json!({ "revision": live.revision, "kind": kind, "key": key }).to_string(),
+            None,
+        ),
     }
 }
 
-/// The whole rule set of an environment.
-fn put_event(live: &LiveConfig, environment: &str) -> Event {
+/// The whole rule set of an environment; `id` adds the revision as its id.
+fn put_event(live: &LiveConfig, environment: &str, id: bool) -> Event {
     let tree = live.environment_tree();
     let flags: Vec<Value> = live
         .flags
@@ -362,11 +423,46 @@ fn put_event(live: &LiveConfig, environment: &str) -> Event {
         "flags": flags,
         "segments": segments,
     });
-    Event::default().event("put").data(data.to_string())
+    event("put", &data.to_string(), id.then_some(live.revision))
 }
 
-fn put(live: &LiveConfig, environment: &str) -> Event {
-    put_event(live, environment).id(live.revision.to_string())
+/// The latest `put` of each environment, built by the first subscriber of a
+/// revision and shared by the others.
+static PUTS: Mutex<Vec<CachedPut>> = Mutex::new(Vec::new());
+
+struct CachedPut {
+    revision: i64,
+    environment: String,
+    event: Event,
+}
+
+/// [`put_event`] of `live`, built once per revision and environment: a
+/// connect costs a lookup, not a projection of every flag, and every
+/// subscriber shares the same bytes.
+fn shared_put(live: &LiveConfig, environment: &str) -> Event {
+    let mut puts = PUTS.lock().unwrap_or_else(PoisonError::into_inner);
+    match puts.iter_mut().find(|p| p.environment == environment) {
+        Some(cached) if cached.revision == live.revision => cached.event.clone(),
+        Some(cached) => {
+            let event = put_event(live, environment, true);
+            // An older view (a request that read the configuration just
+            // before a change) must not replace a newer put.
+            if live.revision > cached.revision {
+                cached.revision = live.revision;
+                cached.event = event.clone();
+            }
+            event
+        }
+        None => {
+            let event = put_event(live, environment, true);
+            puts.push(CachedPut {
+                revision: live.revision,
+                environment: environment.to_owned(),
+                event: event.clone(),
+            });
+            event
+        }
+    }
 }
 
 /// The events that bring a subscriber from revision `seen` to the current
@@ -392,4 +488,46 @@ async fn catch_up(
         reload: false,
     };
     Some(batch_events(live, environment, &batch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_in_wire_form() {
+        assert_eq!(
+            event("patch", r#"{"a":1}"#, None),
+            Bytes::from_static(b"event: patch\ndata: {\"a\":1}\n\n")
+        );
+        assert_eq!(
+            event("message", "two\nlines", Some(7)),
+            Bytes::from_static(b"event: message\ndata: two\ndata: lines\nid: 7\n\n")
+        );
+        assert_eq!(
+            with_id(&event("delete", "{}", None), 12),
+            Bytes::from_static(b"event: delete\ndata: {}\nid: 12\n\n")
+        );
+    }
+
+    #[test]
+    fn subscribers_of_a_revision_share_one_put() {
+        // An environment name no other test uses: the cache is process-wide.
+        let environment = "shared_put_test";
+        let at = |revision| LiveConfig {
+            revision,
+            ..LiveConfig::default()
+        };
+        let first = shared_put(&at(5), environment);
+        let second = shared_put(&at(5), environment);
+        assert_eq!(first.as_ptr(), second.as_ptr(), "the same bytes, not a copy");
+        let newer = shared_put(&at(6), environment);
+        assert_ne!(first, newer);
+        assert!(newer.ends_with(b"id: 6\n\n"));
+        // A request that read an older view gets its own put, and does not
+        // replace the newer one.
+        let older = shared_put(&at(5), environment);
+        assert!(older.ends_with(b"id: 5\n\n"));
+        assert_eq!(shared_put(&at(6), environment).as_ptr(), newer.as_ptr());
+    }
 }
