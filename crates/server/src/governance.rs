@@ -12,7 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use ff_engine::{Environment, EnvironmentEntry, Flag, project_flag};
+use axum::http::StatusCode;
+use ff_engine::edit::{on_in, static_value};
+use ff_engine::{Environment, Flag, project_flag};
 use ff_store::{Change, ChangeWindow, DependencyPolicy, Expect, Role, StoredEnvironment};
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
@@ -22,7 +24,6 @@ use time::OffsetDateTime;
 use crate::error::ApiError;
 use crate::live::LiveConfig;
 use crate::write::WriteMeta;
-use axum::http::StatusCode;
 
 /// How strictly a write is governed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,25 +105,6 @@ pub fn evaluated_in(flag: &Flag, env: &str, tree: &[Environment]) -> Flag {
     projected.owner = None;
     projected.lifecycle = None;
     projected
-}
-
-/// Whether a flag is on in an environment (its effective entry does not say
-/// `enabled: false`).
-pub fn enabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
-    let projected = project_flag(flag, env, tree);
-    projected
-        .environments
-        .get(env)
-        .is_none_or(|entry| entry.to_config().enabled != Some(false))
-}
-
-/// Whether a flag is on in an environment: enabled there and, for a boolean
-/// flag, not serving `false` whatever the context (the seed's
-/// `"production": false` is how a boolean flag is off).
-pub fn on_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
-    enabled_in(flag, env, tree)
-        && !(flag.flag_type == ff_engine::FlagType::Boolean
-            && static_value(flag, env, tree) == Some(Value::Bool(false)))
 }
 
 /// The environments in which a write changes what is evaluated.
@@ -391,46 +373,6 @@ pub fn dependency_problems<'a>(
         }
     }
     problems
-}
-
-/// What a flag serves in an environment when that does not depend on the
-/// context: its off value when disabled, its value when it has no rules.
-/// `None` when rules decide.
-pub fn static_value(flag: &Flag, env: &str, tree: &[Environment]) -> Option<Value> {
-    let InEffect { config, rules } = in_effect(flag, env, tree);
-    if config.enabled == Some(false) {
-        return Some(match flag.flag_type {
-            ff_engine::FlagType::Boolean => Value::Bool(false),
-            _ => flag.default_value.clone(),
-        });
-    }
-    if !rules.is_empty() {
-        return None;
-    }
-    Some(config.value.unwrap_or_else(|| flag.default_value.clone()))
-}
-
-/// What applies to a flag in an environment, inheritance resolved.
-pub struct InEffect {
-    /// The environment's settings for the flag (empty when it has none).
-    pub config: ff_engine::EnvironmentConfig,
-    /// The targeting rules that apply: the entry's own, else the flag's.
-    pub rules: Vec<ff_engine::Rule>,
-}
-
-/// [`InEffect`] for `flag` in `env`.
-pub fn in_effect(flag: &Flag, env: &str, tree: &[Environment]) -> InEffect {
-    let projected = project_flag(flag, env, tree);
-    let mut config = projected
-        .environments
-        .get(env)
-        .map(EnvironmentEntry::to_config)
-        .unwrap_or_default();
-    let rules = config
-        .targeting_rules
-        .take()
-        .unwrap_or(projected.targeting_rules);
-    InEffect { config, rules }
 }
 
 /// In an environment whose `dependency_policy` is `refuse`, a write may not

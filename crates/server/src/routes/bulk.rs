@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,9 +14,7 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::flag_ops::{
-    flag_response, merge_patch, set_enabled, strip_meta, with_environment_entry,
-};
+use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
 use crate::live::LiveConfig;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, change, expect_version};

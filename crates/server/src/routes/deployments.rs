@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use ff_engine::Flag;
+use ff_engine::edit::{enabled_in, set_enabled, static_value};
 use ff_store::{Change, Expect, FlagVersion, Role, StoredFlag};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,8 +18,8 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody, Path};
-use crate::flag_ops::{set_enabled, with_environment_entry};
-use crate::governance::{WriteMode, enabled_in, static_value};
+use crate::flag_ops::with_environment_entry;
+use crate::governance::WriteMode;
 use crate::state::AppState;
 use crate::write::{WriteMeta, apply, apply_if_any, change, parse_flag};
 

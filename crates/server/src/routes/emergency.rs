@@ -6,13 +6,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use ff_api_types::EmergencyRequest;
+use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role, StoredWorkItem, WorkKind, WorkQuery};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::flag_ops::set_enabled;
 use crate::governance::WriteMode;
 use crate::routes::rollout_plans;
 use crate::state::AppState;

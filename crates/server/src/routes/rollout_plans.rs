@@ -7,12 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use ff_engine::edit::RuleSelector;
 use ff_store::{Change, Expect, Role, StoredWorkItem, WorkItem, WorkKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::actions::{Action, RuleRef};
+use crate::actions::Action;
 use crate::auth::{Principal, generate_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody, Path, QueryParams};
@@ -52,7 +53,7 @@ pub struct CreatePlan {
     flag_id: String,
     environment: String,
     #[serde(default)]
-    rule: Option<RuleRef>,
+    rule: Option<RuleSelector>,
     #[serde(default)]
     steps: Option<Vec<PlanStep>>,
     #[serde(default)]
@@ -73,7 +74,7 @@ pub struct RolloutPlan {
     /// The environment.
     pub environment: String,
     /// The rule whose percentage changes.
-    pub rule: Option<RuleRef>,
+    pub rule: Option<RuleSelector>,
     /// The steps, in time order.
     pub steps: Vec<PlanStep>,
     /// The next step to apply.
@@ -138,7 +139,7 @@ pub async fn create_rollout_plan(
     schedules::create(&state, meta, item, "rollout_plan.create").await
 }
 
-fn percentage(percentage: f64, rule: Option<RuleRef>) -> Action {
+fn percentage(percentage: f64, rule: Option<RuleSelector>) -> Action {
     Action::Percentage { percentage, rule }
 }
 
