@@ -364,93 +364,39 @@ mod tests {
     /// after). The flag's default is `true`.
     #[test]
     fn set_enabled_cases() {
+        #[rustfmt::skip]
         let cases = [
             // Disabling writes enabled: false into the own entry.
-            (
-                json!({}),
-                "development",
-                false,
-                json!({"development": {"enabled": false}}),
-            ),
-            (
-                json!({"development": true}),
-                "development",
-                false,
-                json!({"development": {"enabled": false, "value": true}}),
-            ),
-            (
-                json!({"production": {"value": true, "targeting_rules": []}}),
-                "production",
-                false,
-                json!({"production": {"enabled": false, "value": true, "targeting_rules": []}}),
-            ),
+            (json!({}), "development", false, json!({"development": {"enabled": false}})),
+            (json!({"development": true}), "development", false,
+             json!({"development": {"enabled": false, "value": true}})),
+            (json!({"production": {"value": true, "targeting_rules": []}}), "production", false,
+             json!({"production": {"enabled": false, "value": true, "targeting_rules": []}})),
             // Staging inherits development's entry: disabling gives it its own.
-            (
-                json!({"development": true}),
-                "staging",
-                false,
-                json!({"development": true, "staging": {"enabled": false}}),
-            ),
+            (json!({"development": true}), "staging", false,
+             json!({"development": true, "staging": {"enabled": false}})),
             // Enabling what is on changes nothing.
             (json!({}), "staging", true, json!({})),
-            (
-                json!({"staging": {"enabled": true}}),
-                "staging",
-                true,
-                json!({"staging": {"enabled": true}}),
-            ),
-            (
-                json!({"staging": false}),
-                "staging",
-                true,
-                json!({"staging": false}),
-            ),
+            (json!({"staging": {"enabled": true}}), "staging", true, json!({"staging": {"enabled": true}})),
+            (json!({"staging": false}), "staging", true, json!({"staging": false})),
             // Enabling removes the kill switch, and an entry left empty.
-            (
-                json!({"development": {"enabled": false, "value": true}}),
-                "development",
-                true,
-                json!({"development": true}),
-            ),
-            (
-                json!({"development": {"enabled": false}}),
-                "development",
-                true,
-                json!({}),
-            ),
-            (
-                json!({"production": {"enabled": false, "value": true, "targeting_rules": []}}),
-                "production",
-                true,
-                json!({"production": {"value": true, "targeting_rules": []}}),
-            ),
+            (json!({"development": {"enabled": false, "value": true}}), "development", true,
+             json!({"development": true})),
+            (json!({"development": {"enabled": false}}), "development", true, json!({})),
+            (json!({"production": {"enabled": false, "value": true, "targeting_rules": []}}), "production", true,
+             json!({"production": {"value": true, "targeting_rules": []}})),
             // An own kill switch under a parent that is off too: say on.
-            (
-                json!({"development": {"enabled": false}, "staging": {"enabled": false}}),
-                "staging",
-                true,
-                json!({"development": {"enabled": false}, "staging": {"enabled": true}}),
-            ),
+            (json!({"development": {"enabled": false}, "staging": {"enabled": false}}), "staging", true,
+             json!({"development": {"enabled": false}, "staging": {"enabled": true}})),
             // Inheriting a switched-off entry: what it serves when on becomes own.
-            (
-                json!({"development": {"enabled": false}}),
-                "staging",
-                true,
-                json!({"development": {"enabled": false}, "staging": {"value": true, "targeting_rules": []}}),
-            ),
-            (
-                json!({"development": {"enabled": false, "value": false}}),
-                "staging",
-                true,
-                json!({"development": {"enabled": false, "value": false}, "staging": {"value": false, "targeting_rules": []}}),
-            ),
+            (json!({"development": {"enabled": false}}), "staging", true,
+             json!({"development": {"enabled": false}, "staging": {"value": true, "targeting_rules": []}})),
+            (json!({"development": {"enabled": false, "value": false}}), "staging", true,
+             json!({"development": {"enabled": false, "value": false},
+                    "staging": {"value": false, "targeting_rules": []}})),
             // Production does not follow staging (no auto_sync): nothing inherited.
-            (
-                json!({"development": {"enabled": false}}),
-                "production",
-                true,
-                json!({"development": {"enabled": false}}),
-            ),
+            (json!({"development": {"enabled": false}}), "production", true,
+             json!({"development": {"enabled": false}})),
         ];
         for (i, (envs, env, on, expected)) in cases.into_iter().enumerate() {
             let before = flag(json!({"flag_id": "f", "default_value": true, "environments": envs}));
@@ -548,59 +494,21 @@ mod tests {
     fn set_percentage_cases() {
         let everyone = json!([{"name": "everyone", "value": true, "percentage": 5}]);
         let beta = json!([{"name": "beta", "value": true, "percentage": 50}]);
+        #[rustfmt::skip]
         let cases = [
             // No entry anywhere: the flag-level rules become staging's own.
-            (
-                json!({}),
-                "staging",
-                None,
-                5.0,
-                Ok(json!({"staging": {"targeting_rules": everyone}})),
-            ),
+            (json!({}), "staging", None, 5.0, Ok(json!({"staging": {"targeting_rules": everyone}}))),
             // Staging inherits development's entry: its value and rules too.
-            (
-                json!({"development": {"value": false, "targeting_rules": beta}}),
-                "staging",
-                Some("beta"),
-                75.0,
-                Ok(
-                    json!({"development": {"value": false, "targeting_rules": beta},
-                       "staging": {"value": false, "targeting_rules": [{"name": "beta", "value": true, "percentage": 75}]}}),
-                ),
-            ),
+            (json!({"development": {"value": false, "targeting_rules": beta}}), "staging", Some("beta"), 75.0,
+             Ok(json!({"development": {"value": false, "targeting_rules": beta},
+                       "staging": {"value": false, "targeting_rules": [{"name": "beta", "value": true, "percentage": 75}]}}))),
             // An own entry keeps what it has.
-            (
-                json!({"production": {"enabled": false}}),
-                "production",
-                None,
-                100.0,
-                Ok(
-                    json!({"production": {"enabled": false, "targeting_rules": [{"name": "everyone", "value": true, "percentage": 100}]}}),
-                ),
-            ),
-            (
-                json!({}),
-                "staging",
-                Some("nobody"),
-                5.0,
-                Err(EditError::UnknownRule {
-                    rules: vec!["everyone".into()],
-                }),
-            ),
-            (
-                json!({}),
-                "staging",
-                None,
-                101.0,
-                Err(EditError::PercentageOutOfRange(101.0)),
-            ),
-            (
-                json!({}),
-                "staging",
-                None,
-                -1.0,
-                Err(EditError::PercentageOutOfRange(-1.0)),
-            ),
+            (json!({"production": {"enabled": false}}), "production", None, 100.0,
+             Ok(json!({"production": {"enabled": false,
+                                      "targeting_rules": [{"name": "everyone", "value": true, "percentage": 100}]}}))),
+            (json!({}), "staging", Some("nobody"), 5.0, Err(EditError::UnknownRule { rules: vec!["everyone".into()] })),
+            (json!({}), "staging", None, 101.0, Err(EditError::PercentageOutOfRange(101.0))),
+            (json!({}), "staging", None, -1.0, Err(EditError::PercentageOutOfRange(-1.0))),
         ];
         for (i, (envs, env, rule, percentage, expected)) in cases.into_iter().enumerate() {
             let before = flag(
@@ -633,29 +541,15 @@ mod tests {
     #[test]
     fn set_value_cases() {
         let rules = json!([{"name": "beta", "value": true, "percentage": 50}]);
+        #[rustfmt::skip]
         let cases = [
-            (
-                json!({}),
-                "staging",
-                json!(true),
-                Some(json!({"staging": true})),
-            ),
-            (
-                json!({"staging": {"enabled": false}}),
-                "staging",
-                json!(true),
-                Some(json!({"staging": {"enabled": false, "value": true}})),
-            ),
+            (json!({}), "staging", json!(true), Some(json!({"staging": true}))),
+            (json!({"staging": {"enabled": false}}), "staging", json!(true),
+             Some(json!({"staging": {"enabled": false, "value": true}}))),
             // Inherited rules are kept: only the value changes.
-            (
-                json!({"development": {"value": false, "targeting_rules": rules}}),
-                "staging",
-                json!(true),
-                Some(
-                    json!({"development": {"value": false, "targeting_rules": rules},
-                         "staging": {"value": true, "targeting_rules": rules}}),
-                ),
-            ),
+            (json!({"development": {"value": false, "targeting_rules": rules}}), "staging", json!(true),
+             Some(json!({"development": {"value": false, "targeting_rules": rules},
+                         "staging": {"value": true, "targeting_rules": rules}}))),
             // A value of another type is refused.
             (json!({}), "staging", json!("yes"), None),
         ];
@@ -683,43 +577,17 @@ mod tests {
     /// the context, whether it is on).
     #[test]
     fn in_effect_cases() {
+        #[rustfmt::skip]
         let cases = [
-            (
-                json!({"default_value": true}),
-                "production",
-                Some(json!(true)),
-                true,
-            ),
-            (
-                json!({"default_value": true, "environments": {"development": false}}),
-                "staging",
-                Some(json!(false)),
-                false,
-            ),
-            (
-                json!({"default_value": true, "environments": {"development": {"enabled": false}}}),
-                "staging",
-                Some(json!(false)),
-                false,
-            ),
-            (
-                json!({"type": "string", "default_value": "a", "environments": {"production": {"enabled": false, "value": "b"}}}),
-                "production",
-                Some(json!("a")),
-                false,
-            ),
-            (
-                json!({"type": "string", "default_value": "a", "environments": {"production": "b"}}),
-                "production",
-                Some(json!("b")),
-                true,
-            ),
-            (
-                json!({"default_value": false, "targeting_rules": [{"value": true, "percentage": 5}]}),
-                "staging",
-                None,
-                true,
-            ),
+            (json!({"default_value": true}), "production", Some(json!(true)), true),
+            (json!({"default_value": true, "environments": {"development": false}}), "staging", Some(json!(false)), false),
+            (json!({"default_value": true, "environments": {"development": {"enabled": false}}}), "staging",
+             Some(json!(false)), false),
+            (json!({"type": "string", "default_value": "a", "environments": {"production": {"enabled": false, "value": "b"}}}),
+             "production", Some(json!("a")), false),
+            (json!({"type": "string", "default_value": "a", "environments": {"production": "b"}}),
+             "production", Some(json!("b")), true),
+            (json!({"default_value": false, "targeting_rules": [{"value": true, "percentage": 5}]}), "staging", None, true),
         ];
         for (i, (mut doc, env, value, on)) in cases.into_iter().enumerate() {
             doc["flag_id"] = json!("f");
