@@ -214,9 +214,16 @@ async fn follow_commits(state: AppState) {
                 refresh(&state).await;
                 loop {
                     match listener.next_commit().await {
-                        Ok(revision)
-                            if revision > 0 && revision <= state.live.current().revision => {}
-                        Ok(_) => refresh(&state).await,
+                        Ok(revision) => {
+                            // This node's own commits are announced too, while
+                            // the write is still finishing: waiting for it lets
+                            // it advance the view from what it wrote, instead
+                            // of this task reading it back.
+                            let _writing = state.writes.lock().await;
+                            if revision <= 0 || revision > state.live.known_revision() {
+                                refresh(&state).await;
+                            }
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "lost the commit notifications; reconnecting");
                             break;

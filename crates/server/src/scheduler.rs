@@ -22,11 +22,11 @@ use time::OffsetDateTime;
 
 use crate::actions::{Action, apply_action};
 use crate::error::ApiError;
-use crate::governance::{self, WriteMode};
+use crate::governance::WriteMode;
 use crate::live::LiveConfig;
 use crate::routes::{change_requests, rollout_plans, schedules};
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, live_flag};
+use crate::write::{self, ItemStep, Plan, WriteMeta, apply, change, live_flag};
 
 /// What one run did to one item.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -101,7 +101,7 @@ async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) ->
         Ok(step) => step,
         Err(error) => return fail(state, &item, now, error_text(&error), kind).await,
     };
-    match attempt(state, &item, &step, now).await {
+    match attempt(state, &item, &step).await {
         Ok(Attempt::Applied) => outcome("applied", None),
         Ok(Attempt::Held(request)) => outcome("held", Some(request)),
         Err(ApiError::Conflict {
@@ -153,18 +153,18 @@ enum Attempt {
     Held(String),
 }
 
+/// Applies a step under the environments' rules, reviewed once like any
+/// write of its author's: committed with the item's next state, or held as
+/// a change request that the item then waits for.
 async fn attempt(
     state: &AppState,
     item: &StoredWorkItem,
     step: &Step,
-    now: OffsetDateTime,
 ) -> Result<Attempt, ApiError> {
     let meta = WriteMeta {
         actor: step.author.clone(),
         role: None,
-        // Approvals are decided here (below), in the same commit as the
-        // item's state; `apply` still checks change windows.
-        mode: WriteMode::Approved,
+        mode: WriteMode::Governed,
         confirmed: step.confirmed,
         override_window: false,
         reason: Some(
@@ -175,51 +175,39 @@ async fn attempt(
         request_id: Some(item.item.id.clone()),
         deployment_id: step.deployment_id.clone(),
     };
-    let mut held = None;
-    let governed = WriteMeta {
-        mode: WriteMode::Governed,
-        ..meta.clone()
-    };
-    let compliance_tags = state.config.compliance_tags.clone();
-    apply(state, meta, |live| {
-        let mut changes: Vec<AuditedChange> =
-            planned_change(live, step, item)?.into_iter().collect();
-        let review = governance::review(live, &changes, &governed, now, &compliance_tags)?;
-        if review.held.is_empty() {
-            changes.push(bookkeeping(item, step.next.clone()));
-            return Ok(changes);
-        }
-        // Needs approval: a change request instead, and the item waits.
-        let mut request = change_requests::hold(live, &changes, &governed, &review)?;
-        // Approving the request moves the item on; rejecting it stops it.
-        request.document["origin"] = serde_json::to_value(change_requests::Origin {
-            kind: item.item.kind,
-            id: item.item.id.clone(),
-            next_status: step.next.status.clone(),
-            next_due_at: step.next.due_at,
-            next_document: step.next.document.clone(),
+    let outcome = apply(state, meta, |live| {
+        Ok(Plan {
+            changes: planned_change(live, step, item)?.into_iter().collect(),
+            step: Some(ItemStep {
+                item: item.clone(),
+                next: step.next.clone(),
+            }),
         })
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-        held = Some(request.id.clone());
-        let mut waiting = item.item.clone();
-        waiting.status = schedules::HELD.to_owned();
-        waiting.due_at = None;
-        waiting.document["change_request_id"] = json!(request.id);
-        let environment = review.held.first().cloned();
-        Ok(vec![
-            change(
-                Change::PutWorkItem(request, Expect::Absent),
-                "change_request.create",
-                environment.as_deref(),
-            ),
-            bookkeeping(item, waiting),
-        ])
     })
     .await?;
-    Ok(match held {
-        Some(request) => Attempt::Held(request),
-        None => Attempt::Applied,
+    Ok(match outcome {
+        write::Outcome::Held(request) => Attempt::Held(request.id),
+        write::Outcome::Committed(_) | write::Outcome::Unchanged => Attempt::Applied,
     })
+}
+
+/// A held step: the change request names the item (approving it moves the
+/// item on; rejecting it stops it), and the item waits for the request.
+/// Returns the item's waiting state, to commit with the request.
+pub fn held_step(request: &mut WorkItem, step: &ItemStep) -> Result<AuditedChange, ApiError> {
+    request.document["origin"] = serde_json::to_value(change_requests::Origin {
+        kind: step.item.item.kind,
+        id: step.item.item.id.clone(),
+        next_status: step.next.status.clone(),
+        next_due_at: step.next.due_at,
+        next_document: step.next.document.clone(),
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut waiting = step.item.item.clone();
+    waiting.status = schedules::HELD.to_owned();
+    waiting.due_at = None;
+    waiting.document["change_request_id"] = json!(request.id);
+    Ok(bookkeeping(&step.item, waiting))
 }
 
 /// The flag change of a step; `None` when the flag is already as wanted.
@@ -256,7 +244,7 @@ fn planned_change(
 
 /// The item's new state, expecting the version that was read (the
 /// exactly-once check).
-pub(crate) fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
+pub fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
     let action = format!("{}.{}", kind_name(item), next.status);
     let environment = next.environment.clone();
     change(

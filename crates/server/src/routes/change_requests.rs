@@ -12,7 +12,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use ff_store::{
     AuditedChange, Change, Expect, ResourceKind, Role, StoreError, StoredWorkItem, WorkItem,
     WorkKind, WorkQuery,
@@ -229,6 +230,13 @@ pub fn response(item: &WorkItem) -> Value {
     body
 }
 
+/// The answer to a write held for approval: `202 Accepted` with the change
+/// request it became.
+pub fn held(request: &WorkItem) -> Response {
+    let body = json!({ "change_request": response(request) });
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
 fn stored_response(stored: &StoredWorkItem) -> Value {
     let mut body = response(&stored.item);
     body["version"] = json!(stored.version);
@@ -388,7 +396,8 @@ pub async fn approve_change_request(
         Ok(changes)
     })
     .await
-    .map_err(|e| stale_if_conflict(e, &id))?;
+    .map_err(|e| stale_if_conflict(e, &id))?
+    .into_commit()?;
     let stored = load(&state, &id).await?;
     let mut body = stored_response(&stored);
     body["applied"] = json!(applied_now);
@@ -430,7 +439,8 @@ pub async fn reject_change_request(
         }
         Ok(changes)
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(stored_response(&load(&state, &id).await?)))
 }
 
@@ -495,7 +505,8 @@ pub async fn rebase_change_request(
             "change_request.rebase",
         )?])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(stored_response(&load(&state, &id).await?)))
 }
 

@@ -5,18 +5,20 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use ff_api_types::EmergencyRequest;
 use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role, StoredWorkItem, WorkKind, WorkQuery};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::governance::WriteMode;
+use crate::routes::change_requests::held;
 use crate::routes::rollout_plans;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, live_flag};
+use crate::write::{Outcome, WriteMeta, apply, change, live_flag};
 
 /// Turns a flag off in one environment (or all, without `environment`).
 pub async fn emergency_disable(
@@ -24,7 +26,7 @@ pub async fn emergency_disable(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(request): JsonBody<EmergencyRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     switch(state, principal, headers, request, false).await
 }
 
@@ -35,7 +37,7 @@ pub async fn emergency_enable(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(request): JsonBody<EmergencyRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     switch(state, principal, headers, request, true).await
 }
 
@@ -45,7 +47,7 @@ async fn switch(
     headers: HeaderMap,
     request: EmergencyRequest,
     enabled: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
     let current = live_flag(&live, &request.flag_id)?;
@@ -131,7 +133,11 @@ async fn switch(
                 ..
             }) if details["kind"] == "rollout_plan" && attempts < 5 => continue,
             Err(error) => return Err(error),
-            Ok((committed, _)) => break (plans, Some(committed)),
+            Ok(Outcome::Committed(commit)) => break (plans, Some(commit)),
+            // Turning a flag back on needs approval there.
+            Ok(Outcome::Held(request)) => return Ok(held(&request)),
+            // Already so on the latest version.
+            Ok(Outcome::Unchanged) => break (plans, None),
         }
     };
     let (version, revision) = match committed {
@@ -148,7 +154,8 @@ async fn switch(
         "version": version,
         "revision": revision,
         "paused_rollout_plans": plans.iter().map(|p| p.item.id.as_str()).collect::<Vec<_>>(),
-    })))
+    }))
+    .into_response())
 }
 
 /// The active rollout plans of a flag in these environments.

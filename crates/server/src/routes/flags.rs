@@ -17,8 +17,11 @@ use crate::extract::{JsonBody, Path, QueryParams};
 use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
 use crate::governance::WriteMode;
 use crate::live::LiveConfig;
+use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag};
+use crate::write::{
+    Outcome, WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag,
+};
 
 /// Filters of `GET /api/v1/flags`.
 #[derive(Debug, Default, Deserialize)]
@@ -124,7 +127,8 @@ pub async fn create_flag(
     let warnings = ff_engine::lint_flag(&flag);
     let flag_id = flag.flag_id.clone();
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |live| {
+    // Creating a flag is never held: nothing uses it yet.
+    let live = apply(&state, meta, |live| {
         if live.flags.contains_key(&flag.flag_id) {
             return Err(ApiError::Conflict {
                 code: "already_exists",
@@ -141,7 +145,9 @@ pub async fn create_flag(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live_flag(&live, &flag_id)?;
     let mut body = flag_response(stored);
     if !warnings.is_empty() {
@@ -277,7 +283,7 @@ pub(crate) async fn edit_flag(
     environment: Option<&str>,
     edit: impl FnOnce(&Flag) -> Result<Flag, ApiError>,
 ) -> ApiResult<Response> {
-    let (_, live) = apply(state, meta, |live| {
+    let outcome = apply(state, meta, |live| {
         let current = live_flag(live, flag_id)?;
         let flag = edit(&current.flag)?;
         let expect = expect_version(client_version, current.version);
@@ -295,6 +301,10 @@ pub(crate) async fn edit_flag(
         )])
     })
     .await?;
+    let live = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?.live,
+    };
     let stored = live_flag(&live, flag_id)?;
     let mut body = flag_response(stored);
     let warnings = dependency_warnings(&live, &stored.flag);
@@ -331,11 +341,11 @@ pub async fn delete_flag(
     principal: Principal,
     headers: HeaderMap,
     Path(flag_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (committed, _) = apply(&state, meta, |live| {
+    let outcome = apply(&state, meta, |live| {
         let current = live_flag(live, &flag_id)?;
         let dependents: Vec<&str> = live
             .flags
@@ -361,12 +371,17 @@ pub async fn delete_flag(
         )])
     })
     .await?;
+    let commit = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?,
+    };
     Ok(Json(json!({
         "flag_id": flag_id,
         "deleted": true,
-        "version": committed.versions.first(),
-        "revision": committed.revision,
-    })))
+        "version": commit.versions.first(),
+        "revision": commit.revision,
+    }))
+    .into_response())
 }
 
 /// `POST /api/v1/flags/{flag_id}/restore`: brings back a deleted flag.
@@ -390,7 +405,7 @@ pub async fn restore_flag(
         });
     }
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |_| {
+    let outcome = apply(&state, meta, |_| {
         Ok(vec![change(
             Change::PutFlag(stored.flag.clone(), Expect::Version(stored.version)),
             "flag.restore",
@@ -398,6 +413,10 @@ pub async fn restore_flag(
         )])
     })
     .await?;
+    let live = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?.live,
+    };
     let restored = live_flag(&live, &flag_id)?;
     Ok(with_etag(Json(flag_response(restored)), restored.version))
 }

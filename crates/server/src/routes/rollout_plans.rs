@@ -339,7 +339,8 @@ async fn write(
             environment.as_deref(),
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(item_response(
         &load(state, WorkKind::RolloutPlan, &id).await?,
     )))

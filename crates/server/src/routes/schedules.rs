@@ -148,7 +148,8 @@ pub async fn create(
             environment.as_deref(),
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     let stored = load(state, kind, &id).await?;
     Ok((StatusCode::CREATED, Json(item_response(&stored))).into_response())
 }
@@ -295,7 +296,8 @@ pub async fn cancel_schedule(
             environment.as_deref(),
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(item_response(
         &load(&state, WorkKind::Schedule, &id).await?,
     )))

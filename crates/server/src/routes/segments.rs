@@ -94,7 +94,7 @@ pub async fn create_segment(
     let segment = parse_segment(&body)?;
     let segment_id = segment.segment_id.clone();
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         if live.segments.contains_key(&segment.segment_id) {
             return Err(ApiError::Conflict {
                 code: "already_exists",
@@ -111,7 +111,9 @@ pub async fn create_segment(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live
         .segments
         .get(&segment_id)
@@ -148,7 +150,7 @@ pub async fn replace_segment(
     let segment = parse_segment(&body)?;
     let client_version = if_match(&headers)?.or(body_version);
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         let current = live
             .segments
             .get(&segment_id)
@@ -159,7 +161,9 @@ pub async fn replace_segment(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live
         .segments
         .get(&segment_id)
@@ -180,7 +184,7 @@ pub async fn delete_segment(
     principal.require(Role::Editor)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (committed, _) = apply(&state, meta, |live| {
+    let committed = apply(&state, meta, |live| {
         let current = live
             .segments
             .get(&segment_id)
@@ -205,7 +209,8 @@ pub async fn delete_segment(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(
         json!({ "segment_id": segment_id, "deleted": true, "revision": committed.revision }),
     ))

@@ -16,9 +16,10 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
+use crate::routes::change_requests::held;
 use crate::routes::environments::parse_environment_settings;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change};
+use crate::write::{Outcome, WriteMeta, apply, change};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -101,7 +102,7 @@ pub async fn import_configuration(
     headers: HeaderMap,
     QueryParams(query): QueryParams<ImportQuery>,
     RawBody(body): RawBody,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let document = read_document(&headers, query.format.as_deref(), &body)?;
     let incoming = Incoming::parse(&document)?;
@@ -111,14 +112,14 @@ pub async fn import_configuration(
     let live = state.live.current();
     let plan = plan_import(&live, &incoming, query.prune);
     if query.dry_run {
-        return Ok(axum::Json(plan.report(true, None)));
+        return Ok(axum::Json(plan.report(true, None)).into_response());
     }
     if plan.changes.is_empty() {
-        return Ok(axum::Json(plan.report(false, Some(live.revision))));
+        return Ok(axum::Json(plan.report(false, Some(live.revision))).into_response());
     }
     let meta = WriteMeta::from_request(&principal, &headers);
     let mut report = None;
-    let (committed, _) = apply(&state, meta, |latest| {
+    let outcome = apply(&state, meta, |latest| {
         // Planned again against the configuration the commit applies to.
         let plan = plan_import(latest, &incoming, query.prune);
         let changes = plan.changes.clone();
@@ -127,7 +128,13 @@ pub async fn import_configuration(
     })
     .await?;
     let plan = report.unwrap_or(plan);
-    Ok(axum::Json(plan.report(false, Some(committed.revision))))
+    let revision = match outcome {
+        Outcome::Committed(commit) => commit.revision,
+        // Another write made it so meanwhile.
+        Outcome::Unchanged => state.live.current().revision,
+        Outcome::Held(request) => return Ok(held(&request)),
+    };
+    Ok(axum::Json(plan.report(false, Some(revision))).into_response())
 }
 
 /// A JSON or YAML body, by `?format=` or `Content-Type` (else JSON, then
