@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::flag_ops::{merge_patch, with_environment_entry};
-use crate::write::parse_flag;
+use crate::flag_ops::{merge_patch, parse_flag, with_environment_entry};
 
 /// A change to one flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

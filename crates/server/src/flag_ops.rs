@@ -3,7 +3,7 @@
 //! responses add to a document. Edits of the flag model itself (the kill
 //! switch, values, percentages) are the engine's (`ff_engine::edit`).
 
-use ff_engine::Flag;
+use ff_engine::{Flag, Segment};
 use ff_store::StoredFlag;
 use serde_json::{Map, Value, json};
 
@@ -94,6 +94,16 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
             }
         }
     }
+}
+
+/// Reads a flag document: engine parsing with every problem reported, 422.
+pub fn parse_flag(doc: &serde_json::Value) -> Result<Flag, ApiError> {
+    ff_engine::parse_flag(doc).map_err(ApiError::Validation)
+}
+
+/// Reads a segment document.
+pub fn parse_segment(doc: &serde_json::Value) -> Result<Segment, ApiError> {
+    ff_engine::parse_segment(doc).map_err(ApiError::Validation)
 }
 
 /// A `number` flag is a float flag when any of its values is written with a

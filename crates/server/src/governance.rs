@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use ff_engine::edit::{on_in, static_value};
 use ff_engine::{Environment, Flag, project_flag};
 use ff_store::{Change, ChangeWindow, DependencyPolicy, Expect, Role, StoredEnvironment};
@@ -21,9 +21,9 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::live::LiveConfig;
-use crate::write::WriteMeta;
 
 /// How strictly a write is governed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,6 +40,79 @@ pub enum WriteMode {
     Approved,
     /// Environment settings, keys: not about what is evaluated.
     Administrative,
+}
+
+/// Who is writing, why, and as part of what.
+#[derive(Debug, Clone, Default)]
+pub struct WriteMeta {
+    /// The API key id.
+    pub actor: String,
+    /// The actor's role (admin keys).
+    pub role: Option<Role>,
+    /// How strictly the environments' rules apply.
+    pub mode: WriteMode,
+    /// `X-Confirm: true`: destructive changes in protected environments
+    /// are intended.
+    pub confirmed: bool,
+    /// `X-Override-Change-Window: true` (admins, with a reason).
+    pub override_window: bool,
+    /// `X-Change-Reason` header or a body's `reason`.
+    pub reason: Option<String>,
+    /// `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// `X-Deployment-Id` header or a body's `deployment_id`.
+    pub deployment_id: Option<String>,
+}
+
+impl WriteMeta {
+    /// The metadata of a request.
+    pub fn from_request(principal: &Principal, headers: &HeaderMap) -> WriteMeta {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let yes =
+            |name: &str| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        WriteMeta {
+            actor: principal.key_id().to_owned(),
+            role: principal.role(),
+            mode: WriteMode::Governed,
+            confirmed: yes("x-confirm"),
+            override_window: yes("x-override-change-window"),
+            reason: header("x-change-reason"),
+            request_id: header("x-request-id"),
+            deployment_id: header("x-deployment-id"),
+        }
+    }
+
+    /// The same writer, in another mode.
+    pub fn in_mode(mut self, mode: WriteMode) -> WriteMeta {
+        self.mode = mode;
+        self
+    }
+
+    /// A reason when none was given (emergency procedures name themselves).
+    pub fn with_default_reason(mut self, reason: impl FnOnce() -> String) -> WriteMeta {
+        if self.reason.is_none() {
+            self.reason = Some(reason());
+        }
+        self
+    }
+
+    /// A body's `reason` and `deployment_id` take precedence over headers.
+    pub fn with_body(mut self, reason: Option<String>, deployment_id: Option<String>) -> WriteMeta {
+        if reason.is_some() {
+            self.reason = reason;
+        }
+        if deployment_id.is_some() {
+            self.deployment_id = deployment_id;
+        }
+        self
+    }
 }
 
 /// What [`review`] decided for a write that may go ahead.

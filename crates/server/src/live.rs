@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 use crate::auth::SecretDigest;
+use crate::error::ApiError;
 
 /// One consistent view of the configuration.
 #[derive(Debug, Default)]
@@ -110,6 +111,14 @@ impl LiveConfig {
             &self.environment_tree(),
         );
     }
+}
+
+/// The live flag, or 404.
+pub fn live_flag<'a>(live: &'a LiveConfig, flag_id: &str) -> Result<&'a StoredFlag, ApiError> {
+    live.flags
+        .get(flag_id)
+        .map(|f| &**f)
+        .ok_or_else(|| ApiError::not_found("flag", flag_id))
 }
 
 /// What changed between two revisions, announced to streams after the new

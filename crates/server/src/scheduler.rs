@@ -22,11 +22,11 @@ use time::OffsetDateTime;
 
 use crate::actions::{Action, apply_action};
 use crate::error::ApiError;
-use crate::governance::WriteMode;
-use crate::live::LiveConfig;
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::{LiveConfig, live_flag};
 use crate::routes::{change_requests, rollout_plans, schedules};
 use crate::state::AppState;
-use crate::write::{self, ItemStep, Plan, WriteMeta, apply, change, live_flag};
+use crate::write::{self, ItemStep, Plan, apply, change};
 
 /// What one run did to one item.
 #[derive(Debug, Clone, serde::Serialize)]

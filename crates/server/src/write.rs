@@ -7,92 +7,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use ff_engine::{Flag, Problem, Segment, validate_set};
-use ff_store::{
-    AuditedChange, Change, ChangeSet, Expect, Role, StoredFlag, StoredWorkItem, WorkItem,
-};
+use ff_store::{AuditedChange, Change, ChangeSet, Expect, StoredWorkItem, WorkItem};
 use time::OffsetDateTime;
 
-use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::governance::{self, Review, WriteMode};
+use crate::governance::{self, Review, WriteMeta};
 use crate::live::{LiveConfig, OwnCommit};
 use crate::scheduler::bookkeeping;
 use crate::state::AppState;
-
-/// Who is writing, why, and as part of what.
-#[derive(Debug, Clone, Default)]
-pub struct WriteMeta {
-    /// The API key id.
-    pub actor: String,
-    /// The actor's role (admin keys).
-    pub role: Option<Role>,
-    /// How strictly the environments' rules apply.
-    pub mode: WriteMode,
-    /// `X-Confirm: true`: destructive changes in protected environments
-    /// are intended.
-    pub confirmed: bool,
-    /// `X-Override-Change-Window: true` (admins, with a reason).
-    pub override_window: bool,
-    /// `X-Change-Reason` header or a body's `reason`.
-    pub reason: Option<String>,
-    /// `X-Request-Id`.
-    pub request_id: Option<String>,
-    /// `X-Deployment-Id` header or a body's `deployment_id`.
-    pub deployment_id: Option<String>,
-}
-
-impl WriteMeta {
-    /// The metadata of a request.
-    pub fn from_request(principal: &Principal, headers: &HeaderMap) -> WriteMeta {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let yes =
-            |name: &str| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-        WriteMeta {
-            actor: principal.key_id().to_owned(),
-            role: principal.role(),
-            mode: WriteMode::Governed,
-            confirmed: yes("x-confirm"),
-            override_window: yes("x-override-change-window"),
-            reason: header("x-change-reason"),
-            request_id: header("x-request-id"),
-            deployment_id: header("x-deployment-id"),
-        }
-    }
-
-    /// The same writer, in another mode.
-    pub fn in_mode(mut self, mode: WriteMode) -> WriteMeta {
-        self.mode = mode;
-        self
-    }
-
-    /// A reason when none was given (emergency procedures name themselves).
-    pub fn with_default_reason(mut self, reason: impl FnOnce() -> String) -> WriteMeta {
-        if self.reason.is_none() {
-            self.reason = Some(reason());
-        }
-        self
-    }
-
-    /// A body's `reason` and `deployment_id` take precedence over headers.
-    pub fn with_body(mut self, reason: Option<String>, deployment_id: Option<String>) -> WriteMeta {
-        if reason.is_some() {
-            self.reason = reason;
-        }
-        if deployment_id.is_some() {
-            self.deployment_id = deployment_id;
-        }
-        self
-    }
-}
 
 /// One audited change, for plans.
 pub fn change(change: Change, action: &str, environment: Option<&str>) -> AuditedChange {
@@ -479,42 +402,9 @@ fn relative_to_single_flag(problems: Vec<Problem>, touched: Vec<&str>) -> Vec<Pr
         .collect()
 }
 
-/// Reads a flag document: engine parsing with every problem reported, 422.
-pub fn parse_flag(doc: &serde_json::Value) -> Result<Flag, ApiError> {
-    ff_engine::parse_flag(doc).map_err(ApiError::Validation)
-}
-
-/// Reads a segment document.
-pub fn parse_segment(doc: &serde_json::Value) -> Result<Segment, ApiError> {
-    ff_engine::parse_segment(doc).map_err(ApiError::Validation)
-}
-
-/// The live flag, or 404.
-pub fn live_flag<'a>(live: &'a LiveConfig, flag_id: &str) -> Result<&'a StoredFlag, ApiError> {
-    live.flags
-        .get(flag_id)
-        .map(|f| &**f)
-        .ok_or_else(|| ApiError::not_found("flag", flag_id))
-}
-
 /// The version a write must find: the one the client names (it read the flag
 /// at that version), else the one this write was planned against, so that a
 /// concurrent change is a conflict rather than silently overwritten.
 pub fn expect_version(client: Option<i64>, planned_against: i64) -> Expect {
     Expect::Version(client.unwrap_or(planned_against))
-}
-
-/// A version named by `If-Match` (`"3"`, `W/"3"` or `3`).
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse::<i64>().map(Some).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_if_match",
-            format!("If-Match must be a version number such as \"3\", found {text:?}"),
-        )
-    })
 }

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use crate::auth::{Principal, generate_key_id, generate_secret, hash_secret, secret_prefix};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
-use crate::governance::WriteMode;
+use crate::governance::{WriteMeta, WriteMode};
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change};
+use crate::write::{apply, change};
 
 /// `GET /api/v1/api-keys`: every key (never a secret), revoked ones included.
 pub async fn list_api_keys(

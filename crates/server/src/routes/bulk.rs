@@ -16,10 +16,11 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
+use crate::governance::WriteMeta;
 use crate::live::LiveConfig;
 use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{Outcome, WriteMeta, apply, change, expect_version};
+use crate::write::{Outcome, apply, change, expect_version};
 
 /// The body of a bulk request.
 #[derive(Debug, Deserialize)]

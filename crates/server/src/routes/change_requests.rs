@@ -25,12 +25,12 @@ use time::OffsetDateTime;
 use crate::auth::{Principal, generate_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{OptionalJsonBody, Path, QueryParams};
-use crate::flag_ops::{merge_diff, merge_patch, rfc3339};
-use crate::governance::{Review, WriteMode};
+use crate::flag_ops::{merge_diff, merge_patch, parse_flag, rfc3339};
+use crate::governance::{Review, WriteMeta, WriteMode};
 use crate::live::LiveConfig;
 use crate::routes::{rollout_plans, schedules};
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, parse_flag};
+use crate::write::{apply, change};
 
 /// A change request's body (the work item's document).
 #[derive(Debug, Clone, Serialize, Deserialize)]

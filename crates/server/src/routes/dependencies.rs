@@ -202,7 +202,7 @@ pub async fn list_dependents(
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
-    crate::write::live_flag(&live, &flag_id)?;
+    crate::live::live_flag(&live, &flag_id)?;
     let tree = live.environment_tree();
     let mut seen = BTreeSet::from([flag_id.clone()]);
     let mut frontier = vec![flag_id.clone()];

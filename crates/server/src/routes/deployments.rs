@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody, Path};
-use crate::flag_ops::with_environment_entry;
-use crate::governance::WriteMode;
+use crate::flag_ops::{parse_flag, with_environment_entry};
+use crate::governance::{WriteMeta, WriteMode};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{Outcome, WriteMeta, apply, change, parse_flag};
+use crate::write::{Outcome, apply, change};
 
 /// The body of `POST /api/v1/deployments/{id}/rollback`.
 #[derive(Debug, Default, Deserialize)]

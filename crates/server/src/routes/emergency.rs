@@ -14,11 +14,12 @@ use serde_json::json;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::governance::WriteMode;
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::live_flag;
 use crate::routes::change_requests::held;
 use crate::routes::rollout_plans;
 use crate::state::AppState;
-use crate::write::{Outcome, WriteMeta, apply, change, live_flag};
+use crate::write::{Outcome, apply, change};
 
 /// Turns a flag off in one environment (or all, without `environment`).
 pub async fn emergency_disable(

@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Path};
+use crate::extract::{JsonBody, Path, if_match};
 use crate::flag_ops::{rfc3339, strip_meta};
-use crate::governance::WriteMode;
+use crate::governance::{WriteMeta, WriteMode};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{Outcome, WriteMeta, apply, change, expect_version, if_match};
+use crate::write::{Outcome, apply, change, expect_version};
 
 /// An environment as the API returns it: its settings plus `version`,
 /// `updated_at` and its `children`.
@@ -250,7 +250,7 @@ fn copied_entry(
     if entry.is_none() && !flag.environments.contains_key(target) {
         return Ok(None);
     }
-    let next = crate::write::parse_flag(&crate::flag_ops::with_environment_entry(
+    let next = crate::flag_ops::parse_flag(&crate::flag_ops::with_environment_entry(
         flag, target, entry,
     ))?;
     Ok((next != *flag).then_some(next))
@@ -306,7 +306,7 @@ pub async fn promote_environment(
         ));
     }
     for flag_id in &body.flags {
-        crate::write::live_flag(&live, flag_id)?;
+        crate::live::live_flag(&live, flag_id)?;
     }
     let meta = WriteMeta::from_request(&principal, &headers).with_body(body.reason.clone(), None);
     let mut promoted = Vec::new();

@@ -13,15 +13,13 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Path, QueryParams};
-use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
-use crate::governance::WriteMode;
-use crate::live::LiveConfig;
+use crate::extract::{JsonBody, Path, QueryParams, if_match};
+use crate::flag_ops::{flag_response, merge_patch, parse_flag, strip_meta, with_environment_entry};
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::{LiveConfig, live_flag};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{
-    Outcome, WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag,
-};
+use crate::write::{Outcome, apply, change, expect_version};
 
 /// Filters of `GET /api/v1/flags`.
 #[derive(Debug, Default, Deserialize)]

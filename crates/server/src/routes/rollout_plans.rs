@@ -18,14 +18,14 @@ use crate::auth::{Principal, generate_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody, Path, QueryParams};
 use crate::flag_ops::rfc3339;
-use crate::governance::WriteMode;
+use crate::governance::{WriteMeta, WriteMode};
 use crate::routes::schedules::{
     self, ListQuery, check_target, from_value, item_response, list, load,
     require_reason_if_protected, to_value,
 };
 use crate::scheduler::Step;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change};
+use crate::write::{apply, change};
 
 /// Steps remain and the scheduler advances it.
 pub const ACTIVE: &str = "active";

@@ -17,11 +17,11 @@ use crate::auth::{Principal, generate_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path, QueryParams};
 use crate::flag_ops::rfc3339;
-use crate::governance::WriteMode;
-use crate::live::LiveConfig;
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::{LiveConfig, live_flag};
 use crate::scheduler::Step;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, live_flag};
+use crate::write::{apply, change};
 
 /// Waiting for its time.
 pub const SCHEDULED: &str = "scheduled";

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Path};
-use crate::flag_ops::{rfc3339, strip_meta};
+use crate::extract::{JsonBody, Path, if_match};
+use crate::flag_ops::{parse_segment, rfc3339, strip_meta};
+use crate::governance::WriteMeta;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, expect_version, if_match, parse_segment};
+use crate::write::{apply, change, expect_version};
 
 fn segment_response(stored: &StoredSegment, used_by: Vec<&str>) -> Value {
     let mut body = serde_json::to_value(&stored.segment).unwrap_or_else(|_| json!({}));

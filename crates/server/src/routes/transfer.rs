@@ -15,11 +15,12 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
+use crate::governance::WriteMeta;
 use crate::live::LiveConfig;
 use crate::routes::change_requests::held;
 use crate::routes::environments::parse_environment_settings;
 use crate::state::AppState;
-use crate::write::{Outcome, WriteMeta, apply, change};
+use crate::write::{Outcome, apply, change};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
