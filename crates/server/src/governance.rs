@@ -280,6 +280,31 @@ pub fn review(
     Ok(review)
 }
 
+/// A protected environment's changes need a reason, also when they are
+/// scheduled: checked when the schedule or plan is made, since nobody is
+/// there to give one when it applies.
+pub fn require_reason_if_protected(
+    live: &LiveConfig,
+    environment: Option<&str>,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let protected = environment
+        .and_then(|env| live.environments.get(env))
+        .is_some_and(|e| e.environment.protected);
+    if protected && reason.is_none() {
+        return Err(ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "reason_required",
+            message: format!(
+                "environment \"{}\" is protected: give a \"reason\" (or X-Change-Reason)",
+                environment.unwrap_or_default()
+            ),
+            details: json!({ "environment": environment }),
+        });
+    }
+    Ok(())
+}
+
 /// The segments a change set writes or deletes.
 fn segment_writes(changes: &[ff_store::AuditedChange]) -> Vec<&str> {
     changes

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![recursion_limit = "256"]
 
-pub mod actions;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
@@ -12,9 +11,9 @@ pub mod governance;
 pub mod live;
 pub mod openapi;
 pub mod routes;
-pub mod scheduler;
 pub mod state;
 pub mod usage;
+pub mod work;
 pub mod write;
 
 use std::convert::Infallible;
@@ -169,7 +168,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let background = tokio::spawn(background_tasks(state.clone()));
     let follower = tokio::spawn(follow_commits(state.clone()));
-    let scheduler = tokio::spawn(scheduler::run(
+    let scheduler = tokio::spawn(work::scheduler::run(
         state.clone(),
         Duration::from_millis(state.config.scheduler_interval_ms.max(10)),
     ));

@@ -8,14 +8,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use ff_engine::{Flag, Problem, Segment, validate_set};
-use ff_store::{AuditedChange, Change, ChangeSet, Expect, StoredWorkItem, WorkItem};
+use ff_store::{AuditedChange, Change, ChangeSet, Expect, WorkItem};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::governance::{self, Review, WriteMeta};
 use crate::live::{LiveConfig, OwnCommit};
-use crate::scheduler::bookkeeping;
 use crate::state::AppState;
+use crate::work::change_request;
+use crate::work::item::{ItemStep, bookkeeping};
 
 /// One audited change, for plans.
 pub fn change(change: Change, action: &str, environment: Option<&str>) -> AuditedChange {
@@ -43,17 +44,6 @@ impl From<Vec<AuditedChange>> for Plan {
             step: None,
         }
     }
-}
-
-/// A schedule's or rollout plan's due step: the item moves on in the same
-/// commit as its changes — or, when they are held for approval, waits for
-/// the change request, which names it (approving the request moves it on).
-#[derive(Debug, Clone)]
-pub struct ItemStep {
-    /// The item as read (the commit expects this version: exactly once).
-    pub item: StoredWorkItem,
-    /// The item once the step is applied.
-    pub next: WorkItem,
 }
 
 /// What a write did. None of it is a failure: refusals are `Err(ApiError)`.
@@ -169,10 +159,10 @@ fn held_changes(
     review: &Review,
     step: Option<ItemStep>,
 ) -> Result<(WorkItem, Vec<AuditedChange>), ApiError> {
-    let mut request = crate::routes::change_requests::hold(live, changes, meta, review)?;
+    let mut request = change_request::hold(live, changes, meta, review)?;
     let mut waiting = None;
     if let Some(step) = step {
-        waiting = Some(crate::scheduler::held_step(&mut request, &step)?);
+        waiting = Some(change_request::hold_step(&mut request, &step)?);
     }
     let create = change(
         Change::PutWorkItem(request.clone(), Expect::Absent),

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use ff_api_types::EmergencyRequest;
 use ff_engine::edit::set_enabled;
-use ff_store::{Change, Expect, Role, StoredWorkItem, WorkKind, WorkQuery};
+use ff_store::{Change, Expect, Role};
 use serde_json::json;
 
 use crate::auth::Principal;
@@ -17,8 +17,8 @@ use crate::extract::JsonBody;
 use crate::governance::{WriteMeta, WriteMode};
 use crate::live::live_flag;
 use crate::routes::change_requests::held;
-use crate::routes::rollout_plans;
 use crate::state::AppState;
+use crate::work::{operations, rollout_plan};
 use crate::write::{Outcome, apply, change};
 
 /// Turns a flag off in one environment (or all, without `environment`).
@@ -91,7 +91,7 @@ async fn switch(
         let plans = if enabled {
             Vec::new()
         } else {
-            active_plans(&state, &request.flag_id, &environments).await?
+            operations::active_plans(&state, &request.flag_id, &environments).await?
         };
         if flag == current.flag && plans.is_empty() {
             // Already in the requested state: nothing to write.
@@ -117,7 +117,7 @@ async fn switch(
             for plan in &plans {
                 changes.push(change(
                     Change::PutWorkItem(
-                        rollout_plans::paused(plan, "paused by the kill switch")?,
+                        rollout_plan::paused(plan, "paused by the kill switch")?,
                         Expect::Version(plan.version),
                     ),
                     "rollout_plan.pause",
@@ -157,29 +157,4 @@ async fn switch(
         "paused_rollout_plans": plans.iter().map(|p| p.item.id.as_str()).collect::<Vec<_>>(),
     }))
     .into_response())
-}
-
-/// The active rollout plans of a flag in these environments.
-async fn active_plans(
-    state: &AppState,
-    flag_id: &str,
-    environments: &[String],
-) -> Result<Vec<StoredWorkItem>, ApiError> {
-    Ok(state
-        .store
-        .work_items(&WorkQuery {
-            kind: Some(WorkKind::RolloutPlan),
-            statuses: vec![rollout_plans::ACTIVE.to_owned()],
-            flag_id: Some(flag_id.to_owned()),
-            ..WorkQuery::default()
-        })
-        .await?
-        .into_iter()
-        .filter(|p| {
-            p.item
-                .environment
-                .as_ref()
-                .is_some_and(|env| environments.contains(env))
-        })
-        .collect())
 }

@@ -1,7 +1,8 @@
 //! Flag changes described as data, so that they can be stored and applied
-//! later: scheduled changes, rollout steps and deployment hooks all say
-//! *what* to do to a flag (enable it, set a percentage …) and apply it to
-//! whatever the flag's latest document is when the time comes.
+//! later: schedules and rollout steps say *what* to do to a flag (enable
+//! it, set a percentage …) and apply it to whatever the flag's latest
+//! document is when the time comes. The edits themselves are the engine's
+//! (`ff_engine::edit`).
 
 use ff_engine::Flag;
 use ff_engine::edit::{self, EditError, RuleSelector};
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::flag_ops::{merge_patch, parse_flag, with_environment_entry};
+use crate::live::{LiveConfig, live_flag};
 
 /// A change to one flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +104,23 @@ pub fn apply_action(
         Action::Patch { patch } => return patched(flag, patch),
     };
     edited.map_err(|error| edit_error(&flag.flag_id, error))
+}
+
+/// Refuses an action that cannot apply to the flag as it is now (so that a
+/// schedule or plan that could never apply is refused when it is made).
+pub fn check_target(
+    live: &LiveConfig,
+    flag_id: &str,
+    environment: Option<&str>,
+    action: &Action,
+) -> Result<(), ApiError> {
+    let current = live_flag(live, flag_id)?;
+    if let Some(env) = environment
+        && !live.environments.contains_key(env)
+    {
+        return Err(ApiError::not_found("environment", env));
+    }
+    apply_action(&current.flag, environment, action, &live.environment_tree()).map(|_| ())
 }
 
 /// An edit's refusal as the API answers it.

@@ -16,21 +16,23 @@
 
 use std::time::Duration;
 
-use ff_store::{AuditedChange, Change, Expect, StoredWorkItem, WorkItem, WorkKind, WorkQuery};
+use ff_store::{AuditedChange, Change, Expect, StoredWorkItem, WorkKind, WorkQuery};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::actions::{Action, apply_action};
+use super::action::apply_action;
+use super::item::{ItemStep, Status, Step, bookkeeping, kind_name};
+use super::rollout_plan::{self, PlanStatus};
+use super::schedule::{self, ScheduleStatus};
 use crate::error::ApiError;
 use crate::governance::{WriteMeta, WriteMode};
 use crate::live::{LiveConfig, live_flag};
-use crate::routes::{change_requests, rollout_plans, schedules};
 use crate::state::AppState;
-use crate::write::{self, ItemStep, Plan, apply, change};
+use crate::write::{self, Plan, apply, change};
 
 /// What one run did to one item.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Outcome {
+pub struct StepOutcome {
     /// `schedule` or `rollout_plan`.
     pub kind: &'static str,
     /// The item.
@@ -59,15 +61,15 @@ pub async fn run(state: AppState, interval: Duration) {
 }
 
 /// Applies every schedule and rollout step due now, oldest first.
-pub async fn run_due(state: &AppState) -> Result<Vec<Outcome>, ApiError> {
+pub async fn run_due(state: &AppState) -> Result<Vec<StepOutcome>, ApiError> {
     let now = state.clock.now();
     let due = state
         .store
         .work_items(&WorkQuery {
             kind: None,
             statuses: vec![
-                schedules::SCHEDULED.to_owned(),
-                rollout_plans::ACTIVE.to_owned(),
+                ScheduleStatus::Scheduled.as_str().to_owned(),
+                PlanStatus::Active.as_str().to_owned(),
             ],
             due_by: Some(now),
             limit: Some(100),
@@ -81,21 +83,21 @@ pub async fn run_due(state: &AppState) -> Result<Vec<Outcome>, ApiError> {
     Ok(outcomes)
 }
 
-async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) -> Outcome {
+async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) -> StepOutcome {
     let kind = match item.item.kind {
         WorkKind::Schedule => "schedule",
         _ => "rollout_plan",
     };
     let id = item.item.id.clone();
-    let outcome = |result, detail| Outcome {
+    let outcome = |result, detail| StepOutcome {
         kind,
         id: id.clone(),
         result,
         detail,
     };
     let step = match item.item.kind {
-        WorkKind::Schedule => schedules::step(&item, now),
-        _ => rollout_plans::step(&item, now),
+        WorkKind::Schedule => schedule::step(&item, now),
+        _ => rollout_plan::step(&item, now),
     };
     let step = match step {
         Ok(step) => step,
@@ -126,28 +128,6 @@ async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) ->
     }
 }
 
-/// What is due for an item: a change to one flag, and the item as it will
-/// be once that change is applied.
-#[derive(Debug, Clone)]
-pub struct Step {
-    /// The flag.
-    pub flag_id: String,
-    /// The environment, if the change is in one.
-    pub environment: Option<String>,
-    /// The change.
-    pub action: Action,
-    /// The item after this step (status, next due time, history).
-    pub next: WorkItem,
-    /// Who asked for it (the audit actor).
-    pub author: String,
-    /// Why.
-    pub reason: Option<String>,
-    /// The author confirmed destructive changes.
-    pub confirmed: bool,
-    /// The deployment it belongs to.
-    pub deployment_id: Option<String>,
-}
-
 enum Attempt {
     Applied,
     Held(String),
@@ -170,7 +150,7 @@ async fn attempt(
         reason: Some(
             step.reason
                 .clone()
-                .unwrap_or_else(|| format!("{} {}", kind_name(item), item.item.id)),
+                .unwrap_or_else(|| format!("{} {}", kind_name(item.item.kind), item.item.id)),
         ),
         request_id: Some(item.item.id.clone()),
         deployment_id: step.deployment_id.clone(),
@@ -189,25 +169,6 @@ async fn attempt(
         write::Outcome::Held(request) => Attempt::Held(request.id),
         write::Outcome::Committed(_) | write::Outcome::Unchanged => Attempt::Applied,
     })
-}
-
-/// A held step: the change request names the item (approving it moves the
-/// item on; rejecting it stops it), and the item waits for the request.
-/// Returns the item's waiting state, to commit with the request.
-pub fn held_step(request: &mut WorkItem, step: &ItemStep) -> Result<AuditedChange, ApiError> {
-    request.document["origin"] = serde_json::to_value(change_requests::Origin {
-        kind: step.item.item.kind,
-        id: step.item.item.id.clone(),
-        next_status: step.next.status.clone(),
-        next_due_at: step.next.due_at,
-        next_document: step.next.document.clone(),
-    })
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut waiting = step.item.item.clone();
-    waiting.status = schedules::HELD.to_owned();
-    waiting.due_at = None;
-    waiting.document["change_request_id"] = json!(request.id);
-    Ok(bookkeeping(&step.item, waiting))
 }
 
 /// The flag change of a step; `None` when the flag is already as wanted.
@@ -242,22 +203,6 @@ fn planned_change(
     )))
 }
 
-/// The item's new state, expecting the version that was read (the
-/// exactly-once check).
-pub fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
-    let action = format!("{}.{}", kind_name(item), next.status);
-    let environment = next.environment.clone();
-    change(
-        Change::PutWorkItem(next, Expect::Version(item.version)),
-        &action,
-        environment.as_deref(),
-    )
-}
-
-fn kind_name(item: &StoredWorkItem) -> &'static str {
-    item.item.kind.resource_kind().as_str()
-}
-
 /// Marks an item failed with the reason (if another node has not already
 /// moved it on).
 async fn fail(
@@ -266,9 +211,13 @@ async fn fail(
     now: OffsetDateTime,
     reason: String,
     kind: &'static str,
-) -> Outcome {
+) -> StepOutcome {
     let mut failed = item.item.clone();
-    failed.status = schedules::FAILED.to_owned();
+    failed.status = match item.item.kind {
+        WorkKind::RolloutPlan => PlanStatus::Failed.as_str(),
+        _ => ScheduleStatus::Failed.as_str(),
+    }
+    .to_owned();
     failed.due_at = None;
     failed.document["error"] = Value::String(reason.clone());
     failed.document["failed_at"] = json!(crate::flag_ops::rfc3339(now));
@@ -279,7 +228,7 @@ async fn fail(
         ..WriteMeta::default()
     };
     let result = apply(state, meta, |_| Ok(vec![bookkeeping(item, failed)])).await;
-    Outcome {
+    StepOutcome {
         kind,
         id: item.item.id.clone(),
         result: if result.is_ok() { "failed" } else { "skipped" },
