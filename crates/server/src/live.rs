@@ -21,8 +21,11 @@ use ff_store::{
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use crate::auth::SecretDigest;
 use crate::error::ApiError;
+
+/// The bytes of an API key secret's SHA-256: what keys are looked up by
+/// (`crate::auth` computes it from a request's secret).
+pub type SecretDigest = [u8; 32];
 
 /// One consistent view of the configuration.
 #[derive(Debug, Default)]
