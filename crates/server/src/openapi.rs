@@ -176,6 +176,9 @@ fn schemas() -> Value {
             "type": {"enum": ["enable", "disable", "set_value", "percentage", "set_environment", "patch"]},
             "value": {}, "percentage": {"type": "number"}, "rule": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
             "entry": {}, "patch": {"type": "object"}}},
+        "FlagAction": {"type": "object", "required": ["action"], "description": "One edit, made by the server to the flag's latest version in the environment: enable, disable, set_value (value), set_percentage (percentage, optional rule: its name or index; default the first rule with a percentage, or the only rule).", "properties": {
+            "action": {"enum": ["enable", "disable", "set_value", "set_percentage"]},
+            "value": {}, "percentage": {"type": "number", "minimum": 0, "maximum": 100}, "rule": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}},
         "Schedule": {"type": "object", "required": ["flag_id", "at", "action"], "properties": {
             "flag_id": {"type": "string"}, "environment": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
             "action": {"$ref": "#/components/schemas/Action"}, "reason": {"type": "string"}, "deployment_id": {"type": "string"}}},

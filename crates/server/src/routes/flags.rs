@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{Page, RollbackRequest, VersionRef};
+use ff_engine::edit::RuleSelector;
 use ff_engine::{EnvironmentEntry, Flag, Lifecycle};
 use ff_store::{Change, Expect, Role};
 use serde::Deserialize;
@@ -19,6 +20,7 @@ use crate::governance::{WriteMeta, WriteMode};
 use crate::live::{LiveConfig, live_flag};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
+use crate::work::action::{Action, apply_action};
 use crate::write::{Outcome, apply, change, expect_version};
 
 /// Filters of `GET /api/v1/flags`.
@@ -303,13 +305,103 @@ pub(crate) async fn edit_flag(
         Outcome::Held(request) => return Ok(held(&request)),
         other => other.into_commit()?.live,
     };
-    let stored = live_flag(&live, flag_id)?;
+    written_flag(&live, flag_id)
+}
+
+/// A flag as a write left it: its document, `ETag`, and the prerequisites
+/// it now breaks as warnings.
+fn written_flag(live: &LiveConfig, flag_id: &str) -> ApiResult<Response> {
+    let stored = live_flag(live, flag_id)?;
     let mut body = flag_response(stored);
-    let warnings = dependency_warnings(&live, &stored.flag);
+    let warnings = dependency_warnings(live, &stored.flag);
     if !warnings.is_empty() {
         body["warnings"] = json!(warnings);
     }
     Ok(with_etag(Json(body), stored.version))
+}
+
+/// The body of `POST /api/v1/flags/{flag_id}/environments/{env}/actions`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FlagAction {
+    /// Turn the flag on there.
+    Enable,
+    /// Turn the flag off there.
+    Disable,
+    /// Serve this value there (keeping the rules in effect).
+    SetValue {
+        /// The value.
+        value: Value,
+    },
+    /// Set a rule's percentage among the rules in effect there.
+    SetPercentage {
+        /// 0–100.
+        percentage: f64,
+        /// The rule's name or index (default: the first with a percentage,
+        /// or the only rule).
+        #[serde(default)]
+        rule: Option<RuleSelector>,
+    },
+}
+
+impl FlagAction {
+    /// The stored action it is, and its audit action.
+    fn as_action(self) -> (Action, &'static str) {
+        match self {
+            FlagAction::Enable => (Action::Enable, "flag.enable"),
+            FlagAction::Disable => (Action::Disable, "flag.disable"),
+            FlagAction::SetValue { value } => {
+                (Action::SetValue { value }, "flag.environment.update")
+            }
+            FlagAction::SetPercentage { percentage, rule } => (
+                Action::Percentage { percentage, rule },
+                "flag.environment.update",
+            ),
+        }
+    }
+}
+
+/// `POST /api/v1/flags/{flag_id}/environments/{env}/actions`: one edit of
+/// the flag in an environment, made here on the latest document (so that a
+/// client need not re-implement it) and governed like any write: `If-Match`
+/// names the version the client saw (409 when stale), and approvals, reasons
+/// and change windows apply (202 with a change request where approval is
+/// needed). Nothing to change: 200 with the flag as it is, no new version.
+pub async fn apply_flag_action(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path((flag_id, env)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FlagAction>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    if !state.live.current().environments.contains_key(&env) {
+        return Err(ApiError::not_found("environment", &env));
+    }
+    let client_version = if_match(&headers)?;
+    let (action, audit_action) = body.as_action();
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let outcome = apply(&state, meta, |live| {
+        let current = live_flag(live, &flag_id)?;
+        let tree = live.environment_tree();
+        let next = apply_action(&current.flag, Some(&env), &action, &tree)?;
+        if next == current.flag {
+            return Ok(Vec::new());
+        }
+        let expect = expect_version(client_version, current.version);
+        Ok(vec![change(
+            Change::PutFlag(next, expect),
+            audit_action,
+            Some(&env),
+        )])
+    })
+    .await?;
+    let live = match outcome {
+        Outcome::Committed(commit) => commit.live,
+        Outcome::Held(request) => return Ok(held(&request)),
+        Outcome::Unchanged => state.live.current(),
+    };
+    written_flag(&live, &flag_id)
 }
 
 /// Whether two versions differ in their lifecycle stage only.

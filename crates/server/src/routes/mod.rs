@@ -94,6 +94,7 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/flags/{flag_id}/environments/{env}" => flags::get_flag_environment, "flags", VIEWER, "A flag's entry in one environment, where it is inherited from, and what is in effect."),
     route!("PUT" "/api/v1/flags/{flag_id}/environments/{env}" => flags::put_flag_environment, "flags", EDITOR, "Set a flag's entry in one environment (a value or {enabled, value, targeting_rules}).", body = Body::Json("EnvironmentEntry")),
     route!("DELETE" "/api/v1/flags/{flag_id}/environments/{env}" => flags::delete_flag_environment, "flags", EDITOR, "Remove a flag's entry in one environment, so that it inherits again."),
+    route!("POST" "/api/v1/flags/{flag_id}/environments/{env}/actions" => flags::apply_flag_action, "flags", EDITOR, "Enable, disable, set the value or a rule's percentage of a flag in one environment, made by the server on the latest version (If-Match: 409 when stale; governed like PATCH).", body = Body::Json("FlagAction")),
     route!("GET" "/api/v1/flags/{flag_id}/versions" => flags::list_flag_versions, "history", VIEWER, "A flag's versions, newest first.",
         query = [("before", "versions below this one"), ("limit", "page size (default 50, at most 500)")]),
     route!("GET" "/api/v1/flags/{flag_id}/versions/{version}" => flags::get_flag_version, "history", VIEWER, "One version of a flag."),
