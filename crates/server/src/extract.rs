@@ -1,4 +1,5 @@
-//! Request extractors whose failures answer in the JSON error envelope.
+//! Request extractors whose failures answer in the JSON error envelope, and
+//! the `If-Match` header's version.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -1,7 +1,9 @@
 //! The rules of environments (DESIGN.md §4), applied to a planned write
 //! before it commits: which environments a change really affects, change
 //! windows, rollback protection, the dependency policy and whether the write
-//! must wait for approval.
+//! must wait for approval. A write is described by [`WriteMeta`] (who, why,
+//! with what confirmations) and [`WriteMode`] (how strictly the rules
+//! apply); [`review`] runs once per write, in `crate::write::apply`.
 //!
 //! A change *affects* an environment when what is evaluated there differs
 //! (the effective entry, inherited through `auto_sync` parents, and the
@@ -684,5 +686,115 @@ mod tests {
     #[test]
     fn no_windows_means_always() {
         assert!(outside_windows(&[], datetime!(2026-11-24 03:00 UTC)).is_none());
+    }
+
+    /// development → staging (auto_sync, windows on Mondays 09–17 UTC) →
+    /// production (approval, protected, dependency policy `refuse`), with the
+    /// flags `base` (on everywhere) and `feature`, which requires `base`.
+    fn live() -> LiveConfig {
+        let mut live = LiveConfig::default();
+        let environment = |key: &str, parent: Option<&str>, auto_sync: bool| {
+            let settings: ff_store::EnvironmentSettings = serde_json::from_value(json!({
+                "key": key, "parent": parent, "auto_sync": auto_sync
+            }))
+            .unwrap();
+            settings
+        };
+        let mut staging = environment("staging", Some("development"), true);
+        staging.change_windows = vec![window(&["monday"], "09:00", "17:00", "UTC")];
+        let mut production = environment("production", Some("staging"), false);
+        production.approval_required = true;
+        production.protected = true;
+        production.dependency_policy = DependencyPolicy::Refuse;
+        for settings in [environment("development", None, false), staging, production] {
+            let key = settings.tree.key.clone();
+            let stored = StoredEnvironment {
+                environment: settings,
+                version: 1,
+                updated_at: datetime!(2026-01-01 00:00 UTC),
+            };
+            live.environments.insert(key, std::sync::Arc::new(stored));
+        }
+        for doc in [
+            json!({"flag_id": "base", "default_value": true}),
+            json!({"flag_id": "feature", "default_value": true, "depends_on": [{"flag": "base"}]}),
+        ] {
+            let flag = ff_engine::parse_flag(&doc).unwrap();
+            let stored = ff_store::StoredFlag {
+                flag,
+                version: 1,
+                deleted: false,
+                created_at: datetime!(2026-01-01 00:00 UTC),
+                updated_at: datetime!(2026-01-01 00:00 UTC),
+            };
+            live.flags.insert(
+                doc["flag_id"].as_str().unwrap().to_owned(),
+                std::sync::Arc::new(stored),
+            );
+        }
+        live
+    }
+
+    /// `base` with its entry in `env` set to `entry`.
+    fn put_base(live: &LiveConfig, env: &str, entry: Value) -> ff_store::AuditedChange {
+        let mut doc = serde_json::to_value(&live.flags["base"].flag).unwrap();
+        doc["environments"] = json!({ env: entry });
+        ff_store::AuditedChange {
+            change: Change::PutFlag(ff_engine::parse_flag(&doc).unwrap(), Expect::Version(1)),
+            action: "flag.update".into(),
+            environment: Some(env.into()),
+        }
+    }
+
+    /// Review verdicts: (where `base` changes, the entry, the mode, a
+    /// reason, confirmed, when; the environments that hold it, or the code
+    /// of the refusal).
+    #[test]
+    fn review_verdicts() {
+        const MONDAY: OffsetDateTime = datetime!(2026-11-30 10:00 UTC);
+        const SATURDAY: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
+        use WriteMode::*;
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Value, WriteMode, Option<&str>, bool, OffsetDateTime, Result<Vec<&str>, &str>)> = vec![
+            // Development: no rules. Inherited by staging, whose window is closed on Saturdays.
+            ("development", json!(false), Governed, None, false, MONDAY, Ok(vec![])),
+            ("development", json!(false), Governed, None, false, SATURDAY, Err("outside_change_window")),
+            ("staging", json!(false), Governed, None, false, SATURDAY, Err("outside_change_window")),
+            // The kill switch ignores windows; an approved request does not.
+            ("staging", json!({"enabled": false}), Emergency, Some("outage"), false, SATURDAY, Ok(vec![])),
+            ("staging", json!(false), Approved, None, false, SATURDAY, Err("outside_change_window")),
+            ("staging", json!(false), Administrative, None, false, SATURDAY, Ok(vec![])),
+            // Production: a reason, then a confirmation to turn off what others
+            // require (and the dependency policy), then approval.
+            ("production", json!(false), Governed, None, false, MONDAY, Err("reason_required")),
+            ("production", json!({"enabled": false}), Governed, Some("why"), false, MONDAY, Err("confirmation_required")),
+            ("production", json!({"enabled": false}), Governed, Some("why"), true, MONDAY, Err("prerequisite_broken")),
+            ("production", json!(true), Governed, Some("why"), false, MONDAY, Ok(vec!["production"])),
+            // Applying an approved request: no approval, the policy still holds.
+            ("production", json!(true), Approved, Some("why"), false, MONDAY, Ok(vec![])),
+            ("production", json!({"enabled": false}), Approved, Some("why"), true, MONDAY, Err("prerequisite_broken")),
+            ("production", json!({"enabled": false}), Emergency, Some("why"), false, MONDAY, Ok(vec![])),
+        ];
+        let live = live();
+        for (i, (env, entry, mode, reason, confirmed, now, expected)) in
+            cases.into_iter().enumerate()
+        {
+            let meta = WriteMeta {
+                actor: "key_a".into(),
+                mode,
+                reason: reason.map(str::to_owned),
+                confirmed,
+                ..WriteMeta::default()
+            };
+            let changes = [put_base(&live, env, entry)];
+            let verdict = review(&live, &changes, &meta, now, &[]);
+            match (verdict, expected) {
+                (Ok(review), Ok(held)) => assert_eq!(review.held, held, "case {i}"),
+                (Err(ApiError::Refused { code, .. }), Err(expected)) => {
+                    assert_eq!(code, expected, "case {i}")
+                }
+                (got, expected) => panic!("case {i}: {got:?}, expected {expected:?}"),
+            }
+        }
     }
 }
