@@ -746,16 +746,26 @@ mod tests {
         }
     }
 
-    /// Review verdicts: (where `base` changes, the entry, the mode, a
-    /// reason, confirmed, when; the environments that hold it, or the code
-    /// of the refusal).
+    /// Where `base` changes, the entry, the mode, a reason, confirmed, when;
+    /// the environments that hold the write, or the code of the refusal.
+    type Case<'a> = (
+        &'a str,
+        Value,
+        WriteMode,
+        Option<&'a str>,
+        bool,
+        OffsetDateTime,
+        Result<Vec<&'a str>, &'a str>,
+    );
+
+    /// Review verdicts, one [`Case`] a line.
     #[test]
     fn review_verdicts() {
         const MONDAY: OffsetDateTime = datetime!(2026-11-30 10:00 UTC);
         const SATURDAY: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
         use WriteMode::*;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Value, WriteMode, Option<&str>, bool, OffsetDateTime, Result<Vec<&str>, &str>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             // Development: no rules. Inherited by staging, whose window is closed on Saturdays.
             ("development", json!(false), Governed, None, false, MONDAY, Ok(vec![])),
             ("development", json!(false), Governed, None, false, SATURDAY, Err("outside_change_window")),

@@ -346,7 +346,7 @@ pub enum FlagAction {
 
 impl FlagAction {
     /// The stored action it is, and its audit action.
-    fn as_action(self) -> (Action, &'static str) {
+    fn into_action(self) -> (Action, &'static str) {
         match self {
             FlagAction::Enable => (Action::Enable, "flag.enable"),
             FlagAction::Disable => (Action::Disable, "flag.disable"),
@@ -379,7 +379,7 @@ pub async fn apply_flag_action(
         return Err(ApiError::not_found("environment", &env));
     }
     let client_version = if_match(&headers)?;
-    let (action, audit_action) = body.as_action();
+    let (action, audit_action) = body.into_action();
     let meta = WriteMeta::from_request(&principal, &headers);
     let outcome = apply(&state, meta, |live| {
         let current = live_flag(live, &flag_id)?;

@@ -1,8 +1,9 @@
 //! The HTTP routes, one file per resource; handlers are named `verb_noun`.
 //!
-//! Every route is declared once, in [`ROUTES`]'s table: the router is built
-//! from it and so is the OpenAPI document (`crate::openapi`), so the two
-//! cannot disagree.
+//! Every route is declared once, in [`ROUTES`]'s table (its entries'
+//! shape is `table`'s): the router is built from it and so is the OpenAPI
+//! document (`crate::openapi`), so the two cannot disagree. Handlers
+//! translate HTTP: the writes go through `crate::write` and `crate::work`.
 
 pub mod api_keys;
 pub mod audit;
@@ -174,7 +175,7 @@ mod document {
 }
 
 /// The OpenAPI document of [`ROUTES`], built on first use.
-pub fn openapi_json() -> &'static serde_json::Value {
+fn openapi_json() -> &'static serde_json::Value {
     static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| openapi::build(ROUTES))
 }

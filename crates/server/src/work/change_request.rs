@@ -654,13 +654,21 @@ mod tests {
         }
     }
 
-    /// Approving: (the request, the approver, the flag's version now, the
-    /// error code, or the request's status after and whether it applies).
+    /// The request, the approver, the flag's version now; the request's
+    /// status after and whether it applies, or the error code.
+    type Case<'a> = (
+        StoredWorkItem,
+        &'a str,
+        i64,
+        Result<(RequestStatus, bool), &'a str>,
+    );
+
+    /// Approving, one [`Case`] a line.
     #[test]
     fn approval_cases() {
         use RequestStatus::*;
         #[rustfmt::skip]
-        let cases: Vec<(StoredWorkItem, &str, i64, Result<(RequestStatus, bool), &str>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (request(Pending, 1, &[], &[]), "approver", 1, Ok((Applied, true))),
             (request(Pending, 2, &[], &[]), "approver", 1, Ok((Pending, false))),
             (request(Pending, 2, &["first"], &[]), "approver", 1, Ok((Applied, true))),
