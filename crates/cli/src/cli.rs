@@ -317,6 +317,15 @@ pub enum FlagsCommand {
         write: WriteArgs,
     },
     /// Set the value a flag serves in an environment.
+    ///
+    /// The rules in effect there are kept: an environment that inherited
+    /// gets the inherited entry, with this value, as its own.
+    ///
+    /// The service makes the edit on the flag's latest version
+    /// (`POST /api/v1/flags/{flag}/environments/{env}/actions`), sent with
+    /// `If-Match` on the version read just before: a change someone made in
+    /// between is a conflict (exit 6), and the environment's rules apply as
+    /// to any write (a change request, exit 8, where it needs approval).
     SetValue {
         /// The flag.
         flag: String,
@@ -330,10 +339,39 @@ pub enum FlagsCommand {
         write: WriteArgs,
     },
     /// Turn a flag on in an environment.
+    ///
+    /// It is left on: an environment that inherits a switched-off entry gets
+    /// what that entry serves when on as its own; an own `enabled: false` is
+    /// removed (and the entry with it, when nothing else is in it and what
+    /// the environment would then inherit is on).
+    ///
+    /// The service makes the edit on the flag's latest version
+    /// (`POST /api/v1/flags/{flag}/environments/{env}/actions`), sent with
+    /// `If-Match` on the version read just before: a change someone made in
+    /// between is a conflict (exit 6), and the environment's rules apply as
+    /// to any write (a change request, exit 8, where it needs approval).
     Enable(FlagEnvArgs),
     /// Turn a flag off in an environment.
+    ///
+    /// Writes `enabled: false` into the environment's own entry. For an
+    /// emergency that must not wait for approvals, use `emergency-disable`.
+    ///
+    /// The service makes the edit on the flag's latest version
+    /// (`POST /api/v1/flags/{flag}/environments/{env}/actions`), sent with
+    /// `If-Match` on the version read just before: a change someone made in
+    /// between is a conflict (exit 6), and the environment's rules apply as
+    /// to any write (a change request, exit 8, where it needs approval).
     Disable(FlagEnvArgs),
     /// Set a rule's rollout percentage in an environment.
+    ///
+    /// Among the rules in effect there (its own, inherited, or the flag's),
+    /// which become the environment's own.
+    ///
+    /// The service makes the edit on the flag's latest version
+    /// (`POST /api/v1/flags/{flag}/environments/{env}/actions`), sent with
+    /// `If-Match` on the version read just before: a change someone made in
+    /// between is a conflict (exit 6), and the environment's rules apply as
+    /// to any write (a change request, exit 8, where it needs approval).
     Rollout {
         /// The flag.
         flag: String,

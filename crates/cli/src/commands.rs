@@ -252,14 +252,8 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             environment,
             write,
         } => {
-            set_entry(client, printer, flag, environment, write, |view| {
-                Ok(EntryChange::Put(entry_with(
-                    &view["entry"],
-                    "value",
-                    value_of(value),
-                )))
-            })
-            .await
+            let action = json!({"action": "set_value", "value": value_of(value)});
+            act(client, printer, flag, environment, write, action).await
         }
         FlagsCommand::Enable(args) => toggle(client, printer, args, true).await,
         FlagsCommand::Disable(args) => toggle(client, printer, args, false).await,
@@ -270,34 +264,16 @@ pub async fn flags(client: &Client, printer: &Printer, command: &FlagsCommand) -
             rule,
             write,
         } => {
-            set_entry(client, printer, flag, environment, write, |view| {
-                // The rules in effect there: its own, inherited, or the flag's.
-                let mut rules = view["effective"]["targeting_rules"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let index = match rule {
-                    Some(rule) => rule
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|i| *i < rules.len())
-                        .or_else(|| rules.iter().position(|r| r["name"] == rule.as_str())),
-                    None => rules
-                        .iter()
-                        .position(|r| r.get("percentage").is_some())
-                        .or_else(|| (rules.len() == 1).then_some(0)),
-                }
-                .ok_or_else(|| {
-                    CliError::invalid(format!("{flag} has no such rule in {environment}"))
-                })?;
-                rules[index]["percentage"] = json!(percentage);
-                Ok(EntryChange::Put(entry_with(
-                    &view["entry"],
-                    "targeting_rules",
-                    Value::Array(rules),
-                )))
-            })
-            .await
+            let mut action = json!({"action": "set_percentage", "percentage": percentage});
+            if let Some(rule) = rule {
+                // A number is a position first (then a name), as people
+                // count rules in a list.
+                action["rule"] = match rule.parse::<usize>() {
+                    Ok(index) => json!(index),
+                    Err(_) => json!(rule),
+                };
+            }
+            act(client, printer, flag, environment, write, action).await
         }
         FlagsCommand::History { flag } => {
             let page = client
@@ -485,52 +461,20 @@ fn warn(line: &str) {
     eprintln!("warning: {line}");
 }
 
-/// An environment entry as a configuration object with `field` set.
-fn entry_with(entry: &Value, field: &str, value: Value) -> Value {
-    let mut config = match entry {
-        Value::Object(map)
-            if map
-                .keys()
-                .all(|k| ["enabled", "value", "targeting_rules"].contains(&k.as_str())) =>
-        {
-            Value::Object(map.clone())
-        }
-        Value::Null => json!({}),
-        other => json!({"value": other}),
-    };
-    config[field] = value;
-    // The simplest form: a bare value when that is all there is (objects
-    // stay explicit, so that a JSON value is never read as a configuration).
-    match config.as_object() {
-        Some(map) if map.len() == 1 && map.get("value").is_some_and(|v| !v.is_object()) => {
-            map["value"].clone()
-        }
-        _ => config,
-    }
-}
-
-/// What a command does to a flag's own entry in an environment.
-enum EntryChange {
-    /// Write this as the environment's own entry.
-    Put(Value),
-    /// Remove the own entry, so that the environment inherits again.
-    Remove,
-    /// Nothing to write: it is already so (the line says how).
-    Unchanged(String),
-}
-
-/// Reads a flag in an environment (`GET …/environments/{env}`: the own
-/// `entry`, where an inherited one comes from, what is `effective`, and the
-/// flag's `version`), changes its entry, and writes it back with
-/// `If-Match` on the version read, so that a concurrent change is a
-/// conflict (exit code 6) rather than a lost update.
-async fn set_entry(
+/// One edit of a flag in an environment (`flags set-value`, `enable`,
+/// `disable`, `rollout`), made by the service on the flag's latest document
+/// (`POST …/environments/{env}/actions`). The flag is read first, and the
+/// edit sent with `If-Match` on the version read, so that a change made by
+/// someone else in between is a conflict (exit code 6) rather than
+/// silently built upon; the read also says whether the environment
+/// inherited before.
+async fn act(
     client: &Client,
     printer: &Printer,
     flag: &str,
     environment: &str,
     write: &WriteArgs,
-    change: impl FnOnce(&Value) -> CliResult<EntryChange>,
+    action: Value,
 ) -> CliResult {
     let path = format!(
         "/api/v1/flags/{}/environments/{}",
@@ -542,42 +486,41 @@ async fn set_entry(
         if_match: view["version"].as_i64(),
         ..write.into()
     };
-    let change = match change(&view)? {
-        // No own entry to remove: it already inherits.
-        EntryChange::Remove if view["entry"].is_null() => {
-            EntryChange::Unchanged(format!("{flag} in {environment}: inherits already"))
-        }
-        // The same entry again would only make a new version.
-        EntryChange::Put(entry) if entry == view["entry"] => EntryChange::Unchanged(format!(
-            "{flag} in {environment}: already {}",
-            short(&entry)
-        )),
-        other => other,
-    };
-    let (answer, what) = match change {
-        EntryChange::Unchanged(line) => {
-            printer.document(&view, |p| p.say(line))?;
-            return Ok(());
-        }
-        EntryChange::Remove => (
-            client.send(Method::DELETE, &path, None, &options).await?,
-            "inherits again".to_owned(),
-        ),
-        EntryChange::Put(entry) => (
-            client
-                .send(Method::PUT, &path, Some(&entry), &options)
-                .await?,
-            short(&entry),
-        ),
-    };
-    let stopped_inheriting =
-        answer.status != 202 && view["entry"].is_null() && what != "inherits again";
+    let answer = client
+        .send(
+            Method::POST,
+            &format!("{path}/actions"),
+            Some(&action),
+            &options,
+        )
+        .await?;
+    let enabling = action["action"] == "enable";
     written(printer, answer, |p, body| {
+        let entry = &body["environments"][environment];
+        if body["version"] == view["version"] {
+            // Nothing to change: no new version was written.
+            p.say(if enabling {
+                format!("{flag} is already on in {environment}")
+            } else if entry.is_null() {
+                format!("{flag} in {environment}: inherits already")
+            } else {
+                format!("{flag} in {environment}: already {}", short(entry))
+            });
+            return;
+        }
+        let what = if entry.is_null() {
+            "inherits again".to_owned()
+        } else {
+            short(entry)
+        };
         p.say(format!(
             "{flag} in {environment}: {what} (version {})",
             short(&body["version"])
         ));
-        if stopped_inheriting && let Some(from) = view["inherited_from"].as_str() {
+        if view["entry"].is_null()
+            && !entry.is_null()
+            && let Some(from) = view["inherited_from"].as_str()
+        {
             p.say(format!(
                 "  {environment} has its own entry now: it no longer inherits from {from}"
             ));
@@ -588,89 +531,19 @@ async fn set_entry(
     })
 }
 
-/// `flags enable` / `flags disable`. Turning a flag on must leave it on:
-/// where the environment has no entry of its own and inherits one that is
-/// off, the inherited configuration (without its `enabled: false`) becomes
-/// the environment's own entry; and an own entry is only removed when what
-/// the environment would then inherit is on.
+/// `flags enable` / `flags disable`: the service's kill switch edit (see
+/// `ff_engine::edit::set_enabled`), which leaves the flag on when enabling:
+/// an environment that inherits a switched-off entry gets what it serves
+/// when on as its own entry, and an own entry is removed only when what the
+/// environment would then inherit is on.
 async fn toggle(client: &Client, printer: &Printer, args: &FlagEnvArgs, on: bool) -> CliResult {
     let FlagEnvArgs {
         flag,
         environment,
         write,
     } = args;
-    // What the environment would inherit without an entry of its own:
-    // whether it is on there (None: it inherits nothing).
-    let parent_on = if on {
-        let settings = client
-            .get(&format!("/api/v1/environments/{}", segment(environment)))
-            .await?;
-        match settings["parent"].as_str() {
-            Some(parent) if settings["auto_sync"] == true => {
-                let view = client
-                    .get(&format!(
-                        "/api/v1/flags/{}/environments/{}",
-                        segment(flag),
-                        segment(parent)
-                    ))
-                    .await?;
-                Some((
-                    view["effective"]["enabled"] != false,
-                    view["version"].clone(),
-                ))
-            }
-            _ => None,
-        }
-    } else {
-        None
-    };
-    set_entry(client, printer, flag, environment, write, |view| {
-        if let Some((_, version)) = &parent_on
-            && *version != view["version"]
-        {
-            return Err(CliError::new(
-                exit::CONFLICT,
-                format!("{flag} changed while it was being read; run the command again"),
-            ));
-        }
-        let entry = &view["entry"];
-        if !on {
-            return Ok(EntryChange::Put(entry_with(entry, "enabled", json!(false))));
-        }
-        if !entry.is_null() && entry["enabled"] != false {
-            return Ok(EntryChange::Unchanged(format!(
-                "{flag} is already on in {environment}"
-            )));
-        }
-        if entry.is_null() {
-            if view["effective"]["enabled"] != false {
-                return Ok(EntryChange::Unchanged(format!(
-                    "{flag} is already on in {environment}"
-                )));
-            }
-            // It inherits an entry that is off: serve what that entry
-            // serves when on, as this environment's own entry.
-            return Ok(EntryChange::Put(json!({
-                "value": view["effective"]["value"],
-                "targeting_rules": view["effective"]["targeting_rules"],
-            })));
-        }
-        let mut config = entry_with(entry, "enabled", json!(true));
-        if let Value::Object(map) = &mut config {
-            // On is the default: leave no `enabled: true` behind …
-            map.remove("enabled");
-        }
-        if config != json!({}) {
-            return Ok(EntryChange::Put(config));
-        }
-        match parent_on {
-            // … unless the entry is all there is and what it would then
-            // inherit is off: keep an entry that says on.
-            Some((false, _)) => Ok(EntryChange::Put(json!({"enabled": true}))),
-            _ => Ok(EntryChange::Remove),
-        }
-    })
-    .await
+    let action = json!({"action": if on { "enable" } else { "disable" }});
+    act(client, printer, flag, environment, write, action).await
 }
 
 /// `flags edit`: $EDITOR on the document, the diff, a question, the write

@@ -4,6 +4,7 @@ pub mod bucket;
 mod compile;
 mod context;
 pub mod diff;
+pub mod edit;
 mod evaluate;
 pub mod model;
 pub mod parse;

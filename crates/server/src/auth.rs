@@ -17,6 +17,7 @@ use rand::RngExt as _;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::live::SecretDigest;
 use crate::state::AppState;
 
 /// Who is calling: the key that authenticated the request (shared with the
@@ -246,9 +247,6 @@ pub fn hash_secret(secret: &str) -> String {
 pub fn secret_digest(secret: &str) -> SecretDigest {
     Sha256::digest(secret.as_bytes()).into()
 }
-
-/// The bytes of a secret's SHA-256.
-pub type SecretDigest = [u8; 32];
 
 /// A new secret for a key of `kind`: `ff_<kind>_` and 40 random characters
 /// (238 bits).

@@ -55,11 +55,6 @@ pub enum ApiError {
         /// Structured details (the next window, the dependents …).
         details: Value,
     },
-    /// Not an error: the write needs approval and became a change request.
-    /// Answered `202 Accepted` with `{"change_request": …}`. Carried as an
-    /// error so that every write path holds writes the same way.
-    #[error("held for approval")]
-    Held(Value),
     /// The body is larger than the limit.
     #[error("the request body is larger than the server accepts (see --max-body-bytes)")]
     PayloadTooLarge,
@@ -103,7 +98,6 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Refused { status, code, .. } => (*status, code),
-            ApiError::Held(_) => (StatusCode::ACCEPTED, "held_for_approval"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -115,10 +109,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Held(change_request) = self {
-            let body = json!({ "change_request": change_request });
-            return (StatusCode::ACCEPTED, axum::Json(body)).into_response();
-        }
         let (status, code) = self.status_and_code();
         let details = match &self {
             ApiError::Validation(problems) => json!({ "problems": problems }),

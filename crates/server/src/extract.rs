@@ -1,9 +1,10 @@
-//! Request extractors whose failures answer in the JSON error envelope.
+//! Request extractors whose failures answer in the JSON error envelope, and
+//! the `If-Match` header's version.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -167,4 +168,19 @@ where
             Err(other) => Err(ApiError::bad_request("invalid_query", other.body_text())),
         }
     }
+}
+
+/// A version named by `If-Match` (`"3"`, `W/"3"` or `3`).
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_if_match",
+            format!("If-Match must be a version number such as \"3\", found {text:?}"),
+        )
+    })
 }

@@ -1,8 +1,9 @@
-//! Edits of flag documents that several endpoints share: the kill switch,
-//! per-environment entries, JSON merge patches, and the metadata fields that
-//! responses add to a document.
+//! Flag documents as the API reads and writes them: per-environment entries
+//! and JSON merge patches of the JSON document, and the metadata fields that
+//! responses add to a document. Edits of the flag model itself (the kill
+//! switch, values, percentages) are the engine's (`ff_engine::edit`).
 
-use ff_engine::{Environment, EnvironmentConfig, EnvironmentEntry, Flag, project_flag};
+use ff_engine::{Flag, Segment};
 use ff_store::StoredFlag;
 use serde_json::{Map, Value, json};
 
@@ -51,80 +52,6 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
     Ok(version)
 }
 
-/// The flag with its kill switch set in `env`.
-///
-/// Disabling writes `enabled: false` into the environment's entry (creating
-/// one if the environment inherited). Enabling removes it again, and removes
-/// an entry that held nothing else, so that the environment goes back to
-/// inheriting exactly as before it was disabled. Should what it would
-/// inherit be disabled (the parent's kill switch), enabling gives the
-/// environment its own entry: the inherited configuration, switched on.
-pub fn set_enabled(flag: &Flag, env: &str, enabled: bool, tree: &[Environment]) -> Flag {
-    let mut flag = own_enabled(flag, env, enabled);
-    if !enabled {
-        return flag;
-    }
-    let in_effect = project_flag(&flag, env, tree)
-        .environments
-        .shift_remove(env);
-    if let Some(mut config) = in_effect.map(|entry| entry.to_config())
-        && config.enabled == Some(false)
-    {
-        config.enabled = None;
-        flag.environments.insert(
-            env.to_owned(),
-            simplify(config).unwrap_or(EnvironmentEntry::Config(EnvironmentConfig::default())),
-        );
-    }
-    flag
-}
-
-/// [`set_enabled`] on the environment's own entry alone.
-fn own_enabled(flag: &Flag, env: &str, enabled: bool) -> Flag {
-    let mut flag = flag.clone();
-    let current = flag.environments.get(env).cloned();
-    let next = match (current, enabled) {
-        (None, true) => None,
-        (None, false) => Some(EnvironmentEntry::Config(EnvironmentConfig {
-            enabled: Some(false),
-            ..EnvironmentConfig::default()
-        })),
-        (Some(EnvironmentEntry::Value(value)), true) => Some(EnvironmentEntry::Value(value)),
-        (Some(entry), enabled) => {
-            let mut config = entry.to_config();
-            config.enabled = if enabled { None } else { Some(false) };
-            simplify(config)
-        }
-    };
-    match next {
-        Some(entry) => {
-            flag.environments.insert(env.to_owned(), entry);
-        }
-        None => {
-            flag.environments.shift_remove(env);
-        }
-    }
-    flag
-}
-
-/// A configuration in its simplest form: nothing left → no entry; only a
-/// value → the bare value.
-fn simplify(config: EnvironmentConfig) -> Option<EnvironmentEntry> {
-    match config {
-        EnvironmentConfig {
-            enabled: None,
-            value: None,
-            targeting_rules: None,
-        } => None,
-        EnvironmentConfig {
-            enabled: None,
-            value: Some(value),
-            targeting_rules: None,
-        } => Some(EnvironmentEntry::Value(value)),
-        config => Some(EnvironmentEntry::Config(config)),
-    }
-}
-
 /// The document with `environments[env]` replaced by `entry` (JSON), or
 /// removed when `entry` is `None`. Returned as JSON for the engine to parse,
 /// so that problems are located inside the whole document.
@@ -167,6 +94,16 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
             }
         }
     }
+}
+
+/// Reads a flag document: engine parsing with every problem reported, 422.
+pub fn parse_flag(doc: &serde_json::Value) -> Result<Flag, ApiError> {
+    ff_engine::parse_flag(doc).map_err(ApiError::Validation)
+}
+
+/// Reads a segment document.
+pub fn parse_segment(doc: &serde_json::Value) -> Result<Segment, ApiError> {
+    ff_engine::parse_segment(doc).map_err(ApiError::Validation)
 }
 
 /// A `number` flag is a float flag when any of its values is written with a
@@ -229,53 +166,6 @@ pub fn merge_diff(before: &Value, after: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn flag(doc: Value) -> Flag {
-        ff_engine::parse_flag(&doc).unwrap_or_else(|p| panic!("{p:?}"))
-    }
-
-    #[test]
-    fn disabling_then_enabling_restores_the_document() {
-        let original = flag(json!({
-            "flag_id": "new_payment_flow",
-            "default_value": false,
-            "environments": {"development": true, "production": {"value": true, "targeting_rules": []}}
-        }));
-        let tree = seed_tree();
-        for env in ["development", "staging", "production"] {
-            let off = set_enabled(&original, env, false, &tree);
-            assert_ne!(off, original);
-            assert_eq!(set_enabled(&off, env, true, &tree), original, "{env}");
-        }
-    }
-
-    fn seed_tree() -> Vec<Environment> {
-        serde_json::from_value(json!([
-            {"key": "development"},
-            {"key": "staging", "parent": "development", "auto_sync": true},
-            {"key": "production", "parent": "staging"}
-        ]))
-        .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Staging inherits development's killed entry: enabling staging gives
-    /// it its own entry, development's configuration switched on.
-    #[test]
-    fn enabling_under_a_disabled_parent_takes_an_own_entry() {
-        let tree = seed_tree();
-        let killed = flag(json!({
-            "flag_id": "new_payment_flow",
-            "default_value": false,
-            "environments": {"development": {"enabled": false, "value": true}}
-        }));
-        let on = set_enabled(&killed, "staging", true, &tree);
-        assert_eq!(
-            serde_json::to_value(&on).unwrap_or_else(|e| panic!("{e}"))["environments"],
-            json!({"development": {"enabled": false, "value": true}, "staging": true})
-        );
-        // Where nothing disabled is inherited, enabling changes nothing.
-        assert_eq!(set_enabled(&killed, "production", true, &tree), killed);
-    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {

@@ -1,7 +1,9 @@
 //! The rules of environments (DESIGN.md §4), applied to a planned write
 //! before it commits: which environments a change really affects, change
 //! windows, rollback protection, the dependency policy and whether the write
-//! must wait for approval.
+//! must wait for approval. A write is described by [`WriteMeta`] (who, why,
+//! with what confirmations) and [`WriteMode`] (how strictly the rules
+//! apply); [`review`] runs once per write, in `crate::write::apply`.
 //!
 //! A change *affects* an environment when what is evaluated there differs
 //! (the effective entry, inherited through `auto_sync` parents, and the
@@ -12,17 +14,18 @@
 
 use std::collections::BTreeMap;
 
-use ff_engine::{Environment, EnvironmentEntry, Flag, project_flag};
+use axum::http::{HeaderMap, StatusCode};
+use ff_engine::edit::{on_in, static_value};
+use ff_engine::{Environment, Flag, project_flag};
 use ff_store::{Change, ChangeWindow, DependencyPolicy, Expect, Role, StoredEnvironment};
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::live::LiveConfig;
-use crate::write::WriteMeta;
-use axum::http::StatusCode;
 
 /// How strictly a write is governed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +42,83 @@ pub enum WriteMode {
     Approved,
     /// Environment settings, keys: not about what is evaluated.
     Administrative,
+}
+
+/// Who is writing, why, and as part of what.
+#[derive(Debug, Clone, Default)]
+pub struct WriteMeta {
+    /// The API key id.
+    pub actor: String,
+    /// The actor's role (admin keys).
+    pub role: Option<Role>,
+    /// How strictly the environments' rules apply.
+    pub mode: WriteMode,
+    /// `X-Confirm: true`: destructive changes in protected environments
+    /// are intended.
+    pub confirmed: bool,
+    /// `X-Override-Change-Window: true` (admins, with a reason).
+    pub override_window: bool,
+    /// `X-Change-Reason` header or a body's `reason`.
+    pub reason: Option<String>,
+    /// `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// `X-Deployment-Id` header or a body's `deployment_id`.
+    pub deployment_id: Option<String>,
+}
+
+impl WriteMeta {
+    /// The metadata of a request.
+    pub fn from_request(principal: &Principal, headers: &HeaderMap) -> WriteMeta {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let yes =
+            |name: &str| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        WriteMeta {
+            actor: principal.key_id().to_owned(),
+            role: principal.role(),
+            mode: WriteMode::Governed,
+            confirmed: yes("x-confirm"),
+            override_window: yes("x-override-change-window"),
+            reason: header("x-change-reason"),
+            // A client's own request id is kept only when it is one the
+            // audit log takes: it is for correlation, never worth a refusal.
+            request_id: header("x-request-id").filter(|id| {
+                ff_store::text::check_name("request_id", id, ff_store::text::MAX_ID_CHARS).is_ok()
+            }),
+            deployment_id: header("x-deployment-id"),
+        }
+    }
+
+    /// The same writer, in another mode.
+    pub fn in_mode(mut self, mode: WriteMode) -> WriteMeta {
+        self.mode = mode;
+        self
+    }
+
+    /// A reason when none was given (emergency procedures name themselves).
+    pub fn with_default_reason(mut self, reason: impl FnOnce() -> String) -> WriteMeta {
+        if self.reason.is_none() {
+            self.reason = Some(reason());
+        }
+        self
+    }
+
+    /// A body's `reason` and `deployment_id` take precedence over headers.
+    pub fn with_body(mut self, reason: Option<String>, deployment_id: Option<String>) -> WriteMeta {
+        if reason.is_some() {
+            self.reason = reason;
+        }
+        if deployment_id.is_some() {
+            self.deployment_id = deployment_id;
+        }
+        self
+    }
 }
 
 /// What [`review`] decided for a write that may go ahead.
@@ -104,25 +184,6 @@ pub fn evaluated_in(flag: &Flag, env: &str, tree: &[Environment]) -> Flag {
     projected.owner = None;
     projected.lifecycle = None;
     projected
-}
-
-/// Whether a flag is on in an environment (its effective entry does not say
-/// `enabled: false`).
-pub fn enabled_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
-    let projected = project_flag(flag, env, tree);
-    projected
-        .environments
-        .get(env)
-        .is_none_or(|entry| entry.to_config().enabled != Some(false))
-}
-
-/// Whether a flag is on in an environment: enabled there and, for a boolean
-/// flag, not serving `false` whatever the context (the seed's
-/// `"production": false` is how a boolean flag is off).
-pub fn on_in(flag: &Flag, env: &str, tree: &[Environment]) -> bool {
-    enabled_in(flag, env, tree)
-        && !(flag.flag_type == ff_engine::FlagType::Boolean
-            && static_value(flag, env, tree) == Some(Value::Bool(false)))
 }
 
 /// The environments in which a write changes what is evaluated.
@@ -223,6 +284,31 @@ pub fn review(
         }
     }
     Ok(review)
+}
+
+/// A protected environment's changes need a reason, also when they are
+/// scheduled: checked when the schedule or plan is made, since nobody is
+/// there to give one when it applies.
+pub fn require_reason_if_protected(
+    live: &LiveConfig,
+    environment: Option<&str>,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let protected = environment
+        .and_then(|env| live.environments.get(env))
+        .is_some_and(|e| e.environment.protected);
+    if protected && reason.is_none() {
+        return Err(ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "reason_required",
+            message: format!(
+                "environment \"{}\" is protected: give a \"reason\" (or X-Change-Reason)",
+                environment.unwrap_or_default()
+            ),
+            details: json!({ "environment": environment }),
+        });
+    }
+    Ok(())
 }
 
 /// The segments a change set writes or deletes.
@@ -391,46 +477,6 @@ pub fn dependency_problems<'a>(
         }
     }
     problems
-}
-
-/// What a flag serves in an environment when that does not depend on the
-/// context: its off value when disabled, its value when it has no rules.
-/// `None` when rules decide.
-pub fn static_value(flag: &Flag, env: &str, tree: &[Environment]) -> Option<Value> {
-    let InEffect { config, rules } = in_effect(flag, env, tree);
-    if config.enabled == Some(false) {
-        return Some(match flag.flag_type {
-            ff_engine::FlagType::Boolean => Value::Bool(false),
-            _ => flag.default_value.clone(),
-        });
-    }
-    if !rules.is_empty() {
-        return None;
-    }
-    Some(config.value.unwrap_or_else(|| flag.default_value.clone()))
-}
-
-/// What applies to a flag in an environment, inheritance resolved.
-pub struct InEffect {
-    /// The environment's settings for the flag (empty when it has none).
-    pub config: ff_engine::EnvironmentConfig,
-    /// The targeting rules that apply: the entry's own, else the flag's.
-    pub rules: Vec<ff_engine::Rule>,
-}
-
-/// [`InEffect`] for `flag` in `env`.
-pub fn in_effect(flag: &Flag, env: &str, tree: &[Environment]) -> InEffect {
-    let projected = project_flag(flag, env, tree);
-    let mut config = projected
-        .environments
-        .get(env)
-        .map(EnvironmentEntry::to_config)
-        .unwrap_or_default();
-    let rules = config
-        .targeting_rules
-        .take()
-        .unwrap_or(projected.targeting_rules);
-    InEffect { config, rules }
 }
 
 /// In an environment whose `dependency_policy` is `refuse`, a write may not
@@ -644,5 +690,125 @@ mod tests {
     #[test]
     fn no_windows_means_always() {
         assert!(outside_windows(&[], datetime!(2026-11-24 03:00 UTC)).is_none());
+    }
+
+    /// development → staging (auto_sync, windows on Mondays 09–17 UTC) →
+    /// production (approval, protected, dependency policy `refuse`), with the
+    /// flags `base` (on everywhere) and `feature`, which requires `base`.
+    fn live() -> LiveConfig {
+        let mut live = LiveConfig::default();
+        let environment = |key: &str, parent: Option<&str>, auto_sync: bool| {
+            let settings: ff_store::EnvironmentSettings = serde_json::from_value(json!({
+                "key": key, "parent": parent, "auto_sync": auto_sync
+            }))
+            .unwrap();
+            settings
+        };
+        let mut staging = environment("staging", Some("development"), true);
+        staging.change_windows = vec![window(&["monday"], "09:00", "17:00", "UTC")];
+        let mut production = environment("production", Some("staging"), false);
+        production.approval_required = true;
+        production.protected = true;
+        production.dependency_policy = DependencyPolicy::Refuse;
+        for settings in [environment("development", None, false), staging, production] {
+            let key = settings.tree.key.clone();
+            let stored = StoredEnvironment {
+                environment: settings,
+                version: 1,
+                updated_at: datetime!(2026-01-01 00:00 UTC),
+            };
+            live.environments.insert(key, std::sync::Arc::new(stored));
+        }
+        for doc in [
+            json!({"flag_id": "base", "default_value": true}),
+            json!({"flag_id": "feature", "default_value": true, "depends_on": [{"flag": "base"}]}),
+        ] {
+            let flag = ff_engine::parse_flag(&doc).unwrap();
+            let stored = ff_store::StoredFlag {
+                flag,
+                version: 1,
+                deleted: false,
+                created_at: datetime!(2026-01-01 00:00 UTC),
+                updated_at: datetime!(2026-01-01 00:00 UTC),
+            };
+            live.flags.insert(
+                doc["flag_id"].as_str().unwrap().to_owned(),
+                std::sync::Arc::new(stored),
+            );
+        }
+        live
+    }
+
+    /// `base` with its entry in `env` set to `entry`.
+    fn put_base(live: &LiveConfig, env: &str, entry: Value) -> ff_store::AuditedChange {
+        let mut doc = serde_json::to_value(&live.flags["base"].flag).unwrap();
+        doc["environments"] = json!({ env: entry });
+        ff_store::AuditedChange {
+            change: Change::PutFlag(ff_engine::parse_flag(&doc).unwrap(), Expect::Version(1)),
+            action: "flag.update".into(),
+            environment: Some(env.into()),
+        }
+    }
+
+    /// Where `base` changes, the entry, the mode, a reason, confirmed, when;
+    /// the environments that hold the write, or the code of the refusal.
+    type Case<'a> = (
+        &'a str,
+        Value,
+        WriteMode,
+        Option<&'a str>,
+        bool,
+        OffsetDateTime,
+        Result<Vec<&'a str>, &'a str>,
+    );
+
+    /// Review verdicts, one [`Case`] a line.
+    #[test]
+    fn review_verdicts() {
+        const MONDAY: OffsetDateTime = datetime!(2026-11-30 10:00 UTC);
+        const SATURDAY: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
+        use WriteMode::*;
+        #[rustfmt::skip]
+        let cases: Vec<Case<'_>> = vec![
+            // Development: no rules. Inherited by staging, whose window is closed on Saturdays.
+            ("development", json!(false), Governed, None, false, MONDAY, Ok(vec![])),
+            ("development", json!(false), Governed, None, false, SATURDAY, Err("outside_change_window")),
+            ("staging", json!(false), Governed, None, false, SATURDAY, Err("outside_change_window")),
+            // The kill switch ignores windows; an approved request does not.
+            ("staging", json!({"enabled": false}), Emergency, Some("outage"), false, SATURDAY, Ok(vec![])),
+            ("staging", json!(false), Approved, None, false, SATURDAY, Err("outside_change_window")),
+            ("staging", json!(false), Administrative, None, false, SATURDAY, Ok(vec![])),
+            // Production: a reason, then a confirmation to turn off what others
+            // require (and the dependency policy), then approval.
+            ("production", json!(false), Governed, None, false, MONDAY, Err("reason_required")),
+            ("production", json!({"enabled": false}), Governed, Some("why"), false, MONDAY, Err("confirmation_required")),
+            ("production", json!({"enabled": false}), Governed, Some("why"), true, MONDAY, Err("prerequisite_broken")),
+            ("production", json!(true), Governed, Some("why"), false, MONDAY, Ok(vec!["production"])),
+            // Applying an approved request: no approval, the policy still holds.
+            ("production", json!(true), Approved, Some("why"), false, MONDAY, Ok(vec![])),
+            ("production", json!({"enabled": false}), Approved, Some("why"), true, MONDAY, Err("prerequisite_broken")),
+            ("production", json!({"enabled": false}), Emergency, Some("why"), false, MONDAY, Ok(vec![])),
+        ];
+        let live = live();
+        for (i, (env, entry, mode, reason, confirmed, now, expected)) in
+            cases.into_iter().enumerate()
+        {
+            let meta = WriteMeta {
+                actor: "key_a".into(),
+                mode,
+                reason: reason.map(str::to_owned),
+                confirmed,
+                ..WriteMeta::default()
+            };
+            let changes = [put_base(&live, env, entry)];
+            let verdict = review(&live, &changes, &meta, now, &[]);
+            match (verdict, expected) {
+                (Ok(review), Ok(held)) => assert_eq!(review.held, held, "case {i}"),
+                (Err(ApiError::Refused { code, .. }), Err(expected)) => {
+                    assert_eq!(code, expected, "case {i}")
+                }
+                (got, expected) => panic!("case {i}: {got:?}, expected {expected:?}"),
+            }
+        }
     }
 }

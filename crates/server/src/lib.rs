@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![recursion_limit = "256"]
 
-pub mod actions;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
@@ -13,9 +12,9 @@ pub mod governance;
 pub mod live;
 pub mod openapi;
 pub mod routes;
-pub mod scheduler;
 pub mod state;
 pub mod usage;
+pub mod work;
 pub mod write;
 
 use std::convert::Infallible;
@@ -193,7 +192,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let background = tokio::spawn(background_tasks(state.clone()));
     let follower = tokio::spawn(follow_commits(state.clone()));
-    let scheduler = tokio::spawn(scheduler::run(
+    let scheduler = tokio::spawn(work::scheduler::run(
         state.clone(),
         Duration::from_millis(state.config.scheduler_interval_ms.max(10)),
     ));
@@ -239,9 +238,16 @@ async fn follow_commits(state: AppState) {
                 refresh(&state).await;
                 loop {
                     match listener.next_commit().await {
-                        Ok(revision)
-                            if revision > 0 && revision <= state.live.current().revision => {}
-                        Ok(_) => refresh(&state).await,
+                        Ok(revision) => {
+                            // This node's own commits are announced too, while
+                            // the write is still finishing: waiting for it lets
+                            // it advance the view from what it wrote, instead
+                            // of this task reading it back.
+                            let _writing = state.writes.lock().await;
+                            if revision <= 0 || revision > state.live.known_revision() {
+                                refresh(&state).await;
+                            }
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "lost the commit notifications; reconnecting");
                             break;

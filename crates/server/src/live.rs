@@ -2,21 +2,30 @@
 //! in memory with its compiled snapshot, swapped atomically on change.
 //!
 //! Reads (evaluation, listing, auth) never touch the database: they take the
-//! current [`LiveConfig`] with one atomic load. After a commit — this node's
-//! or, with PostgreSQL, another node's — [`Live::refresh`] reads what changed
-//! since the held revision and swaps in a new `LiveConfig`.
+//! current [`LiveConfig`] with one atomic load. After this node's own commit,
+//! [`Live::advance`] builds the next `LiveConfig` from the documents it
+//! wrote; after another node's (PostgreSQL), [`Live::refresh`] reads what
+//! changed since the held revision. Either swaps the new `LiveConfig` in and
+//! announces the change to the streams.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use ff_engine::{Environment, Flag, Segment, Snapshot};
 use ff_store::{
-    ApiKey, FlagStore, ResourceKind, StoreError, StoredEnvironment, StoredFlag, StoredSegment,
+    ApiKey, AuditedChange, Change, ChangeRecord, FlagStore, ResourceKind, StoreError,
+    StoredEnvironment, StoredFlag, StoredSegment,
 };
+use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use crate::auth::SecretDigest;
+use crate::error::ApiError;
+
+/// The bytes of an API key secret's SHA-256: what keys are looked up by
+/// (`crate::auth` computes it from a request's secret).
+pub type SecretDigest = [u8; 32];
 
 /// One consistent view of the configuration.
 #[derive(Debug, Default)]
@@ -59,6 +68,45 @@ impl LiveConfig {
             .collect()
     }
 
+    /// The next view, at `revision`: the same resources (shared), to be
+    /// changed and compiled.
+    fn successor(&self, revision: i64) -> LiveConfig {
+        LiveConfig {
+            revision,
+            flags: self.flags.clone(),
+            segments: self.segments.clone(),
+            environments: self.environments.clone(),
+            keys_by_hash: self.keys_by_hash.clone(),
+            snapshot: Snapshot::default(),
+            float_flags: self.float_flags.clone(),
+        }
+    }
+
+    /// Puts a live flag, or removes one (`None`: deleted).
+    fn put_flag(&mut self, flag_id: &str, flag: Option<Arc<StoredFlag>>) {
+        match flag {
+            Some(flag) => {
+                if crate::flag_ops::is_float_flag(&flag.flag) {
+                    self.float_flags.insert(flag_id.to_owned());
+                } else {
+                    self.float_flags.remove(flag_id);
+                }
+                self.flags.insert(flag_id.to_owned(), flag);
+            }
+            None => {
+                self.float_flags.remove(flag_id);
+                self.flags.remove(flag_id);
+            }
+        }
+    }
+
+    /// Puts an API key (a new one, or one revoked).
+    fn put_key(&mut self, key: ApiKey) {
+        if let Some((digest, key)) = key_by_hash(key) {
+            self.keys_by_hash.insert(digest, key);
+        }
+    }
+
     fn compile(&mut self) {
         self.snapshot = Snapshot::build(
             &self.flag_documents(),
@@ -66,6 +114,14 @@ impl LiveConfig {
             &self.environment_tree(),
         );
     }
+}
+
+/// The live flag, or 404.
+pub fn live_flag<'a>(live: &'a LiveConfig, flag_id: &str) -> Result<&'a StoredFlag, ApiError> {
+    live.flags
+        .get(flag_id)
+        .map(|f| &**f)
+        .ok_or_else(|| ApiError::not_found("flag", flag_id))
 }
 
 /// What changed between two revisions, announced to streams after the new
@@ -88,10 +144,30 @@ pub const STREAM_BUFFER: usize = 256;
 pub struct Live {
     store: Arc<dyn FlagStore>,
     current: ArcSwap<LiveConfig>,
+    /// The latest store revision this node knows of: the view's, or that of
+    /// a later commit of this node's that changed nothing evaluated (work
+    /// items are not in the view). Only moves forward.
+    known: AtomicI64,
     /// Serialises refreshes so that revisions are applied in order.
     refreshing: Mutex<()>,
     /// Announces each applied batch to every stream; never blocks the writer.
     events: tokio::sync::broadcast::Sender<Arc<ChangeBatch>>,
+}
+
+/// A commit this node just made, as the write path hands it over: what it
+/// wrote and what the store answered.
+#[derive(Debug)]
+pub struct OwnCommit<'a> {
+    /// The revision the commit made.
+    pub revision: i64,
+    /// The new version of each change, in change order.
+    pub versions: &'a [i64],
+    /// The commit time, as stored (whole milliseconds, UTC).
+    pub at: OffsetDateTime,
+    /// Who committed (the creator of a new API key).
+    pub actor: &'a str,
+    /// The changes, in order.
+    pub changes: &'a [AuditedChange],
 }
 
 impl Live {
@@ -100,6 +176,7 @@ impl Live {
         let config = load_all(store.as_ref()).await?;
         Ok(Live {
             store,
+            known: AtomicI64::new(config.revision),
             current: ArcSwap::from_pointee(config),
             refreshing: Mutex::new(()),
             events: tokio::sync::broadcast::channel(STREAM_BUFFER).0,
@@ -127,10 +204,58 @@ impl Live {
         self.current.load_full()
     }
 
+    /// The latest store revision this node knows of (at least the view's).
+    pub fn known_revision(&self) -> i64 {
+        self.known
+            .load(Ordering::Acquire)
+            .max(self.current().revision)
+    }
+
     /// Brings the view up to the store's latest revision, reading only what
     /// changed. Returns the new revision.
     pub async fn refresh(&self) -> Result<i64, StoreError> {
         let _guard = self.refreshing.lock().await;
+        self.refresh_locked().await
+    }
+
+    /// Moves the view on by a commit this node just made, planned when the
+    /// store was at revision `planned_at`. When the commit's revision follows
+    /// right after it, nothing else was committed in between (commits are
+    /// serialised across nodes), so the view is advanced from the documents
+    /// the commit wrote, without reading them back. Otherwise another node
+    /// committed meanwhile, and what changed is read as [`Live::refresh`]
+    /// does.
+    pub async fn advance(&self, planned_at: i64, commit: &OwnCommit<'_>) -> Result<(), StoreError> {
+        let _guard = self.refreshing.lock().await;
+        let current = self.current();
+        if commit.revision <= current.revision {
+            // Already applied: a refresh on this commit's notification came
+            // first.
+            return Ok(());
+        }
+        if commit.revision == planned_at + 1 {
+            match own_changes(&current, commit) {
+                Some((_, records)) if records.is_empty() => {
+                    // Work items only: nothing evaluated changed.
+                    self.known.fetch_max(commit.revision, Ordering::AcqRel);
+                    return Ok(());
+                }
+                Some((next, records)) => {
+                    let everything = records.iter().any(|r| {
+                        matches!(r.kind, ResourceKind::Segment | ResourceKind::Environment)
+                    });
+                    self.install(&current, next, records, everything);
+                    return Ok(());
+                }
+                // Something the commit's documents do not describe whole
+                // (a restored flag's history): read it.
+                None => {}
+            }
+        }
+        self.refresh_locked().await.map(|_| ())
+    }
+
+    async fn refresh_locked(&self) -> Result<i64, StoreError> {
         let current = self.current();
         let changes = self.store.changes_since(current.revision, 10_000).await?;
         let Some(last) = changes.last() else {
@@ -142,6 +267,7 @@ impl Live {
             let config = load_all(self.store.as_ref()).await?;
             let revision = config.revision;
             self.current.store(Arc::new(config));
+            self.known.fetch_max(revision, Ordering::AcqRel);
             self.announce(ChangeBatch {
                 revision,
                 changes: Vec::new(),
@@ -149,33 +275,15 @@ impl Live {
             });
             return Ok(revision);
         }
-        let mut next = LiveConfig {
-            revision: last.revision,
-            flags: current.flags.clone(),
-            segments: current.segments.clone(),
-            environments: current.environments.clone(),
-            keys_by_hash: current.keys_by_hash.clone(),
-            snapshot: Snapshot::default(),
-            float_flags: current.float_flags.clone(),
-        };
+        let mut next = current.successor(last.revision);
         let mut reload_segments_and_environments = false;
         let mut reload_keys = false;
         for change in &changes {
             match change.kind {
-                ResourceKind::Flag => match self.store.flag(&change.key).await? {
-                    Some(flag) if !flag.deleted => {
-                        if crate::flag_ops::is_float_flag(&flag.flag) {
-                            next.float_flags.insert(change.key.clone());
-                        } else {
-                            next.float_flags.remove(&change.key);
-                        }
-                        next.flags.insert(change.key.clone(), Arc::new(flag));
-                    }
-                    _ => {
-                        next.float_flags.remove(&change.key);
-                        next.flags.remove(&change.key);
-                    }
-                },
+                ResourceKind::Flag => {
+                    let flag = self.store.flag(&change.key).await?;
+                    next.put_flag(&change.key, flag.filter(|f| !f.deleted).map(Arc::new));
+                }
                 ResourceKind::Segment | ResourceKind::Environment => {
                     reload_segments_and_environments = true;
                 }
@@ -194,10 +302,21 @@ impl Live {
         if reload_keys {
             next.keys_by_hash = keys_by_hash(self.store.api_keys().await?);
         }
-        if reload_segments_and_environments {
+        Ok(self.install(&current, next, changes, reload_segments_and_environments))
+    }
+
+    /// Compiles `next` (everything, or only the flags that changed), swaps
+    /// it in and announces the batch. Returns its revision.
+    fn install(
+        &self,
+        current: &LiveConfig,
+        mut next: LiveConfig,
+        changes: Vec<ChangeRecord>,
+        everything: bool,
+    ) -> i64 {
+        if everything {
             next.compile();
         } else {
-            // Only flags changed: recompile just those.
             let mut touched: Vec<&str> = changes
                 .iter()
                 .filter(|c| c.kind == ResourceKind::Flag)
@@ -220,13 +339,112 @@ impl Live {
         }
         let revision = next.revision;
         self.current.store(Arc::new(next));
+        self.known.fetch_max(revision, Ordering::AcqRel);
         self.announce(ChangeBatch {
             revision,
             changes,
             reload: false,
         });
-        Ok(revision)
+        revision
     }
+}
+
+/// The view after this node's own commit, built from what it wrote, and the
+/// change records it made (none: it changed work items only). `None` when a
+/// change cannot be described from the commit alone: a flag restored from
+/// deletion (its creation time is not in the view).
+fn own_changes(
+    current: &LiveConfig,
+    commit: &OwnCommit<'_>,
+) -> Option<(LiveConfig, Vec<ChangeRecord>)> {
+    let mut next = current.successor(commit.revision);
+    let mut records = Vec::new();
+    let at = commit.at;
+    for (audited, &version) in commit.changes.iter().zip(commit.versions) {
+        let (kind, key, removed) = match &audited.change {
+            Change::PutFlag(flag, _) => {
+                let created_at = match current.flags.get(&flag.flag_id) {
+                    Some(live) => live.created_at,
+                    None if version == 1 => at,
+                    None => return None,
+                };
+                let stored = StoredFlag {
+                    flag: flag.clone(),
+                    version,
+                    deleted: false,
+                    created_at,
+                    updated_at: at,
+                };
+                next.put_flag(&flag.flag_id, Some(Arc::new(stored)));
+                (ResourceKind::Flag, flag.flag_id.clone(), false)
+            }
+            Change::DeleteFlag(flag_id, _) => {
+                next.put_flag(flag_id, None);
+                (ResourceKind::Flag, flag_id.clone(), true)
+            }
+            Change::RestoreFlag(..) => return None,
+            Change::PutSegment(segment, _) => {
+                let stored = StoredSegment {
+                    segment: segment.clone(),
+                    version,
+                    updated_at: at,
+                };
+                let id = segment.segment_id.clone();
+                next.segments.insert(id.clone(), Arc::new(stored));
+                (ResourceKind::Segment, id, false)
+            }
+            Change::DeleteSegment(id, _) => {
+                next.segments.remove(id);
+                (ResourceKind::Segment, id.clone(), true)
+            }
+            Change::PutEnvironment(settings, _) => {
+                let stored = StoredEnvironment {
+                    environment: settings.clone(),
+                    version,
+                    updated_at: at,
+                };
+                let key = settings.tree.key.clone();
+                next.environments.insert(key.clone(), Arc::new(stored));
+                (ResourceKind::Environment, key, false)
+            }
+            Change::DeleteEnvironment(key, _) => {
+                next.environments.remove(key);
+                (ResourceKind::Environment, key.clone(), true)
+            }
+            Change::CreateApiKey(new) => {
+                next.put_key(ApiKey {
+                    id: new.id.clone(),
+                    name: new.name.clone(),
+                    kind: new.kind,
+                    role: new.role,
+                    environment: new.environment.clone(),
+                    prefix: new.prefix.clone(),
+                    secret_hash: new.secret_hash.clone(),
+                    created_by: commit.actor.to_owned(),
+                    created_at: at,
+                    last_used_at: None,
+                    revoked_at: None,
+                });
+                (ResourceKind::ApiKey, new.id.clone(), false)
+            }
+            Change::RevokeApiKey(id) => {
+                let mut key = (**next.keys_by_hash.values().find(|k| &k.id == id)?).clone();
+                // Revoking a revoked key keeps its first revocation time.
+                key.revoked_at.get_or_insert(at);
+                next.put_key(key);
+                (ResourceKind::ApiKey, id.clone(), true)
+            }
+            // Work items are not part of the view, nor of the change log.
+            Change::PutWorkItem(..) => continue,
+        };
+        records.push(ChangeRecord {
+            revision: commit.revision,
+            kind,
+            key,
+            removed,
+        });
+    }
+    Some((next, records))
 }
 
 async fn load_all(store: &dyn FlagStore) -> Result<LiveConfig, StoreError> {
@@ -258,18 +476,19 @@ fn by_key<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> BTreeMap<String, Arc<
 }
 
 fn keys_by_hash(keys: Vec<ApiKey>) -> HashMap<SecretDigest, Arc<ApiKey>> {
-    keys.into_iter()
-        .filter_map(|key| {
-            let mut digest = SecretDigest::default();
-            match hex::decode_to_slice(&key.secret_hash, &mut digest) {
-                Ok(()) => Some((digest, Arc::new(key))),
-                Err(_) => {
-                    // Only this service writes keys; a malformed hash can
-                    // match no secret, so the key cannot authenticate.
-                    tracing::warn!(key = %key.id, "an API key's stored hash is malformed; ignored");
-                    None
-                }
-            }
-        })
-        .collect()
+    keys.into_iter().filter_map(key_by_hash).collect()
+}
+
+/// A key under the digest it is looked up by.
+fn key_by_hash(key: ApiKey) -> Option<(SecretDigest, Arc<ApiKey>)> {
+    let mut digest = SecretDigest::default();
+    match hex::decode_to_slice(&key.secret_hash, &mut digest) {
+        Ok(()) => Some((digest, Arc::new(key))),
+        Err(_) => {
+            // Only this service writes keys; a malformed hash can match no
+            // secret, so the key cannot authenticate.
+            tracing::warn!(key = %key.id, "an API key's stored hash is malformed; ignored");
+            None
+        }
+    }
 }

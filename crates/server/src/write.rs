@@ -1,97 +1,22 @@
 //! The write path every change takes: plan against the latest configuration,
-//! check that the change introduces no broken reference, commit (versions,
-//! documents, audit, revision in one transaction), then refresh the live
-//! configuration so that the next read sees it.
+//! check that the change introduces no broken reference, review it against
+//! the environments' rules (once), commit it (versions, documents, audit,
+//! revision in one transaction) or hold it for approval, then advance the
+//! live configuration from what was committed so that the next read sees it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use ff_engine::{Flag, Problem, Segment, validate_set};
-use ff_store::{AuditedChange, Change, ChangeSet, Committed, Expect, Role, StoredFlag};
+use ff_store::{AuditedChange, Change, ChangeSet, Expect, WorkItem};
+use time::OffsetDateTime;
 
-use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::governance::{self, WriteMode};
-use crate::live::LiveConfig;
+use crate::governance::{self, Review, WriteMeta};
+use crate::live::{LiveConfig, OwnCommit};
 use crate::state::AppState;
-
-/// Who is writing, why, and as part of what.
-#[derive(Debug, Clone, Default)]
-pub struct WriteMeta {
-    /// The API key id.
-    pub actor: String,
-    /// The actor's role (admin keys).
-    pub role: Option<Role>,
-    /// How strictly the environments' rules apply.
-    pub mode: WriteMode,
-    /// `X-Confirm: true`: destructive changes in protected environments
-    /// are intended.
-    pub confirmed: bool,
-    /// `X-Override-Change-Window: true` (admins, with a reason).
-    pub override_window: bool,
-    /// `X-Change-Reason` header or a body's `reason`.
-    pub reason: Option<String>,
-    /// `X-Request-Id`.
-    pub request_id: Option<String>,
-    /// `X-Deployment-Id` header or a body's `deployment_id`.
-    pub deployment_id: Option<String>,
-}
-
-impl WriteMeta {
-    /// The metadata of a request.
-    pub fn from_request(principal: &Principal, headers: &HeaderMap) -> WriteMeta {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let yes =
-            |name: &str| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-        WriteMeta {
-            actor: principal.key_id().to_owned(),
-            role: principal.role(),
-            mode: WriteMode::Governed,
-            confirmed: yes("x-confirm"),
-            override_window: yes("x-override-change-window"),
-            reason: header("x-change-reason"),
-            // A client's own request id is kept only when it is one the
-            // audit log takes: it is for correlation, never worth a refusal.
-            request_id: header("x-request-id").filter(|id| {
-                ff_store::text::check_name("request_id", id, ff_store::text::MAX_ID_CHARS).is_ok()
-            }),
-            deployment_id: header("x-deployment-id"),
-        }
-    }
-
-    /// The same writer, in another mode.
-    pub fn in_mode(mut self, mode: WriteMode) -> WriteMeta {
-        self.mode = mode;
-        self
-    }
-
-    /// A reason when none was given (emergency procedures name themselves).
-    pub fn with_default_reason(mut self, reason: impl FnOnce() -> String) -> WriteMeta {
-        if self.reason.is_none() {
-            self.reason = Some(reason());
-        }
-        self
-    }
-
-    /// A body's `reason` and `deployment_id` take precedence over headers.
-    pub fn with_body(mut self, reason: Option<String>, deployment_id: Option<String>) -> WriteMeta {
-        if reason.is_some() {
-            self.reason = reason;
-        }
-        if deployment_id.is_some() {
-            self.deployment_id = deployment_id;
-        }
-        self
-    }
-}
+use crate::work::change_request;
+use crate::work::item::{ItemStep, bookkeeping};
 
 /// One audited change, for plans.
 pub fn change(change: Change, action: &str, environment: Option<&str>) -> AuditedChange {
@@ -102,59 +27,98 @@ pub fn change(change: Change, action: &str, environment: Option<&str>) -> Audite
     }
 }
 
+/// What a write's plan asks to commit.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The changes: reviewed by governance, then committed (or held for
+    /// approval) together.
+    pub changes: Vec<AuditedChange>,
+    /// The scheduled item whose due step these changes are, if any.
+    pub step: Option<ItemStep>,
+}
+
+impl From<Vec<AuditedChange>> for Plan {
+    fn from(changes: Vec<AuditedChange>) -> Plan {
+        Plan {
+            changes,
+            step: None,
+        }
+    }
+}
+
+/// What a write did. None of it is a failure: refusals are `Err(ApiError)`.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The changes are committed.
+    Committed(Commit),
+    /// The changes need approval: the change request (committed instead).
+    Held(WorkItem),
+    /// The plan found nothing to change; nothing was written.
+    Unchanged,
+}
+
+impl Outcome {
+    /// The commit of a write that is never held and always changes
+    /// something: administrative and approved writes, creations, segments.
+    /// Anything else would be a bug in the write path, answered as one.
+    pub fn into_commit(self) -> Result<Commit, ApiError> {
+        match self {
+            Outcome::Committed(commit) => Ok(commit),
+            Outcome::Held(request) => Err(ApiError::Internal(format!(
+                "a write that is never held became change request {}",
+                request.id
+            ))),
+            Outcome::Unchanged => Err(ApiError::Internal(
+                "a write that always changes something changed nothing".into(),
+            )),
+        }
+    }
+}
+
+/// A commit, and the configuration that includes it.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The revision the commit made.
+    pub revision: i64,
+    /// The new version of each change, in change order (0 for API keys).
+    pub versions: Vec<i64>,
+    /// When, as stored (whole milliseconds).
+    pub at: OffsetDateTime,
+    /// The live configuration with the committed documents in it (advanced
+    /// from them, not read back).
+    pub live: Arc<LiveConfig>,
+}
+
 /// Applies a write: `plan` turns the latest configuration into changes (or
-/// refuses), the changes are checked and committed, and the live
-/// configuration is refreshed. Returns the commit and the configuration that
-/// includes it.
-pub async fn apply<F>(
-    state: &AppState,
-    meta: WriteMeta,
-    plan: F,
-) -> Result<(Committed, Arc<LiveConfig>), ApiError>
+/// refuses), the changes are checked, reviewed by governance once, and
+/// committed — or, where an environment requires approval, held as a change
+/// request. The live configuration is then advanced from what was committed.
+pub async fn apply<F, P>(state: &AppState, meta: WriteMeta, plan: F) -> Result<Outcome, ApiError>
 where
-    F: FnOnce(&LiveConfig) -> Result<Vec<AuditedChange>, ApiError>,
+    F: FnOnce(&LiveConfig) -> Result<P, ApiError>,
+    P: Into<Plan>,
 {
     let _serialised = state.writes.lock().await;
     // Another node may have written since this one last looked.
     state.live.refresh().await?;
+    let planned_at = state.live.known_revision();
     let live = state.live.current();
-    let changes = plan(&live)?;
-    if changes.is_empty() {
-        return Err(ApiError::bad_request(
-            "no_changes",
-            "the request changes nothing",
-        ));
+    let Plan { changes, step } = plan(&live)?.into();
+    if changes.is_empty() && step.is_none() {
+        return Ok(Outcome::Unchanged);
     }
     check_references(&live, &changes)?;
-    let now = state.clock.now();
-    let review = governance::review(&live, &changes, &meta, now, &state.config.compliance_tags)?;
+    let at = stored_time(state.clock.now());
+    let review = governance::review(&live, &changes, &meta, at, &state.config.compliance_tags)?;
     if !review.held.is_empty() {
-        let request = crate::routes::change_requests::hold(&live, &changes, &meta, &review)?;
-        let held = crate::routes::change_requests::response(&request);
-        state
-            .store
-            .commit(ChangeSet {
-                changes: vec![change(
-                    Change::PutWorkItem(request, Expect::Absent),
-                    "change_request.create",
-                    review.held.first().map(String::as_str),
-                )],
-                actor: meta.actor,
-                at: now,
-                reason: meta.reason,
-                request_id: meta.request_id,
-                deployment_id: meta.deployment_id,
-            })
-            .await?;
-        return Err(ApiError::Held(held));
+        let (request, held) = held_changes(&live, &changes, &meta, &review, step)?;
+        let set = change_set(held, meta, at);
+        commit(state, planned_at, set).await?;
+        return Ok(Outcome::Held(request));
     }
-    let mut reason = meta.reason;
-    if !review.window_overridden.is_empty() {
-        reason = Some(format!(
-            "{} [change window overridden in {}]",
-            reason.unwrap_or_default(),
-            review.window_overridden.join(", ")
-        ));
+    let mut changes = changes;
+    if let Some(step) = step {
+        changes.push(bookkeeping(&step.item, step.next));
     }
     let written: Vec<String> = changes
         .iter()
@@ -163,43 +127,89 @@ where
             _ => None,
         })
         .collect();
-    let committed = state
-        .store
-        .commit(ChangeSet {
-            changes,
-            actor: meta.actor,
-            at: now,
-            reason,
-            request_id: meta.request_id,
-            deployment_id: meta.deployment_id,
-        })
-        .await?;
-    state.live.refresh().await?;
+    let mut set = change_set(changes, meta, at);
+    if !review.window_overridden.is_empty() {
+        set.reason = Some(format!(
+            "{} [change window overridden in {}]",
+            set.reason.unwrap_or_default(),
+            review.window_overridden.join(", ")
+        ));
+    }
+    let committed = commit(state, planned_at, set).await?;
     let live = state.live.current();
     // New flags can be counted as used from their first evaluation on.
     state
         .flag_usage
         .track_written(&live, written.iter().map(String::as_str));
-    Ok((committed, live))
+    Ok(Outcome::Committed(Commit {
+        revision: committed.revision,
+        versions: committed.versions,
+        at,
+        live,
+    }))
 }
 
-/// Like [`apply`], for requests that may find nothing to do (everything
-/// already as asked): that is `Ok(None)` rather than an error.
-pub async fn apply_if_any<F>(
-    state: &AppState,
-    meta: WriteMeta,
-    plan: F,
-) -> Result<Option<(Committed, Arc<LiveConfig>)>, ApiError>
-where
-    F: FnOnce(&LiveConfig) -> Result<Vec<AuditedChange>, ApiError>,
-{
-    match apply(state, meta, plan).await {
-        Ok(done) => Ok(Some(done)),
-        Err(ApiError::BadRequest {
-            code: "no_changes", ..
-        }) => Ok(None),
-        Err(other) => Err(other),
+/// The change request a held write becomes, and what is committed with it:
+/// the request, and the scheduled item (if the write is its step) waiting
+/// for it.
+fn held_changes(
+    live: &LiveConfig,
+    changes: &[AuditedChange],
+    meta: &WriteMeta,
+    review: &Review,
+    step: Option<ItemStep>,
+) -> Result<(WorkItem, Vec<AuditedChange>), ApiError> {
+    let mut request = change_request::hold(live, changes, meta, review)?;
+    let mut waiting = None;
+    if let Some(step) = step {
+        waiting = Some(change_request::hold_step(&mut request, &step)?);
     }
+    let create = change(
+        Change::PutWorkItem(request.clone(), Expect::Absent),
+        "change_request.create",
+        review.held.first().map(String::as_str),
+    );
+    Ok((request, std::iter::once(create).chain(waiting).collect()))
+}
+
+fn change_set(changes: Vec<AuditedChange>, meta: WriteMeta, at: OffsetDateTime) -> ChangeSet {
+    ChangeSet {
+        changes,
+        actor: meta.actor,
+        at,
+        reason: meta.reason,
+        request_id: meta.request_id,
+        deployment_id: meta.deployment_id,
+    }
+}
+
+/// Commits, then advances the live configuration from what was written
+/// (planned when the store was at `planned_at`).
+async fn commit(
+    state: &AppState,
+    planned_at: i64,
+    set: ChangeSet,
+) -> Result<ff_store::Committed, ApiError> {
+    // Kept to advance the live configuration: the store takes the set.
+    let changes = set.changes.clone();
+    let (actor, at) = (set.actor.clone(), set.at);
+    let committed = state.store.commit(set).await?;
+    let own = OwnCommit {
+        revision: committed.revision,
+        versions: &committed.versions,
+        at,
+        actor: &actor,
+        changes: &changes,
+    };
+    state.live.advance(planned_at, &own).await?;
+    Ok(committed)
+}
+
+/// A time as the store keeps it: whole milliseconds, UTC. Commits use it, so
+/// that what the live configuration records is what a read would give.
+fn stored_time(at: OffsetDateTime) -> OffsetDateTime {
+    let millis = at.unix_timestamp_nanos() / 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).unwrap_or(at)
 }
 
 /// Refuses changes that would introduce a configuration problem (an unknown
@@ -385,42 +395,9 @@ fn relative_to_single_flag(problems: Vec<Problem>, touched: Vec<&str>) -> Vec<Pr
         .collect()
 }
 
-/// Reads a flag document: engine parsing with every problem reported, 422.
-pub fn parse_flag(doc: &serde_json::Value) -> Result<Flag, ApiError> {
-    ff_engine::parse_flag(doc).map_err(ApiError::Validation)
-}
-
-/// Reads a segment document.
-pub fn parse_segment(doc: &serde_json::Value) -> Result<Segment, ApiError> {
-    ff_engine::parse_segment(doc).map_err(ApiError::Validation)
-}
-
-/// The live flag, or 404.
-pub fn live_flag<'a>(live: &'a LiveConfig, flag_id: &str) -> Result<&'a StoredFlag, ApiError> {
-    live.flags
-        .get(flag_id)
-        .map(|f| &**f)
-        .ok_or_else(|| ApiError::not_found("flag", flag_id))
-}
-
 /// The version a write must find: the one the client names (it read the flag
 /// at that version), else the one this write was planned against, so that a
 /// concurrent change is a conflict rather than silently overwritten.
 pub fn expect_version(client: Option<i64>, planned_against: i64) -> Expect {
     Expect::Version(client.unwrap_or(planned_against))
-}
-
-/// A version named by `If-Match` (`"3"`, `W/"3"` or `3`).
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse::<i64>().map(Some).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_if_match",
-            format!("If-Match must be a version number such as \"3\", found {text:?}"),
-        )
-    })
 }

@@ -102,7 +102,7 @@ async fn a_change_made_between_read_and_write_is_a_conflict() {
         let interfered = interfered.clone();
         move |seen| {
             let upstream = upstream.clone();
-            let first = seen.method == "PUT" && !interfered.swap(true, Ordering::SeqCst);
+            let first = seen.method == "POST" && !interfered.swap(true, Ordering::SeqCst);
             async move {
                 if first {
                     let response = client()
@@ -132,12 +132,12 @@ async fn a_change_made_between_read_and_write_is_a_conflict() {
         "{}",
         lost.stderr
     );
-    let put = proxy
+    let write = proxy
         .seen()
         .into_iter()
-        .find(|s| s.method == "PUT")
+        .find(|s| s.method == "POST")
         .unwrap();
-    assert_eq!(put.header("if-match"), Some("\"1\""), "the version read");
+    assert_eq!(write.header("if-match"), Some("\"1\""), "the version read");
     let flag = setup.flag("checkout").await;
     assert_eq!(flag["description"], "changed meanwhile", "not overwritten");
     assert!(flag["environments"].get("staging").is_none());

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use crate::auth::{Principal, generate_key_id, generate_secret, hash_secret, secret_prefix};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
-use crate::governance::WriteMode;
+use crate::governance::{WriteMeta, WriteMode};
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change};
+use crate::write::{apply, change};
 
 /// `GET /api/v1/api-keys`: every key (never a secret), revoked ones included.
 pub async fn list_api_keys(
@@ -100,7 +100,7 @@ pub async fn create_api_key(
         secret_hash: hash_secret(&secret),
     };
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         if let Some(env) = &environment
             && !live.environments.contains_key(env)
         {
@@ -112,7 +112,9 @@ pub async fn create_api_key(
             environment.as_deref(),
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let created = live
         .keys_by_hash
         .values()
@@ -139,7 +141,7 @@ pub async fn revoke_api_key(
         ));
     }
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
-    let (committed, _) = apply(&state, meta, |live| {
+    let committed = apply(&state, meta, |live| {
         let key = live
             .keys_by_hash
             .values()
@@ -151,7 +153,8 @@ pub async fn revoke_api_key(
             key.environment.as_deref(),
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(
         json!({ "id": id, "revoked": true, "revision": committed.revision }),
     ))

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,12 +15,12 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::flag_ops::{
-    flag_response, merge_patch, set_enabled, strip_meta, with_environment_entry,
-};
+use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
+use crate::governance::WriteMeta;
 use crate::live::LiveConfig;
+use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, expect_version};
+use crate::write::{Outcome, apply, change, expect_version};
 
 /// The body of a bulk request.
 #[derive(Debug, Deserialize)]
@@ -116,7 +118,7 @@ pub async fn bulk_flags(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(request): JsonBody<BulkRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     if request.operations.is_empty() {
         return Err(ApiError::bad_request(
@@ -140,7 +142,7 @@ pub async fn bulk_flags(
     let meta = WriteMeta::from_request(&principal, &headers)
         .with_body(request.reason, request.deployment_id);
     let operations = request.operations;
-    let (committed, live) = apply(&state, meta, |live| {
+    let outcome = apply(&state, meta, |live| {
         let mut changes = Vec::with_capacity(operations.len());
         let mut problems = Vec::new();
         for (i, op) in operations.iter().enumerate() {
@@ -175,17 +177,19 @@ pub async fn bulk_flags(
         }
     })
     .await?;
+    let commit = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?,
+    };
     let results: Vec<Value> = operations
         .iter()
         .filter_map(Operation::flag_id)
-        .map(|id| match live.flags.get(id) {
+        .map(|id| match commit.live.flags.get(id) {
             Some(stored) => flag_response(stored),
             None => json!({ "flag_id": id, "deleted": true }),
         })
         .collect();
-    Ok(Json(
-        json!({ "revision": committed.revision, "results": results }),
-    ))
+    Ok(Json(json!({ "revision": commit.revision, "results": results })).into_response())
 }
 
 fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, ApiError> {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use ff_engine::edit::{enabled_in, static_value};
 use ff_engine::{Context, Environment, Flag, Problem};
 use ff_store::Role;
 use serde::Deserialize;
@@ -17,7 +18,6 @@ use crate::auth::Principal;
 use crate::document::{Format, read_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, QueryParams, RawBody};
-use crate::governance::{enabled_in, static_value};
 use crate::live::LiveConfig;
 use crate::state::AppState;
 
@@ -210,7 +210,7 @@ pub async fn list_dependents(
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
-    crate::write::live_flag(&live, &flag_id)?;
+    crate::live::live_flag(&live, &flag_id)?;
     let tree = live.environment_tree();
     let mut seen = BTreeSet::from([flag_id.clone()]);
     let mut frontier = vec![flag_id.clone()];

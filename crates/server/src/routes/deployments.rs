@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use ff_engine::Flag;
+use ff_engine::edit::{enabled_in, set_enabled, static_value};
 use ff_store::{Change, Expect, FlagVersion, Role, StoredFlag};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,10 +19,11 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody, Path};
-use crate::flag_ops::{set_enabled, with_environment_entry};
-use crate::governance::{WriteMode, enabled_in, static_value};
+use crate::flag_ops::{parse_flag, with_environment_entry};
+use crate::governance::{WriteMeta, WriteMode};
+use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, apply_if_any, change, parse_flag};
+use crate::write::{Outcome, apply, change};
 
 /// The body of `POST /api/v1/deployments/{id}/rollback`.
 #[derive(Debug, Default, Deserialize)]
@@ -83,7 +86,7 @@ pub async fn rollback_deployment(
     let revision = if changing.is_empty() {
         live.revision
     } else {
-        let (committed, _) = apply(&state, meta, |_| {
+        let committed = apply(&state, meta, |_| {
             Ok(changing
                 .iter()
                 .map(|revert| {
@@ -94,9 +97,10 @@ pub async fn rollback_deployment(
                     };
                     change(kind, "deployment.rollback", environment.as_deref())
                 })
-                .collect())
+                .collect::<Vec<_>>())
         })
-        .await?;
+        .await?
+        .into_commit()?;
         committed.revision
     };
     let flags: Vec<Value> = reverts
@@ -220,7 +224,7 @@ pub async fn run_deployment_hooks(
     headers: HeaderMap,
     Path(deployment_id): Path<String>,
     JsonBody(body): JsonBody<HooksBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     if !["pre_deploy", "post_deploy"].contains(&body.phase.as_str()) {
         return Err(ApiError::bad_request(
@@ -242,7 +246,7 @@ pub async fn run_deployment_hooks(
         .with_default_reason(|| format!("{phase} of deployment {deployment_id}"));
     let mut report = Vec::new();
     let action = format!("deployment.{phase}");
-    let outcome = apply_if_any(&state, meta, |live| {
+    let outcome = apply(&state, meta, |live| {
         let tree = live.environment_tree();
         // The flags as the steps leave them, in step order.
         let mut planned: BTreeMap<String, Flag> = BTreeMap::new();
@@ -318,21 +322,23 @@ pub async fn run_deployment_hooks(
                     )
                 })
             })
-            .collect())
+            .collect::<Vec<_>>())
     })
-    .await;
-    // None: nothing to change (only verifications, or all as asked).
-    let revision = outcome?.map(|(committed, _)| committed.revision);
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "deployment_id": deployment_id,
-            "environment": env,
-            "phase": phase,
-            "revision": revision,
-            "steps": report,
-        })),
-    ))
+    .await?;
+    let revision = match outcome {
+        Outcome::Committed(commit) => Some(commit.revision),
+        // Nothing to change: only verifications, or all as asked.
+        Outcome::Unchanged => None,
+        Outcome::Held(request) => return Ok(held(&request)),
+    };
+    Ok(Json(json!({
+        "deployment_id": deployment_id,
+        "environment": env,
+        "phase": phase,
+        "revision": revision,
+        "steps": report,
+    }))
+    .into_response())
 }
 
 /// The steps of one phase, each problem located by its path.

@@ -5,18 +5,21 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use ff_api_types::EmergencyRequest;
-use ff_store::{Change, Expect, Role, StoredWorkItem, WorkKind, WorkQuery};
-use serde_json::{Value, json};
+use ff_engine::edit::set_enabled;
+use ff_store::{Change, Expect, Role};
+use serde_json::json;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::flag_ops::set_enabled;
-use crate::governance::WriteMode;
-use crate::routes::rollout_plans;
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::live_flag;
+use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, live_flag};
+use crate::work::{operations, rollout_plan};
+use crate::write::{Outcome, apply, change};
 
 /// Turns a flag off in one environment (or all, without `environment`).
 pub async fn emergency_disable(
@@ -24,7 +27,7 @@ pub async fn emergency_disable(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(request): JsonBody<EmergencyRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     switch(state, principal, headers, request, false).await
 }
 
@@ -35,7 +38,7 @@ pub async fn emergency_enable(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(request): JsonBody<EmergencyRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     switch(state, principal, headers, request, true).await
 }
 
@@ -45,7 +48,7 @@ async fn switch(
     headers: HeaderMap,
     request: EmergencyRequest,
     enabled: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
     let current = live_flag(&live, &request.flag_id)?;
@@ -88,7 +91,7 @@ async fn switch(
         let plans = if enabled {
             Vec::new()
         } else {
-            active_plans(&state, &request.flag_id, &environments).await?
+            operations::active_plans(&state, &request.flag_id, &environments).await?
         };
         if flag == current.flag && plans.is_empty() {
             // Already in the requested state: nothing to write.
@@ -114,7 +117,7 @@ async fn switch(
             for plan in &plans {
                 changes.push(change(
                     Change::PutWorkItem(
-                        rollout_plans::paused(plan, "paused by the kill switch")?,
+                        rollout_plan::paused(plan, "paused by the kill switch")?,
                         Expect::Version(plan.version),
                     ),
                     "rollout_plan.pause",
@@ -131,7 +134,11 @@ async fn switch(
                 ..
             }) if details["kind"] == "rollout_plan" && attempts < 5 => continue,
             Err(error) => return Err(error),
-            Ok((committed, _)) => break (plans, Some(committed)),
+            Ok(Outcome::Committed(commit)) => break (plans, Some(commit)),
+            // Turning a flag back on needs approval there.
+            Ok(Outcome::Held(request)) => return Ok(held(&request)),
+            // Already so on the latest version.
+            Ok(Outcome::Unchanged) => break (plans, None),
         }
     };
     let (version, revision) = match committed {
@@ -148,30 +155,6 @@ async fn switch(
         "version": version,
         "revision": revision,
         "paused_rollout_plans": plans.iter().map(|p| p.item.id.as_str()).collect::<Vec<_>>(),
-    })))
-}
-
-/// The active rollout plans of a flag in these environments.
-async fn active_plans(
-    state: &AppState,
-    flag_id: &str,
-    environments: &[String],
-) -> Result<Vec<StoredWorkItem>, ApiError> {
-    Ok(state
-        .store
-        .work_items(&WorkQuery {
-            kind: Some(WorkKind::RolloutPlan),
-            statuses: vec![rollout_plans::ACTIVE.to_owned()],
-            flag_id: Some(flag_id.to_owned()),
-            ..WorkQuery::default()
-        })
-        .await?
-        .into_iter()
-        .filter(|p| {
-            p.item
-                .environment
-                .as_ref()
-                .is_some_and(|env| environments.contains(env))
-        })
-        .collect())
+    }))
+    .into_response())
 }

@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Path};
+use crate::extract::{JsonBody, Path, if_match};
 use crate::flag_ops::{rfc3339, strip_meta};
-use crate::governance::WriteMode;
+use crate::governance::{WriteMeta, WriteMode};
+use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, apply_if_any, change, expect_version, if_match};
+use crate::write::{Outcome, apply, change, expect_version};
 
 /// An environment as the API returns it: its settings plus `version`,
 /// `updated_at` and its `children`.
@@ -249,7 +250,7 @@ fn copied_entry(
     if entry.is_none() && !flag.environments.contains_key(target) {
         return Ok(None);
     }
-    let next = crate::write::parse_flag(&crate::flag_ops::with_environment_entry(
+    let next = crate::flag_ops::parse_flag(&crate::flag_ops::with_environment_entry(
         flag, target, entry,
     ))?;
     Ok((next != *flag).then_some(next))
@@ -282,7 +283,7 @@ pub async fn promote_environment(
     headers: HeaderMap,
     Path(env): Path<String>,
     JsonBody(body): JsonBody<PromoteBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
     let target = live
@@ -305,12 +306,12 @@ pub async fn promote_environment(
         ));
     }
     for flag_id in &body.flags {
-        crate::write::live_flag(&live, flag_id)?;
+        crate::live::live_flag(&live, flag_id)?;
     }
     let meta = WriteMeta::from_request(&principal, &headers).with_body(body.reason.clone(), None);
     let mut promoted = Vec::new();
     let mut unchanged = Vec::new();
-    let outcome = apply_if_any(&state, meta, |live| {
+    let outcome = apply(&state, meta, |live| {
         let tree = live.environment_tree();
         let mut changes = Vec::new();
         for stored in live.flags.values() {
@@ -337,16 +338,21 @@ pub async fn promote_environment(
         }
         Ok(changes)
     })
-    .await;
-    // None: nothing to change (only verifications, or all as asked).
-    let revision = outcome?.map(|(committed, _)| committed.revision);
+    .await?;
+    let revision = match outcome {
+        Outcome::Committed(commit) => Some(commit.revision),
+        // Every selected flag is already as in the parent.
+        Outcome::Unchanged => None,
+        Outcome::Held(request) => return Ok(held(&request)),
+    };
     Ok(Json(json!({
         "environment": env,
         "from": parent,
         "promoted": promoted,
         "unchanged": unchanged,
         "revision": revision,
-    })))
+    }))
+    .into_response())
 }
 
 fn parse_hh_mm(text: &str) -> Option<(u8, u8)> {
@@ -381,7 +387,7 @@ pub async fn create_environment(
     let (settings, _) = parse_settings(body, None)?;
     let key = settings.tree.key.clone();
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         if live.environments.contains_key(&settings.tree.key) {
             return Err(ApiError::Conflict {
                 code: "already_exists",
@@ -412,7 +418,9 @@ pub async fn create_environment(
         }
         Ok(changes)
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live
         .environments
         .get(&key)
@@ -437,7 +445,7 @@ pub async fn replace_environment(
     let client_version = if_match(&headers)?.or(body_version);
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let reason = meta.reason.clone();
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         let current = live
             .environments
             .get(&env)
@@ -452,7 +460,9 @@ pub async fn replace_environment(
             Some(&env),
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live
         .environments
         .get(&env)
@@ -495,7 +505,7 @@ pub async fn delete_environment(
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let reason = meta.reason.clone();
-    let (committed, _) = apply(&state, meta, |live| {
+    let committed = apply(&state, meta, |live| {
         let current = live
             .environments
             .get(&env)
@@ -542,7 +552,8 @@ pub async fn delete_environment(
         ));
         Ok(changes)
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(
         json!({ "key": env, "deleted": true, "revision": committed.revision }),
     ))

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{Page, RollbackRequest, VersionRef};
+use ff_engine::edit::RuleSelector;
 use ff_engine::{EnvironmentEntry, Flag, Lifecycle};
 use ff_store::{Change, Expect, Role};
 use serde::Deserialize;
@@ -13,12 +14,14 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Path, QueryParams};
-use crate::flag_ops::{flag_response, merge_patch, strip_meta, with_environment_entry};
-use crate::governance::WriteMode;
-use crate::live::LiveConfig;
+use crate::extract::{JsonBody, Path, QueryParams, if_match};
+use crate::flag_ops::{flag_response, merge_patch, parse_flag, strip_meta, with_environment_entry};
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::{LiveConfig, live_flag};
+use crate::routes::change_requests::held;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, expect_version, if_match, live_flag, parse_flag};
+use crate::work::action::{Action, apply_action};
+use crate::write::{Outcome, apply, change, expect_version};
 
 /// Filters of `GET /api/v1/flags`.
 #[derive(Debug, Default, Deserialize)]
@@ -124,7 +127,8 @@ pub async fn create_flag(
     let warnings = ff_engine::lint_flag(&flag);
     let flag_id = flag.flag_id.clone();
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |live| {
+    // Creating a flag is never held: nothing uses it yet.
+    let live = apply(&state, meta, |live| {
         if live.flags.contains_key(&flag.flag_id) {
             return Err(ApiError::Conflict {
                 code: "already_exists",
@@ -141,7 +145,9 @@ pub async fn create_flag(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live_flag(&live, &flag_id)?;
     let mut body = flag_response(stored);
     if !warnings.is_empty() {
@@ -277,7 +283,7 @@ pub(crate) async fn edit_flag(
     environment: Option<&str>,
     edit: impl FnOnce(&Flag) -> Result<Flag, ApiError>,
 ) -> ApiResult<Response> {
-    let (_, live) = apply(state, meta, |live| {
+    let outcome = apply(state, meta, |live| {
         let current = live_flag(live, flag_id)?;
         let flag = edit(&current.flag)?;
         let expect = expect_version(client_version, current.version);
@@ -295,13 +301,107 @@ pub(crate) async fn edit_flag(
         )])
     })
     .await?;
-    let stored = live_flag(&live, flag_id)?;
+    let live = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?.live,
+    };
+    written_flag(&live, flag_id)
+}
+
+/// A flag as a write left it: its document, `ETag`, and the prerequisites
+/// it now breaks as warnings.
+fn written_flag(live: &LiveConfig, flag_id: &str) -> ApiResult<Response> {
+    let stored = live_flag(live, flag_id)?;
     let mut body = flag_response(stored);
-    let warnings = dependency_warnings(&live, &stored.flag);
+    let warnings = dependency_warnings(live, &stored.flag);
     if !warnings.is_empty() {
         body["warnings"] = json!(warnings);
     }
     Ok(with_etag(Json(body), stored.version))
+}
+
+/// The body of `POST /api/v1/flags/{flag_id}/environments/{env}/actions`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FlagAction {
+    /// Turn the flag on there.
+    Enable,
+    /// Turn the flag off there.
+    Disable,
+    /// Serve this value there (keeping the rules in effect).
+    SetValue {
+        /// The value.
+        value: Value,
+    },
+    /// Set a rule's percentage among the rules in effect there.
+    SetPercentage {
+        /// 0–100.
+        percentage: f64,
+        /// The rule's name or index (default: the first with a percentage,
+        /// or the only rule).
+        #[serde(default)]
+        rule: Option<RuleSelector>,
+    },
+}
+
+impl FlagAction {
+    /// The stored action it is, and its audit action.
+    fn into_action(self) -> (Action, &'static str) {
+        match self {
+            FlagAction::Enable => (Action::Enable, "flag.enable"),
+            FlagAction::Disable => (Action::Disable, "flag.disable"),
+            FlagAction::SetValue { value } => {
+                (Action::SetValue { value }, "flag.environment.update")
+            }
+            FlagAction::SetPercentage { percentage, rule } => (
+                Action::Percentage { percentage, rule },
+                "flag.environment.update",
+            ),
+        }
+    }
+}
+
+/// `POST /api/v1/flags/{flag_id}/environments/{env}/actions`: one edit of
+/// the flag in an environment, made here on the latest document (so that a
+/// client need not re-implement it) and governed like any write: `If-Match`
+/// names the version the client saw (409 when stale), and approvals, reasons
+/// and change windows apply (202 with a change request where approval is
+/// needed). Nothing to change: 200 with the flag as it is, no new version.
+pub async fn apply_flag_action(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path((flag_id, env)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FlagAction>,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    if !state.live.current().environments.contains_key(&env) {
+        return Err(ApiError::not_found("environment", &env));
+    }
+    let client_version = if_match(&headers)?;
+    let (action, audit_action) = body.into_action();
+    let meta = WriteMeta::from_request(&principal, &headers);
+    let outcome = apply(&state, meta, |live| {
+        let current = live_flag(live, &flag_id)?;
+        let tree = live.environment_tree();
+        let next = apply_action(&current.flag, Some(&env), &action, &tree)?;
+        if next == current.flag {
+            return Ok(Vec::new());
+        }
+        let expect = expect_version(client_version, current.version);
+        Ok(vec![change(
+            Change::PutFlag(next, expect),
+            audit_action,
+            Some(&env),
+        )])
+    })
+    .await?;
+    let live = match outcome {
+        Outcome::Committed(commit) => commit.live,
+        Outcome::Held(request) => return Ok(held(&request)),
+        Outcome::Unchanged => state.live.current(),
+    };
+    written_flag(&live, &flag_id)
 }
 
 /// Whether two versions differ in their lifecycle stage only.
@@ -331,11 +431,11 @@ pub async fn delete_flag(
     principal: Principal,
     headers: HeaderMap,
     Path(flag_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (committed, _) = apply(&state, meta, |live| {
+    let outcome = apply(&state, meta, |live| {
         let current = live_flag(live, &flag_id)?;
         let dependents: Vec<&str> = live
             .flags
@@ -361,12 +461,17 @@ pub async fn delete_flag(
         )])
     })
     .await?;
+    let commit = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?,
+    };
     Ok(Json(json!({
         "flag_id": flag_id,
         "deleted": true,
-        "version": committed.versions.first(),
-        "revision": committed.revision,
-    })))
+        "version": commit.versions.first(),
+        "revision": commit.revision,
+    }))
+    .into_response())
 }
 
 /// `POST /api/v1/flags/{flag_id}/restore`: brings back a deleted flag.
@@ -390,7 +495,7 @@ pub async fn restore_flag(
         });
     }
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |_| {
+    let outcome = apply(&state, meta, |_| {
         Ok(vec![change(
             Change::PutFlag(stored.flag.clone(), Expect::Version(stored.version)),
             "flag.restore",
@@ -398,6 +503,10 @@ pub async fn restore_flag(
         )])
     })
     .await?;
+    let live = match outcome {
+        Outcome::Held(request) => return Ok(held(&request)),
+        other => other.into_commit()?.live,
+    };
     let restored = live_flag(&live, &flag_id)?;
     Ok(with_etag(Json(flag_response(restored)), restored.version))
 }

@@ -1,8 +1,9 @@
 //! The HTTP routes, one file per resource; handlers are named `verb_noun`.
 //!
-//! Every route is declared once, in [`ROUTES`]'s table: the router is built
-//! from it and so is the OpenAPI document (`crate::openapi`), so the two
-//! cannot disagree.
+//! Every route is declared once, in [`ROUTES`]'s table (its entries'
+//! shape is `table`'s): the router is built from it and so is the OpenAPI
+//! document (`crate::openapi`), so the two cannot disagree. Handlers
+//! translate HTTP: the writes go through `crate::write` and `crate::work`.
 
 pub mod api_keys;
 pub mod audit;
@@ -23,56 +24,17 @@ pub mod stale;
 pub mod stream;
 pub mod transfer;
 
+pub(crate) mod table;
+
+use std::sync::OnceLock;
+
 use axum::Router;
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::{MethodFilter, on};
 use ff_store::Role;
 
 use crate::openapi;
 use crate::state::AppState;
-
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, without a key.
-    Public,
-    /// Any valid key (server and client keys in their own environment).
-    AnyKey,
-    /// Admin keys with at least this role.
-    Role(Role),
-}
-
-/// What a route accepts in its body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
-    /// No body.
-    None,
-    /// A JSON body of the named schema (see `crate::openapi`).
-    Json(&'static str),
-    /// A JSON or YAML document of the named schema.
-    JsonOrYaml(&'static str),
-}
-
-/// One route: its documentation and its handler.
-pub struct Route {
-    /// `GET`, `POST`, …
-    pub method: &'static str,
-    /// The path, with `{name}` parameters.
-    pub path: &'static str,
-    /// The handler's name (`list_flags`), used as the OpenAPI operation id.
-    pub operation_id: &'static str,
-    /// Groups routes in the document.
-    pub tag: &'static str,
-    /// One line.
-    pub summary: &'static str,
-    /// Who may call it.
-    pub access: Access,
-    /// Query parameters: name and description.
-    pub query: &'static [(&'static str, &'static str)],
-    /// The request body.
-    pub body: Body,
-    /// The handler.
-    pub handler: fn() -> MethodRouter<AppState>,
-}
+pub use table::{Access, Body, Route};
 
 macro_rules! route {
     ($method:literal $path:literal => $module:ident :: $handler:ident, $tag:literal, $access:expr, $summary:literal
@@ -133,6 +95,7 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/flags/{flag_id}/environments/{env}" => flags::get_flag_environment, "flags", VIEWER, "A flag's entry in one environment, where it is inherited from, and what is in effect."),
     route!("PUT" "/api/v1/flags/{flag_id}/environments/{env}" => flags::put_flag_environment, "flags", EDITOR, "Set a flag's entry in one environment (a value or {enabled, value, targeting_rules}).", body = Body::Json("EnvironmentEntry")),
     route!("DELETE" "/api/v1/flags/{flag_id}/environments/{env}" => flags::delete_flag_environment, "flags", EDITOR, "Remove a flag's entry in one environment, so that it inherits again."),
+    route!("POST" "/api/v1/flags/{flag_id}/environments/{env}/actions" => flags::apply_flag_action, "flags", EDITOR, "Enable, disable, set the value or a rule's percentage of a flag in one environment, made by the server on the latest version (If-Match: 409 when stale; governed like PATCH).", body = Body::Json("FlagAction")),
     route!("GET" "/api/v1/flags/{flag_id}/versions" => flags::list_flag_versions, "history", VIEWER, "A flag's versions, newest first.",
         query = [("before", "versions below this one"), ("limit", "page size (default 50, at most 500)")]),
     route!("GET" "/api/v1/flags/{flag_id}/versions/{version}" => flags::get_flag_version, "history", VIEWER, "One version of a flag."),
@@ -196,12 +159,67 @@ pub const ROUTES: &[Route] = &[
         query = [("environment", "for admin keys")]),
     route!("GET" "/ofrep/v1/stream" => stream::stream_ofrep, "ofrep", Access::AnyKey, "SSE: OFREP refetchEvaluation notifications on every change.",
         query = [("environment", "for admin keys")]),
-    route!("GET" "/api/v1/openapi.json" => openapi::openapi_document, "meta", Access::Public, "This document."),
+    route!("GET" "/api/v1/openapi.json" => document::openapi_document, "meta", Access::Public, "This document."),
 ];
+
+/// `GET /api/v1/openapi.json`, served from here: the document describes
+/// [`ROUTES`], which lists this handler.
+mod document {
+    use axum::Json;
+    use serde_json::Value;
+
+    /// The OpenAPI document of [`super::ROUTES`] (built once).
+    pub async fn openapi_document() -> Json<Value> {
+        Json(super::openapi_json().clone())
+    }
+}
+
+/// The OpenAPI document of [`ROUTES`], built on first use.
+fn openapi_json() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| openapi::build(ROUTES))
+}
 
 /// The router of every route in [`ROUTES`].
 pub fn router() -> Router<AppState> {
     ROUTES.iter().fold(Router::new(), |router, route| {
         router.route(route.path, (route.handler)())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once() {
+        let document = openapi::build(ROUTES);
+        let paths = document["paths"]
+            .as_object()
+            .map(Map::len)
+            .unwrap_or_default();
+        let distinct: std::collections::BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
+        assert_eq!(paths, distinct.len());
+        for route in ROUTES {
+            let op = &document["paths"][route.path][route.method.to_lowercase()];
+            assert_eq!(
+                op["operationId"], route.operation_id,
+                "{} {}",
+                route.method, route.path
+            );
+            let parameters = op["parameters"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or_default();
+            assert_eq!(
+                parameters,
+                openapi::path_parameters(route.path).count() + route.query.len()
+            );
+        }
+        let unique: std::collections::BTreeSet<&str> =
+            ROUTES.iter().map(|r| r.operation_id).collect();
+        assert_eq!(unique.len(), ROUTES.len(), "operation ids must be unique");
+    }
 }

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Path};
-use crate::flag_ops::{rfc3339, strip_meta};
+use crate::extract::{JsonBody, Path, if_match};
+use crate::flag_ops::{parse_segment, rfc3339, strip_meta};
+use crate::governance::WriteMeta;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, expect_version, if_match, parse_segment};
+use crate::write::{apply, change, expect_version};
 
 fn segment_response(stored: &StoredSegment, used_by: Vec<&str>) -> Value {
     let mut body = serde_json::to_value(&stored.segment).unwrap_or_else(|_| json!({}));
@@ -94,7 +95,7 @@ pub async fn create_segment(
     let segment = parse_segment(&body)?;
     let segment_id = segment.segment_id.clone();
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         if live.segments.contains_key(&segment.segment_id) {
             return Err(ApiError::Conflict {
                 code: "already_exists",
@@ -111,7 +112,9 @@ pub async fn create_segment(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live
         .segments
         .get(&segment_id)
@@ -148,7 +151,7 @@ pub async fn replace_segment(
     let segment = parse_segment(&body)?;
     let client_version = if_match(&headers)?.or(body_version);
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (_, live) = apply(&state, meta, |live| {
+    let live = apply(&state, meta, |live| {
         let current = live
             .segments
             .get(&segment_id)
@@ -159,7 +162,9 @@ pub async fn replace_segment(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?
+    .live;
     let stored = live
         .segments
         .get(&segment_id)
@@ -180,7 +185,7 @@ pub async fn delete_segment(
     principal.require(Role::Editor)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers);
-    let (committed, _) = apply(&state, meta, |live| {
+    let committed = apply(&state, meta, |live| {
         let current = live
             .segments
             .get(&segment_id)
@@ -205,7 +210,8 @@ pub async fn delete_segment(
             None,
         )])
     })
-    .await?;
+    .await?
+    .into_commit()?;
     Ok(Json(
         json!({ "segment_id": segment_id, "deleted": true, "revision": committed.revision }),
     ))

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use ff_engine::edit::static_value;
 use ff_engine::{Flag, Serve};
 use ff_store::{Role, StoredFlag};
 use serde::Deserialize;
@@ -14,7 +15,6 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::flag_ops::rfc3339;
-use crate::governance::static_value;
 use crate::state::AppState;
 use crate::usage::ALL_FLAGS;
 
@@ -127,7 +127,7 @@ fn constant_everywhere(
 /// that rule has no conditions and 100 % (or no percentage): what a finished
 /// gradual rollout leaves behind. Later rules and the default are then dead.
 fn rolled_out_value(flag: &Flag, env: &str, tree: &[ff_engine::Environment]) -> Option<Value> {
-    let rules = crate::governance::in_effect(flag, env, tree).rules;
+    let rules = ff_engine::edit::in_effect(flag, env, tree).rules;
     let first = rules.first()?;
     if !first.conditions.is_empty() || first.percentage.is_some_and(|p| p < 100.0) {
         return None;

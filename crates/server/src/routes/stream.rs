@@ -520,7 +520,11 @@ mod tests {
         };
         let first = shared_put(&at(5), environment);
         let second = shared_put(&at(5), environment);
-        assert_eq!(first.as_ptr(), second.as_ptr(), "the same bytes, not a copy");
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "the same bytes, not a copy"
+        );
         let newer = shared_put(&at(6), environment);
         assert_ne!(first, newer);
         assert!(newer.ends_with(b"id: 6\n\n"));

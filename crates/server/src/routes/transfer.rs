@@ -16,10 +16,12 @@ use crate::auth::Principal;
 use crate::document::{Format, read_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
+use crate::governance::WriteMeta;
 use crate::live::LiveConfig;
+use crate::routes::change_requests::held;
 use crate::routes::environments::parse_environment_settings;
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, check_references};
+use crate::write::{Outcome, apply, change, check_references};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -103,7 +105,7 @@ pub async fn import_configuration(
     headers: HeaderMap,
     QueryParams(query): QueryParams<ImportQuery>,
     RawBody(body): RawBody,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let format = Format::of(&headers, query.format.as_deref())?;
     let incoming = read_document(body, format, |document| Incoming::parse(&document)).await?;
@@ -116,14 +118,14 @@ pub async fn import_configuration(
         // Checked exactly as the real import would be, so that a dry run
         // that passes is one that can be applied.
         check_references(&live, &plan.changes)?;
-        return Ok(axum::Json(plan.report(true, None)));
+        return Ok(axum::Json(plan.report(true, None)).into_response());
     }
     if plan.changes.is_empty() {
-        return Ok(axum::Json(plan.report(false, Some(live.revision))));
+        return Ok(axum::Json(plan.report(false, Some(live.revision))).into_response());
     }
     let meta = WriteMeta::from_request(&principal, &headers);
     let mut report = None;
-    let (committed, _) = apply(&state, meta, |latest| {
+    let outcome = apply(&state, meta, |latest| {
         // Planned again against the configuration the commit applies to.
         let plan = plan_import(latest, &incoming, query.prune);
         let changes = plan.changes.clone();
@@ -132,7 +134,13 @@ pub async fn import_configuration(
     })
     .await?;
     let plan = report.unwrap_or(plan);
-    Ok(axum::Json(plan.report(false, Some(committed.revision))))
+    let revision = match outcome {
+        Outcome::Committed(commit) => commit.revision,
+        // Another write made it so meanwhile.
+        Outcome::Unchanged => state.live.current().revision,
+        Outcome::Held(request) => return Ok(held(&request)),
+    };
+    Ok(axum::Json(plan.report(false, Some(revision))).into_response())
 }
 
 /// A parsed import document.

@@ -160,6 +160,13 @@ fn routes() -> Vec<Route> {
                 None,
             )
         }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/flags/matrix_flag/environments/staging/actions".into(),
+                Some(json!({"action": "disable"})),
+            )
+        }),
         route(VIEWER, |_, _| {
             (
                 Method::GET,

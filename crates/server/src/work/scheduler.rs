@@ -16,21 +16,23 @@
 
 use std::time::Duration;
 
-use ff_store::{AuditedChange, Change, Expect, StoredWorkItem, WorkItem, WorkKind, WorkQuery};
+use ff_store::{AuditedChange, Change, Expect, StoredWorkItem, WorkKind, WorkQuery};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::actions::{Action, apply_action};
+use super::action::apply_action;
+use super::item::{ItemStep, Status, Step, bookkeeping, kind_name};
+use super::rollout_plan::{self, PlanStatus};
+use super::schedule::{self, ScheduleStatus};
 use crate::error::ApiError;
-use crate::governance::{self, WriteMode};
-use crate::live::LiveConfig;
-use crate::routes::{change_requests, rollout_plans, schedules};
+use crate::governance::{WriteMeta, WriteMode};
+use crate::live::{LiveConfig, live_flag};
 use crate::state::AppState;
-use crate::write::{WriteMeta, apply, change, live_flag};
+use crate::write::{self, Plan, apply, change};
 
 /// What one run did to one item.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Outcome {
+pub struct StepOutcome {
     /// `schedule` or `rollout_plan`.
     pub kind: &'static str,
     /// The item.
@@ -59,15 +61,15 @@ pub async fn run(state: AppState, interval: Duration) {
 }
 
 /// Applies every schedule and rollout step due now, oldest first.
-pub async fn run_due(state: &AppState) -> Result<Vec<Outcome>, ApiError> {
+pub async fn run_due(state: &AppState) -> Result<Vec<StepOutcome>, ApiError> {
     let now = state.clock.now();
     let due = state
         .store
         .work_items(&WorkQuery {
             kind: None,
             statuses: vec![
-                schedules::SCHEDULED.to_owned(),
-                rollout_plans::ACTIVE.to_owned(),
+                ScheduleStatus::Scheduled.as_str().to_owned(),
+                PlanStatus::Active.as_str().to_owned(),
             ],
             due_by: Some(now),
             limit: Some(100),
@@ -81,27 +83,27 @@ pub async fn run_due(state: &AppState) -> Result<Vec<Outcome>, ApiError> {
     Ok(outcomes)
 }
 
-async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) -> Outcome {
+async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) -> StepOutcome {
     let kind = match item.item.kind {
         WorkKind::Schedule => "schedule",
         _ => "rollout_plan",
     };
     let id = item.item.id.clone();
-    let outcome = |result, detail| Outcome {
+    let outcome = |result, detail| StepOutcome {
         kind,
         id: id.clone(),
         result,
         detail,
     };
     let step = match item.item.kind {
-        WorkKind::Schedule => schedules::step(&item, now),
-        _ => rollout_plans::step(&item, now),
+        WorkKind::Schedule => schedule::step(&item, now),
+        _ => rollout_plan::step(&item, now),
     };
     let step = match step {
         Ok(step) => step,
         Err(error) => return fail(state, &item, now, error_text(&error), kind).await,
     };
-    match attempt(state, &item, &step, now).await {
+    match attempt(state, &item, &step).await {
         Ok(Attempt::Applied) => outcome("applied", None),
         Ok(Attempt::Held(request)) => outcome("held", Some(request)),
         Err(ApiError::Conflict {
@@ -126,99 +128,46 @@ async fn run_one(state: &AppState, item: StoredWorkItem, now: OffsetDateTime) ->
     }
 }
 
-/// What is due for an item: a change to one flag, and the item as it will
-/// be once that change is applied.
-#[derive(Debug, Clone)]
-pub struct Step {
-    /// The flag.
-    pub flag_id: String,
-    /// The environment, if the change is in one.
-    pub environment: Option<String>,
-    /// The change.
-    pub action: Action,
-    /// The item after this step (status, next due time, history).
-    pub next: WorkItem,
-    /// Who asked for it (the audit actor).
-    pub author: String,
-    /// Why.
-    pub reason: Option<String>,
-    /// The author confirmed destructive changes.
-    pub confirmed: bool,
-    /// The deployment it belongs to.
-    pub deployment_id: Option<String>,
-}
-
 enum Attempt {
     Applied,
     Held(String),
 }
 
+/// Applies a step under the environments' rules, reviewed once like any
+/// write of its author's: committed with the item's next state, or held as
+/// a change request that the item then waits for.
 async fn attempt(
     state: &AppState,
     item: &StoredWorkItem,
     step: &Step,
-    now: OffsetDateTime,
 ) -> Result<Attempt, ApiError> {
     let meta = WriteMeta {
         actor: step.author.clone(),
         role: None,
-        // Approvals are decided here (below), in the same commit as the
-        // item's state; `apply` still checks change windows.
-        mode: WriteMode::Approved,
+        mode: WriteMode::Governed,
         confirmed: step.confirmed,
         override_window: false,
         reason: Some(
             step.reason
                 .clone()
-                .unwrap_or_else(|| format!("{} {}", kind_name(item), item.item.id)),
+                .unwrap_or_else(|| format!("{} {}", kind_name(item.item.kind), item.item.id)),
         ),
         request_id: Some(item.item.id.clone()),
         deployment_id: step.deployment_id.clone(),
     };
-    let mut held = None;
-    let governed = WriteMeta {
-        mode: WriteMode::Governed,
-        ..meta.clone()
-    };
-    let compliance_tags = state.config.compliance_tags.clone();
-    apply(state, meta, |live| {
-        let mut changes: Vec<AuditedChange> =
-            planned_change(live, step, item)?.into_iter().collect();
-        let review = governance::review(live, &changes, &governed, now, &compliance_tags)?;
-        if review.held.is_empty() {
-            changes.push(bookkeeping(item, step.next.clone()));
-            return Ok(changes);
-        }
-        // Needs approval: a change request instead, and the item waits.
-        let mut request = change_requests::hold(live, &changes, &governed, &review)?;
-        // Approving the request moves the item on; rejecting it stops it.
-        request.document["origin"] = serde_json::to_value(change_requests::Origin {
-            kind: item.item.kind,
-            id: item.item.id.clone(),
-            next_status: step.next.status.clone(),
-            next_due_at: step.next.due_at,
-            next_document: step.next.document.clone(),
+    let outcome = apply(state, meta, |live| {
+        Ok(Plan {
+            changes: planned_change(live, step, item)?.into_iter().collect(),
+            step: Some(ItemStep {
+                item: item.clone(),
+                next: step.next.clone(),
+            }),
         })
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-        held = Some(request.id.clone());
-        let mut waiting = item.item.clone();
-        waiting.status = schedules::HELD.to_owned();
-        waiting.due_at = None;
-        waiting.document["change_request_id"] = json!(request.id);
-        let environment = review.held.first().cloned();
-        Ok(vec![
-            change(
-                Change::PutWorkItem(request, Expect::Absent),
-                "change_request.create",
-                environment.as_deref(),
-            ),
-            bookkeeping(item, waiting),
-        ])
     })
     .await?;
-    Ok(match held {
-        Some(request) => Attempt::Held(request),
-        None => Attempt::Applied,
+    Ok(match outcome {
+        write::Outcome::Held(request) => Attempt::Held(request.id),
+        write::Outcome::Committed(_) | write::Outcome::Unchanged => Attempt::Applied,
     })
 }
 
@@ -254,22 +203,6 @@ fn planned_change(
     )))
 }
 
-/// The item's new state, expecting the version that was read (the
-/// exactly-once check).
-pub(crate) fn bookkeeping(item: &StoredWorkItem, next: WorkItem) -> AuditedChange {
-    let action = format!("{}.{}", kind_name(item), next.status);
-    let environment = next.environment.clone();
-    change(
-        Change::PutWorkItem(next, Expect::Version(item.version)),
-        &action,
-        environment.as_deref(),
-    )
-}
-
-fn kind_name(item: &StoredWorkItem) -> &'static str {
-    item.item.kind.resource_kind().as_str()
-}
-
 /// Marks an item failed with the reason (if another node has not already
 /// moved it on).
 async fn fail(
@@ -278,9 +211,13 @@ async fn fail(
     now: OffsetDateTime,
     reason: String,
     kind: &'static str,
-) -> Outcome {
+) -> StepOutcome {
     let mut failed = item.item.clone();
-    failed.status = schedules::FAILED.to_owned();
+    failed.status = match item.item.kind {
+        WorkKind::RolloutPlan => PlanStatus::Failed.as_str(),
+        _ => ScheduleStatus::Failed.as_str(),
+    }
+    .to_owned();
     failed.due_at = None;
     failed.document["error"] = Value::String(reason.clone());
     failed.document["failed_at"] = json!(crate::flag_ops::rfc3339(now));
@@ -291,7 +228,7 @@ async fn fail(
         ..WriteMeta::default()
     };
     let result = apply(state, meta, |_| Ok(vec![bookkeeping(item, failed)])).await;
-    Outcome {
+    StepOutcome {
         kind,
         id: item.item.id.clone(),
         result: if result.is_ok() { "failed" } else { "skipped" },
