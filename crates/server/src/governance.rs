@@ -33,9 +33,14 @@ pub enum WriteMode {
     /// Every rule: windows, protection, dependency policy, approvals.
     #[default]
     Governed,
-    /// The kill switch and rollbacks: never held by approvals or windows
-    /// (the seed's emergency procedures); still audited with a reason.
+    /// The kill switch: never held by approvals or windows (the seed's
+    /// emergency procedure); still audited with a reason.
     Emergency,
+    /// Rollbacks (of a flag, of a deployment): an emergency procedure in
+    /// each environment where it only turns the flag off, an ordinary
+    /// governed change wherever it turns a flag back on or changes what it
+    /// serves (reviewed per environment, see [`rollback_mode`]).
+    Rollback,
     /// Applying an approved change request: approvals and the checks made
     /// when it was requested are done; change windows and the dependency
     /// policy still apply.
@@ -238,12 +243,16 @@ pub fn review(
         let Some(settings) = live.environments.get(env) else {
             continue;
         };
+        let mode = match meta.mode {
+            WriteMode::Rollback => rollback_mode(writes, env, &tree),
+            other => other,
+        };
         let needs_approval = settings.environment.approval_required
             || (settings.environment.protected
                 && writes
                     .iter()
                     .any(|w| has_compliance_tag(w, compliance_tags)));
-        if meta.mode == WriteMode::Governed {
+        if mode == WriteMode::Governed {
             check_protection(live, settings, env, writes, meta, &tree)?;
             if writes.is_empty() {
                 // Only segments affect this environment.
@@ -260,12 +269,12 @@ pub fn review(
                 continue;
             }
         }
-        if matches!(meta.mode, WriteMode::Governed | WriteMode::Approved) {
+        if matches!(mode, WriteMode::Governed | WriteMode::Approved) {
             // Other flags may have changed since a request was made: what it
             // would break is decided when it is applied.
             check_dependency_policy(live, settings, env, writes, &tree)?;
         }
-        if meta.mode == WriteMode::Governed && needs_approval {
+        if mode == WriteMode::Governed && needs_approval {
             review.held.push(env.clone());
             review.required_approvals = review
                 .required_approvals
@@ -273,7 +282,7 @@ pub fn review(
             // The window matters when the request is applied, not now.
             continue;
         }
-        if meta.mode != WriteMode::Emergency
+        if mode != WriteMode::Emergency
             && let Some(next) = outside_windows(&settings.environment.change_windows, now)
         {
             if meta.override_window && meta.role >= Some(Role::Admin) && meta.reason.is_some() {
@@ -284,6 +293,23 @@ pub fn review(
         }
     }
     Ok(review)
+}
+
+/// How a rollback is reviewed in `env`: as the kill switch where every flag
+/// it writes is off there afterwards (or deleted: callers get their
+/// defaults), else as an ordinary governed change. A rollback that turns a
+/// feature back on in production is a release, not an emergency.
+pub fn rollback_mode(writes: &[&FlagWrite<'_>], env: &str, tree: &[Environment]) -> WriteMode {
+    let only_turns_off = writes.iter().all(|write| {
+        write
+            .after
+            .is_none_or(|flag| !ff_engine::edit::enabled_in(flag, env, tree))
+    });
+    if only_turns_off {
+        WriteMode::Emergency
+    } else {
+        WriteMode::Governed
+    }
 }
 
 /// A protected environment's changes need a reason, also when they are

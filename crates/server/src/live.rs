@@ -305,38 +305,16 @@ impl Live {
         Ok(self.install(&current, next, changes, reload_segments_and_environments))
     }
 
-    /// Compiles `next` (everything, or only the flags that changed), swaps
-    /// it in and announces the batch. Returns its revision.
+    /// Compiles what `next` changed (see [`compile_changes`]), swaps it in
+    /// and announces the batch. Returns its revision.
     fn install(
         &self,
         current: &LiveConfig,
         mut next: LiveConfig,
         changes: Vec<ChangeRecord>,
-        everything: bool,
+        segments_or_environments: bool,
     ) -> i64 {
-        if everything {
-            next.compile();
-        } else {
-            let mut touched: Vec<&str> = changes
-                .iter()
-                .filter(|c| c.kind == ResourceKind::Flag)
-                .map(|c| c.key.as_str())
-                .collect();
-            touched.sort_unstable();
-            touched.dedup();
-            let (present, removed): (Vec<&str>, Vec<&str>) = touched
-                .into_iter()
-                .partition(|id| next.flags.contains_key(*id));
-            let changed: Vec<&Flag> = present
-                .iter()
-                .filter_map(|id| next.flags.get(*id))
-                .map(|f| &f.flag)
-                .collect();
-            next.snapshot =
-                current
-                    .snapshot
-                    .with_flags_changed(&changed, &removed, &next.environment_tree());
-        }
+        compile_changes(current, &mut next, &changes, segments_or_environments);
         let revision = next.revision;
         self.current.store(Arc::new(next));
         self.known.fetch_max(revision, Ordering::AcqRel);
@@ -347,6 +325,64 @@ impl Live {
         });
         revision
     }
+}
+
+/// Compiles `next` from `current` at the cost of what changed: the changed
+/// flags; the segments (and, when a segment was created or deleted, the
+/// flags that test membership) when segments changed; everything only when
+/// the environment tree changed. An environment's other settings (approval,
+/// windows) change nothing evaluated.
+fn compile_changes(
+    current: &LiveConfig,
+    next: &mut LiveConfig,
+    changes: &[ChangeRecord],
+    segments_or_environments: bool,
+) {
+    let tree = next.environment_tree();
+    if segments_or_environments && tree != current.environment_tree() {
+        next.compile();
+        return;
+    }
+    let segments_changed = changes.iter().any(|c| c.kind == ResourceKind::Segment);
+    let base = if segments_changed {
+        let segments = next.segment_documents();
+        // Flags find a segment by its place: only a created or deleted
+        // segment moves the others.
+        let using: Vec<&Flag> = if current.segments.keys().eq(next.segments.keys()) {
+            Vec::new()
+        } else {
+            next.flags
+                .values()
+                .map(|f| &f.flag)
+                .filter(|f| f.uses_segments())
+                .collect()
+        };
+        current
+            .snapshot
+            .with_segments_changed(&segments, &using, &tree)
+    } else {
+        current.snapshot.clone()
+    };
+    let mut touched: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::Flag)
+        .map(|c| c.key.as_str())
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let (present, removed): (Vec<&str>, Vec<&str>) = touched
+        .into_iter()
+        .partition(|id| next.flags.contains_key(*id));
+    let changed: Vec<&Flag> = present
+        .iter()
+        .filter_map(|id| next.flags.get(*id))
+        .map(|f| &f.flag)
+        .collect();
+    next.snapshot = if changed.is_empty() && removed.is_empty() {
+        base
+    } else {
+        base.with_flags_changed(&changed, &removed, &tree)
+    };
 }
 
 /// The view after this node's own commit, built from what it wrote, and the

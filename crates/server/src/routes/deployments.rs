@@ -49,15 +49,16 @@ struct Revert {
 
 /// `POST /api/v1/deployments/{id}/rollback`: every flag the deployment
 /// changed goes back to what it was before the deployment's first change of
-/// it, in one audited commit. An emergency procedure: never held by
-/// approvals or change windows.
+/// it, in one audited commit. An emergency procedure where it only turns
+/// flags off; where it turns one back on in an environment that requires
+/// approval, the whole rollback becomes one change request (`202`).
 pub async fn rollback_deployment(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     Path(deployment_id): Path<String>,
     OptionalJsonBody(body): OptionalJsonBody<RollbackBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
     if let Some(env) = &body.environment
@@ -74,7 +75,7 @@ pub async fn rollback_deployment(
     let reverts = plan_reverts(&state, &versions, body.environment.as_deref()).await?;
     let meta = WriteMeta::from_request(&principal, &headers)
         .with_body(body.reason, None)
-        .in_mode(WriteMode::Emergency)
+        .in_mode(WriteMode::Rollback)
         .with_default_reason(|| format!("rollback of deployment {deployment_id}"));
     // The rollback is not itself part of the deployment.
     let meta = WriteMeta {
@@ -86,7 +87,7 @@ pub async fn rollback_deployment(
     let revision = if changing.is_empty() {
         live.revision
     } else {
-        let committed = apply(&state, meta, |_| {
+        let outcome = apply(&state, meta, |_| {
             Ok(changing
                 .iter()
                 .map(|revert| {
@@ -99,9 +100,12 @@ pub async fn rollback_deployment(
                 })
                 .collect::<Vec<_>>())
         })
-        .await?
-        .into_commit()?;
-        committed.revision
+        .await?;
+        match outcome {
+            Outcome::Committed(commit) => commit.revision,
+            Outcome::Unchanged => state.live.current().revision,
+            Outcome::Held(request) => return Ok(held(&request)),
+        }
     };
     let flags: Vec<Value> = reverts
         .iter()
@@ -119,7 +123,8 @@ pub async fn rollback_deployment(
         "environment": body.environment,
         "revision": revision,
         "flags": flags,
-    })))
+    }))
+    .into_response())
 }
 
 impl Revert {

@@ -748,11 +748,13 @@ pub async fn rollback_flag(
         return Ok(with_etag(Json(flag_response(current)), current.version));
     }
     let environment = request.environment.clone();
-    // A rollback is an emergency procedure (the seed's): never held by
-    // approvals or windows, always audited with a reason.
+    // A rollback is an emergency procedure (the seed's) where it turns the
+    // flag off, never held by approvals or windows; where it turns a flag
+    // back on it is an ordinary governed change. Always audited with a
+    // reason.
     let meta = WriteMeta::from_request(&principal, &headers)
         .with_body(request.reason.clone(), None)
-        .in_mode(WriteMode::Emergency)
+        .in_mode(WriteMode::Rollback)
         .with_default_reason(|| format!("rollback of \"{flag_id}\" to version {version}"));
     edit_flag(
         &state,

@@ -134,15 +134,22 @@ pub fn plan_steps(asked: &StepsAsked) -> Result<Vec<PlanStep>, ApiError> {
                 .every_hours
                 .filter(|h| h.is_finite() && *h > 0.0)
                 .ok_or_else(|| invalid("percentages need every_hours > 0".into()))?;
-            let every = time::Duration::seconds_f64(hours * 3600.0);
+            // Checked: a start near year 9999 or an interval of ages must be
+            // a clear refusal, not an overflow.
+            let beyond = || invalid("every_hours: the steps would fall after year 9999".into());
+            let every = time::Duration::checked_seconds_f64(hours * 3600.0).ok_or_else(beyond)?;
             percentages
                 .iter()
                 .enumerate()
-                .map(|(i, p)| PlanStep {
-                    percentage: *p,
-                    at: start + every * i32::try_from(i).unwrap_or(i32::MAX),
+                .map(|(i, p)| {
+                    let at = i32::try_from(i)
+                        .ok()
+                        .and_then(|i| every.checked_mul(i))
+                        .and_then(|offset| start.checked_add(offset))
+                        .ok_or_else(beyond)?;
+                    Ok(PlanStep { percentage: *p, at })
                 })
-                .collect()
+                .collect::<Result<_, ApiError>>()?
         }
         _ => {
             return Err(invalid(
@@ -319,6 +326,10 @@ mod tests {
             (percentages(&[5.0, 101.0], Some(START), Some(1.0)),
              Err("steps[1].percentage must be between 0 and 100, found 101")),
             (steps(vec![step_at(1.0, 2), step_at(2.0, 1)]), Err("steps[1].at is before steps[0].at")),
+            (percentages(&[5.0, 10.0], Some(START), Some(1e15)),
+             Err("every_hours: the steps would fall after year 9999")),
+            (percentages(&[5.0, 10.0], Some(time::macros::datetime!(9999-12-31 12:00 UTC)), Some(24.0)),
+             Err("every_hours: the steps would fall after year 9999")),
             (StepsAsked::default(), Err("give either steps")),
             (StepsAsked { steps: Some(vec![step_at(1.0, 0)]), percentages: Some(vec![1.0]), ..StepsAsked::default() },
              Err("give either steps")),

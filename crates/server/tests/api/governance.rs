@@ -1219,8 +1219,9 @@ async fn change_requests_wait_for_the_window(app: TestApp) {
     assert_eq!(applied[0]["reason"], "pdf invoices");
 }
 
-/// Point 3: the kill switch and rollbacks are never held by windows or
-/// approvals, and are audited with a reason.
+/// Point 3: the kill switch, and rollbacks that turn flags off, are never
+/// held by windows or approvals, and are audited with a reason; turning a
+/// flag back on (by the switch or by a rollback) is an ordinary change.
 async fn emergency_procedures_ignore_windows_and_approvals(app: TestApp) {
     configure(
         &app,
@@ -1285,43 +1286,55 @@ async fn emergency_procedures_ignore_windows_and_approvals(app: TestApp) {
         .expect_error(403, "outside_change_window");
     assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
 
-    // The flag's rollback is an emergency procedure too: back to version 1
-    // (on in production), outside the window, without approval.
-    let reply = send(
-        &app,
-        Method::POST,
-        "/api/v1/flags/payments_v3/rollback",
-        &editor,
-        &[],
-        Some(json!({"to_version": 1, "environment": "production", "reason": "the fix is out"})),
-    )
-    .await
-    .expect_status(200);
-    assert_eq!(reply.body["version"], 3);
-    assert_eq!(reply.body["environments"]["production"], json!(true));
+    // A rollback that turns the flag back on (version 1: on in production)
+    // is no emergency either: it is held for approval like any release.
+    let (request, _) = held(
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/flags/payments_v3/rollback",
+            &editor,
+            &[],
+            Some(json!({"to_version": 1, "environment": "production", "reason": "the fix is out"})),
+        )
+        .await,
+    );
+    assert_eq!(request["reason"], "the fix is out");
+    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
+    assert!(
+        app.audit("flag_id=payments_v3&action=flag.rollback")
+            .await
+            .is_empty()
+    );
+
+    // Inside the window the turn-on is approved and applied (version 3)...
+    set_clock(&app, datetime!(2026-11-30 08:30 UTC));
+    approve(&app, &request_id, &approver, "fix verified")
+        .await
+        .expect_status(200);
     assert_eq!(evaluate(&app, "payments_v3", "production").await, true);
+    set_clock(&app, SATURDAY);
+    // ...and a rollback that turns it off again is an emergency procedure:
+    // applied at once, outside the window, without approval, naming itself.
+    let reply = app
+        .post(
+            "/api/v1/flags/payments_v3/rollback",
+            &editor,
+            &json!({"to_version": 2}),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(reply.body["version"], 4);
+    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
     let audit = app.audit("flag_id=payments_v3&action=flag.rollback").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], editor_id.as_str());
-    assert_eq!(audit[0]["reason"], "the fix is out");
-    // Without a reason the rollback names itself.
-    app.post(
-        "/api/v1/flags/payments_v3/rollback",
-        &editor,
-        &json!({"to_version": 2}),
-    )
-    .await
-    .expect_status(200);
-    let audit = app.audit("flag_id=payments_v3&action=flag.rollback").await;
-    assert_eq!(audit.len(), 2);
     assert!(
         audit[0]["reason"]
             .as_str()
             .is_some_and(|r| r.contains("rollback") && r.contains("version 2")),
         "{audit:?}"
     );
-    assert_eq!(flag(&app, "payments_v3").await["version"], 4);
-    assert_eq!(evaluate(&app, "payments_v3", "production").await, false);
     // Nothing was turned into a change request but the ordinary writes.
     let pending = app
         .get("/api/v1/change-requests?status=pending", ADMIN_TOKEN)

@@ -95,7 +95,23 @@ async fn own_commits_advance_the_view_as_a_load_would(app: TestApp) {
         .await
         .expect_status(200);
 
+    // A segment placed before the others: flags that test membership are
+    // recompiled, last, so that no later write of the flag or of
+    // the environments recompiles it anyway.
+    app.post(
+        "/api/v1/segments",
+        ADMIN_TOKEN,
+        &json!({"segment_id": "apac", "conditions": [{"attribute": "country", "operator": "equals", "value": "JP"}]}),
+    )
+    .await
+    .expect_status(201);
     let before = served(&app).await;
+    let beta = before[4]["results"]
+        .as_array()
+        .and_then(|results| results.iter().find(|r| r["flag_id"] == "beta"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(beta["value"], true, "in segment eu (IT): {beta}");
     let app = app.restart().await;
     let after = served(&app).await;
     assert_eq!(before, after);

@@ -504,6 +504,18 @@ async fn rollout_plan_steps_pause_and_resume(app: TestApp) {
             json!({"flag_id": "gradual_search", "environment": "staging", "percentages": [5]}),
             "start_at",
         ),
+        // Dates past year 9999 are refused, not an overflow that drops the
+        // connection.
+        (
+            json!({"flag_id": "gradual_search", "environment": "staging", "percentages": [5, 10],
+                "start_at": rfc3339(start), "every_hours": 1e15}),
+            "after year 9999",
+        ),
+        (
+            json!({"flag_id": "gradual_search", "environment": "staging", "percentages": [5, 10],
+                "start_at": "9999-12-31T12:00:00Z", "every_hours": 24}),
+            "after year 9999",
+        ),
     ] {
         let reply = app.post("/api/v1/rollout-plans", ADMIN_TOKEN, &body).await;
         let error = reply.expect_error(400, "invalid_plan");
