@@ -58,6 +58,11 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest flag document accepted, in bytes (serialised). Long lists
+    /// of users belong in segments.
+    #[arg(long, env = "FEATURE_FLAGS_MAX_FLAG_BYTES", default_value_t = 256 * 1024)]
+    pub max_flag_bytes: usize,
+
     /// Flags with one of these tags always need approval in protected
     /// environments (SOX-style four eyes), whatever the environment's
     /// `approval_required` says. Comma-separated.
@@ -134,6 +139,7 @@ impl ServeConfig {
             rate_burst: 2000,
             ofrep_event_stream: true,
             max_body_bytes: 4 * 1024 * 1024,
+            max_flag_bytes: 256 * 1024,
             compliance_tags: vec!["sox".to_owned()],
             // Tests run the scheduler explicitly (`POST /api/v1/schedules/run`).
             scheduler_interval_ms: 3_600_000,
@@ -238,6 +244,7 @@ impl fmt::Debug for ServeConfig {
             .field("rate_burst", &self.rate_burst)
             .field("ofrep_event_stream", &self.ofrep_event_stream)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_flag_bytes", &self.max_flag_bytes)
             .field("compliance_tags", &self.compliance_tags)
             .field("admin_token_file", &self.admin_token_file)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)

@@ -107,6 +107,7 @@ where
     if changes.is_empty() && step.is_none() {
         return Ok(Outcome::Unchanged);
     }
+    check_flag_sizes(&changes, state.config.max_flag_bytes)?;
     check_references(&live, &changes)?;
     let at = stored_time(state.clock.now());
     let review = governance::review(&live, &changes, &meta, at, &state.config.compliance_tags)?;
@@ -210,6 +211,59 @@ async fn commit(
 fn stored_time(at: OffsetDateTime) -> OffsetDateTime {
     let millis = at.unix_timestamp_nanos() / 1_000_000;
     OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).unwrap_or(at)
+}
+
+/// Refuses flag documents larger than `max_bytes` serialised: every
+/// version is kept, shown in the audit log twice (before and after) and
+/// sent to every stream, so one oversized flag multiplies into memory and
+/// bandwidth everywhere. (Large allow-lists belong in segments.)
+pub(crate) fn check_flag_sizes(
+    changes: &[AuditedChange],
+    max_bytes: usize,
+) -> Result<(), ApiError> {
+    let problems: Vec<Problem> = changes
+        .iter()
+        .filter_map(|audited| match &audited.change {
+            Change::PutFlag(flag, _) => Some(flag),
+            _ => None,
+        })
+        .filter_map(|flag| {
+            let size = serialized_size(flag);
+            (size > max_bytes).then(|| {
+                Problem::error(
+                    format!("flags[{}]", flag.flag_id),
+                    format!(
+                        "the flag document is {size} bytes; at most {max_bytes} \
+                         (--max-flag-bytes); move long lists into a segment"
+                    ),
+                )
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(problems))
+    }
+}
+
+/// The length of `value` as compact JSON, counted without building it.
+pub(crate) fn serialized_size(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(bytes.len());
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serialising a document that was parsed cannot fail; if it did, the
+    // store would refuse it anyway.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// Refuses changes that would introduce a configuration problem (an unknown

@@ -11,27 +11,63 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
 use crate::state::AppState;
+use crate::write::serialized_size;
 
 /// `GET /api/v1/audit?flag_id=&environment=&actor=&action=&deployment_id=&since=&until=&before_id=&limit=`:
 /// newest first; pass `next_cursor` as `before_id` for the next page.
+///
+/// A page ends at `limit` entries or once it holds [`PAGE_BYTES`] of
+/// entries, whichever comes first, and is read from the store in small
+/// chunks: entries carry whole documents (before and after), so a count
+/// alone would let one request hold gigabytes.
 pub async fn list_audit(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(mut query): QueryParams<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEntry>>> {
     principal.require(Role::Viewer)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    query.limit = Some(limit);
-    let entries = state.store.audit(&query).await?;
-    let next_cursor = (entries.len() == limit as usize)
-        .then(|| entries.last().map(|e| e.id.to_string()))
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    let mut items: Vec<AuditEntry> = Vec::new();
+    let mut bytes = 0usize;
+    // Whether the page stopped at its size with entries left after it.
+    let mut more = false;
+    'reading: while items.len() < limit {
+        let wanted = (limit - items.len()).min(CHUNK);
+        query.limit = u32::try_from(wanted).ok();
+        let chunk = state.store.audit(&query).await?;
+        let exhausted = chunk.len() < wanted;
+        for entry in chunk {
+            if bytes >= PAGE_BYTES {
+                more = true;
+                break 'reading;
+            }
+            bytes = bytes.saturating_add(serialized_size(&entry));
+            query.before_id = Some(entry.id);
+            items.push(entry);
+        }
+        if exhausted {
+            break;
+        }
+        if bytes >= PAGE_BYTES {
+            more = true;
+            break;
+        }
+    }
+    let next_cursor = (more || items.len() == limit)
+        .then(|| items.last().map(|e| e.id.to_string()))
         .flatten();
     Ok(Json(Page {
-        items: entries,
+        items,
         total: None,
         next_cursor,
     }))
 }
+
+/// About how much of entries one page holds (at least one entry).
+const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Entries read from the store at a time.
+const CHUNK: usize = 50;
 
 /// `GET /api/v1/audit/verify`: recomputes every entry's hash and link.
 pub async fn verify_audit(

@@ -21,7 +21,7 @@ use crate::live::LiveConfig;
 use crate::routes::change_requests::held;
 use crate::routes::environments::parse_environment_settings;
 use crate::state::AppState;
-use crate::write::{Outcome, apply, change, check_references};
+use crate::write::{Outcome, apply, change, check_flag_sizes, check_references};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -117,6 +117,7 @@ pub async fn import_configuration(
     if query.dry_run {
         // Checked exactly as the real import would be, so that a dry run
         // that passes is one that can be applied.
+        check_flag_sizes(&plan.changes, state.config.max_flag_bytes)?;
         check_references(&live, &plan.changes)?;
         return Ok(axum::Json(plan.report(true, None)).into_response());
     }

@@ -23,6 +23,7 @@ api_tests!(
     shutdown_does_not_wait_for_ever_on_a_half_sent_request,
     control_characters_and_overlong_text_are_refused_alike,
     a_key_made_on_another_node_works_at_once,
+    large_documents_are_capped_and_audit_pages_by_size,
 );
 
 /// What no caller of the service may wait longer than while a hostile
@@ -415,4 +416,78 @@ async fn a_key_made_on_another_node_works_at_once(app: TestApp) {
             .await
             .expect_error(401, "unauthorized");
     }
+}
+
+async fn large_documents_are_capped_and_audit_pages_by_size(app: TestApp) {
+    // Over the 256 KiB default: refused, naming the flag and the setting,
+    // through every way a flag is written.
+    let oversized = json!({"flag_id": "huge", "default_value": false,
+        "description": "x".repeat(300 * 1024)});
+    for reply in [
+        app.post("/api/v1/flags", ADMIN_TOKEN, &oversized).await,
+        app.post(
+            "/api/v1/import",
+            ADMIN_TOKEN,
+            &json!({"flags": [oversized.clone()]}),
+        )
+        .await,
+        app.post(
+            "/api/v1/import?dry_run=true",
+            ADMIN_TOKEN,
+            &json!({"flags": [oversized.clone()]}),
+        )
+        .await,
+    ] {
+        let problems = crate::support::problems(&reply);
+        assert_eq!(reply.status, 422, "{reply}");
+        assert!(
+            problems.iter().any(
+                |(path, message)| path == "flags[huge]" && message.contains("--max-flag-bytes")
+            ),
+            "{reply}"
+        );
+    }
+    // A configured limit takes larger ones.
+    let roomy = app
+        .fresh(|config| config.max_flag_bytes = 1024 * 1024)
+        .await;
+    roomy
+        .post("/api/v1/flags", ADMIN_TOKEN, &oversized)
+        .await
+        .expect_status(201);
+
+    // Audit entries carry documents whole: a page stops at about 4 MiB of
+    // them, and the cursor leads to the rest.
+    let mut doc = json!({"flag_id": "big", "default_value": 0,
+        "description": "y".repeat(200 * 1024)});
+    app.post("/api/v1/flags", ADMIN_TOKEN, &doc)
+        .await
+        .expect_status(201);
+    for i in 1..=14 {
+        doc["default_value"] = json!(i);
+        app.put("/api/v1/flags/big", ADMIN_TOKEN, &doc)
+            .await
+            .expect_status(200);
+    }
+    let mut seen = 0;
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(id) => format!("/api/v1/audit?flag_id=big&limit=1000&before_id={id}"),
+            None => "/api/v1/audit?flag_id=big&limit=1000".to_owned(),
+        };
+        let page = app.get(&path, ADMIN_TOKEN).await.expect_status(200);
+        let count = page.items().len();
+        assert!(count >= 1, "{page}");
+        seen += count;
+        pages += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 20, "the cursor does not advance");
+    }
+    assert_eq!(seen, 15, "every entry once");
+    assert!(pages >= 2, "15 entries of ~400 KiB fit no single page");
 }
