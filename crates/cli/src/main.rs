@@ -185,6 +185,11 @@ async fn run(cli: Cli) -> CliResult {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_logs(config.log_format);
+    // Once logs are set up, so that the warnings reach the log collector.
+    let environment = std::env::vars_os().map(|(name, _)| name);
+    for warning in cli::unknown_settings(&Cli::command(), environment) {
+        tracing::warn!("{warning}");
+    }
     let address = (config.bind, config.port);
     tracing::info!(?config, "starting");
     let (state, seeded) = ff_server::prepare(config, Arc::new(SystemClock)).await?;
