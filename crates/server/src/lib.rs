@@ -58,11 +58,12 @@ pub async fn prepare(
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, Option<bootstrap::Bootstrapped>), StartError> {
     let admin_secret = config.admin_secret()?;
+    let database_url = config.database_url()?;
     let clock: Arc<dyn Clock> = match &config.clock_file {
         Some(path) => Arc::new(FileClock(path.clone())),
         None => clock,
     };
-    let store: Arc<dyn FlagStore> = ff_store::connect(&config.database_url).await?;
+    let store: Arc<dyn FlagStore> = ff_store::connect(&database_url).await?;
     let seeded = bootstrap::bootstrap(store.as_ref(), admin_secret.as_deref(), clock.now()).await?;
     let live = live::Live::load(store.clone()).await?;
     if let (Some(secret), None) = (&admin_secret, &seeded) {
