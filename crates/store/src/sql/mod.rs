@@ -72,7 +72,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
 
 /// A database failure, as the store reports it.
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
-    StoreError::Database(error.to_string())
+    StoreError::Database(Box::new(error))
 }
 
 /// A `u32` limit as SQL takes it.
