@@ -207,20 +207,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
 /// Log lines on standard output: coloured text on a terminal (and only
 /// there: escape codes in a log file are noise), or one JSON object a line.
-fn init_logs(format: ff_server::config::LogFormat) {
+fn init_logs(format: ff_server::LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
-        ff_server::config::LogFormat::Json => logs.json().init(),
-        ff_server::config::LogFormat::Text => logs
+        ff_server::LogFormat::Json => logs.json().init(),
+        ff_server::LogFormat::Text => logs
             .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
             .init(),
     }
 }
 
-fn print_first_start(seeded: &ff_server::bootstrap::Bootstrapped) {
+fn print_first_start(seeded: &ff_server::Bootstrapped) {
     let line = "=".repeat(72);
     if seeded.from_config {
         eprintln!(
