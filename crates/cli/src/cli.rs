@@ -738,3 +738,83 @@ pub enum DepsCommand {
         environment: String,
     },
 }
+
+/// What `FEATURE_FLAGS_*` environment variables are settings: those some
+/// option of `command` (or of its subcommands) reads with `env = "…"`, so
+/// that the list is the command line's own and cannot fall behind it.
+fn settings(command: &clap::Command, known: &mut Vec<String>) {
+    for arg in command.get_arguments() {
+        if let Some(name) = arg.get_env().and_then(|name| name.to_str()) {
+            known.push(name.to_owned());
+        }
+    }
+    for subcommand in command.get_subcommands() {
+        settings(subcommand, known);
+    }
+}
+
+/// A warning for each variable of `environment` that starts with
+/// `FEATURE_FLAGS_` but is no setting of `command`, naming the known one it
+/// most likely misspells: a misspelt setting is otherwise silently ignored
+/// and its default used.
+pub fn unknown_settings(
+    command: &clap::Command,
+    environment: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<String> {
+    const PREFIX: &str = "FEATURE_FLAGS_";
+    let mut known = Vec::new();
+    settings(command, &mut known);
+    let mut unknown: Vec<String> = environment
+        .into_iter()
+        .filter_map(|name| name.into_string().ok())
+        .filter(|name| name.starts_with(PREFIX) && !known.contains(name))
+        .collect();
+    unknown.sort();
+    unknown
+        .into_iter()
+        .map(|name| {
+            // Compared without the prefix every setting shares, which would
+            // make every name look alike; below half alike is no suggestion.
+            let closest = known
+                .iter()
+                .filter_map(|setting| Some((setting, setting.strip_prefix(PREFIX)?)))
+                .map(|(setting, rest)| {
+                    let given = name.strip_prefix(PREFIX).unwrap_or(&name);
+                    (setting, strsim::normalized_damerau_levenshtein(given, rest))
+                })
+                .filter(|(_, likeness)| *likeness >= 0.5)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            match closest {
+                Some((setting, _)) => format!("{name} is not a setting; did you mean {setting}?"),
+                None => format!("{name} is not a setting"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn unknown_settings_are_named_with_the_closest_known_one() {
+        let environment = [
+            "FEATURE_FLAGS_RATE_LIMT",
+            "FEATURE_FLAGS_RATE_LIMIT",
+            "FEATURE_FLAGS_TOKEN",
+            "FEATURE_FLAGS_CLOCK_FILE",
+            "FEATURE_FLAGS_WHATEVER",
+            "DATABASE_URL",
+            "PATH",
+        ]
+        .map(std::ffi::OsString::from);
+        assert_eq!(
+            unknown_settings(&Cli::command(), environment),
+            [
+                "FEATURE_FLAGS_RATE_LIMT is not a setting; did you mean FEATURE_FLAGS_RATE_LIMIT?",
+                "FEATURE_FLAGS_WHATEVER is not a setting",
+            ]
+        );
+    }
+}

@@ -185,6 +185,11 @@ async fn run(cli: Cli) -> CliResult {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_logs(config.log_format);
+    // Once logs are set up, so that the warnings reach the log collector.
+    let environment = std::env::vars_os().map(|(name, _)| name);
+    for warning in cli::unknown_settings(&Cli::command(), environment) {
+        tracing::warn!("{warning}");
+    }
     let address = (config.bind, config.port);
     tracing::info!(?config, "starting");
     let (state, seeded) = ff_server::prepare(config, Arc::new(SystemClock)).await?;
@@ -202,20 +207,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
 /// Log lines on standard output: coloured text on a terminal (and only
 /// there: escape codes in a log file are noise), or one JSON object a line.
-fn init_logs(format: ff_server::config::LogFormat) {
+fn init_logs(format: ff_server::LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
-        ff_server::config::LogFormat::Json => logs.json().init(),
-        ff_server::config::LogFormat::Text => logs
+        ff_server::LogFormat::Json => logs.json().init(),
+        ff_server::LogFormat::Text => logs
             .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
             .init(),
     }
 }
 
-fn print_first_start(seeded: &ff_server::bootstrap::Bootstrapped) {
+fn print_first_start(seeded: &ff_server::Bootstrapped) {
     let line = "=".repeat(72);
     if seeded.from_config {
         eprintln!(

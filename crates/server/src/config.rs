@@ -25,6 +25,12 @@ pub struct ServeConfig {
     )]
     pub database_url: String,
 
+    /// A file holding the database URL (as `--database-url`, for secrets
+    /// mounted as files: a PostgreSQL URL may carry a password; one trailing
+    /// newline is ignored).
+    #[arg(long, env = "DATABASE_URL_FILE", conflicts_with = "database_url")]
+    pub database_url_file: Option<std::path::PathBuf>,
+
     /// The admin API key to create on first start (with an empty database):
     /// at least 32 characters, no surrounding spaces. Without it a random
     /// key is created and printed once. Ignored once the database has keys.
@@ -133,6 +139,7 @@ impl ServeConfig {
             port: 0,
             bind: IpAddr::from([127, 0, 0, 1]),
             database_url: database_url.to_owned(),
+            database_url_file: None,
             admin_token: Some(admin_token.to_owned()),
             admin_token_file: None,
             rate_limit: 1000,
@@ -184,26 +191,40 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// The database URL: `--database-url`, or the contents of
+    /// `--database-url-file` when that is given (clap refuses both at once).
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        match &self.database_url_file {
+            Some(path) => read_secret_file("DATABASE_URL_FILE", path),
+            None => Ok(self.database_url.clone()),
+        }
+    }
+
     /// The operator's admin token (`--admin-token` or `--admin-token-file`),
     /// if one is set, refused when it is too short to be secret or has
     /// surrounding whitespace (a key nobody could send as it was meant).
     pub fn admin_secret(&self) -> Result<Option<String>, ConfigError> {
         let token = match (&self.admin_token, &self.admin_token_file) {
             (Some(token), _) => token.clone(),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
-                    setting: "FEATURE_FLAGS_ADMIN_TOKEN_FILE",
-                    path: path.clone(),
-                    source,
-                })?;
-                let text = text.strip_suffix('\n').unwrap_or(&text);
-                text.strip_suffix('\r').unwrap_or(text).to_owned()
-            }
+            (None, Some(path)) => read_secret_file("FEATURE_FLAGS_ADMIN_TOKEN_FILE", path)?,
             (None, None) => return Ok(None),
         };
         check_admin_token(&token)?;
         Ok(Some(token))
     }
+}
+
+/// A secret mounted as a file (`--*-file`): its text without one trailing
+/// newline (`\n` or `\r\n`), which editors and `echo` add and which is never
+/// part of the secret.
+fn read_secret_file(setting: &'static str, path: &std::path::Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+        setting,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
 }
 
 fn check_admin_token(token: &str) -> Result<(), ConfigError> {
@@ -236,6 +257,7 @@ impl fmt::Debug for ServeConfig {
             .field("port", &self.port)
             .field("bind", &self.bind)
             .field("database_url", &redact_url(&self.database_url))
+            .field("database_url_file", &self.database_url_file)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -335,6 +357,58 @@ mod tests {
         config.admin_token_file = Some(dir.path().join("missing"));
         let error = config.admin_secret().unwrap_err().to_string();
         assert!(error.contains("cannot read"), "{error}");
+    }
+
+    #[test]
+    fn the_database_url_can_come_from_a_file() {
+        let mut config = ServeConfig::for_tests("sqlite::memory:", "unused");
+        assert_eq!(config.database_url().unwrap(), "sqlite::memory:");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("database-url");
+        for (written, read) in [
+            (
+                "postgres://app:s3cret@db/flags\n",
+                "postgres://app:s3cret@db/flags",
+            ),
+            ("postgres://app@db/flags\r\n", "postgres://app@db/flags"),
+            ("postgres://app@db/flags", "postgres://app@db/flags"),
+            // Only one newline is the file's: more are the operator's.
+            ("postgres://app@db/flags\n\n", "postgres://app@db/flags\n"),
+        ] {
+            std::fs::write(&file, written).unwrap();
+            config.database_url_file = Some(file.clone());
+            assert_eq!(config.database_url().unwrap(), read, "{written:?}");
+        }
+        config.database_url_file = Some(dir.path().join("missing"));
+        let error = config.database_url().unwrap_err().to_string();
+        assert!(
+            error.contains("cannot read DATABASE_URL_FILE file"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_database_url_and_its_file_conflict() {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        let parse = |args: &[&str]| {
+            <Serve as clap::Parser>::try_parse_from(
+                std::iter::once("serve").chain(args.iter().copied()),
+            )
+        };
+        assert!(parse(&["--database-url-file", "/run/secrets/db"]).is_ok());
+        let error = parse(&[
+            "--database-url",
+            "sqlite://a.db",
+            "--database-url-file",
+            "/run/secrets/db",
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 
     #[test]

@@ -67,9 +67,10 @@ pub enum ApiError {
         /// Whole seconds to wait.
         retry_after: u64,
     },
-    /// The database is unreachable.
+    /// The database is unreachable (the store's error, logged with its
+    /// chain of causes, never sent).
     #[error("the database is unavailable")]
-    Unavailable(String),
+    Unavailable(#[source] StoreError),
     /// A bug or an unexpected failure (logged, never shown).
     #[error("internal error")]
     Internal(String),
@@ -134,7 +135,18 @@ impl IntoResponse for ApiError {
                     first
                 }
             }
-            ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
+            ApiError::Unavailable(cause) => {
+                // As an error value, so that the subscriber also writes its
+                // sources (`error.cause.sources=[…]`): the database's own
+                // cause, e.g. the I/O error behind a lost connection.
+                tracing::error!(
+                    error.cause = cause as &dyn std::error::Error,
+                    status = status.as_u16(),
+                    "request failed"
+                );
+                self.to_string()
+            }
+            ApiError::Internal(cause) => {
                 tracing::error!(error.cause = %cause, status = status.as_u16(), "request failed");
                 self.to_string()
             }
@@ -191,7 +203,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { field, message } => {
                 ApiError::Validation(vec![ff_engine::Problem::error(field, message)])
             }
-            StoreError::Database(cause) => ApiError::Unavailable(cause),
+            database @ StoreError::Database(_) => ApiError::Unavailable(database),
             corrupt @ StoreError::Corrupt { .. } => ApiError::Internal(corrupt.to_string()),
         }
     }

@@ -1,21 +1,59 @@
 #![doc = include_str!("../README.md")]
+//!
+//! The service as a library: [`prepare`] checks the settings
+//! ([`ServeConfig`]), opens the store, seeds it on first start and loads the
+//! live configuration; [`serve`] accepts connections for [`app`] until
+//! shutdown. The binary (`crates/cli`) and the tests use these and little
+//! else, re-exported here; the modules are private.
+//!
+//! # Layout
+//!
+//! From the HTTP edge down (modules depend one way: nothing below the routes
+//! imports a route module):
+//!
+//! - `routes`: the HTTP routes, one file per resource, handlers named
+//!   `verb_noun`, all declared in one table ([`ROUTES`]) from which both the
+//!   router and the OpenAPI document are built. Handlers translate HTTP:
+//!   authorise, read the request, call `write` or `work`, render the answer.
+//! - `openapi`: the OpenAPI 3.1 document, generated from the route table.
+//! - `auth`: API keys as an extractor (`Principal`), roles, rate limits.
+//! - `extract`: request extractors that answer in the error envelope
+//!   (JSON bodies, body deadlines) and the `If-Match` version.
+//! - `document`: whole documents in a body (an import,
+//!   `flag-dependencies.yaml`), JSON or YAML, read with bounds.
+//! - `work`: work items (change requests, schedules, rollout plans): their
+//!   documents and transitions, their operations, and the scheduler.
+//! - `write`: the write path every change takes: plan, check references,
+//!   review, commit or hold, advance the live configuration.
+//! - `governance`: the environments' rules applied to a planned write
+//!   (protection, change windows, dependency policy, approvals).
+//! - `flag_ops`: flag documents as the API reads and writes them
+//!   (per-environment entries, merge patches, response metadata).
+//! - `live`: the live configuration (flags, segments, environments, keys and
+//!   the compiled snapshot) in memory, swapped atomically on change.
+//! - `usage`: when flags were last evaluated (for stale-flag reports).
+//! - `state`: [`AppState`], what every handler can reach, and the clock.
+//! - `error`: `ApiError`, the one JSON error envelope; internal causes are
+//!   logged once there.
+//! - `config`: the settings, read there and nowhere else.
+//! - `bootstrap`: the first start of an empty database.
 #![recursion_limit = "256"]
 
-pub mod auth;
-pub mod bootstrap;
-pub mod config;
-pub mod document;
-pub mod error;
-pub mod extract;
-pub mod flag_ops;
-pub mod governance;
-pub mod live;
-pub mod openapi;
-pub mod routes;
-pub mod state;
-pub mod usage;
-pub mod work;
-pub mod write;
+mod auth;
+mod bootstrap;
+mod config;
+mod document;
+mod error;
+mod extract;
+mod flag_ops;
+mod governance;
+mod live;
+mod openapi;
+mod routes;
+mod state;
+mod usage;
+mod work;
+mod write;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,7 +72,9 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-pub use config::ServeConfig;
+pub use bootstrap::Bootstrapped;
+pub use config::{ConfigError, LogFormat, ServeConfig};
+pub use routes::{Access, ROUTES, Route};
 pub use state::{AppState, Clock, FileClock, ManualClock, SharedState, SystemClock};
 
 use crate::error::ApiError;
@@ -58,11 +98,12 @@ pub async fn prepare(
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, Option<bootstrap::Bootstrapped>), StartError> {
     let admin_secret = config.admin_secret()?;
+    let database_url = config.database_url()?;
     let clock: Arc<dyn Clock> = match &config.clock_file {
         Some(path) => Arc::new(FileClock(path.clone())),
         None => clock,
     };
-    let store: Arc<dyn FlagStore> = ff_store::connect(&config.database_url).await?;
+    let store: Arc<dyn FlagStore> = ff_store::connect(&database_url).await?;
     let seeded = bootstrap::bootstrap(store.as_ref(), admin_secret.as_deref(), clock.now()).await?;
     let live = live::Live::load(store.clone()).await?;
     if let (Some(secret), None) = (&admin_secret, &seeded) {

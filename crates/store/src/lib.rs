@@ -32,7 +32,7 @@ pub async fn connect(database_url: &str) -> Result<Arc<dyn FlagStore>, StoreErro
     } else if let Some((scheme, _)) = database_url.split_once("://") {
         Err(StoreError::Database(format!(
             "unsupported database URL scheme {scheme:?}: use postgres://, sqlite: or a file path"
-        )))
+        ).into()))
     } else {
         Ok(Arc::new(SqliteStore::open(database_url).await?))
     }

@@ -56,7 +56,9 @@ impl PostgresStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Database(format!("migrating the PostgreSQL schema: {e}")))?;
+            .map_err(|e| {
+                StoreError::Database(format!("migrating the PostgreSQL schema: {e}").into())
+            })?;
         Ok(PostgresStore {
             sql: SqlStore::new(pool.clone(), pool.clone()),
             pool,

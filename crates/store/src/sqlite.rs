@@ -76,7 +76,9 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&write)
             .await
-            .map_err(|e| StoreError::Database(format!("migrating the SQLite schema: {e}")))?;
+            .map_err(|e| {
+                StoreError::Database(format!("migrating the SQLite schema: {e}").into())
+            })?;
         let read = if in_memory {
             write.clone()
         } else {

@@ -587,7 +587,10 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
-    /// The database failed or is unreachable.
+    /// The database failed or is unreachable, or what it holds cannot be
+    /// read back. The cause is kept as the error's source (a `sqlx::Error`
+    /// for database failures, else a message), so that logs show its chain;
+    /// build it with `.into()` from either.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -1544,7 +1544,7 @@ async fn connect_chooses_the_backend_by_url() {
     assert!(verify(&memory).await.valid);
 
     match ff_store::connect("mysql://localhost/flags").await {
-        Err(StoreError::Database(message)) => assert!(message.contains("mysql")),
+        Err(StoreError::Database(cause)) => assert!(cause.to_string().contains("mysql")),
         other => panic!(
             "expected an unsupported scheme, got {:?}",
             other.map(|_| ())

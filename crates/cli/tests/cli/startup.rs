@@ -135,3 +135,31 @@ async fn logs_have_no_colour_codes_or_passwords_off_a_terminal() {
     assert!(!json.contains("hunter2"), "a password was logged: {json}");
     database.remove().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misspelt_settings_are_warned_about_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("flags.db").display());
+    let text = logs_of(
+        &url,
+        &[
+            ("FEATURE_FLAGS_RATE_LIMT", "10"),
+            ("FEATURE_FLAGS_RATE_BURST", "20"),
+        ],
+    )
+    .await;
+    let warnings: Vec<&str> = text.lines().filter(|line| line.contains("WARN")).collect();
+    assert!(
+        warnings.iter().any(|line| line.contains(
+            "FEATURE_FLAGS_RATE_LIMT is not a setting; did you mean FEATURE_FLAGS_RATE_LIMIT?"
+        )),
+        "{text}"
+    );
+    // A setting that exists is not warned about.
+    assert!(
+        !warnings
+            .iter()
+            .any(|line| line.contains("FEATURE_FLAGS_RATE_BURST")),
+        "{text}"
+    );
+}

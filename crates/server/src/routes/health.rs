@@ -14,11 +14,7 @@ pub async fn live() -> Json<Value> {
 
 /// `GET /health/ready`: the database answers; reports the revision served.
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    state.store.ping().await.map_err(ApiError::Unavailable)?;
     let live = state.live.current();
     Ok(Json(json!({
         "status": "ok",

@@ -263,12 +263,8 @@ fn evaluated<'a>(
 }
 
 /// The variant to report: the flag's own variant name when the value came
-/// from `variants`, else a name for how it was decided.
-pub fn variant_name(resolution: &Resolution<'_>) -> String {
-    variant_label(resolution).into_owned()
-}
-
-/// [`variant_name`], borrowed where it can be.
+/// from `variants`, else a name for how it was decided (borrowed where it
+/// can be).
 fn variant_label<'a>(resolution: &Resolution<'a>) -> Cow<'a, str> {
     if let Some(variant) = resolution.variant {
         return Cow::Borrowed(variant);

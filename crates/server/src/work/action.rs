@@ -51,14 +51,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the action needs an environment.
-    pub fn needs_environment(&self) -> bool {
-        matches!(
-            self,
-            Action::Enable | Action::Disable | Action::SetEnvironment { .. }
-        )
-    }
-
     /// A short description for audit reasons and reports.
     pub fn describe(&self) -> String {
         match self {

@@ -7,7 +7,7 @@
 //! client keys may only evaluate, in their own environment (server keys may
 //! also stream its rules).
 //!
-//! Every route of the service's route table (`ff_server::routes::ROUTES`)
+//! Every route of the service's route table (`ff_server::ROUTES`)
 //! must have a row here, and agree with the access the table documents.
 
 use std::collections::{BTreeSet, HashMap};
@@ -519,10 +519,10 @@ fn routes() -> Vec<Route> {
 
 /// The route table's entry that serves `method path`: the one whose
 /// template matches with the most literal segments.
-fn served_by(method: &Method, path: &str) -> Option<&'static ff_server::routes::Route> {
+fn served_by(method: &Method, path: &str) -> Option<&'static ff_server::Route> {
     let path = path.split('?').next().unwrap_or_default();
     let segments: Vec<&str> = path.split('/').collect();
-    ff_server::routes::ROUTES
+    ff_server::ROUTES
         .iter()
         .filter(|route| route.method == method.as_str())
         .filter_map(|route| {
@@ -544,8 +544,8 @@ fn served_by(method: &Method, path: &str) -> Option<&'static ff_server::routes::
 }
 
 /// Whether the route table documents the access this test expects.
-fn documented(expected: Access, table: ff_server::routes::Access) -> bool {
-    use ff_server::routes::Access as Table;
+fn documented(expected: Access, table: ff_server::Access) -> bool {
+    use ff_server::Access as Table;
     match (expected, table) {
         (Access::Public, Table::Public) => true,
         (Access::AnyKey | Access::AdminKeys | Access::Rules, Table::AnyKey) => true,
@@ -838,7 +838,7 @@ async fn every_route_for_every_caller(app: TestApp) {
             checked += 1;
         }
     }
-    for route in ff_server::routes::ROUTES {
+    for route in ff_server::ROUTES {
         if !covered.contains(&(route.method, route.path)) {
             failures.push(format!(
                 "{} {} has no row in this matrix: add one to routes()",

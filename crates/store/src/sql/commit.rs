@@ -801,10 +801,12 @@ where
         entry: &AuditEntry,
         at_ms: i64,
     ) -> Result<(), StoreError> {
-        let before = serde_json::to_string(&entry.before)
-            .map_err(|e| StoreError::Database(format!("cannot serialize an audit entry: {e}")))?;
-        let after = serde_json::to_string(&entry.after)
-            .map_err(|e| StoreError::Database(format!("cannot serialize an audit entry: {e}")))?;
+        let before = serde_json::to_string(&entry.before).map_err(|e| {
+            StoreError::Database(format!("cannot serialize an audit entry: {e}").into())
+        })?;
+        let after = serde_json::to_string(&entry.after).map_err(|e| {
+            StoreError::Database(format!("cannot serialize an audit entry: {e}").into())
+        })?;
         sqlx::query(
             "INSERT INTO audit (id, at, actor, action, resource_kind, resource_key, environment, \
              before, after, reason, request_id, deployment_id, prev_hash, hash) \

@@ -72,7 +72,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
 
 /// A database failure, as the store reports it.
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
-    StoreError::Database(error.to_string())
+    StoreError::Database(Box::new(error))
 }
 
 /// A `u32` limit as SQL takes it.
@@ -606,3 +606,24 @@ macro_rules! delegate_flag_store {
     };
 }
 pub(crate) use delegate_flag_store;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    #[test]
+    fn database_errors_keep_their_cause() {
+        let error = super::db_error(sqlx::Error::PoolClosed);
+        // The text is what it was when the cause was kept as a string…
+        assert_eq!(
+            error.to_string(),
+            format!("database error: {}", sqlx::Error::PoolClosed)
+        );
+        // …and the cause itself is the source, for logs to follow.
+        let source = error.source().and_then(|s| s.downcast_ref::<sqlx::Error>());
+        assert!(
+            matches!(source, Some(sqlx::Error::PoolClosed)),
+            "{source:?}"
+        );
+    }
+}

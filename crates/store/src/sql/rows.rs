@@ -184,10 +184,13 @@ pub(crate) struct AuditRow {
 impl AuditRow {
     pub(crate) fn into_entry(self) -> Result<AuditEntry, StoreError> {
         let kind = ResourceKind::from_name(&self.resource_kind).ok_or_else(|| {
-            StoreError::Database(format!(
-                "audit entry {} names an unknown resource kind {:?}",
-                self.id, self.resource_kind
-            ))
+            StoreError::Database(
+                format!(
+                    "audit entry {} names an unknown resource kind {:?}",
+                    self.id, self.resource_kind
+                )
+                .into(),
+            )
         })?;
         Ok(AuditEntry {
             id: self.id,
@@ -228,10 +231,13 @@ pub(crate) struct ChangeRow {
 impl ChangeRow {
     pub(crate) fn into_record(self) -> Result<ChangeRecord, StoreError> {
         let kind = ResourceKind::from_name(&self.kind).ok_or_else(|| {
-            StoreError::Database(format!(
-                "change log revision {} names an unknown resource kind {:?}",
-                self.revision, self.kind
-            ))
+            StoreError::Database(
+                format!(
+                    "change log revision {} names an unknown resource kind {:?}",
+                    self.revision, self.kind
+                )
+                .into(),
+            )
         })?;
         Ok(ChangeRecord {
             revision: self.revision,
@@ -301,7 +307,7 @@ impl ApiKeyRow {
 /// A stored time: Unix milliseconds (see [`crate::audit::unix_millis`]).
 pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError::Database(format!("stored time {ms} is out of range: {e}")))
+        .map_err(|e| StoreError::Database(format!("stored time {ms} is out of range: {e}").into()))
 }
 
 /// A stored JSON text of a resource, as a value.

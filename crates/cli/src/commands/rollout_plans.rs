@@ -1,0 +1,197 @@
+//! `rollout-plans …`.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{Listing, capped_table, filters, rule_of};
+use crate::cli::RolloutPlansCommand;
+use crate::client::{CliResult, Client, WriteOptions, segment};
+use crate::output::{Printer, short};
+
+/// `rollout-plans …`.
+pub(crate) async fn rollout_plans(
+    client: &Client,
+    printer: &Printer,
+    command: &RolloutPlansCommand,
+) -> CliResult {
+    let (path, body) = match command {
+        RolloutPlansCommand::List {
+            status,
+            flag,
+            environment,
+            limit,
+        } => {
+            let query = filters(&[
+                ("status", status),
+                ("flag_id", flag),
+                ("environment", environment),
+            ]);
+            return capped_table(
+                client,
+                printer,
+                &Listing {
+                    path: "/api/v1/rollout-plans",
+                    what: "rollout plans",
+                    columns: &[
+                        "id",
+                        "status",
+                        "flag",
+                        "environment",
+                        "rule",
+                        "percentages",
+                        "applied",
+                        "next step at",
+                        "paused because",
+                    ],
+                },
+                query,
+                *limit,
+                |plan| {
+                    vec![
+                        short(&plan["id"]),
+                        short(&plan["status"]),
+                        short(&plan["flag_id"]),
+                        short(&plan["environment"]),
+                        short(&plan["rule"]),
+                        plan_percentages(plan),
+                        format!(
+                            "{}/{}",
+                            short(&plan["next_step"]),
+                            plan["steps"].as_array().map_or(0, Vec::len)
+                        ),
+                        short(&plan["due_at"]),
+                        short(&plan["paused_reason"]),
+                    ]
+                },
+            )
+            .await;
+        }
+        RolloutPlansCommand::Get { id } => {
+            let plan = client
+                .get(&format!("/api/v1/rollout-plans/{}", segment(id)))
+                .await?;
+            return printer.document(&plan, |p| show_plan_steps(p, &plan));
+        }
+        RolloutPlansCommand::Create {
+            flag,
+            environment,
+            rule,
+            percentages,
+            start_at,
+            every_hours,
+            reason,
+        } => {
+            let mut body = json!({
+                "flag_id": flag,
+                "environment": environment,
+                "percentages": percentages,
+                "start_at": start_at,
+                "every_hours": every_hours,
+            });
+            if let Some(rule) = rule {
+                body["rule"] = rule_of(rule);
+            }
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            ("/api/v1/rollout-plans".to_owned(), Some(body))
+        }
+        RolloutPlansCommand::Pause { id, reason } => (
+            format!("/api/v1/rollout-plans/{}/pause", segment(id)),
+            Some(
+                reason
+                    .as_ref()
+                    .map_or_else(|| json!({}), |r| json!({"reason": r})),
+            ),
+        ),
+        RolloutPlansCommand::Resume { id } => (
+            format!("/api/v1/rollout-plans/{}/resume", segment(id)),
+            None,
+        ),
+    };
+    let answer = client
+        .send(Method::POST, &path, body.as_ref(), &WriteOptions::default())
+        .await?;
+    let plan = &answer.body;
+    printer.document(plan, |p| {
+        p.say(format!(
+            "rollout plan {} of {} in {} is {}: {} % ({})",
+            short(&plan["id"]),
+            short(&plan["flag_id"]),
+            short(&plan["environment"]),
+            short(&plan["status"]),
+            plan_percentages(plan).replace(',', " → "),
+            plan["due_at"].as_str().map_or_else(
+                || "no step due".to_owned(),
+                |at| format!("next step at {at}")
+            )
+        ));
+        if let Some(reason) = plan["paused_reason"].as_str() {
+            p.say(format!("  paused because: {reason}"));
+        }
+    })
+}
+
+/// A plan's steps' percentages, comma-separated.
+fn plan_percentages(plan: &Value) -> String {
+    plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|step| percent(&step["percentage"]))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A percentage as people write it: `5`, `2.5` (the service's JSON has
+/// `5.0`).
+fn percent(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| short(value), |p| p.to_string())
+}
+
+/// `rollout-plans get` for people: what the plan is, then its steps.
+fn show_plan_steps(printer: &Printer, plan: &Value) {
+    let mut line = format!(
+        "rollout plan {} of {} in {}: {}",
+        short(&plan["id"]),
+        short(&plan["flag_id"]),
+        short(&plan["environment"]),
+        short(&plan["status"])
+    );
+    if !plan["rule"].is_null() {
+        line.push_str(&format!(", rule {}", short(&plan["rule"])));
+    }
+    printer.say(line);
+    for (label, field) in [
+        ("paused because", "paused_reason"),
+        ("reason", "reason"),
+        ("author", "author"),
+    ] {
+        if !plan[field].is_null() {
+            printer.say(format!("  {label}: {}", short(&plan[field])));
+        }
+    }
+    let history = plan["history"].as_array().cloned().unwrap_or_default();
+    let rows = plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, step)| {
+            let applied = history
+                .iter()
+                .find(|h| h["step"].as_u64() == Some(i as u64))
+                .map(|h| short(&h["applied_at"]))
+                .unwrap_or_default();
+            vec![
+                (i + 1).to_string(),
+                percent(&step["percentage"]),
+                short(&step["at"]),
+                applied,
+            ]
+        })
+        .collect();
+    printer.table(&["step", "percentage", "at", "applied at"], rows);
+}
