@@ -764,6 +764,17 @@ pub fn unknown_settings(
     const PREFIX: &str = "FEATURE_FLAGS_";
     let mut known = Vec::new();
     settings(command, &mut known);
+    // The SDKs' settings (crates/sdk, sdks/python): an application that
+    // embeds an SDK may well start the service in the same environment.
+    known.extend(
+        [
+            "FEATURE_FLAGS_URL",
+            "FEATURE_FLAGS_API_KEY",
+            "FEATURE_FLAGS_ENVIRONMENT",
+            "FEATURE_FLAGS_OFFLINE_FILE",
+        ]
+        .map(str::to_owned),
+    );
     let mut unknown: Vec<String> = environment
         .into_iter()
         .filter_map(|name| name.into_string().ok())
