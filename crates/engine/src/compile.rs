@@ -127,20 +127,9 @@ impl Snapshot {
                 Some(env) => env.segment_index.clone(),
                 None => break,
             };
-            for (env, compiled) in
-                compile_for_environments(flag, environments, &tree, &segment_index)
-            {
-                if let Some(snapshot) = updated.get_mut(env) {
-                    snapshot.upsert(Arc::new(compiled));
-                }
-            }
+            upsert_compiled(&mut updated, flag, environments, &tree, &segment_index);
         }
-        Snapshot {
-            environments: updated
-                .into_iter()
-                .map(|(key, env)| (key, Arc::new(env)))
-                .collect(),
-        }
+        Snapshot::of(updated)
     }
 
     /// This snapshot with new segments (all of them, as after the change),
@@ -176,15 +165,20 @@ impl Snapshot {
             let tree: FastMap<&str, &Environment> =
                 environments.iter().map(|e| (e.key.as_str(), e)).collect();
             for flag in using_segments {
-                for (env, compiled) in
-                    compile_for_environments(flag.borrow(), environments, &tree, &segment_index)
-                {
-                    if let Some(snapshot) = updated.get_mut(env) {
-                        snapshot.upsert(Arc::new(compiled));
-                    }
-                }
+                upsert_compiled(
+                    &mut updated,
+                    flag.borrow(),
+                    environments,
+                    &tree,
+                    &segment_index,
+                );
             }
         }
+        Snapshot::of(updated)
+    }
+
+    /// A snapshot of environments being updated.
+    fn of(updated: FastMap<String, EnvironmentSnapshot>) -> Snapshot {
         Snapshot {
             environments: updated
                 .into_iter()
@@ -201,6 +195,21 @@ impl Snapshot {
     /// The compiled environments' keys.
     pub fn environment_keys(&self) -> impl Iterator<Item = &str> {
         self.environments.keys().map(String::as_str)
+    }
+}
+
+/// Compiles `flag` for every environment into the snapshots being updated.
+fn upsert_compiled(
+    updated: &mut FastMap<String, EnvironmentSnapshot>,
+    flag: &Flag,
+    environments: &[Environment],
+    tree: &FastMap<&str, &Environment>,
+    segment_index: &SegmentIndex,
+) {
+    for (env, compiled) in compile_for_environments(flag, environments, tree, segment_index) {
+        if let Some(snapshot) = updated.get_mut(env) {
+            snapshot.upsert(Arc::new(compiled));
+        }
     }
 }
 

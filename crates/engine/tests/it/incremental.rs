@@ -13,6 +13,58 @@ fn vectors(file: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
 }
 
+/// The flags, segments and environments of a vectors file.
+fn configuration(doc: &Value) -> (Vec<Flag>, Vec<ff_engine::Segment>, Vec<Environment>) {
+    let environments: Vec<Environment> = doc
+        .get("environments")
+        .and_then(|e| serde_json::from_value(e.clone()).ok())
+        .unwrap_or_else(Environment::seed_tree);
+    let flags: Vec<Flag> = doc["flags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| parse_flag(f).ok())
+        .collect();
+    let segments = doc["segments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| parse_segment(s).ok())
+        .collect();
+    (flags, segments, environments)
+}
+
+/// Both snapshots decide every flag alike for every case's context in every
+/// environment, and hold as many flags.
+fn assert_same_decisions(
+    label: &str,
+    doc: &Value,
+    updated: &Snapshot,
+    rebuilt: &Snapshot,
+    flags: &[Flag],
+    environments: &[Environment],
+) {
+    for case in doc["cases"].as_array().into_iter().flatten() {
+        let context = Context::from_json(case["context"].clone()).unwrap_or_default();
+        for env in environments {
+            let (Some(a), Some(b)) = (updated.environment(&env.key), rebuilt.environment(&env.key))
+            else {
+                panic!("{label}: environment {} missing", env.key);
+            };
+            for flag in flags {
+                assert_eq!(
+                    a.evaluate(&flag.flag_id, &context),
+                    b.evaluate(&flag.flag_id, &context),
+                    "{label}: {} in {} for {context:?}",
+                    flag.flag_id,
+                    env.key
+                );
+            }
+            assert_eq!(a.len(), b.len(), "{label}: {}", env.key);
+        }
+    }
+}
+
 #[test]
 fn incremental_updates_match_a_full_build() {
     for file in [
@@ -22,22 +74,7 @@ fn incremental_updates_match_a_full_build() {
         "inheritance.json",
     ] {
         let doc = vectors(file);
-        let environments: Vec<Environment> = doc
-            .get("environments")
-            .and_then(|e| serde_json::from_value(e.clone()).ok())
-            .unwrap_or_else(Environment::seed_tree);
-        let flags: Vec<Flag> = doc["flags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| parse_flag(f).ok())
-            .collect();
-        let segments: Vec<_> = doc["segments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| parse_segment(s).ok())
-            .collect();
+        let (flags, segments, environments) = configuration(&doc);
         assert!(flags.len() > 4, "{file}");
 
         // Start from every other flag, then add the rest, remove one and
@@ -61,26 +98,7 @@ fn incremental_updates_match_a_full_build() {
         expected_flags.push(replaced.clone());
         let rebuilt = Snapshot::build(&expected_flags, &segments, &environments);
 
-        for case in doc["cases"].as_array().into_iter().flatten() {
-            let context = Context::from_json(case["context"].clone()).unwrap_or_default();
-            for env in &environments {
-                let (Some(a), Some(b)) =
-                    (updated.environment(&env.key), rebuilt.environment(&env.key))
-                else {
-                    panic!("{file}: environment {} missing", env.key);
-                };
-                for flag in &flags {
-                    assert_eq!(
-                        a.evaluate(&flag.flag_id, &context),
-                        b.evaluate(&flag.flag_id, &context),
-                        "{file}: {} in {} for {context:?}",
-                        flag.flag_id,
-                        env.key
-                    );
-                }
-                assert_eq!(a.len(), b.len());
-            }
-        }
+        assert_same_decisions(file, &doc, &updated, &rebuilt, &flags, &environments);
     }
 }
 
@@ -90,19 +108,7 @@ fn incremental_updates_match_a_full_build() {
 #[test]
 fn segment_changes_match_a_full_build() {
     let doc = vectors("operators.json");
-    let environments = Environment::seed_tree();
-    let flags: Vec<Flag> = doc["flags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| parse_flag(f).ok())
-        .collect();
-    let segments: Vec<ff_engine::Segment> = doc["segments"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| parse_segment(s).ok())
-        .collect();
+    let (flags, segments, environments) = configuration(&doc);
     assert!(segments.len() >= 2 && flags.iter().any(Flag::uses_segments));
     let using: Vec<&Flag> = flags.iter().filter(|f| f.uses_segments()).collect();
 
@@ -132,24 +138,6 @@ fn segment_changes_match_a_full_build() {
     ] {
         let updated = initial.with_segments_changed(after, &using, &environments);
         let rebuilt = Snapshot::build(&flags, after, &environments);
-        for case in doc["cases"].as_array().into_iter().flatten() {
-            let context = Context::from_json(case["context"].clone()).unwrap_or_default();
-            for env in &environments {
-                let (Some(a), Some(b)) =
-                    (updated.environment(&env.key), rebuilt.environment(&env.key))
-                else {
-                    panic!("{label}: environment {} missing", env.key);
-                };
-                for flag in &flags {
-                    assert_eq!(
-                        a.evaluate(&flag.flag_id, &context),
-                        b.evaluate(&flag.flag_id, &context),
-                        "{label}: {} in {} for {context:?}",
-                        flag.flag_id,
-                        env.key
-                    );
-                }
-            }
-        }
+        assert_same_decisions(label, &doc, &updated, &rebuilt, &flags, &environments);
     }
 }
