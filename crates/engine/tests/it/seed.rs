@@ -5,60 +5,13 @@ use ff_engine::{Context, Environment, Reason, Snapshot, parse_flag};
 use serde_json::{Value, json};
 
 fn seed_documents() -> Vec<Value> {
-    vec![
-        json!({
-          "flag_id": "new_payment_flow",
-          "type": "boolean",
-          "default_value": false,
-          "environments": {
-            "development": true,
-            "staging": true,
-            "production": false
-          }
-        }),
-        json!({
-          "flag_id": "api_timeout_seconds",
-          "type": "number",
-          "default_value": 30,
-          "environments": {
-            "development": 60,
-            "staging": 45,
-            "production": 30
-          }
-        }),
-        json!({
-          "flag_id": "ui_theme_config",
-          "type": "json",
-          "default_value": {"theme": "light", "sidebar": "expanded"},
-          "environments": {
-            "development": {"theme": "dark", "sidebar": "collapsed", "debug": true},
-            "production": {"theme": "light", "sidebar": "expanded"}
-          }
-        }),
-        json!({
-          "flag_id": "beta_features",
-          "targeting_rules": [
-            {
-              "name": "beta_users",
-              "conditions": [
-                {"attribute": "user_type", "operator": "equals", "value": "beta"},
-                {"attribute": "country", "operator": "in", "value": ["US", "CA", "UK"]}
-              ],
-              "value": true,
-              "percentage": 100
-            },
-            {
-              "name": "gradual_rollout",
-              "conditions": [
-                {"attribute": "user_type", "operator": "equals", "value": "standard"}
-              ],
-              "value": true,
-              "percentage": 25
-            }
-          ],
-          "default_value": false
-        }),
-    ]
+    // The product description's documents, verbatim, kept once for every
+    // test and SDK (`testdata/evaluation/seed.json`).
+    let text = include_str!("../../../../testdata/evaluation/seed.json");
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|vectors| vectors.get("flags").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
 }
 
 #[test]
