@@ -98,7 +98,8 @@ pub enum Command {
     /// Turn a flag back on where the kill switch turned it off (an ordinary
     /// change: held for approval where the environment requires it).
     EmergencyEnable(EmergencyArgs),
-    /// Roll a flag back to a version, or undo a deployment's changes.
+    /// Roll a flag back to a version, or undo a deployment's changes (held for
+    /// approval, exit 8, where that turns a flag back on in such an environment).
     Rollback(RollbackArgs),
     /// Flags: list, show, create, change, history.
     #[command(subcommand)]

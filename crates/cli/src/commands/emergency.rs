@@ -1,5 +1,8 @@
 //! `emergency-disable`, `emergency-enable` and `rollback` (of a flag or a
-//! deployment): the writes the service never holds for approval.
+//! deployment): the emergency procedures. The kill switch is never held for
+//! approval; turning a flag back on (by `emergency-enable` or by a rollback
+//! to a version where it was on) may be (exit code 8, naming the change
+//! request).
 
 use reqwest::Method;
 use serde_json::json;
@@ -61,8 +64,8 @@ pub(crate) async fn rollback(client: &Client, printer: &Printer, args: &Rollback
         let answer = client
             .send(Method::POST, &path, Some(&body), &WriteOptions::default())
             .await?;
-        return printer.document(&answer.body, |p| {
-            let rows = answer.body["flags"]
+        return written(printer, answer, |p, body| {
+            let rows = body["flags"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -103,14 +106,14 @@ pub(crate) async fn rollback(client: &Client, printer: &Printer, args: &Rollback
     let answer = client
         .send(Method::POST, &path, Some(&body), &WriteOptions::default())
         .await?;
-    printer.document(&answer.body, |p| {
+    written(printer, answer, |p, body| {
         p.say(format!(
             "{flag} rolled back to {version}{} (now version {})",
             args.environment
                 .as_ref()
                 .map(|e| format!(" in {e}"))
                 .unwrap_or_default(),
-            short(&answer.body["version"])
+            short(&body["version"])
         ));
     })
 }

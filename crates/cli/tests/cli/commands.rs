@@ -74,6 +74,8 @@ async fn the_seed_emergency_and_rollback_commands_verbatim() {
         ])
         .ok();
     // feature-flags rollback --flag new_checkout_flow --environment production --to-version 1.2.3
+    // Release 1.2.3 had it on: rolling back turns it on again, which
+    // production holds for approval like any release (exit 8).
     let run = setup
         .ff(&[
             "rollback",
@@ -84,12 +86,25 @@ async fn the_seed_emergency_and_rollback_commands_verbatim() {
             "--to-version",
             "1.2.3",
         ])
-        .ok();
+        .code(8);
     assert!(
-        run.stdout.contains("rolled back to 1.2.3 in production"),
+        run.stdout.contains("held for approval as change request"),
         "{}",
         run.stdout
     );
+    assert_eq!(
+        setup.flag("new_checkout_flow").await["environments"]["production"],
+        json!({"enabled": false, "value": true}),
+        "still off until approved"
+    );
+    let approver = setup.approver("rollback approver");
+    let approve = |setup: &Setup| {
+        let id = setup.newest_pending()["id"].as_str().unwrap().to_owned();
+        setup
+            .ff_with(&approver, &["change-requests", "approve", &id])
+            .ok()
+    };
+    approve(&setup);
     assert_eq!(
         setup.flag("new_checkout_flow").await["environments"]["production"],
         true
@@ -118,6 +133,7 @@ async fn the_seed_emergency_and_rollback_commands_verbatim() {
         ])
         .ok();
     // feature-flags rollback --deployment-id deploy-20240115 --environment production
+    // It turns the flag back on in production: held, then approved.
     let run = setup
         .ff(&[
             "rollback",
@@ -126,11 +142,17 @@ async fn the_seed_emergency_and_rollback_commands_verbatim() {
             "--environment",
             "production",
         ])
-        .ok();
+        .code(8);
     assert!(
-        run.stdout.contains("new_checkout_flow") && run.stdout.contains("reverted"),
+        run.stdout.contains("held for approval as change request"),
         "{}",
         run.stdout
+    );
+    let approved = approve(&setup);
+    assert!(
+        approved.stdout.contains("is applied"),
+        "{}",
+        approved.stdout
     );
     let flag = setup.flag("new_checkout_flow").await;
     assert_eq!(

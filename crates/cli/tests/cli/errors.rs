@@ -63,16 +63,39 @@ async fn rollback_to_a_version_number() {
             "--to-version",
             "1",
         ])
-        .ok();
+        .code(8);
     assert!(
-        run.stdout
-            .contains("payment_processing_v2 rolled back to 1 in production (now version 3)"),
-        "{}",
+        run.stdout.contains("held for approval as change request"),
+        "turning it back on in production is held: {}",
         run.stdout
     );
+    let approver = setup.approver("approver");
+    let id = setup.newest_pending()["id"].as_str().unwrap().to_owned();
+    setup
+        .ff_with(&approver, &["change-requests", "approve", &id])
+        .ok();
     assert_eq!(
         setup.flag("payment_processing_v2").await["environments"]["production"],
         true
+    );
+    // Rolling back to the killed version turns it off: an emergency
+    // procedure, applied at once.
+    let run = setup
+        .ff(&[
+            "rollback",
+            "--flag",
+            "payment_processing_v2",
+            "--environment",
+            "production",
+            "--to-version",
+            "2",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .contains("payment_processing_v2 rolled back to 2 in production (now version 4)"),
+        "{}",
+        run.stdout
     );
     // A version the flag never had.
     setup
