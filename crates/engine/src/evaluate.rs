@@ -160,11 +160,21 @@ impl<'a> Resolution<'a> {
 /// bounds the recursion for configurations that skipped it).
 const MAX_PREREQUISITE_DEPTH: usize = 64;
 
+/// One evaluation evaluates at most this many prerequisites in all; past it,
+/// the prerequisite fails. The depth alone does not bound the work: flags
+/// that share prerequisites (each of two flags depending on both flags of
+/// the next level, or a flag listing one twice) are evaluated once per path,
+/// and paths double with every level, so a valid configuration of a few
+/// dozen flags (or a cycle of two, which `build` lets through) took 2^32
+/// evaluations: a hung request. Found by the `segments_and_rules` fuzz
+/// target.
+const MAX_PREREQUISITE_EVALUATIONS: usize = 1024;
+
 impl EnvironmentSnapshot {
     /// Evaluates one flag for a context.
     pub fn evaluate(&self, flag_id: &str, context: &Context) -> Resolution<'_> {
         match self.index.get(flag_id) {
-            Some(&i) => self.evaluate_flag(&self.flags[i], context, 0),
+            Some(&i) => self.evaluate_flag(&self.flags[i], context, 0, &mut 0),
             None => Resolution::error(ErrorCode::FlagNotFound),
         }
     }
@@ -179,7 +189,7 @@ impl EnvironmentSnapshot {
     ) -> Resolution<'_> {
         match self.index.get(flag_id) {
             Some(&i) if self.flags[i].flag_type == expected || expected == FlagType::Json => {
-                self.evaluate_flag(&self.flags[i], context, 0)
+                self.evaluate_flag(&self.flags[i], context, 0, &mut 0)
             }
             Some(_) => Resolution::error(ErrorCode::TypeMismatch),
             None => Resolution::error(ErrorCode::FlagNotFound),
@@ -193,22 +203,27 @@ impl EnvironmentSnapshot {
     ) -> impl Iterator<Item = (&'s str, Resolution<'s>)> + 's {
         self.flags
             .iter()
-            .map(move |flag| (&*flag.key, self.evaluate_flag(flag, context, 0)))
+            .map(move |flag| (&*flag.key, self.evaluate_flag(flag, context, 0, &mut 0)))
     }
 
+    /// `evaluated` counts the prerequisites this evaluation has evaluated
+    /// so far, at every level (bounded by [`MAX_PREREQUISITE_EVALUATIONS`]).
     fn evaluate_flag<'s>(
         &'s self,
         flag: &'s CompiledFlag,
         context: &Context,
         depth: usize,
+        evaluated: &mut usize,
     ) -> Resolution<'s> {
         if !flag.enabled {
             return Resolution::served(&flag.off_value, Reason::Disabled);
         }
         for prerequisite in &flag.prerequisites {
+            *evaluated += 1;
             let holds = depth < MAX_PREREQUISITE_DEPTH
+                && *evaluated <= MAX_PREREQUISITE_EVALUATIONS
                 && self.index.get(&prerequisite.key).is_some_and(|&i| {
-                    self.evaluate_flag(&self.flags[i], context, depth + 1)
+                    self.evaluate_flag(&self.flags[i], context, depth + 1, evaluated)
                         .value
                         .is_some_and(|v| json_equal(v, &prerequisite.required_value))
                 });
@@ -443,6 +458,81 @@ fn bucket_of(prefix: &Murmur3, value: &Value) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Environment, Flag, Snapshot, parse_flag};
+    use serde_json::json;
+
+    fn flags(docs: Vec<Value>) -> Vec<Flag> {
+        docs.iter()
+            .map(|doc| parse_flag(doc).unwrap_or_else(|p| panic!("{p:?}")))
+            .collect()
+    }
+
+    /// Levels of two flags, each depending on both flags of the next level:
+    /// a valid configuration whose top flag has 2^levels paths to the last
+    /// level. Every flag is `true` when its prerequisites hold.
+    fn lattice(levels: usize) -> Snapshot {
+        let docs = (0..levels)
+            .flat_map(|level| {
+                ["a", "b"].map(|side| {
+                    let depends_on: Vec<Value> = if level + 1 < levels {
+                        ["a", "b"]
+                            .map(|next| json!({"flag": format!("level_{}_{next}", level + 1)}))
+                            .to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    json!({"flag_id": format!("level_{level}_{side}"), "default_value": true,
+                           "depends_on": depends_on})
+                })
+            })
+            .collect();
+        let flags = flags(docs);
+        Snapshot::compile(&flags, &[], &Environment::seed_tree())
+            .unwrap_or_else(|p| panic!("a valid configuration: {p:?}"))
+    }
+
+    /// Found by the `segments_and_rules` fuzz target (as a cycle of two
+    /// flags, one listing the other twice, which hung for 2^32
+    /// evaluations): prerequisites shared by many paths were evaluated once
+    /// per path. Now one evaluation evaluates at most
+    /// `MAX_PREREQUISITE_EVALUATIONS` prerequisites; past that they fail.
+    #[test]
+    fn prerequisites_reached_by_many_paths_cost_a_bounded_number_of_evaluations() {
+        let context = Context::for_user("user-1");
+        let production = |snapshot: &Snapshot| {
+            snapshot
+                .environment("production")
+                .cloned()
+                .unwrap_or_else(|| panic!("no production"))
+        };
+        // 2 + 4 + ... + 2^8 = 510 prerequisite evaluations: within the bound.
+        let small = production(&lattice(9));
+        let top = small.evaluate("level_0_a", &context);
+        assert_eq!(
+            (top.value, top.reason),
+            (Some(&json!(true)), Reason::Static)
+        );
+        // 2^13 - 2 = 8190 of them: the deepest ones fail, and so the top.
+        let large = production(&lattice(13));
+        let top = large.evaluate("level_0_a", &context);
+        assert_eq!(
+            (top.value, top.reason),
+            (Some(&json!(false)), Reason::PrerequisiteFailed)
+        );
+
+        // The fuzz target's input: validate_set refuses the cycle, build
+        // lets it through (two writers may race into one).
+        let cycle = flags(vec![
+            json!({"flag_id": "flag_0", "depends_on": [
+                {"flag": "flag_1", "required_value": false},
+                {"flag": "flag_1", "required_value": false}]}),
+            json!({"flag_id": "flag_1", "depends_on": [{"flag": "flag_0"}]}),
+        ]);
+        let snapshot = Snapshot::build(&cycle, &[], &Environment::seed_tree());
+        let production = production(&snapshot);
+        let resolution = production.evaluate("flag_0", &context);
+        assert_eq!(resolution.value, Some(&json!(false)));
+    }
 
     #[test]
     fn the_fast_version_comparison_agrees_with_the_full_parser() {

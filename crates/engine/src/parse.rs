@@ -959,6 +959,27 @@ mod tests {
         assert!(found[1].contains("add up to 90"));
     }
 
+    /// Found by the `flag_document` fuzz target: serde_json's default float
+    /// parser read `9.999999999990002e40` back one ULP off, so the flag
+    /// written as text and read again was another flag (the workspace turns
+    /// on serde_json's `float_roundtrip`).
+    #[test]
+    fn a_number_is_the_same_after_being_written_and_read_as_text() {
+        let doc = serde_json::from_str::<Value>(
+            r#"{"flag_id": "api_timeout_seconds", "default_value": 99999999999900020000000000000000000906845,
+                "environments": {"production": 9.999999999990002e40, "staging": 0.30000000000000004}}"#,
+        );
+        let Ok(Ok(flag)) = doc.map(|doc| parse_flag(&doc)) else {
+            panic!("the document parses");
+        };
+        let text = serde_json::to_string(&flag).unwrap_or_default();
+        let again = serde_json::from_str::<Value>(&text).map(|doc| parse_flag(&doc));
+        assert!(
+            matches!(again, Ok(Ok(ref again)) if *again == flag),
+            "{text}: {again:?}"
+        );
+    }
+
     #[test]
     fn keys() {
         assert!(is_valid_key("new_payment_flow"));

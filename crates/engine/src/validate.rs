@@ -109,11 +109,15 @@ pub(crate) fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     // Jaro-Winkler favours shared prefixes, which is how field names are
     // usually mistyped or shortened ("defualt" for "default_value").
+    // Candidates often come from a `HashSet` (flag and segment ids), whose
+    // order changes from one process to the next: a tie goes to the
+    // alphabetically first, so that the same document always gets the same
+    // message.
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
         .filter(|(similarity, _)| *similarity >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
 }
 
@@ -373,4 +377,43 @@ pub fn prerequisite_cycles(flags: &[impl Borrow<Flag>]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `segments_and_rules` fuzz target: `flag_2` is as close
+    /// to `flag_0` as to `flag_1`, and the suggestion followed the order of
+    /// a `HashSet`, so the same configuration got either message.
+    #[test]
+    fn a_tied_suggestion_does_not_depend_on_the_candidates_order() {
+        assert_eq!(did_you_mean("flag_2", ["flag_0", "flag_1"]), Some("flag_0"));
+        assert_eq!(did_you_mean("flag_2", ["flag_1", "flag_0"]), Some("flag_0"));
+        let flag = crate::parse_flag(&serde_json::json!({
+            "flag_id": "flag_9",
+            "depends_on": [{"flag": "flag_2"}]
+        }));
+        let Ok(flag) = flag else {
+            panic!("{flag:?}");
+        };
+        let others = ["flag_0", "flag_1", "flag_3"].map(|id| {
+            let mut other = flag.clone();
+            other.flag_id = id.to_owned();
+            other.depends_on.clear();
+            other
+        });
+        let mut messages = HashSet::new();
+        for _ in 0..20 {
+            let mut flags: Vec<&Flag> = vec![&flag];
+            flags.extend(&others);
+            for problem in validate_set(&flags, &[], &[]) {
+                messages.insert(problem.to_string());
+            }
+        }
+        assert_eq!(
+            messages.into_iter().collect::<Vec<_>>(),
+            ["flags[flag_9].depends_on[0].flag: unknown flag \"flag_2\"; did you mean \"flag_0\"?"]
+        );
+    }
 }
