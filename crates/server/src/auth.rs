@@ -5,9 +5,7 @@
 //! random strings, so a fast hash is enough) and looked up in memory by the
 //! digest's bytes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -117,7 +115,7 @@ impl FromRequestParts<AppState> for Principal {
             Some(key) => key.clone(),
             None => state
                 .unknown_keys
-                .look_up(state, &digest)
+                .look_up(&state.live, &digest)
                 .await
                 .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?,
         };
@@ -138,70 +136,6 @@ impl FromRequestParts<AppState> for Principal {
             }
         }
         Ok(Principal { key })
-    }
-}
-
-/// How long a key the store did not know either is answered 401 without
-/// asking again.
-const REMEMBER_UNKNOWN: Duration = Duration::from_secs(5);
-
-/// At most this many unknown keys are remembered (then forgotten at once).
-const MAX_REMEMBERED_UNKNOWN: usize = 10_000;
-
-/// Keys this node does not know. Another node may have created one a moment
-/// ago (its notification not yet here: an SDK that connects through a load
-/// balancer right after its key was made), so an unknown key brings this
-/// node up to date before it is refused. Guessed keys must not turn into
-/// database load: consultations are coalesced (one at a time, and a request
-/// that arrived before one started is answered by it), and a key the store
-/// did not know is refused without asking for a few seconds.
-#[derive(Default)]
-pub struct UnknownKeys {
-    /// When the latest consultation started.
-    consulted: tokio::sync::Mutex<Option<Instant>>,
-    /// Keys found unknown, and when.
-    remembered: std::sync::Mutex<HashMap<SecretDigest, Instant>>,
-}
-
-impl UnknownKeys {
-    /// The key with `digest`, after bringing the configuration up to date
-    /// if no consultation since this request arrived has.
-    async fn look_up(&self, state: &AppState, digest: &SecretDigest) -> Option<Arc<ApiKey>> {
-        let arrived = Instant::now();
-        if self.recently_unknown(digest, arrived) {
-            return None;
-        }
-        {
-            let mut consulted = self.consulted.lock().await;
-            if consulted.is_none_or(|started| started < arrived) {
-                *consulted = Some(Instant::now());
-                if let Err(error) = state.live.refresh().await {
-                    tracing::warn!(%error, "could not consult the store for an unknown key");
-                }
-            }
-        }
-        let found = state.live.current().keys_by_hash.get(digest).cloned();
-        if found.is_none() {
-            self.remember(*digest, arrived);
-        }
-        found
-    }
-
-    fn recently_unknown(&self, digest: &SecretDigest, now: Instant) -> bool {
-        self.remembered.lock().is_ok_and(|remembered| {
-            remembered
-                .get(digest)
-                .is_some_and(|at| now.duration_since(*at) < REMEMBER_UNKNOWN)
-        })
-    }
-
-    fn remember(&self, digest: SecretDigest, at: Instant) {
-        if let Ok(mut remembered) = self.remembered.lock() {
-            if remembered.len() >= MAX_REMEMBERED_UNKNOWN {
-                remembered.clear();
-            }
-            remembered.insert(digest, at);
-        }
     }
 }
 

@@ -33,6 +33,8 @@
 //!   the compiled snapshot) in memory, swapped atomically on change.
 //! - `usage`: when flags were last evaluated (for stale-flag reports).
 //! - `state`: [`AppState`], what every handler can reach, and the clock.
+//! - `unknown_keys`: a key this node does not know yet is looked up in the
+//!   store (coalesced, briefly remembered when unknown) before a 401.
 //! - `error`: `ApiError`, the one JSON error envelope; internal causes are
 //!   logged once there.
 //! - `config`: the settings, read there and nowhere else.
@@ -51,6 +53,7 @@ mod live;
 mod openapi;
 mod routes;
 mod state;
+mod unknown_keys;
 mod usage;
 mod work;
 mod write;

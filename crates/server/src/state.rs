@@ -110,7 +110,7 @@ pub struct SharedState {
     /// When flags were last evaluated, waiting to be written in a batch.
     pub flag_usage: Arc<crate::usage::FlagUsage>,
     /// Keys not (yet) known here: consulted in the store, coalesced.
-    pub unknown_keys: crate::auth::UnknownKeys,
+    pub unknown_keys: crate::unknown_keys::UnknownKeys,
 }
 
 impl AppState {
@@ -138,7 +138,7 @@ impl AppState {
             writes: Arc::new(tokio::sync::Mutex::new(())),
             stopping: tokio::sync::watch::Sender::new(false),
             flag_usage,
-            unknown_keys: crate::auth::UnknownKeys::default(),
+            unknown_keys: crate::unknown_keys::UnknownKeys::default(),
         }))
     }
 }
