@@ -184,3 +184,45 @@ pub struct Page<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// `POST /api/v1/users`: an account for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// The sign-in name (kept in lower case).
+    pub email: String,
+    /// How the interface names them.
+    pub display_name: String,
+    /// `viewer`, `editor`, `approver` or `admin`.
+    pub role: String,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// `PATCH /api/v1/users/{id}`: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// A new display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A new role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// A new password (ends the user's sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// `true` disables the account (ending its sessions), `false` enables it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+/// `POST /api/v1/sessions`: sign in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    /// The account's email.
+    pub email: String,
+    /// Its password.
+    pub password: String,
+}

@@ -126,6 +126,31 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// The address people and apps reach the service at
+    /// (`https://flags.example.com`), when it differs from what requests
+    /// show: an https URL marks session cookies `Secure`; the interface
+    /// uses it in the snippets it shows.
+    #[arg(long, env = "FEATURE_FLAGS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Hours a sign-in lasts, whatever happens (sign-out ends it sooner).
+    #[arg(long, env = "FEATURE_FLAGS_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+
+    /// With `--admin-password`: the email of an admin user to create at
+    /// start if no account has it (an existing account is left as it is).
+    #[arg(long, env = "FEATURE_FLAGS_ADMIN_EMAIL", requires = "admin_password")]
+    pub admin_email: Option<String>,
+
+    /// The password of the `--admin-email` user (at least 10 characters).
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_ADMIN_PASSWORD",
+        hide_env_values = true,
+        requires = "admin_email"
+    )]
+    pub admin_password: Option<String>,
+
     /// Tests only: read "now" from this file (an RFC 3339 time) instead of
     /// the system clock, so that tests drive schedules without waiting.
     #[arg(long, env = "FEATURE_FLAGS_CLOCK_FILE", hide = true)]
@@ -155,6 +180,10 @@ impl ServeConfig {
             max_connections: 0,
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Text,
+            public_url: None,
+            session_hours: 12,
+            admin_email: None,
+            admin_password: None,
             clock_file: None,
         }
     }
@@ -191,6 +220,14 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// Whether people reach the service over https (its public URL says
+    /// so): session cookies are then `Secure`.
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
     /// The database URL: `--database-url`, or the contents of
     /// `--database-url-file` when that is given (clap refuses both at once).
     pub fn database_url(&self) -> Result<String, ConfigError> {

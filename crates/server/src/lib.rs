@@ -16,7 +16,10 @@
 //!   router and the OpenAPI document are built. Handlers translate HTTP:
 //!   authorise, read the request, call `write` or `work`, render the answer.
 //! - `openapi`: the OpenAPI 3.1 document, generated from the route table.
-//! - `auth`: API keys as an extractor (`Principal`), roles, rate limits.
+//! - `auth`: who is calling, as an extractor (`Principal`): an API key or
+//!   a signed-in person's session; roles, rate limits.
+//! - `people`: user accounts, argon2id passwords, sign-in throttling,
+//!   sessions and their CSRF tokens.
 //! - `extract`: request extractors that answer in the error envelope
 //!   (JSON bodies, body deadlines) and the `If-Match` version.
 //! - `document`: whole documents in a body (an import,
@@ -51,6 +54,7 @@ mod flag_ops;
 mod governance;
 mod live;
 mod openapi;
+mod people;
 mod routes;
 mod state;
 mod unknown_keys;
@@ -88,6 +92,9 @@ pub enum StartError {
     /// A setting is unusable.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The `--admin-email` user could not be created.
+    #[error("cannot create the FEATURE_FLAGS_ADMIN_EMAIL user: {0}")]
+    AdminUser(String),
     /// The store could not be opened or loaded.
     #[error("could not open the database: {0}")]
     Store(#[from] ff_store::StoreError),
@@ -120,7 +127,14 @@ pub async fn prepare(
             );
         }
     }
-    Ok((AppState::new(store, live, config, clock), seeded))
+    let state = AppState::new(store, live, config, clock);
+    if let (Some(email), Some(password)) = (&state.config.admin_email, &state.config.admin_password)
+    {
+        people::accounts::seed_admin(&state, email, password)
+            .await
+            .map_err(|e| StartError::AdminUser(e.to_string()))?;
+    }
+    Ok((state, seeded))
 }
 
 /// The service: the router inside its middleware (request ids, tracing,
@@ -432,7 +446,7 @@ where
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 // Out of file descriptors and the like: wait, do not spin.
                 Err(error) => {
                     tracing::warn!(%error, "accepting a connection failed");
@@ -443,8 +457,9 @@ where
             () = &mut shutdown => break,
         };
         // Small SSE events go out at once rather than waiting for an ACK.
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let service = SharedApp(app.clone());
+        let service = SharedApp(app.clone(), peer);
         let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = connections.watch(connection);
         tokio::spawn(async move {
@@ -470,7 +485,9 @@ where
 /// middleware stack. Each request clones the stack (tower services are
 /// called by `&mut`), as hyper's own adapter would, but an idle connection
 /// keeps only this pointer rather than a copy of the stack.
-struct SharedApp<S>(Arc<S>);
+/// The peer's address is added to each request (`ConnectInfo`), for the
+/// per-address limit on failed sign-ins.
+struct SharedApp<S>(Arc<S>, std::net::SocketAddr);
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for SharedApp<S>
 where
@@ -481,7 +498,10 @@ where
     type Error = Infallible;
     type Future = tower::util::Oneshot<S, Request<Incoming>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.1));
         tower::ServiceExt::oneshot(S::clone(&self.0), request)
     }
 }

@@ -291,7 +291,8 @@ impl Live {
                 // Not in the change log; nothing evaluated depends on them.
                 ResourceKind::ChangeRequest
                 | ResourceKind::Schedule
-                | ResourceKind::RolloutPlan => {}
+                | ResourceKind::RolloutPlan
+                | ResourceKind::User => {}
             }
         }
         if reload_segments_and_environments {
@@ -470,8 +471,9 @@ fn own_changes(
                 next.put_key(key);
                 (ResourceKind::ApiKey, id.clone(), true)
             }
-            // Work items are not part of the view, nor of the change log.
-            Change::PutWorkItem(..) => continue,
+            // Work items and people are not part of the view, nor of the
+            // change log.
+            Change::PutWorkItem(..) | Change::CreateUser(_) | Change::UpdateUser(_) => continue,
         };
         records.push(ChangeRecord {
             revision: commit.revision,

@@ -204,6 +204,14 @@ fn schemas() -> Value {
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},
             "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "environment": {"type": "string"}}},
+        "CreateUserRequest": {"type": "object", "required": ["email", "display_name", "role", "password"], "additionalProperties": false, "properties": {
+            "email": {"type": "string"}, "display_name": {"type": "string"},
+            "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "password": {"type": "string", "minLength": 10, "maxLength": 256}}},
+        "UpdateUserRequest": {"type": "object", "additionalProperties": false, "properties": {
+            "display_name": {"type": "string"}, "role": {"enum": ["viewer", "editor", "approver", "admin"]},
+            "password": {"type": "string", "minLength": 10, "maxLength": 256}, "disabled": {"type": "boolean"}}},
+        "SignInRequest": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {
+            "email": {"type": "string"}, "password": {"type": "string"}}},
         "BulkRequest": {"type": "object", "required": ["operations"], "properties": {
             "operations": {"type": "array", "items": {"type": "object", "required": ["op"], "properties": {
                 "op": {"enum": ["create", "replace", "patch", "delete", "enable", "disable", "set_value"]}}}},

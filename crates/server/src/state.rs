@@ -111,6 +111,8 @@ pub struct SharedState {
     pub flag_usage: Arc<crate::usage::FlagUsage>,
     /// Keys not (yet) known here: consulted in the store, coalesced.
     pub unknown_keys: crate::unknown_keys::UnknownKeys,
+    /// Failed sign-ins per account and per address.
+    pub sign_in_throttle: crate::people::throttle::SignInThrottle,
 }
 
 impl AppState {
@@ -139,6 +141,7 @@ impl AppState {
             stopping: tokio::sync::watch::Sender::new(false),
             flag_usage,
             unknown_keys: crate::unknown_keys::UnknownKeys::default(),
+            sign_in_throttle: crate::people::throttle::SignInThrottle::default(),
         }))
     }
 }

@@ -326,7 +326,9 @@ pub(crate) fn check_references(
             Change::RestoreFlag(..)
             | Change::CreateApiKey(_)
             | Change::RevokeApiKey(_)
-            | Change::PutWorkItem(..) => {}
+            | Change::PutWorkItem(..)
+            | Change::CreateUser(_)
+            | Change::UpdateUser(_) => {}
         }
     }
     let after = validate_set(

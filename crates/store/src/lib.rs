@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod people;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -10,6 +11,7 @@ pub mod text;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
+pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -131,6 +133,30 @@ pub trait FlagStore: Send + Sync + 'static {
     async fn flag_usage(
         &self,
     ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, StoreError>;
+
+    /// Every user account, disabled ones included, by email.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// One user account by id (`user:<email>`).
+    async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Records a session at sign-in (not a commit: not audited).
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The session whose secret hashes to `secret_hash`, with its user, if
+    /// it is neither revoked nor expired at `now` and its user is enabled.
+    async fn session(
+        &self,
+        secret_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<SessionUser>, StoreError>;
+
+    /// Ends a session (sign-out); ending an ended one changes nothing.
+    async fn revoke_session(
+        &self,
+        secret_hash: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

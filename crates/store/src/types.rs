@@ -186,6 +186,11 @@ pub enum Change {
     RevokeApiKey(String),
     /// Create or update a change request, schedule or rollout plan.
     PutWorkItem(WorkItem, Expect),
+    /// Create a user account (an existing email is a conflict).
+    CreateUser(crate::NewUser),
+    /// Change a user account; disabling it or changing its password ends
+    /// its sessions in the same transaction.
+    UpdateUser(crate::UserUpdate),
 }
 
 /// One change and how the audit log names it.
@@ -247,6 +252,8 @@ pub enum ResourceKind {
     Schedule,
     /// A gradual rollout plan.
     RolloutPlan,
+    /// A person's account.
+    User,
 }
 
 impl ResourceKind {
@@ -260,6 +267,7 @@ impl ResourceKind {
             ResourceKind::ChangeRequest => "change_request",
             ResourceKind::Schedule => "schedule",
             ResourceKind::RolloutPlan => "rollout_plan",
+            ResourceKind::User => "user",
         }
     }
 
@@ -273,6 +281,7 @@ impl ResourceKind {
             ResourceKind::ChangeRequest,
             ResourceKind::Schedule,
             ResourceKind::RolloutPlan,
+            ResourceKind::User,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

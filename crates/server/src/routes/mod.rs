@@ -20,9 +20,11 @@ pub mod ofrep;
 pub mod rollout_plans;
 pub mod schedules;
 pub mod segments;
+pub mod sessions;
 pub mod stale;
 pub mod stream;
 pub mod transfer;
+pub mod users;
 
 pub(crate) mod table;
 
@@ -147,6 +149,12 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets)."),
     route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = Body::Json("CreateApiKeyRequest")),
     route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once."),
+    route!("GET" "/api/v1/users" => users::list_users, "users", ADMIN, "All user accounts (never their passwords)."),
+    route!("POST" "/api/v1/users" => users::create_user, "users", ADMIN, "Create an account for a person (email, display name, role, password).", body = Body::Json("CreateUserRequest")),
+    route!("PATCH" "/api/v1/users/{id}" => users::update_user, "users", ADMIN, "Change an account's name, role or password, or disable it (ending its sessions).", body = Body::Json("UpdateUserRequest")),
+    route!("POST" "/api/v1/sessions" => sessions::create_session, "sessions", Access::Public, "Sign in: sets the session cookie and answers the CSRF token.", body = Body::Json("SignInRequest")),
+    route!("GET" "/api/v1/sessions/current" => sessions::get_current_session, "sessions", Access::AnyKey, "The signed-in person and the session's CSRF token."),
+    route!("DELETE" "/api/v1/sessions/current" => sessions::delete_current_session, "sessions", Access::AnyKey, "Sign out: ends the session on every node."),
     route!("GET" "/api/v1/export" => transfer::export_configuration, "transfer", VIEWER, "Everything (flags, segments, environments) as JSON or YAML.",
         query = [("format", "json (default) or yaml")]),
     route!("POST" "/api/v1/import" => transfer::import_configuration, "transfer", EDITOR, "Apply an export document in one transaction.",

@@ -73,6 +73,7 @@ mod health;
 mod history;
 mod live_view;
 mod ofrep;
+mod people;
 mod promotion;
 mod rate_limits;
 mod schedules;

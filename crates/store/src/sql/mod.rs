@@ -9,6 +9,7 @@
 //! `postgres.rs`.
 
 mod commit;
+mod people;
 pub(crate) mod rows;
 
 use std::future::Future;
@@ -591,6 +592,37 @@ macro_rules! delegate_flag_store {
             ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, $crate::StoreError>
             {
                 self.sql.flag_usage().await
+            }
+
+            async fn users(&self) -> Result<Vec<$crate::User>, $crate::StoreError> {
+                self.sql.users().await
+            }
+
+            async fn user(&self, id: &str) -> Result<Option<$crate::User>, $crate::StoreError> {
+                self.sql.user(id).await
+            }
+
+            async fn create_session(
+                &self,
+                session: &$crate::NewSession,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.create_session(session).await
+            }
+
+            async fn session(
+                &self,
+                secret_hash: &str,
+                now: time::OffsetDateTime,
+            ) -> Result<Option<$crate::SessionUser>, $crate::StoreError> {
+                self.sql.session(secret_hash, now).await
+            }
+
+            async fn revoke_session(
+                &self,
+                secret_hash: &str,
+                at: time::OffsetDateTime,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.revoke_session(secret_hash, at).await
             }
 
             async fn ping(&self) -> Result<(), $crate::StoreError> {
