@@ -226,3 +226,54 @@ pub struct SignInRequest {
     /// Its password.
     pub password: String,
 }
+
+/// `POST /api/v1/metrics`: what an SDK evaluated locally since its last
+/// batch, counted per flag and outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsBatch {
+    /// Who sent it (`ff-sdk-rust/0.1.0`), for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<String>,
+    /// The environment (admin keys only; server and client keys have their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// When the counted window ended (RFC 3339; default: now). The counts
+    /// go to that minute. At most a day old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<String>,
+    /// The counts (at most 10 000 entries).
+    pub evaluations: Vec<EvaluationTally>,
+}
+
+/// How many times one flag gave one outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationTally {
+    /// The flag.
+    pub flag_id: String,
+    /// The variant served, if it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The value served (used for the outcome when there is no variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// The OpenFeature reason (`STATIC`, `TARGETING_MATCH`, …).
+    pub reason: String,
+    /// The OpenFeature error code, if the evaluation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// How many (1 to 1 000 000 000).
+    pub count: u64,
+}
+
+/// The answer to a [`MetricsBatch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsAccepted {
+    /// Evaluations counted.
+    pub accepted: u64,
+    /// Evaluations of flags this service does not have (not counted).
+    pub dropped: u64,
+    /// Up to ten of those flags, to find a misspelling.
+    pub unknown_flags: Vec<String>,
+}

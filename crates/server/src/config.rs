@@ -151,6 +151,30 @@ pub struct ServeConfig {
     )]
     pub admin_password: Option<String>,
 
+    /// Hours of per-minute evaluation counts kept.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_METRICS_MINUTE_RETENTION_HOURS",
+        default_value_t = 48
+    )]
+    pub metrics_minute_retention_hours: u32,
+
+    /// Days of per-hour evaluation counts kept.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_METRICS_HOUR_RETENTION_DAYS",
+        default_value_t = 31
+    )]
+    pub metrics_hour_retention_days: u32,
+
+    /// Days of per-day evaluation counts kept.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_METRICS_DAY_RETENTION_DAYS",
+        default_value_t = 400
+    )]
+    pub metrics_day_retention_days: u32,
+
     /// Tests only: read "now" from this file (an RFC 3339 time) instead of
     /// the system clock, so that tests drive schedules without waiting.
     #[arg(long, env = "FEATURE_FLAGS_CLOCK_FILE", hide = true)]
@@ -184,6 +208,9 @@ impl ServeConfig {
             session_hours: 12,
             admin_email: None,
             admin_password: None,
+            metrics_minute_retention_hours: 48,
+            metrics_hour_retention_days: 31,
+            metrics_day_retention_days: 400,
             clock_file: None,
         }
     }
@@ -220,6 +247,25 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// How long evaluation counts of each granularity are kept.
+    pub fn count_retention(&self) -> [(ff_store::Granularity, time::Duration); 3] {
+        use ff_store::Granularity;
+        [
+            (
+                Granularity::Minute,
+                time::Duration::hours(self.metrics_minute_retention_hours.into()),
+            ),
+            (
+                Granularity::Hour,
+                time::Duration::days(self.metrics_hour_retention_days.into()),
+            ),
+            (
+                Granularity::Day,
+                time::Duration::days(self.metrics_day_retention_days.into()),
+            ),
+        ]
+    }
+
     /// Whether people reach the service over https (its public URL says
     /// so): session cookies are then `Secure`.
     pub fn serves_https(&self) -> bool {

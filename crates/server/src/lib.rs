@@ -53,6 +53,7 @@ mod extract;
 mod flag_ops;
 mod governance;
 mod live;
+mod metrics;
 mod openapi;
 mod people;
 mod routes;
@@ -282,6 +283,7 @@ pub async fn serve(
     scheduler.abort();
     flush_key_usage(&state).await;
     flush_flag_usage(&state).await;
+    flush_evaluation_counts(&state).await;
     result
 }
 
@@ -291,6 +293,7 @@ async fn background_tasks(state: AppState) {
         tick.tick().await;
         flush_key_usage(&state).await;
         flush_flag_usage(&state).await;
+        flush_evaluation_counts(&state).await;
         // A safety net under the commit notifications: a node that missed
         // one still catches up within one tick.
         refresh(&state).await;
@@ -503,6 +506,36 @@ where
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(self.1));
         tower::ServiceExt::oneshot(S::clone(&self.0), request)
+    }
+}
+
+/// Adds the evaluations counted since the last flush to the store's
+/// buckets (putting them back if the store fails), and deletes buckets
+/// older than their retention every ten minutes.
+pub async fn flush_evaluation_counts(state: &AppState) {
+    let counts = state.evaluation_counts.take();
+    if let Err(error) = state.store.add_evaluation_counts(&counts).await {
+        tracing::warn!(%error, "could not store evaluation counts; keeping them for the next flush");
+        state.evaluation_counts.restore(&counts);
+    }
+    let now = state.clock.now();
+    let last = state
+        .counts_pruned_at
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if now.unix_timestamp().saturating_sub(last) < 600 {
+        return;
+    }
+    state
+        .counts_pruned_at
+        .store(now.unix_timestamp(), std::sync::atomic::Ordering::Relaxed);
+    for (granularity, kept) in state.config.count_retention() {
+        if let Err(error) = state
+            .store
+            .prune_evaluation_counts(granularity, now - kept)
+            .await
+        {
+            tracing::warn!(%error, "could not delete old evaluation counts");
+        }
     }
 }
 

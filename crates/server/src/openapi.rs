@@ -204,6 +204,14 @@ fn schemas() -> Value {
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},
             "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "environment": {"type": "string"}}},
+        "MetricsBatch": {"type": "object", "required": ["evaluations"], "additionalProperties": false, "properties": {
+            "sdk": {"type": "string"}, "environment": {"type": "string"}, "window_end": {"type": "string", "format": "date-time"},
+            "evaluations": {"type": "array", "maxItems": 10000, "items": {"type": "object", "required": ["flag_id", "reason", "count"],
+                "additionalProperties": false, "properties": {
+                "flag_id": {"type": "string"}, "variant": {"type": "string", "maxLength": 64}, "value": {},
+                "reason": {"enum": ["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "PREREQUISITE_FAILED", "ERROR"]},
+                "error_code": {"enum": ["FLAG_NOT_FOUND", "TYPE_MISMATCH", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "PARSE_ERROR", "GENERAL"]},
+                "count": {"type": "integer", "minimum": 0, "maximum": 1000000000}}}}}},
         "CreateUserRequest": {"type": "object", "required": ["email", "display_name", "role", "password"], "additionalProperties": false, "properties": {
             "email": {"type": "string"}, "display_name": {"type": "string"},
             "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "password": {"type": "string", "minLength": 10, "maxLength": 256}}},

@@ -113,6 +113,10 @@ pub struct SharedState {
     pub unknown_keys: crate::unknown_keys::UnknownKeys,
     /// Failed sign-ins per account and per address.
     pub sign_in_throttle: crate::people::throttle::SignInThrottle,
+    /// Evaluations counted since the last flush.
+    pub evaluation_counts: crate::metrics::evaluations::EvaluationCounter,
+    /// When old evaluation counts were last deleted (Unix seconds).
+    pub counts_pruned_at: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {
@@ -142,6 +146,8 @@ impl AppState {
             flag_usage,
             unknown_keys: crate::unknown_keys::UnknownKeys::default(),
             sign_in_throttle: crate::people::throttle::SignInThrottle::default(),
+            evaluation_counts: crate::metrics::evaluations::EvaluationCounter::default(),
+            counts_pruned_at: std::sync::atomic::AtomicI64::new(0),
         }))
     }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod metrics;
 mod people;
 mod postgres;
 mod sql;
@@ -11,6 +12,7 @@ pub mod text;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
+pub use metrics::{CountQuery, EvaluationCount, Granularity};
 pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
 pub use sqlite::SqliteStore;
@@ -133,6 +135,24 @@ pub trait FlagStore: Send + Sync + 'static {
     async fn flag_usage(
         &self,
     ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, StoreError>;
+
+    /// Adds counts of `Granularity::Minute` buckets to the minute, hour and
+    /// day buckets that hold them (added to what is stored, so that nodes
+    /// flushing the same bucket add up; not audited).
+    async fn add_evaluation_counts(&self, counts: &[EvaluationCount]) -> Result<(), StoreError>;
+
+    /// The counts of a flag in a time range, oldest bucket first.
+    async fn evaluation_counts(
+        &self,
+        query: &CountQuery,
+    ) -> Result<Vec<EvaluationCount>, StoreError>;
+
+    /// Deletes the buckets of `granularity` that start before `before`.
+    async fn prune_evaluation_counts(
+        &self,
+        granularity: Granularity,
+        before: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Every user account, disabled ones included, by email.
     async fn users(&self) -> Result<Vec<User>, StoreError>;

@@ -16,6 +16,7 @@ pub mod environments;
 pub mod evaluate;
 pub mod flags;
 pub mod health;
+pub mod metrics;
 pub mod ofrep;
 pub mod rollout_plans;
 pub mod schedules;
@@ -149,6 +150,10 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets)."),
     route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = Body::Json("CreateApiKeyRequest")),
     route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once."),
+    route!("POST" "/api/v1/metrics" => metrics::report_metrics, "metrics", Access::AnyKey, "Report an SDK's local evaluations, counted per flag and outcome.", body = Body::Json("MetricsBatch")),
+    route!("GET" "/api/v1/flags/{id}/metrics" => metrics::get_flag_metrics, "metrics", VIEWER, "A flag's evaluations over time: per bucket and in total, by outcome, reason and environment.",
+        query = [("environment", "only this environment"), ("granularity", "minute, hour (default) or day"),
+                 ("since", "RFC 3339 start (default: 24 hours ago)"), ("until", "RFC 3339 end (default: now)")]),
     route!("GET" "/api/v1/users" => users::list_users, "users", ADMIN, "All user accounts (never their passwords)."),
     route!("POST" "/api/v1/users" => users::create_user, "users", ADMIN, "Create an account for a person (email, display name, role, password).", body = Body::Json("CreateUserRequest")),
     route!("PATCH" "/api/v1/users/{id}" => users::update_user, "users", ADMIN, "Change an account's name, role or password, or disable it (ending its sessions).", body = Body::Json("UpdateUserRequest")),

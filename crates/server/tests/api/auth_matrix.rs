@@ -458,6 +458,21 @@ fn routes() -> Vec<Route> {
             let id = context.revocable.get(who).cloned().unwrap_or_default();
             (Method::DELETE, format!("/api/v1/api-keys/{id}"), None)
         }),
+        // Evaluation metrics.
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/metrics".into(),
+                Some(json!({"environment": "production", "evaluations": []})),
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/metrics".into(),
+                None,
+            )
+        }),
         // People's accounts.
         route(ADMIN, |_, _| (Method::GET, "/api/v1/users".into(), None)),
         route(ADMIN, |_, who| {

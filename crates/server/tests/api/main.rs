@@ -72,6 +72,7 @@ mod hardening;
 mod health;
 mod history;
 mod live_view;
+mod metrics;
 mod ofrep;
 mod people;
 mod promotion;

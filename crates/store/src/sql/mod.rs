@@ -9,6 +9,7 @@
 //! `postgres.rs`.
 
 mod commit;
+mod metrics;
 mod people;
 pub(crate) mod rows;
 
@@ -592,6 +593,28 @@ macro_rules! delegate_flag_store {
             ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, $crate::StoreError>
             {
                 self.sql.flag_usage().await
+            }
+
+            async fn add_evaluation_counts(
+                &self,
+                counts: &[$crate::EvaluationCount],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.add_evaluation_counts(counts).await
+            }
+
+            async fn evaluation_counts(
+                &self,
+                query: &$crate::CountQuery,
+            ) -> Result<Vec<$crate::EvaluationCount>, $crate::StoreError> {
+                self.sql.evaluation_counts(query).await
+            }
+
+            async fn prune_evaluation_counts(
+                &self,
+                granularity: $crate::Granularity,
+                before: time::OffsetDateTime,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.prune_evaluation_counts(granularity, before).await
             }
 
             async fn users(&self) -> Result<Vec<$crate::User>, $crate::StoreError> {
