@@ -252,6 +252,11 @@ pub struct MetricsBatch {
 pub struct EvaluationTally {
     /// The flag.
     pub flag_id: String,
+    /// The outcome as the engine's tally labels it (the variant, else a
+    /// bounded label of the value: `true`, a short string …); SDKs built
+    /// on the engine send this. Takes precedence over `variant` and `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// The variant served, if it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,

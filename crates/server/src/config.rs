@@ -151,6 +151,11 @@ pub struct ServeConfig {
     )]
     pub admin_password: Option<String>,
 
+    /// Count every evaluation per flag, environment, outcome and reason
+    /// (`GET /api/v1/flags/{id}/metrics`). Off only to measure its cost.
+    #[arg(long, env = "FEATURE_FLAGS_COUNT_EVALUATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub count_evaluations: bool,
+
     /// Hours of per-minute evaluation counts kept.
     #[arg(
         long,
@@ -208,6 +213,7 @@ impl ServeConfig {
             session_hours: 12,
             admin_email: None,
             admin_password: None,
+            count_evaluations: true,
             metrics_minute_retention_hours: 48,
             metrics_hour_retention_days: 31,
             metrics_day_retention_days: 400,

@@ -208,7 +208,7 @@ fn schemas() -> Value {
             "sdk": {"type": "string"}, "environment": {"type": "string"}, "window_end": {"type": "string", "format": "date-time"},
             "evaluations": {"type": "array", "maxItems": 10000, "items": {"type": "object", "required": ["flag_id", "reason", "count"],
                 "additionalProperties": false, "properties": {
-                "flag_id": {"type": "string"}, "variant": {"type": "string", "maxLength": 64}, "value": {},
+                "flag_id": {"type": "string"}, "label": {"type": "string", "maxLength": 64}, "variant": {"type": "string", "maxLength": 64}, "value": {},
                 "reason": {"enum": ["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "PREREQUISITE_FAILED", "ERROR"]},
                 "error_code": {"enum": ["FLAG_NOT_FOUND", "TYPE_MISMATCH", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "PARSE_ERROR", "GENERAL"]},
                 "count": {"type": "integer", "minimum": 0, "maximum": 1000000000}}}}}},

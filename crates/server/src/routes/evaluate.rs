@@ -90,7 +90,7 @@ pub fn count(
     resolution: &Resolution<'_>,
     now: time::OffsetDateTime,
 ) {
-    if live.flags.contains_key(flag_id) {
+    if state.config.count_evaluations && live.flags.contains_key(flag_id) {
         state
             .evaluation_counts
             .record(flag_id, environment, resolution, now);

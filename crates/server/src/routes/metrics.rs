@@ -18,7 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path, QueryParams};
 use crate::flag_ops::rfc3339;
-use crate::metrics::evaluations::{KeyRef, MAX_LABEL_CHARS, error_of, label_of, reason_of};
+use crate::metrics::evaluations::{MAX_LABEL_CHARS, TallyKey, error_of, label_of, reason_of};
 use crate::state::AppState;
 
 /// Entries one batch may carry.
@@ -78,15 +78,13 @@ pub async fn report_metrics(
                 format!("{}: at most {MAX_ENTRY_COUNT}", at("count")),
             ));
         }
-        if tally
-            .variant
-            .as_deref()
-            .is_some_and(|v| v.chars().count() > MAX_LABEL_CHARS)
-        {
-            return Err(ApiError::bad_request(
-                "invalid_variant",
-                format!("{}: at most {MAX_LABEL_CHARS} characters", at("variant")),
-            ));
+        for (field, text) in [("label", &tally.label), ("variant", &tally.variant)] {
+            if text.as_deref().is_some_and(|v| v.chars().count() > MAX_LABEL_CHARS) {
+                return Err(ApiError::bad_request(
+                    "invalid_variant",
+                    format!("{}: at most {MAX_LABEL_CHARS} characters", at(field)),
+                ));
+            }
         }
         entries.push((tally, reason, error_code));
     }
@@ -103,10 +101,13 @@ pub async fn report_metrics(
             }
             continue;
         }
-        let label = label_of(tally.variant.as_deref(), tally.value.as_ref());
+        let label = match &tally.label {
+            Some(label) => std::borrow::Cow::Borrowed(label.as_str()),
+            None => label_of(tally.variant.as_deref(), tally.value.as_ref()),
+        };
         state.evaluation_counts.add(
-            KeyRef {
-                minute,
+            TallyKey {
+                bucket: minute,
                 flag_id: &tally.flag_id,
                 environment: &environment,
                 label: &label,
