@@ -35,7 +35,9 @@ pub struct Tally {
 
 impl std::fmt::Debug for Tally {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tally").field("dropped", &self.dropped()).finish_non_exhaustive()
+        f.debug_struct("Tally")
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,7 +154,13 @@ pub struct Counted {
 
 impl Tally {
     /// Counts one evaluation of `flag_id` in `environment` in `bucket`.
-    pub fn record(&self, bucket: i64, flag_id: &str, environment: &str, resolution: &Resolution<'_>) {
+    pub fn record(
+        &self,
+        bucket: i64,
+        flag_id: &str,
+        environment: &str,
+        resolution: &Resolution<'_>,
+    ) {
         let label = label(resolution);
         self.add(
             TallyKey {
@@ -333,7 +341,11 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            [("production", "blue", 1), ("production", "true", 3), ("staging", "true", 1)]
+            [
+                ("production", "blue", 1),
+                ("production", "true", 3),
+                ("staging", "true", 1)
+            ]
         );
         assert!(taken.iter().all(|c| c.bucket == 60));
         assert!(tally.take().is_empty());
@@ -349,7 +361,7 @@ mod tests {
             tally.record(i, "checkout", "production", &resolution(&on, None));
         }
         let kept = tally.take().len();
-        assert!(kept < 200 && kept >= 1, "{kept}");
+        assert!((1..200).contains(&kept), "{kept}");
         assert_eq!(tally.dropped(), 200 - kept as u64);
     }
 

@@ -11,9 +11,9 @@ use tokio::sync::watch;
 
 use crate::follow::{self, Connection};
 use crate::metrics::Reporter;
-use ff_api_types::MetricsAccepted;
 use crate::offline::OfflineValues;
 use crate::rules::Published;
+use ff_api_types::MetricsAccepted;
 
 /// Why a client could not be made. Evaluations themselves never fail.
 #[derive(Debug, thiserror::Error)]
@@ -120,9 +120,13 @@ impl ClientBuilder {
             })));
         }
         let connection = Connection::new(&self)?;
-        let reporter = self
-            .metrics_interval
-            .map(|_| Reporter::new(connection.http(), self.api_url.trim_end_matches('/'), &self.api_key));
+        let reporter = self.metrics_interval.map(|_| {
+            Reporter::new(
+                connection.http(),
+                self.api_url.trim_end_matches('/'),
+                &self.api_key,
+            )
+        });
         let rules = Arc::new(ArcSwapOption::empty());
         let (status, _) = watch::channel(Status::Connecting);
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -175,7 +179,9 @@ impl Drop for Inner {
         }
         // What was counted since the last report goes out one last time,
         // when there is still a runtime to send it on.
-        if let (Some(reporter), Ok(runtime)) = (self.reporter.take(), tokio::runtime::Handle::try_current()) {
+        if let (Some(reporter), Ok(runtime)) =
+            (self.reporter.take(), tokio::runtime::Handle::try_current())
+        {
             runtime.spawn(async move {
                 let _ = reporter.send().await;
             });

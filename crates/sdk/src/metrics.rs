@@ -67,7 +67,10 @@ impl Reporter {
             // A batch the service refuses (4xx) would be refused again:
             // it is dropped, not retried.
             Ok(response) if response.status().is_client_error() => {
-                return Err(format!("the service refused the batch: {}", response.status()));
+                return Err(format!(
+                    "the service refused the batch: {}",
+                    response.status()
+                ));
             }
             Ok(response) => Err(format!("the service answered {}", response.status())),
             Err(error) => Err(error.to_string()),

@@ -544,7 +544,7 @@ async fn local_evaluations_are_reported_and_survive_an_outage() {
     let (_, key) = service.server_key("development").await;
     let client = ready_client(&service, &key).await;
     for i in 0..30 {
-        let user = Context::for_user(&format!("user-{i}"));
+        let user = Context::for_user(format!("user-{i}"));
         client.is_enabled("new_checkout", &user);
         client.string_value("checkout_theme", &user, "classic");
     }
@@ -554,15 +554,28 @@ async fn local_evaluations_are_reported_and_survive_an_outage() {
     assert_eq!(accepted.dropped, 1);
     assert_eq!(accepted.unknown_flags, ["no_such_flag"]);
     let counts = service
-        .admin(reqwest::Method::GET, "/api/v1/flags/checkout_theme/metrics?environment=development", None)
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/flags/checkout_theme/metrics?environment=development",
+            None,
+        )
         .await;
     let totals = &counts["totals"];
     assert_eq!(totals["evaluations"], 30, "{counts}");
     assert_eq!(totals["by_reason"], json!({"SPLIT": 30}));
     let by_variant = totals["by_outcome"].as_object().unwrap();
-    assert!(by_variant.keys().all(|v| ["classic", "bold", "calm"].contains(&v.as_str())), "{by_variant:?}");
+    assert!(
+        by_variant
+            .keys()
+            .all(|v| ["classic", "bold", "calm"].contains(&v.as_str())),
+        "{by_variant:?}"
+    );
     let on = service
-        .admin(reqwest::Method::GET, "/api/v1/flags/new_checkout/metrics", None)
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/flags/new_checkout/metrics",
+            None,
+        )
         .await;
     assert_eq!(on["totals"]["by_outcome"], json!({"true": 30}), "{on}");
     // Nothing new: nothing sent.
@@ -579,7 +592,11 @@ async fn local_evaluations_are_reported_and_survive_an_outage() {
     let back = Service::start(&db, address).await;
     assert_eq!(client.flush_metrics().await.unwrap().accepted, 1000);
     let on = back
-        .admin(reqwest::Method::GET, "/api/v1/flags/new_checkout/metrics", None)
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/flags/new_checkout/metrics",
+            None,
+        )
         .await;
     assert_eq!(on["totals"]["evaluations"], 1030);
     assert_eq!(client.metrics_dropped(), 0);

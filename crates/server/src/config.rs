@@ -156,6 +156,20 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_COUNT_EVALUATIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub count_evaluations: bool,
 
+    /// Most flags labelled by name in `GET /metrics`; evaluations of others
+    /// are counted under `flag="_other"`.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_PROMETHEUS_MAX_FLAGS",
+        default_value_t = 500
+    )]
+    pub prometheus_max_flags: usize,
+
+    /// A bearer token `GET /metrics` requires (without it, the metrics are
+    /// public, as Prometheus usually expects).
+    #[arg(long, env = "FEATURE_FLAGS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Hours of per-minute evaluation counts kept.
     #[arg(
         long,
@@ -214,6 +228,8 @@ impl ServeConfig {
             admin_email: None,
             admin_password: None,
             count_evaluations: true,
+            prometheus_max_flags: 500,
+            metrics_token: None,
             metrics_minute_retention_hours: 48,
             metrics_hour_retention_days: 31,
             metrics_day_retention_days: 400,

@@ -188,6 +188,7 @@ pub fn app(
             request_id.clone(),
         ]);
     let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    let measured = axum::middleware::from_fn_with_state(state.clone(), measure_request);
     let router = routes::router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -201,6 +202,9 @@ pub fn app(
         .layer(TraceLayer::new_for_http())
         .layer(cors)
         .layer(body_limit)
+        // Innermost, where the body is axum's (as the middleware takes it).
+        .map_request(|request: Request<Incoming>| request.map(axum::body::Body::new))
+        .layer(measured)
         .service(router)
 }
 
@@ -236,6 +240,41 @@ impl MakeRequestId for SequentialRequestIds {
         hex::encode_to_slice(n.to_be_bytes(), &mut id[17..]).ok()?;
         HeaderValue::from_bytes(&id).ok().map(RequestId::new)
     }
+}
+
+/// Counts a request and its latency (until the response's headers) by
+/// route template, method and status, for `GET /metrics`.
+async fn measure_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = state
+        .route_templates
+        .template(method.as_str(), request.uri().path())
+        .unwrap_or("unmatched");
+    let response = next.run(request).await;
+    let labels = metrics::prometheus::RouteLabels {
+        route: route.to_owned(),
+        method: method.as_str().to_owned(),
+    };
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .get_or_create(&metrics::prometheus::RequestLabels {
+            route: labels.route,
+            method: labels.method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 async fn unknown_route() -> ApiError {
@@ -514,9 +553,12 @@ where
 /// older than their retention every ten minutes.
 pub async fn flush_evaluation_counts(state: &AppState) {
     let counts = state.evaluation_counts.take();
-    if let Err(error) = state.store.add_evaluation_counts(&counts).await {
-        tracing::warn!(%error, "could not store evaluation counts; keeping them for the next flush");
-        state.evaluation_counts.restore(&counts);
+    match state.store.add_evaluation_counts(&counts).await {
+        Ok(()) => state.metrics.add_evaluations(&counts),
+        Err(error) => {
+            tracing::warn!(%error, "could not store evaluation counts; keeping them for the next flush");
+            state.evaluation_counts.restore(&counts);
+        }
     }
     let now = state.clock.now();
     let last = state

@@ -117,6 +117,10 @@ pub struct SharedState {
     pub evaluation_counts: crate::metrics::evaluations::EvaluationCounter,
     /// When old evaluation counts were last deleted (Unix seconds).
     pub counts_pruned_at: std::sync::atomic::AtomicI64,
+    /// What `GET /metrics` exports.
+    pub metrics: crate::metrics::prometheus::ServiceMetrics,
+    /// Route templates, to label requests by.
+    pub route_templates: crate::metrics::prometheus::RouteTemplates,
 }
 
 impl AppState {
@@ -131,6 +135,7 @@ impl AppState {
         let burst = NonZeroU32::new(config.rate_burst.max(config.rate_limit).max(1))
             .unwrap_or(NonZeroU32::MIN);
         let flag_usage = Arc::new(crate::usage::FlagUsage::default());
+        let config_max_flags = config.prometheus_max_flags;
         flag_usage.track(&live.current());
         AppState(Arc::new(SharedState {
             store,
@@ -148,6 +153,8 @@ impl AppState {
             sign_in_throttle: crate::people::throttle::SignInThrottle::default(),
             evaluation_counts: crate::metrics::evaluations::EvaluationCounter::default(),
             counts_pruned_at: std::sync::atomic::AtomicI64::new(0),
+            metrics: crate::metrics::prometheus::ServiceMetrics::new(config_max_flags),
+            route_templates: crate::metrics::prometheus::RouteTemplates::new(crate::routes::ROUTES),
         }))
     }
 }

@@ -26,7 +26,13 @@ impl Default for EvaluationCounter {
 
 impl EvaluationCounter {
     /// Counts one evaluation of `flag_id` in `environment` at `now`.
-    pub fn record(&self, flag_id: &str, environment: &str, resolution: &Resolution<'_>, now: OffsetDateTime) {
+    pub fn record(
+        &self,
+        flag_id: &str,
+        environment: &str,
+        resolution: &Resolution<'_>,
+        now: OffsetDateTime,
+    ) {
         self.0.record(minute(now), flag_id, environment, resolution);
     }
 
@@ -48,7 +54,11 @@ impl EvaluationCounter {
                     environment: counted.environment,
                     label: counted.label,
                     reason: counted.reason.as_str().to_owned(),
-                    error_code: counted.error_code.map(ff_engine::ErrorCode::as_str).unwrap_or_default().to_owned(),
+                    error_code: counted
+                        .error_code
+                        .map(ff_engine::ErrorCode::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                     count: i64::try_from(counted.count).unwrap_or(i64::MAX),
                 })
             })
@@ -88,7 +98,8 @@ mod tests {
     #[test]
     fn counts_go_to_their_minute_and_survive_a_failed_flush() {
         let counter = EvaluationCounter::default();
-        let at = OffsetDateTime::from_unix_timestamp(1_800_000_030).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_030)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let on = serde_json::Value::Bool(true);
         let resolution = Resolution {
             value: Some(&on),
@@ -103,7 +114,14 @@ mod tests {
         let taken = counter.take();
         assert_eq!(taken.len(), 1);
         assert_eq!(taken[0].bucket_start.unix_timestamp(), 1_800_000_000);
-        assert_eq!((taken[0].label.as_str(), taken[0].reason.as_str(), taken[0].count), ("true", "STATIC", 2));
+        assert_eq!(
+            (
+                taken[0].label.as_str(),
+                taken[0].reason.as_str(),
+                taken[0].count
+            ),
+            ("true", "STATIC", 2)
+        );
         counter.restore(&taken);
         assert_eq!(counter.take(), taken);
     }

@@ -1,6 +1,6 @@
 //! Evaluation metrics: SDKs report what they evaluated locally
 //! (`POST /api/v1/metrics`), and a flag's counts are read over a time range
-//! (`GET /api/v1/flags/{id}/metrics`). The service's own evaluations are
+//! (`GET /api/v1/flags/{flag_id}/metrics`). The service's own evaluations are
 //! counted where they happen (`evaluate`, `ofrep`).
 
 use std::collections::BTreeMap;
@@ -79,7 +79,10 @@ pub async fn report_metrics(
             ));
         }
         for (field, text) in [("label", &tally.label), ("variant", &tally.variant)] {
-            if text.as_deref().is_some_and(|v| v.chars().count() > MAX_LABEL_CHARS) {
+            if text
+                .as_deref()
+                .is_some_and(|v| v.chars().count() > MAX_LABEL_CHARS)
+            {
                 return Err(ApiError::bad_request(
                     "invalid_variant",
                     format!("{}: at most {MAX_LABEL_CHARS} characters", at(field)),
@@ -142,7 +145,7 @@ fn window_end(text: Option<&str>, now: OffsetDateTime) -> Result<OffsetDateTime,
     Ok(at.min(now))
 }
 
-/// The query of `GET /api/v1/flags/{id}/metrics`.
+/// The query of `GET /api/v1/flags/{flag_id}/metrics`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsQuery {
@@ -154,7 +157,7 @@ pub struct MetricsQuery {
     until: Option<OffsetDateTime>,
 }
 
-/// `GET /api/v1/flags/{id}/metrics`: a flag's evaluations over a time
+/// `GET /api/v1/flags/{flag_id}/metrics`: a flag's evaluations over a time
 /// range (default: the last 24 hours by hour), per bucket (every bucket of
 /// the range, empty ones included, for charts) and in total: by outcome,
 /// reason and environment, errors and the error rate, and when it was last
@@ -293,4 +296,55 @@ impl Tally {
         *self.by_outcome.entry(outcome.clone()).or_default() += count.count;
         *self.by_reason.entry(count.reason.clone()).or_default() += count.count;
     }
+}
+
+/// `GET /metrics`: the service's metrics in the OpenMetrics text format,
+/// for Prometheus. Public unless `--metrics-token` is set; then it needs
+/// `Authorization: Bearer <that token>`.
+pub async fn get_prometheus_metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    if let Some(token) = &state.config.metrics_token {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let matches: bool =
+            subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), token.as_bytes()).into();
+        if !matches {
+            return Err(ApiError::Unauthorized(
+                "the metrics need `Authorization: Bearer <FEATURE_FLAGS_METRICS_TOKEN>`".into(),
+            ));
+        }
+    }
+    let live = state.live.current();
+    state.metrics.revision.set(live.revision);
+    state
+        .metrics
+        .flags
+        .set(i64::try_from(live.flags.len()).unwrap_or(i64::MAX));
+    let pending = state
+        .store
+        .work_items(&ff_store::WorkQuery {
+            kind: Some(ff_store::WorkKind::ChangeRequest),
+            statuses: vec!["pending".to_owned()],
+            limit: Some(10_000),
+            ..ff_store::WorkQuery::default()
+        })
+        .await?;
+    state
+        .metrics
+        .pending_change_requests
+        .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response())
 }

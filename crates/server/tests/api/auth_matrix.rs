@@ -458,7 +458,10 @@ fn routes() -> Vec<Route> {
             let id = context.revocable.get(who).cloned().unwrap_or_default();
             (Method::DELETE, format!("/api/v1/api-keys/{id}"), None)
         }),
-        // Evaluation metrics.
+        // Evaluation metrics and Prometheus.
+        route(Access::Public, |_, _| {
+            (Method::GET, "/metrics".into(), None)
+        }),
         route(Access::AnyKey, |_, _| {
             (
                 Method::POST,

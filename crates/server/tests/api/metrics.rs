@@ -314,3 +314,148 @@ async fn old_buckets_are_deleted_per_granularity(app: TestApp) {
     let hours = metrics(&app, "checkout", &format!("granularity=hour&since={since}")).await;
     assert_eq!(hours["totals"]["evaluations"], 1);
 }
+
+mod prometheus {
+    use super::*;
+
+    api_tests!(prometheus_metrics_describe_the_service);
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let reply = app
+        .send(app.request(Method::GET, "/metrics", None))
+        .await
+        .expect_status(200);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+        "{reply}"
+    );
+    reply.body.as_str().unwrap().to_owned()
+}
+
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+async fn prometheus_metrics_describe_the_service(app: TestApp) {
+    checkout_flag(&app).await;
+    for user in ["beta1", "u1", "u2"] {
+        evaluate(&app, ADMIN_TOKEN, "checkout", user).await;
+    }
+    app.get("/api/v1/flags/nope", ADMIN_TOKEN)
+        .await
+        .expect_status(404);
+    // Reading a flag's metrics flushes this node's counts.
+    metrics(&app, "checkout", "").await;
+    let text = scrape(&app).await;
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            r#"feature_flags_evaluations_total{flag="checkout",environment="production",reason="TARGETING_MATCH"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"feature_flags_evaluations_total{flag="checkout",environment="production",reason="DEFAULT"}"#
+        ),
+        Some(2.0)
+    );
+    // Requests by route template, never by path.
+    assert_eq!(
+        sample(
+            &text,
+            r#"feature_flags_http_requests_total{route="/api/v1/evaluate",method="POST",status="200"}"#
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"feature_flags_http_requests_total{route="/api/v1/flags/{flag_id}",method="GET",status="404"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(!text.contains("/api/v1/flags/nope"));
+    assert!(text.contains("feature_flags_http_request_duration_seconds_bucket{"));
+    assert!(sample(&text, "feature_flags_commit_duration_seconds_count").unwrap() >= 1.0);
+    let ready = app.get("/health/ready", ADMIN_TOKEN).await;
+    assert_eq!(
+        sample(&text, "feature_flags_configuration_revision"),
+        ready.body["revision"].as_f64()
+    );
+    assert_eq!(sample(&text, "feature_flags_flags "), Some(1.0));
+    assert_eq!(
+        sample(&text, "feature_flags_change_requests_pending"),
+        Some(0.0)
+    );
+
+    // An open stream is counted while it is open.
+    let server_key = app
+        .create_key(json!({"name": "backend", "kind": "server", "environment": "production"}))
+        .await
+        .1;
+    let stream = app
+        .request(Method::GET, "/api/v1/stream", Some(&server_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        sample(&scrape(&app).await, "feature_flags_open_streams"),
+        Some(1.0)
+    );
+    drop(stream);
+    let mut closed = false;
+    for _ in 0..100 {
+        if sample(&scrape(&app).await, "feature_flags_open_streams") == Some(0.0) {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        closed,
+        "the stream is no longer counted once the client went"
+    );
+
+    // The shipped Grafana dashboard charts series that exist.
+    let dashboard = include_str!("../../../../docs/grafana-dashboard.json");
+    let text = scrape(&app).await;
+    let mut charted = 0;
+    for (start, _) in dashboard.match_indices("feature_flags_") {
+        let name: String = dashboard[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            text.contains(&name),
+            "the dashboard charts {name}, which /metrics lacks"
+        );
+        charted += 1;
+    }
+    assert!(charted >= 10, "{charted}");
+
+    // With a token, only its bearer may scrape.
+    let guarded = app
+        .fresh(|config| config.metrics_token = Some("scrape-secret".into()))
+        .await;
+    guarded
+        .send(guarded.request(Method::GET, "/metrics", None))
+        .await
+        .expect_error(401, "unauthorized");
+    guarded
+        .send(guarded.request(Method::GET, "/metrics", Some("scrape-secret")))
+        .await
+        .expect_status(200);
+}
