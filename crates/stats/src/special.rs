@@ -34,14 +34,19 @@ pub(crate) struct Tails {
 }
 
 impl Tails {
+    /// From the lower tail; rounding can push a computed tail a hair past 1
+    /// (at absurd shapes such as 1e-190), so it is clamped into [0, 1].
     fn from_lower(lower: f64) -> Self {
+        let lower = lower.clamp(0.0, 1.0);
         Self {
             lower,
             upper: 1.0 - lower,
         }
     }
 
+    /// From the upper tail, clamped like [`Tails::from_lower`].
     fn from_upper(upper: f64) -> Self {
+        let upper = upper.clamp(0.0, 1.0);
         Self {
             lower: 1.0 - upper,
             upper,
