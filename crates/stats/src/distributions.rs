@@ -135,6 +135,12 @@ fn student_t_tails(t: f64, df: f64) -> Option<Tails> {
     if t.is_nan() || !is_positive(df) {
         return None;
     }
+    // Beyond 1e30 degrees of freedom the t distribution is the normal one to
+    // double precision (they differ by O(1/ν)), and the beta function's
+    // shapes would overflow on the way.
+    if df > 1e30 {
+        return normal_tails(t);
+    }
     let square = t * t;
     let (x, y) = if square.is_infinite() {
         (0.0, 1.0)

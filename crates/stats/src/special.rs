@@ -44,6 +44,10 @@ impl Tails {
         }
     }
 
+    fn is_finite(&self) -> bool {
+        self.lower.is_finite() && self.upper.is_finite()
+    }
+
     /// From the upper tail, clamped like [`Tails::from_lower`].
     fn from_upper(upper: f64) -> Self {
         let upper = upper.clamp(0.0, 1.0);
@@ -189,6 +193,12 @@ fn beta_continued_fraction(a: f64, b: f64, x: f64, y: f64) -> Option<f64> {
 /// through the symmetry `I_x(a, b) = 1 − I_y(b, a)` otherwise. `y` is passed
 /// in so that a tail like `t²/(ν + t²)` keeps its digits when it is tiny.
 pub(crate) fn incomplete_beta(a: f64, b: f64, x: f64, y: f64) -> Option<Tails> {
+    incomplete_beta_unchecked(a, b, x, y).filter(Tails::is_finite)
+}
+
+/// [`incomplete_beta`] before the final check: shapes near the top of the
+/// double range (1e300) overflow inside the fraction and give NaN.
+fn incomplete_beta_unchecked(a: f64, b: f64, x: f64, y: f64) -> Option<Tails> {
     if x <= 0.0 {
         return Some(Tails {
             lower: 0.0,
@@ -225,6 +235,12 @@ fn ln_gamma_front(a: f64, x: f64) -> f64 {
 /// `P = front · Σ xⁿ / (a (a + 1) … (a + n))` when `x < a + 1`, otherwise
 /// Legendre's continued fraction for `Q` by the modified Lentz method.
 pub(crate) fn incomplete_gamma(a: f64, x: f64) -> Option<Tails> {
+    incomplete_gamma_unchecked(a, x).filter(Tails::is_finite)
+}
+
+/// [`incomplete_gamma`] before the final check (ln Γ(a) overflows for `a`
+/// near 1e306).
+fn incomplete_gamma_unchecked(a: f64, x: f64) -> Option<Tails> {
     if x <= 0.0 {
         return Some(Tails {
             lower: 0.0,

@@ -54,13 +54,18 @@ fn lift(lift: Option<Lift>, what: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn verdict(verdict: &Verdict) -> Result<(), TestCaseError> {
+fn verdict(verdict: &Verdict, confidence_level: f64) -> Result<(), TestCaseError> {
     match verdict {
         Verdict::SampleRatioMismatch { p_value: p } => p_value(Some(*p), "verdict p")?,
         Verdict::Significant { findings } => {
             for finding in findings {
                 p_value(Some(finding.adjusted_p_value), "adjusted p")?;
-                prop_assert!((50..=99).contains(&finding.confidence_percent));
+                prop_assert!(finding.adjusted_p_value < 1.0 - confidence_level);
+                prop_assert!(finding.confidence_percent <= 99);
+                prop_assert!(
+                    f64::from(finding.confidence_percent) >= (confidence_level * 100.0).floor(),
+                    "{finding:?} at {confidence_level}"
+                );
             }
         }
         Verdict::NotEnoughData { .. } | Verdict::NoSignificantDifference => {}
@@ -147,7 +152,7 @@ proptest! {
         }
         finite(report.sample_ratio.chi_square, "chi-square")?;
         p_value(report.sample_ratio.p_value, "SRM p")?;
-        verdict(&report.verdict)?;
+        verdict(&report.verdict, confidence_level)?;
         prop_assert!(serde_json::to_string(&report).is_ok());
     }
 
@@ -176,7 +181,7 @@ proptest! {
             finite(result.degrees_of_freedom, "df")?;
             p_value(result.p_value, "Welch p")?;
         }
-        verdict(&report.verdict)?;
+        verdict(&report.verdict, confidence_level)?;
     }
 
     #[test]
