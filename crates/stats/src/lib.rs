@@ -2,17 +2,15 @@
 //!
 //! # Layout
 //!
-//! - `conversion.rs`: rates with Wilson intervals, the
-//!   lift of a variant's rate (Katz log interval) and the pooled two-proportion
-//!   z-test.
-//! - `numeric.rs`: means from sufficient statistics,
-//!   their t intervals, Welch's t-test and the lift of a mean (delta method).
-//! - `sample_ratio.rs`: the chi-square goodness-of-fit
-//!   test of exposures against the configured weights.
-//! - `experiment.rs`: whole reports per metric and
-//!   the plain verdict.
-//! - [`distributions`]: normal, Student's t and chi-square distributions, and
-//!   the special functions under them (`special.rs`, private).
+//! - `conversion.rs`: rates with Wilson intervals, the lift of a variant's
+//!   rate (Katz log interval) and the pooled two-proportion z-test.
+//! - `numeric.rs`: means from sufficient statistics, their t intervals,
+//!   Welch's t-test and the lift of a mean (delta method).
+//! - `sample_ratio.rs`: the chi-square goodness-of-fit test of exposures
+//!   against the configured weights.
+//! - `experiment.rs`: whole reports per metric and the plain verdict.
+//! - [`distributions`]: normal, Student's t and chi-square distributions,
+//!   over the special functions of `special.rs` (private).
 //! - `error.rs`: [`StatsError`], for input that describes no experiment.
 
 mod conversion;
