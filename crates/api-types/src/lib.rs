@@ -282,3 +282,73 @@ pub struct MetricsAccepted {
     /// Up to ten of those flags, to find a misspelling.
     pub unknown_flags: Vec<String>,
 }
+
+/// `POST /api/v1/experiments`: compare a flag's weighted split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExperimentRequest {
+    /// Its id (a key: `checkout_button_test`).
+    pub id: String,
+    /// What it tests, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The flag whose weighted split assigns the variants.
+    pub flag_id: String,
+    /// Where it runs.
+    pub environment: String,
+    /// The variant the others are compared with.
+    pub control: String,
+    /// What decides it.
+    pub primary_metric: MetricRequest,
+    /// Also reported.
+    #[serde(default)]
+    pub secondary_metrics: Vec<MetricRequest>,
+}
+
+/// A metric: a tracked event, read as a conversion or a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRequest {
+    /// The event's name (as sent to `/api/v1/track`).
+    pub event: String,
+    /// `conversion` (did it happen after exposure) or `numeric` (the sum of
+    /// its values per user).
+    pub kind: String,
+}
+
+/// `POST /api/v1/track`: one event, or `events` for a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRequest {
+    /// The event (with `user_id`), for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// Who did it, for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// A number (revenue …), for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// When (RFC 3339; default now), for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// A batch (at most 1 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<TrackedEventRequest>>,
+}
+
+/// One event of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedEventRequest {
+    /// The event's name.
+    pub event: String,
+    /// Who did it.
+    pub user_id: String,
+    /// A number (revenue …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// When (RFC 3339; default now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}

@@ -170,6 +170,11 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
+    /// Store user ids in exposures and events as they are, instead of as
+    /// keyed hashes (the default).
+    #[arg(long, env = "FEATURE_FLAGS_CLEAR_SUBJECT_IDS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub clear_subject_ids: bool,
+
     /// Hours of per-minute evaluation counts kept.
     #[arg(
         long,
@@ -228,6 +233,7 @@ impl ServeConfig {
             admin_email: None,
             admin_password: None,
             count_evaluations: true,
+            clear_subject_ids: false,
             prometheus_max_flags: 500,
             metrics_token: None,
             metrics_minute_retention_hours: 48,

@@ -49,6 +49,7 @@ mod bootstrap;
 mod config;
 mod document;
 mod error;
+mod experiments;
 mod extract;
 mod flag_ops;
 mod governance;
@@ -129,6 +130,15 @@ pub async fn prepare(
         }
     }
     let state = AppState::new(store, live, config, clock);
+    let key = state
+        .store
+        .secret(
+            experiments::privacy::KEY_NAME,
+            experiments::privacy::new_key(),
+        )
+        .await?;
+    let _ = state.subject_key.set(key);
+    refresh_experiments(&state).await;
     if let (Some(email), Some(password)) = (&state.config.admin_email, &state.config.admin_password)
     {
         people::accounts::seed_admin(&state, email, password)
@@ -333,6 +343,7 @@ async fn background_tasks(state: AppState) {
         flush_key_usage(&state).await;
         flush_flag_usage(&state).await;
         flush_evaluation_counts(&state).await;
+        refresh_experiments(&state).await;
         // A safety net under the commit notifications: a node that missed
         // one still catches up within one tick.
         refresh(&state).await;
@@ -553,6 +564,11 @@ where
 /// older than their retention every ten minutes.
 pub async fn flush_evaluation_counts(state: &AppState) {
     let counts = state.evaluation_counts.take();
+    let exposures = state.exposures.take();
+    if let Err(error) = state.store.record_exposures(&exposures).await {
+        tracing::warn!(%error, "could not store exposures; keeping them for the next flush");
+        state.exposures.restore(exposures);
+    }
     match state.store.add_evaluation_counts(&counts).await {
         Ok(()) => state.metrics.add_evaluations(&counts),
         Err(error) => {
@@ -578,6 +594,18 @@ pub async fn flush_evaluation_counts(state: &AppState) {
         {
             tracing::warn!(%error, "could not delete old evaluation counts");
         }
+    }
+}
+
+/// Reloads the index of running experiments (after a change here, and
+/// every tick for changes made on other nodes).
+pub async fn refresh_experiments(state: &AppState) {
+    match state.store.experiments().await {
+        Ok(stored) => state
+            .exposures
+            .index
+            .store(Arc::new(experiments::exposures::RunningIndex::of(&stored))),
+        Err(error) => tracing::warn!(%error, "could not load the experiments"),
     }
 }
 

@@ -292,7 +292,8 @@ impl Live {
                 ResourceKind::ChangeRequest
                 | ResourceKind::Schedule
                 | ResourceKind::RolloutPlan
-                | ResourceKind::User => {}
+                | ResourceKind::User
+                | ResourceKind::Experiment => {}
             }
         }
         if reload_segments_and_environments {
@@ -473,7 +474,10 @@ fn own_changes(
             }
             // Work items and people are not part of the view, nor of the
             // change log.
-            Change::PutWorkItem(..) | Change::CreateUser(_) | Change::UpdateUser(_) => continue,
+            Change::PutWorkItem(..)
+            | Change::PutExperiment(..)
+            | Change::CreateUser(_)
+            | Change::UpdateUser(_) => continue,
         };
         records.push(ChangeRecord {
             revision: commit.revision,

@@ -121,6 +121,10 @@ pub struct SharedState {
     pub metrics: crate::metrics::prometheus::ServiceMetrics,
     /// Route templates, to label requests by.
     pub route_templates: crate::metrics::prometheus::RouteTemplates,
+    /// Running experiments and the exposures noted since the last flush.
+    pub exposures: crate::experiments::exposures::Exposures,
+    /// The key user ids are hashed with (set once at start).
+    pub subject_key: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -155,6 +159,15 @@ impl AppState {
             counts_pruned_at: std::sync::atomic::AtomicI64::new(0),
             metrics: crate::metrics::prometheus::ServiceMetrics::new(config_max_flags),
             route_templates: crate::metrics::prometheus::RouteTemplates::new(crate::routes::ROUTES),
+            exposures: crate::experiments::exposures::Exposures::default(),
+            subject_key: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The key user ids are hashed with (made at start; a random one if the
+    /// start did not set it, which only tests that skip `prepare` see).
+    pub fn subject_key(&self) -> &str {
+        self.subject_key
+            .get_or_init(crate::experiments::privacy::new_key)
     }
 }

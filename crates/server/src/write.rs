@@ -333,6 +333,7 @@ pub(crate) fn check_references(
             | Change::CreateApiKey(_)
             | Change::RevokeApiKey(_)
             | Change::PutWorkItem(..)
+            | Change::PutExperiment(..)
             | Change::CreateUser(_)
             | Change::UpdateUser(_) => {}
         }

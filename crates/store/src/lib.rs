@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod experiments;
 mod metrics;
 mod people;
 mod postgres;
@@ -12,6 +13,7 @@ pub mod text;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
+pub use experiments::{ExperimentRecord, Exposure, StoredExperiment, TrackedEvent, VariantTally};
 pub use metrics::{CountQuery, EvaluationCount, Granularity};
 pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
@@ -153,6 +155,31 @@ pub trait FlagStore: Send + Sync + 'static {
         granularity: Granularity,
         before: time::OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// Every experiment, by id.
+    async fn experiments(&self) -> Result<Vec<StoredExperiment>, StoreError>;
+
+    /// One experiment.
+    async fn experiment(&self, id: &str) -> Result<Option<StoredExperiment>, StoreError>;
+
+    /// Records exposures; a subject's first exposure to an experiment is
+    /// kept, later ones change nothing (not audited).
+    async fn record_exposures(&self, exposures: &[Exposure]) -> Result<(), StoreError>;
+
+    /// Records tracked events (not audited).
+    async fn record_events(&self, events: &[TrackedEvent]) -> Result<(), StoreError>;
+
+    /// Per variant of an experiment: exposed subjects and their `event`s
+    /// after their first exposure.
+    async fn variant_tallies(
+        &self,
+        experiment_id: &str,
+        event: &str,
+    ) -> Result<Vec<VariantTally>, StoreError>;
+
+    /// The value of a named secret, made from `make` (and kept) the first
+    /// time any node asks.
+    async fn secret(&self, name: &str, make: String) -> Result<String, StoreError>;
 
     /// Every user account, disabled ones included, by email.
     async fn users(&self) -> Result<Vec<User>, StoreError>;

@@ -186,6 +186,8 @@ pub enum Change {
     RevokeApiKey(String),
     /// Create or update a change request, schedule or rollout plan.
     PutWorkItem(WorkItem, Expect),
+    /// Create or replace an experiment.
+    PutExperiment(crate::ExperimentRecord, Expect),
     /// Create a user account (an existing email is a conflict).
     CreateUser(crate::NewUser),
     /// Change a user account; disabling it or changing its password ends
@@ -254,6 +256,8 @@ pub enum ResourceKind {
     RolloutPlan,
     /// A person's account.
     User,
+    /// An A/B experiment.
+    Experiment,
 }
 
 impl ResourceKind {
@@ -268,6 +272,7 @@ impl ResourceKind {
             ResourceKind::Schedule => "schedule",
             ResourceKind::RolloutPlan => "rollout_plan",
             ResourceKind::User => "user",
+            ResourceKind::Experiment => "experiment",
         }
     }
 
@@ -282,6 +287,7 @@ impl ResourceKind {
             ResourceKind::Schedule,
             ResourceKind::RolloutPlan,
             ResourceKind::User,
+            ResourceKind::Experiment,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -43,7 +43,15 @@ pub async fn evaluate(
             let now = state.clock.now();
             state.flag_usage.record(&flag_id, now);
             let resolution = snapshot.evaluate(&flag_id, &context);
-            count(&state, &live, &flag_id, &environment, &resolution, now);
+            count(
+                &state,
+                &live,
+                &flag_id,
+                &environment,
+                &resolution,
+                &context,
+                now,
+            );
             serde_json::to_value(EvaluationResult::from_resolution(&flag_id, &resolution))
         }
         (None, ids) => {
@@ -54,7 +62,7 @@ pub async fn evaluate(
                         .map(|id| {
                             state.flag_usage.record(id, now);
                             let resolution = snapshot.evaluate(id, &context);
-                            count(&state, &live, id, &environment, &resolution, now);
+                            count(&state, &live, id, &environment, &resolution, &context, now);
                             EvaluationResult::from_resolution(id, &resolution)
                         })
                         .collect()
@@ -81,18 +89,34 @@ pub async fn evaluate(
 }
 
 /// Counts an evaluation of a flag that exists (made-up ids are not
-/// counted: they would let any caller grow the counters without bound).
+/// counted: they would let any caller grow the counters without bound),
+/// and notes an exposure when an experiment runs on the flag there and a
+/// variant was served to a known user.
 pub fn count(
     state: &AppState,
     live: &LiveConfig,
     flag_id: &str,
     environment: &str,
     resolution: &Resolution<'_>,
+    context: &Context,
     now: time::OffsetDateTime,
 ) {
     if state.config.count_evaluations && live.flags.contains_key(flag_id) {
         state
             .evaluation_counts
             .record(flag_id, environment, resolution, now);
+    }
+    let index = state.exposures.index.load();
+    if let (Some(id), Some(variant), Some(user)) = (
+        index.running(flag_id, environment),
+        resolution.variant,
+        context.targeting_key(),
+    ) {
+        let subject = crate::experiments::privacy::subject(
+            state.subject_key(),
+            user,
+            state.config.clear_subject_ids,
+        );
+        state.exposures.note(id, subject, variant, now);
     }
 }

@@ -14,6 +14,7 @@ pub mod deployments;
 pub mod emergency;
 pub mod environments;
 pub mod evaluate;
+pub mod experiments;
 pub mod flags;
 pub mod health;
 pub mod metrics;
@@ -155,6 +156,12 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/flags/{flag_id}/metrics" => metrics::get_flag_metrics, "metrics", VIEWER, "A flag's evaluations over time: per bucket and in total, by outcome, reason and environment.",
         query = [("environment", "only this environment"), ("granularity", "minute, hour (default) or day"),
                  ("since", "RFC 3339 start (default: 24 hours ago)"), ("until", "RFC 3339 end (default: now)")]),
+    route!("POST" "/api/v1/experiments" => experiments::create_experiment, "experiments", EDITOR, "Start an A/B experiment on a flag's weighted split: control, primary and secondary metrics.", body = Body::Json("CreateExperimentRequest")),
+    route!("GET" "/api/v1/experiments" => experiments::list_experiments, "experiments", VIEWER, "Every experiment."),
+    route!("GET" "/api/v1/experiments/{id}" => experiments::get_experiment, "experiments", VIEWER, "One experiment."),
+    route!("POST" "/api/v1/experiments/{id}/stop" => experiments::stop_experiment, "experiments", EDITOR, "Stop recording exposures; the results stay."),
+    route!("GET" "/api/v1/experiments/{id}/results" => experiments::get_experiment_results, "experiments", VIEWER, "Per metric and variant: rates or means with intervals, lift, p-value, sample ratio check and a verdict."),
+    route!("POST" "/api/v1/track" => experiments::track_events, "experiments", Access::AnyKey, "Track events (one, or a batch of up to 1 000) that experiments are measured by.", body = Body::Json("TrackRequest")),
     route!("GET" "/api/v1/users" => users::list_users, "users", ADMIN, "All user accounts (never their passwords)."),
     route!("POST" "/api/v1/users" => users::create_user, "users", ADMIN, "Create an account for a person (email, display name, role, password).", body = Body::Json("CreateUserRequest")),
     route!("PATCH" "/api/v1/users/{id}" => users::update_user, "users", ADMIN, "Change an account's name, role or password, or disable it (ending its sessions).", body = Body::Json("UpdateUserRequest")),

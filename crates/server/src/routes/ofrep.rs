@@ -62,7 +62,15 @@ pub async fn evaluate_flag(
     let resolution = snapshot.evaluate(&key, &context);
     let now = state.clock.now();
     state.flag_usage.record(&key, now);
-    super::evaluate::count(&state, &live, &key, snapshot.key(), &resolution, now);
+    super::evaluate::count(
+        &state,
+        &live,
+        &key,
+        snapshot.key(),
+        &resolution,
+        &context,
+        now,
+    );
     if resolution.error_code == Some(ErrorCode::FlagNotFound) {
         let details = format!("flag '{key}' was not found");
         return Ok(failure(

@@ -458,6 +458,44 @@ fn routes() -> Vec<Route> {
             let id = context.revocable.get(who).cloned().unwrap_or_default();
             (Method::DELETE, format!("/api/v1/api-keys/{id}"), None)
         }),
+        // Experiments and tracked events.
+        route(EDITOR, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/experiments".into(),
+                Some(
+                    json!({"id": format!("exp_{who}"), "flag_id": "matrix_split", "environment": "production",
+                            "control": "a", "primary_metric": {"event": "done", "kind": "conversion"}}),
+                ),
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/experiments".into(), None)
+        }),
+        route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/experiments/matrix_exp".into(), None)
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/experiments/matrix_exp/stop".into(),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/experiments/matrix_exp/results".into(),
+                None,
+            )
+        }),
+        route(Access::AnyKey, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/track".into(),
+                Some(json!({"event": "done", "user_id": "u1"})),
+            )
+        }),
         // Evaluation metrics and Prometheus.
         route(Access::Public, |_, _| {
             (Method::GET, "/metrics".into(), None)
@@ -623,6 +661,21 @@ async fn prepare(app: &TestApp, callers: &[&'static str]) -> Context {
         ADMIN_TOKEN,
         &json!({"email": "matrix@example.com", "display_name": "Matrix", "role": "viewer",
                 "password": "correct horse battery"}),
+    )
+    .await
+    .expect_status(201);
+    app.create_flag(&json!({
+        "flag_id": "matrix_split", "type": "string", "default_value": "a",
+        "variants": {"a": "a", "b": "b"},
+        "targeting_rules": [{"conditions": [], "variants": [{"variant": "a", "weight": 50}, {"variant": "b", "weight": 50}]}],
+        "environments": {"production": "a"}
+    }))
+    .await;
+    app.post(
+        "/api/v1/experiments",
+        ADMIN_TOKEN,
+        &json!({"id": "matrix_exp", "flag_id": "matrix_split", "environment": "production",
+                "control": "a", "primary_metric": {"event": "done", "kind": "conversion"}}),
     )
     .await
     .expect_status(201);

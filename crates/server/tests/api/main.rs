@@ -65,6 +65,7 @@ mod emergency;
 mod environments;
 mod errors;
 mod evaluate;
+mod experiments;
 mod flag_actions;
 mod flags;
 mod governance;

@@ -10,6 +10,7 @@
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::experiments::{ExperimentRow, select_experiments};
 use super::rows::{
     ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, UserRow, WorkItemRow, from_millis,
     key_kind_name, role_name, select_api_keys, select_environments, select_flags, select_segments,
@@ -19,8 +20,8 @@ use super::{Backend, SqlStore, db_error};
 use crate::audit::unix_millis;
 use crate::{
     ApiKey, AuditEntry, AuditedChange, Change, ChangeRecord, ChangeSet, Committed, Expect,
-    GENESIS_HASH, NewApiKey, NewUser, ResourceKind, StoreError, User, UserUpdate, WorkItem,
-    entry_hash,
+    ExperimentRecord, GENESIS_HASH, NewApiKey, NewUser, ResourceKind, StoreError, User, UserUpdate,
+    WorkItem, entry_hash,
 };
 
 /// What applying one change did, for its audit entry and change-log row.
@@ -302,6 +303,9 @@ where
             Change::RevokeApiKey(id) => Self::revoke_api_key(conn, context, id).await,
             Change::PutWorkItem(item, expected) => {
                 Self::put_work_item(conn, context, item, *expected).await
+            }
+            Change::PutExperiment(experiment, expected) => {
+                Self::put_experiment(conn, context, experiment, *expected).await
             }
             Change::CreateUser(new) => Self::create_user(conn, context, new).await,
             Change::UpdateUser(update) => Self::update_user(conn, context, update).await,
@@ -802,6 +806,53 @@ where
             removed: true,
             before,
             after: key_json(&revoked)?,
+        })
+    }
+
+    /// Creates or replaces an experiment (versioned like segments).
+    async fn put_experiment(
+        conn: &mut DB::Connection,
+        context: &Context<'_>,
+        experiment: &ExperimentRecord,
+        expected: Expect,
+    ) -> Result<Applied, StoreError> {
+        let kind = ResourceKind::Experiment;
+        let key = experiment.id.as_str();
+        let current =
+            sqlx::query_as::<DB, ExperimentRow>(concat!(select_experiments!(), " WHERE id = $1"))
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        check(kind, key, expected, current.as_ref().map(|row| row.version))?;
+        let (after, text) = document(kind, key, &experiment.document)?;
+        let before = match &current {
+            Some(row) => stored_json(kind, key, &row.document)?,
+            None => Value::Null,
+        };
+        let version = current.map_or(1, |row| row.version + 1);
+        sqlx::query(
+            "INSERT INTO experiments (id, flag_id, environment, document, version, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET document = excluded.document, \
+             version = excluded.version, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(experiment.flag_id.as_str())
+        .bind(experiment.environment.as_str())
+        .bind(text.as_str())
+        .bind(version)
+        .bind(context.at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(Applied {
+            kind,
+            key: key.to_owned(),
+            version,
+            removed: false,
+            before,
+            after,
         })
     }
 

@@ -9,6 +9,7 @@
 //! `postgres.rs`.
 
 mod commit;
+mod experiments;
 mod metrics;
 mod people;
 pub(crate) mod rows;
@@ -615,6 +616,45 @@ macro_rules! delegate_flag_store {
                 before: time::OffsetDateTime,
             ) -> Result<(), $crate::StoreError> {
                 self.sql.prune_evaluation_counts(granularity, before).await
+            }
+
+            async fn experiments(
+                &self,
+            ) -> Result<Vec<$crate::StoredExperiment>, $crate::StoreError> {
+                self.sql.experiments().await
+            }
+
+            async fn experiment(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::StoredExperiment>, $crate::StoreError> {
+                self.sql.experiment(id).await
+            }
+
+            async fn record_exposures(
+                &self,
+                exposures: &[$crate::Exposure],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.record_exposures(exposures).await
+            }
+
+            async fn record_events(
+                &self,
+                events: &[$crate::TrackedEvent],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.record_events(events).await
+            }
+
+            async fn variant_tallies(
+                &self,
+                experiment_id: &str,
+                event: &str,
+            ) -> Result<Vec<$crate::VariantTally>, $crate::StoreError> {
+                self.sql.variant_tallies(experiment_id, event).await
+            }
+
+            async fn secret(&self, name: &str, make: String) -> Result<String, $crate::StoreError> {
+                self.sql.secret(name, make).await
             }
 
             async fn users(&self) -> Result<Vec<$crate::User>, $crate::StoreError> {
