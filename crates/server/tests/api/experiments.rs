@@ -107,7 +107,10 @@ async fn an_experiment_measures_its_variants(app: TestApp) {
     }
     // Exposed after converting: exposed, not converted.
     let early = serve(&app, "early-bird").await;
-    expected.entry(if early == "green" { "green" } else { "blue" }).or_default().0 += 1;
+    expected
+        .entry(if early == "green" { "green" } else { "blue" })
+        .or_default()
+        .0 += 1;
     // Seen again: still one exposure each.
     for i in 0..50 {
         serve(&app, &format!("user-{i}")).await;

@@ -80,5 +80,6 @@ mod promotion;
 mod rate_limits;
 mod schedules;
 mod segments;
+mod subjects;
 mod support;
 mod transfer;
