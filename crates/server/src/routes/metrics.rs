@@ -44,15 +44,19 @@ pub async fn report_metrics(
     if !live.environments.contains_key(&environment) {
         return Err(ApiError::not_found("environment", &environment));
     }
-    if batch.evaluations.len() > MAX_BATCH_ENTRIES {
+    if batch.evaluations.len() > MAX_BATCH_ENTRIES || batch.exposures.len() > MAX_BATCH_ENTRIES {
         return Err(ApiError::bad_request(
             "batch_too_large",
-            format!("evaluations: at most {MAX_BATCH_ENTRIES} entries per batch; send several"),
+            format!(
+                "evaluations, exposures: at most {MAX_BATCH_ENTRIES} entries each per batch; send several"
+            ),
         ));
     }
     let now = state.clock.now();
-    let window_end = window_end(batch.window_end.as_deref(), now)?;
-    let minute = Granularity::Minute.bucket_of(window_end).unix_timestamp();
+    let window_end_at = window_end(batch.window_end.as_deref(), now)?;
+    let minute = Granularity::Minute
+        .bucket_of(window_end_at)
+        .unix_timestamp();
     // Check every entry before counting any: a bad batch counts nothing.
     let mut entries = Vec::with_capacity(batch.evaluations.len());
     for (i, tally) in batch.evaluations.iter().enumerate() {
@@ -91,7 +95,30 @@ pub async fn report_metrics(
         }
         entries.push((tally, reason, error_code));
     }
+    let mut exposed_at = Vec::with_capacity(batch.exposures.len());
+    for (i, exposure) in batch.exposures.iter().enumerate() {
+        exposed_at.push(
+            window_end(exposure.at.as_deref(), window_end_at).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_exposure",
+                    format!("exposures[{i}].at: an RFC 3339 time within the last 24 hours"),
+                )
+            })?,
+        );
+        if exposure.user_id.is_empty()
+            || exposure.user_id.len() > 256
+            || exposure.variant.chars().count() > MAX_LABEL_CHARS
+        {
+            return Err(ApiError::bad_request(
+                "invalid_exposure",
+                format!(
+                    "exposures[{i}]: a user_id of 1 to 256 characters and a variant of at most {MAX_LABEL_CHARS}"
+                ),
+            ));
+        }
+    }
     let mut answer = MetricsAccepted {
+        exposures: record_exposures(&state, &batch.exposures, &exposed_at, &environment),
         accepted: 0,
         dropped: 0,
         unknown_flags: Vec::new(),
@@ -120,11 +147,35 @@ pub async fn report_metrics(
             tally.count,
         );
         if tally.count > 0 {
-            state.flag_usage.record(&tally.flag_id, window_end);
+            state.flag_usage.record(&tally.flag_id, window_end_at);
         }
         answer.accepted = answer.accepted.saturating_add(tally.count);
     }
     Ok(Json(answer))
+}
+
+/// Notes the reported exposures to experiments running on their flags in
+/// `environment`; answers how many there were.
+fn record_exposures(
+    state: &AppState,
+    exposures: &[ff_api_types::ExposureReport],
+    exposed_at: &[OffsetDateTime],
+    environment: &str,
+) -> u64 {
+    let index = state.exposures.index.load();
+    let mut noted = 0;
+    for (exposure, &at) in exposures.iter().zip(exposed_at) {
+        if let Some(id) = index.running(&exposure.flag_id, environment) {
+            let subject = crate::experiments::privacy::subject(
+                state.subject_key(),
+                &exposure.user_id,
+                state.config.clear_subject_ids,
+            );
+            state.exposures.note(id, subject, &exposure.variant, at);
+            noted += 1;
+        }
+    }
+    noted
 }
 
 /// A batch's window end: at most a day old and not in the future (a
