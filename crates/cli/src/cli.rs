@@ -127,6 +127,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// A flag's evaluations over time: a small chart, outcomes and reasons.
     Metrics(MetricsArgs),
+    /// Where flag keys appear in a source tree (respects .gitignore); with
+    /// --stale, which stale flags still have code to remove.
+    #[command(name = "code-refs")]
+    CodeRefs(CodeRefsArgs),
     /// A/B experiments: list, create, results, stop.
     #[command(subcommand)]
     Experiments(ExperimentsCommand),
@@ -540,6 +544,21 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain; exit 1 if it is broken.
     Verify,
+}
+
+/// `code-refs [PATH]`.
+#[derive(Debug, clap::Args)]
+pub struct CodeRefsArgs {
+    /// The tree to scan.
+    #[arg(default_value = ".")]
+    pub path: std::path::PathBuf,
+    /// Look for these keys (repeatable) instead of the service's flags.
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// Compare with the service's stale flags: which still have references
+    /// (remove the code first) and which have none (safe to delete).
+    #[arg(long, conflicts_with = "keys")]
+    pub stale: bool,
 }
 
 /// `metrics FLAG`.
