@@ -376,3 +376,15 @@ pub struct TrackedEventRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+
+/// `POST /api/v1/flags/{flag_id}/environments/{environment}/evaluation-log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationLogRequest {
+    /// How long to log (1 to 60 minutes; default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
+    /// Keep context attribute values in clear (default: keyed hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_context: Option<bool>,
+}

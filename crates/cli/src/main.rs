@@ -69,6 +69,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Keys(command) => commands::keys(&client()?, &printer, command).await,
         Command::Users(command) => commands::users(&client()?, &printer, command).await,
         Command::Metrics(args) => commands::metrics(&client()?, &printer, args).await,
+        Command::EvaluationLog(args) => commands::evaluation_log(&client()?, &printer, args).await,
         Command::CodeRefs(args) if !args.keys.is_empty() => {
             commands::code_refs(None, &printer, args).await
         }

@@ -31,7 +31,7 @@ pub(crate) use emergency::{emergency, rollback};
 pub(crate) use environments::envs;
 pub(crate) use evaluate::evaluate;
 pub(crate) use flags::flags;
-pub(crate) use insights::{experiments, metrics, subjects};
+pub(crate) use insights::{evaluation_log, experiments, metrics, subjects};
 pub(crate) use keys::keys;
 pub(crate) use local::{snapshot, validate};
 pub(crate) use references::code_refs;

@@ -1127,7 +1127,10 @@ async fn code_references_are_found_in_a_tree() {
     let setup = Setup::new().await;
     for flag in ["new_checkout", "dark_mode", "unused_flag"] {
         let file = format!("{flag}.json");
-        setup.write(&file, &format!(r#"{{"flag_id": "{flag}", "default_value": false}}"#));
+        setup.write(
+            &file,
+            &format!(r#"{{"flag_id": "{flag}", "default_value": false}}"#),
+        );
         setup.ff(&["flags", "create", "-f", &file]).ok();
     }
     let tree = setup.dir.path().join("repo");

@@ -399,3 +399,93 @@ pub async fn get_prometheus_metrics(
     )
         .into_response())
 }
+
+/// `POST /api/v1/flags/{flag_id}/environments/{env}/evaluation-log`:
+/// logs the flag's evaluations there for a while, on every node.
+pub async fn start_evaluation_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, environment)): Path<(String, String)>,
+    crate::extract::OptionalJsonBody(request): crate::extract::OptionalJsonBody<
+        ff_api_types::EvaluationLogRequest,
+    >,
+) -> ApiResult<Json<Value>> {
+    principal.require(ff_store::Role::Editor)?;
+    logged_flag(&state, &flag_id, &environment)?;
+    let minutes = request.minutes.unwrap_or(10);
+    if !(1..=60).contains(&minutes) {
+        return Err(ApiError::bad_request(
+            "invalid_minutes",
+            "minutes: between 1 and 60",
+        ));
+    }
+    let until = state.clock.now() + time::Duration::minutes(i64::from(minutes));
+    let clear = request.clear_context.unwrap_or(false);
+    state
+        .store
+        .set_log_switch(&flag_id, &environment, Some((until, clear)))
+        .await?;
+    crate::reload_experiments_and_log_switches(&state).await;
+    Ok(Json(
+        json!({"flag_id": flag_id, "environment": environment, "until": rfc3339(until), "clear_context": clear}),
+    ))
+}
+
+/// `DELETE …/evaluation-log`: stops logging (what was logged stays a day).
+pub async fn stop_evaluation_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, environment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    principal.require(ff_store::Role::Editor)?;
+    logged_flag(&state, &flag_id, &environment)?;
+    state
+        .store
+        .set_log_switch(&flag_id, &environment, None)
+        .await?;
+    crate::reload_experiments_and_log_switches(&state).await;
+    Ok(Json(
+        json!({"flag_id": flag_id, "environment": environment, "until": null}),
+    ))
+}
+
+/// `GET …/evaluation-log`: the newest logged evaluations (at most 500)
+/// and until when logging is on.
+pub async fn get_evaluation_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, environment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    principal.require(ff_store::Role::Viewer)?;
+    logged_flag(&state, &flag_id, &environment)?;
+    crate::flush_evaluation_counts(&state).await;
+    let entries = state
+        .store
+        .evaluation_log(&flag_id, &environment, 500)
+        .await?;
+    let switch = state.store.log_switches().await?.into_iter().find(|s| {
+        s.flag_id == flag_id && s.environment == environment && s.until > state.clock.now()
+    });
+    Ok(Json(json!({
+        "flag_id": flag_id,
+        "environment": environment,
+        "until": switch.as_ref().map(|s| rfc3339(s.until)),
+        "clear_context": switch.map(|s| s.clear_context),
+        "items": entries.into_iter().map(|e| {
+            let mut item = e.entry;
+            item["at"] = json!(rfc3339(e.at));
+            item
+        }).collect::<Vec<_>>(),
+    })))
+}
+
+fn logged_flag(state: &AppState, flag_id: &str, environment: &str) -> Result<(), ApiError> {
+    let live = state.live.current();
+    if !live.flags.contains_key(flag_id) {
+        return Err(ApiError::not_found("flag", flag_id));
+    }
+    if !live.environments.contains_key(environment) {
+        return Err(ApiError::not_found("environment", environment));
+    }
+    Ok(())
+}
