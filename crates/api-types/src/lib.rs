@@ -1,179 +1,45 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Layout
+//!
+//! - `error`: the error envelope ([`ErrorBody`]) and OFREP's ([`OfrepError`]).
+//! - `documents`: flags, segments, environments as JSON values with their
+//!   schemas written by hand (the engine is their authority).
+//! - `flags`, `resources`, `work`, `operations`: request and response bodies
+//!   per resource, and [`Page`], the list envelope.
+//! - `evaluate`, `ofrep`, `stream`: evaluation answers and stream events.
+//! - `queries`: the query strings.
+//!
+//! Every type derives `schemars::JsonSchema`; the server's OpenAPI document
+//! is generated from these schemas (`ff_server`'s `openapi` module).
 
+mod documents;
+mod error;
+mod evaluate;
+mod flags;
+mod ofrep;
+mod operations;
+mod queries;
+mod resources;
+mod stream;
+mod work;
+
+pub use documents::*;
+pub use error::*;
+pub use evaluate::*;
+pub use flags::*;
+pub use ofrep::*;
+pub use operations::*;
+pub use queries::*;
+pub use resources::*;
+pub use stream::*;
+pub use work::*;
+
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// Every error the API returns: `{"error": {"code", "message", "details"}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// What went wrong.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorDetail {
-    /// A stable machine-readable code (`validation_failed`, `version_conflict`, …).
-    pub code: String,
-    /// A sentence for people that says what to fix.
-    pub message: String,
-    /// Structured details (for validation: the list of problems with paths).
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub details: Value,
-}
-
-/// `POST /api/v1/evaluate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvaluateRequest {
-    /// One flag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flag_id: Option<String>,
-    /// Several flags; with neither field, every flag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flag_ids: Option<Vec<String>>,
-    /// The environment (optional for server and client keys, which have one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    /// The evaluation context: `user_id` / `targetingKey` and any attributes.
-    #[serde(default)]
-    pub context: Value,
-}
-
-/// The rule that decided a value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleInfo {
-    /// Position in the environment's rule list.
-    pub index: usize,
-    /// The rule's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-/// One flag's evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvaluationResult {
-    /// The flag.
-    pub flag_id: String,
-    /// The value (absent on error).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
-    /// The variant served, when the value came from `variants`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    /// `STATIC`, `DEFAULT`, `TARGETING_MATCH`, `SPLIT`, `DISABLED`,
-    /// `PREREQUISITE_FAILED` or `ERROR`.
-    pub reason: String,
-    /// The rule that matched.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<RuleInfo>,
-    /// The prerequisite that failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_prerequisite: Option<String>,
-    /// `FLAG_NOT_FOUND`, `TYPE_MISMATCH`, … when `reason` is `ERROR`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-}
-
-impl EvaluationResult {
-    /// The wire form of an engine resolution.
-    pub fn from_resolution(
-        flag_id: &str,
-        resolution: &ff_engine::Resolution<'_>,
-    ) -> EvaluationResult {
-        EvaluationResult {
-            flag_id: flag_id.to_owned(),
-            value: resolution.value.cloned(),
-            variant: resolution.variant.map(str::to_owned),
-            reason: resolution.reason.as_str().to_owned(),
-            rule: resolution.rule.map(|r| RuleInfo {
-                index: r.index,
-                name: r.name.map(str::to_owned),
-            }),
-            failed_prerequisite: resolution.failed_prerequisite.map(str::to_owned),
-            error_code: resolution.error_code.map(|c| c.as_str().to_owned()),
-        }
-    }
-}
-
-/// Several flags' evaluations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BulkEvaluation {
-    /// The environment evaluated in.
-    pub environment: String,
-    /// The configuration revision the answers come from.
-    pub revision: i64,
-    /// One result per flag asked for (or per flag).
-    pub results: Vec<EvaluationResult>,
-}
-
-/// `POST /api/v1/emergency/disable` and `/enable`: the seed's body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmergencyRequest {
-    /// The flag.
-    pub flag_id: String,
-    /// The environment; absent means every environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    /// Why (recorded in the audit log).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// `POST /api/v1/flags/{flag_id}/rollback`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackRequest {
-    /// The version whose document (or environment entry) is restored: a
-    /// number, or a label naming the last version written by that
-    /// deployment (`X-Deployment-Id`), e.g. a release `"1.2.3"`.
-    pub to_version: VersionRef,
-    /// Restore only this environment's entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    /// Why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// A flag version: its number, or a deployment (release) label.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum VersionRef {
-    /// A version number.
-    Number(i64),
-    /// A deployment id; a string of digits is read as a number.
-    Label(String),
-}
-
-impl std::fmt::Display for VersionRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VersionRef::Number(n) => write!(f, "{n}"),
-            VersionRef::Label(label) => write!(f, "{label}"),
-        }
-    }
-}
-
-/// `POST /api/v1/api-keys`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApiKeyRequest {
-    /// A name for people.
-    pub name: String,
-    /// `admin`, `server` or `client`.
-    pub kind: String,
-    /// For admin keys: `viewer`, `editor`, `approver` or `admin`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    /// For server and client keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-}
-
-/// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One page of a list (or the whole list, where `next_cursor` is never set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -183,4 +49,15 @@ pub struct Page<T> {
     /// Pass as `cursor` (or `before_id`) to get the next page; absent on the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A whole list in one page.
+    pub fn all(items: Vec<T>) -> Page<T> {
+        Page {
+            items,
+            total: None,
+            next_cursor: None,
+        }
+    }
 }
