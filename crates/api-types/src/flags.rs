@@ -26,7 +26,17 @@ pub struct Flag {
     pub deleted: bool,
     /// Accepted, but probably mistakes (written documents only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::Problem>,
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning about a written flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Warning {
+    /// On creation: a problem of the document, with its path.
+    Problem(crate::Problem),
+    /// After an edit: a prerequisite the flag now breaks, in words.
+    Text(String),
 }
 
 impl Flag {

@@ -23,8 +23,8 @@ pub struct DeploymentRollback {
     pub deployment_id: String,
     /// The environment, when only its entries were undone.
     pub environment: Option<String>,
-    /// The configuration revision (null when nothing changed).
-    pub revision: Option<i64>,
+    /// The configuration revision.
+    pub revision: i64,
     /// Each flag the deployment changed.
     pub flags: Vec<RevertedFlag>,
 }

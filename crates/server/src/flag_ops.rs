@@ -16,17 +16,23 @@ const META_FIELDS: &[&str] = &["version", "created_at", "updated_at", "deleted",
 
 /// A flag as the API returns it: the document plus `version`, `created_at`,
 /// `updated_at` (and `deleted` when it is).
-pub fn flag_response(stored: &StoredFlag) -> Value {
-    let mut doc = serde_json::to_value(&stored.flag).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut doc {
-        map.insert("version".into(), stored.version.into());
-        map.insert("created_at".into(), rfc3339(stored.created_at).into());
-        map.insert("updated_at".into(), rfc3339(stored.updated_at).into());
-        if stored.deleted {
-            map.insert("deleted".into(), true.into());
-        }
+pub fn flag_response(stored: &StoredFlag) -> ff_api_types::Flag {
+    ff_api_types::Flag {
+        document: members(&stored.flag),
+        version: stored.version,
+        created_at: rfc3339(stored.created_at),
+        updated_at: rfc3339(stored.updated_at),
+        deleted: stored.deleted,
+        warnings: Vec::new(),
     }
-    doc
+}
+
+/// A document's members, answered beside its metadata.
+pub fn members(document: &impl serde::Serialize) -> ff_api_types::Members {
+    match serde_json::to_value(document) {
+        Ok(Value::Object(members)) => members,
+        _ => ff_api_types::Members::new(),
+    }
 }
 
 /// A time as RFC 3339.

@@ -27,6 +27,7 @@
 //!   review, commit or hold, advance the live configuration.
 //! - `governance`: the environments' rules applied to a planned write
 //!   (protection, change windows, dependency policy, approvals).
+//! - `wire`: domain and store types to their wire form (`ff_api_types`).
 //! - `flag_ops`: flag documents as the API reads and writes them
 //!   (per-environment entries, merge patches, response metadata).
 //! - `live`: the live configuration (flags, segments, environments, keys and
@@ -55,6 +56,7 @@ mod routes;
 mod state;
 mod unknown_keys;
 mod usage;
+mod wire;
 mod work;
 mod write;
 
@@ -77,7 +79,7 @@ use tower_http::trace::TraceLayer;
 
 pub use bootstrap::Bootstrapped;
 pub use config::{ConfigError, LogFormat, ServeConfig};
-pub use routes::{Access, ROUTES, Route};
+pub use routes::{Access, ROUTES, Route, openapi_json as openapi_document};
 pub use state::{AppState, Clock, FileClock, ManualClock, SharedState, SystemClock};
 
 use crate::error::ApiError;

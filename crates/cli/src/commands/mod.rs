@@ -67,13 +67,15 @@ impl From<&ProtectionArgs> for WriteOptions {
 /// document.
 fn written(printer: &Printer, answer: Answer, done: impl FnOnce(&Printer, &Value)) -> CliResult {
     if answer.status == 202 {
-        let request = &answer.body["change_request"];
+        let held: ff_api_types::Held = crate::client::typed(&answer.body)?;
+        let request = held.change_request;
+        let member = |name: &str| request.document.get(name).unwrap_or(&Value::Null);
         printer.document(&answer.body, |p| {
             p.say(format!(
                 "held for approval as change request {} (needs {} approval(s) in {})",
-                short(&request["id"]),
-                short(&request["required_approvals"]),
-                request["environments"]
+                request.id,
+                short(member("required_approvals")),
+                member("environments")
                     .as_array()
                     .map(|e| e.iter().map(short).collect::<Vec<_>>().join(", "))
                     .unwrap_or_default()

@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use ff_engine::Flag;
 use ff_engine::edit::{enabled_in, set_enabled, static_value};
 use ff_store::{Change, Expect, FlagVersion, Role, StoredFlag};
-use serde::Deserialize;
+use ff_api_types::{
+    DeploymentHooks, DeploymentHooksRequest, DeploymentRollback, DeploymentRollbackRequest,
+    RevertedFlag,
+};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -25,15 +28,6 @@ use crate::routes::change_requests::held;
 use crate::state::AppState;
 use crate::write::{Outcome, apply, change};
 
-/// The body of `POST /api/v1/deployments/{id}/rollback`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackBody {
-    /// Undo only what the deployment did to this environment's entries.
-    environment: Option<String>,
-    /// Why (default: "rollback of deployment <id>").
-    reason: Option<String>,
-}
 
 /// What the rollback does to one flag.
 struct Revert {
@@ -57,7 +51,7 @@ pub async fn rollback_deployment(
     principal: Principal,
     headers: HeaderMap,
     Path(deployment_id): Path<String>,
-    OptionalJsonBody(body): OptionalJsonBody<RollbackBody>,
+    OptionalJsonBody(body): OptionalJsonBody<DeploymentRollbackRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
@@ -107,23 +101,23 @@ pub async fn rollback_deployment(
             Outcome::Held(request) => return Ok(held(&request)),
         }
     };
-    let flags: Vec<Value> = reverts
+    let flags: Vec<RevertedFlag> = reverts
         .iter()
         .map(|revert| {
-            json!({
-                "flag_id": revert.flag_id,
-                "result": revert.result(),
-                "from_version": revert.current.version,
-                "restored_version": revert.restored_version,
-            })
+            RevertedFlag {
+                flag_id: revert.flag_id.clone(),
+                result: revert.result().to_owned(),
+                from_version: revert.current.version,
+                restored_version: revert.restored_version,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "deployment_id": deployment_id,
-        "environment": body.environment,
-        "revision": revision,
-        "flags": flags,
-    }))
+    Ok(Json(DeploymentRollback {
+        deployment_id,
+        environment: body.environment,
+        revision,
+        flags,
+    })
     .into_response())
 }
 
@@ -196,20 +190,6 @@ async fn plan_reverts(
     Ok(reverts)
 }
 
-/// The body of `POST /api/v1/deployments/{id}/hooks`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HooksBody {
-    /// Where the steps apply.
-    environment: String,
-    /// `pre_deploy` or `post_deploy`.
-    phase: String,
-    /// The seed's `deployment:` document (`pre_deploy`, `post_deploy`).
-    deployment: Value,
-    /// Why (default: "<phase> of deployment <id>").
-    #[serde(default)]
-    reason: Option<String>,
-}
 
 /// One hook step.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,7 +208,7 @@ pub async fn run_deployment_hooks(
     principal: Principal,
     headers: HeaderMap,
     Path(deployment_id): Path<String>,
-    JsonBody(body): JsonBody<HooksBody>,
+    JsonBody(body): JsonBody<DeploymentHooksRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     if !["pre_deploy", "post_deploy"].contains(&body.phase.as_str()) {
@@ -336,13 +316,13 @@ pub async fn run_deployment_hooks(
         Outcome::Unchanged => None,
         Outcome::Held(request) => return Ok(held(&request)),
     };
-    Ok(Json(json!({
-        "deployment_id": deployment_id,
-        "environment": env,
-        "phase": phase,
-        "revision": revision,
-        "steps": report,
-    }))
+    Ok(Json(DeploymentHooks {
+        deployment_id,
+        environment: env,
+        phase,
+        revision,
+        steps: report,
+    })
     .into_response())
 }
 

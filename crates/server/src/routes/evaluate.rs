@@ -3,9 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use ff_api_types::{BulkEvaluation, EvaluateRequest, EvaluationResult};
+use ff_api_types::{BulkEvaluation, EvaluateRequest, EvaluateResponse, EvaluationResult};
 use ff_engine::Context;
-use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -19,7 +18,7 @@ pub async fn evaluate(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(request): JsonBody<EvaluateRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EvaluateResponse>> {
     let environment = principal
         .evaluation_environment(request.environment.as_deref())?
         .to_owned();
@@ -40,9 +39,10 @@ pub async fn evaluate(
         }
         (Some(flag_id), None) => {
             state.flag_usage.record(&flag_id, state.clock.now());
-            let result =
-                EvaluationResult::from_resolution(&flag_id, &snapshot.evaluate(&flag_id, &context));
-            serde_json::to_value(result)
+            EvaluateResponse::One(EvaluationResult::from_resolution(
+                &flag_id,
+                &snapshot.evaluate(&flag_id, &context),
+            ))
         }
         (None, ids) => {
             let results = match ids {
@@ -61,13 +61,12 @@ pub async fn evaluate(
                         .collect()
                 }
             };
-            serde_json::to_value(BulkEvaluation {
+            EvaluateResponse::Bulk(BulkEvaluation {
                 environment,
                 revision: live.revision,
                 results,
             })
         }
     };
-    body.map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(Json(body))
 }

@@ -188,7 +188,7 @@ mod document {
 }
 
 /// The OpenAPI document of [`ROUTES`], built on first use.
-fn openapi_json() -> &'static serde_json::Value {
+pub fn openapi_json() -> &'static serde_json::Value {
     static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| openapi::build(ROUTES))
 }

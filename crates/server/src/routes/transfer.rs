@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use ff_engine::diff::diff;
 use ff_engine::{EnvironmentEntry, Flag, Problem, Segment};
 use ff_store::{AuditedChange, Change, EnvironmentSettings, Expect, Role};
-use serde::Deserialize;
+use ff_api_types::{ExportQuery, ImportQuery, ImportReport};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -26,13 +26,6 @@ use crate::write::{Outcome, apply, change, check_flag_sizes, check_references};
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// `?format=` of export.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    /// `json` (default) or `yaml`.
-    format: Option<String>,
-}
 
 /// `GET /api/v1/export`: everything, flags in the explicit form (every
 /// environment entry an object), so that no JSON value can be mistaken for a
@@ -81,20 +74,6 @@ pub fn explicit(flag: &Flag) -> Flag {
     flag
 }
 
-/// Options of import.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// Report what would change without changing anything.
-    #[serde(default)]
-    dry_run: bool,
-    /// Also delete flags and segments that the document does not contain.
-    #[serde(default)]
-    prune: bool,
-    /// `json` or `yaml`; by default from `Content-Type` (undeclared: JSON,
-    /// else YAML).
-    format: Option<String>,
-}
 
 /// `POST /api/v1/import`: applies an export document (JSON or YAML) in one
 /// transaction: creates and updates environments, segments and flags (and
@@ -301,15 +280,15 @@ struct ImportPlan {
 }
 
 impl ImportPlan {
-    fn report(&self, dry_run: bool, revision: Option<i64>) -> Value {
-        json!({
-            "dry_run": dry_run,
-            "created": self.created,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "unchanged": self.unchanged,
-            "revision": revision,
-        })
+    fn report(&self, dry_run: bool, revision: Option<i64>) -> ImportReport {
+        ImportReport {
+            dry_run,
+            created: self.created.clone(),
+            updated: self.updated.clone(),
+            deleted: self.deleted.clone(),
+            unchanged: self.unchanged as u64,
+            revision,
+        }
     }
 }
 

@@ -55,6 +55,7 @@ macro_rules! governed_api_tests {
 }
 
 mod api_keys;
+mod contract;
 mod audit;
 mod auth_matrix;
 mod bulk;
