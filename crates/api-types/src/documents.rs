@@ -45,7 +45,16 @@ fn reference<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
     generator.subschema_for::<T>().to_value()
 }
 
-fn object(required: &[&str], properties: Value, closed: bool) -> Schema {
+/// An object schema. Optional members may also be `null`, which the engine
+/// reads as absent.
+fn object(required: &[&str], mut properties: Value, closed: bool) -> Schema {
+    if let Value::Object(members) = &mut properties {
+        for (name, member) in members.iter_mut() {
+            if !required.contains(&name.as_str()) {
+                *member = json!({"anyOf": [member.take(), {"type": "null"}]});
+            }
+        }
+    }
     let mut schema = json!({"type": "object", "required": required, "properties": properties});
     if closed {
         schema["additionalProperties"] = false.into();
@@ -73,16 +82,40 @@ fn flag_properties(generator: &mut SchemaGenerator) -> Value {
     })
 }
 
+/// What a written document may also carry, as read from the API: the
+/// version it was read at (a stale one is a 409) and the metadata an answer
+/// adds, which is ignored. (`ff_server::flag_ops::strip_meta`.)
+fn with_read_metadata(mut properties: Value, extra: &[&str]) -> Value {
+    properties["version"] = json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX,
+        "description": "the version the document was read at (optional)"});
+    for name in ["created_at", "updated_at", "deleted", "warnings"]
+        .iter()
+        .chain(extra)
+    {
+        properties[*name] = json!({"description": "as answered; ignored"});
+    }
+    properties
+}
+
 document!(
-    /// A flag document as written (`POST`/`PUT /api/v1/flags`, bulk,
-    /// import): see `crates/engine/README.md`. `version`, when given, is
-    /// the version it was read at (a stale one is a 409).
+    /// A flag document as created (`POST /api/v1/flags`, bulk, import): see
+    /// `crates/engine/README.md`.
     FlagDocument,
-    "Flag",
+    "FlagDocument",
     |generator| {
-        let mut properties = flag_properties(generator);
-        properties["version"] = json!({"type": ["integer", "null"], "description": "the version the document was read at (optional)"});
+        let properties = with_read_metadata(flag_properties(generator), &[]);
         object(&["flag_id"], properties, true)
+    }
+);
+
+document!(
+    /// A flag document replacing one (`PUT /api/v1/flags/{flag_id}`): the
+    /// `flag_id` is the path's when absent.
+    FlagReplacement,
+    "FlagReplacement",
+    |generator| {
+        let properties = with_read_metadata(flag_properties(generator), &[]);
+        object(&[], properties, true)
     }
 );
 
@@ -156,11 +189,21 @@ fn segment_properties(generator: &mut SchemaGenerator) -> Value {
 document!(
     /// A segment document: a reusable list of conditions.
     SegmentDocument,
-    "Segment",
+    "SegmentDocument",
     |generator| {
-        let mut properties = segment_properties(generator);
-        properties["version"] = json!({"type": ["integer", "null"]});
+        let properties = with_read_metadata(segment_properties(generator), &["used_by"]);
         object(&["segment_id", "conditions"], properties, true)
+    }
+);
+
+document!(
+    /// A segment document replacing one: the `segment_id` is the path's
+    /// when absent.
+    SegmentReplacement,
+    "SegmentReplacement",
+    |generator| {
+        let properties = with_read_metadata(segment_properties(generator), &["used_by"]);
+        object(&["conditions"], properties, true)
     }
 );
 
@@ -186,11 +229,21 @@ fn environment_properties() -> Value {
 document!(
     /// An environment's settings.
     EnvironmentDocument,
-    "Environment",
+    "EnvironmentDocument",
     |_| {
-        let mut properties = environment_properties();
-        properties["version"] = json!({"type": ["integer", "null"]});
+        let properties = with_read_metadata(environment_properties(), &["children"]);
         object(&["key"], properties, false)
+    }
+);
+
+document!(
+    /// An environment's settings replacing its own: the `key` is the
+    /// path's when absent.
+    EnvironmentReplacement,
+    "EnvironmentReplacement",
+    |_| {
+        let properties = with_read_metadata(environment_properties(), &["children"]);
+        object(&[], properties, false)
     }
 );
 
@@ -223,8 +276,8 @@ document!(
         let segment = reference::<SegmentFields>(generator);
         let environment = reference::<EnvironmentFields>(generator);
         object(&[], json!({
-            "format_version": {"type": "integer"},
-            "revision": {"type": "integer"},
+            "format_version": {"description": "as exported; ignored on import"},
+            "revision": {"description": "as exported; ignored on import"},
             "flags": {"type": "array", "items": flag},
             "segments": {"type": "array", "items": segment},
             "environments": {"anyOf": [{"type": "array", "items": environment}, {"type": "object"}]},

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 /// One page of a list (or the whole list, where `next_cursor` is never set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

@@ -249,7 +249,10 @@ fn error_of(status: u16, body: &Value) -> CliError {
         .as_ref()
         .is_some_and(|e| e.error.details.get("problems").is_some());
     if has_problems {
-        let problems = envelope.as_ref().map(ErrorBody::problems).unwrap_or_default();
+        let problems = envelope
+            .as_ref()
+            .map(ErrorBody::problems)
+            .unwrap_or_default();
         text = format!("the service refused it: {} problem(s)", problems.len());
         for problem in problems {
             text.push_str(&format!(

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ff_engine::{Environment, EnvironmentSnapshot, Flag, Segment, Snapshot};
 use ff_api_types::{ChangeEvent, PutEvent, event};
+use ff_engine::{Environment, EnvironmentSnapshot, Flag, Segment, Snapshot};
 use serde_json::Value;
 
 /// What evaluations read: one environment's compiled flags at a revision.

@@ -48,7 +48,7 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
     };
     let version = match map.get("version") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| {
+        Some(v) => Some(whole_number(v).ok_or_else(|| {
             ApiError::bad_request("invalid_version", "version must be an integer")
         })?),
     };
@@ -56,6 +56,17 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
         map.shift_remove(*field);
     }
     Ok(version)
+}
+
+/// A JSON number that is a whole number: `2`, and also `2.0`, which JSON
+/// does not tell apart from it (nor does JSON Schema's `integer`).
+fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        let f = value.as_f64()?;
+        // i64::MAX as f64 rounds up to 2^63, which is out of range.
+        let in_range = f >= i64::MIN as f64 && f < i64::MAX as f64;
+        (f.fract() == 0.0 && in_range).then_some(f as i64)
+    })
 }
 
 /// The document with `environments[env]` replaced by `entry` (JSON), or

@@ -22,9 +22,7 @@ const SCHEMAS_PATH: &str = "/components/schemas";
 
 /// Builds the document of a route table.
 pub fn build(routes: &[Route]) -> Value {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|settings| settings.definitions_path = SCHEMAS_PATH.into())
-        .into_generator();
+    let mut generator = generator();
     let mut paths = Map::new();
     for route in routes {
         let item = paths
@@ -57,6 +55,14 @@ pub fn build(routes: &[Route]) -> Value {
             "schemas": generator.take_definitions(true),
         },
     })
+}
+
+/// The schema generator of the document: JSON Schema 2020-12, with
+/// definitions under `#/components/schemas/`.
+pub fn generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|settings| settings.definitions_path = SCHEMAS_PATH.into())
+        .into_generator()
 }
 
 fn operation(route: &Route, generator: &mut SchemaGenerator) -> Value {
@@ -204,7 +210,7 @@ fn success(answer: &Answer, generator: &mut SchemaGenerator) -> Value {
 /// Every error status a route can answer, from its shape: a key is checked
 /// (401, 403, 429), a body or query string is read (400; bodies also 408,
 /// 413 and 422 for a document that fails validation), a path names a
-/// resource (404), a write can meet a stale version or an existing
+/// resource (404, and 400 for a parameter that cannot be read), a write can meet a stale version or an existing
 /// resource (409) and an environment's rules (403, 422); plus what the
 /// route lists itself.
 pub fn error_statuses(route: &Route) -> BTreeSet<u16> {
@@ -212,7 +218,8 @@ pub fn error_statuses(route: &Route) -> BTreeSet<u16> {
     if route.access != Access::Public {
         statuses.extend([401, 403, 429]);
         if path_parameters(route.path).next().is_some() {
-            statuses.insert(404);
+            // 400: a parameter that is not UTF-8 once decoded, or not a number.
+            statuses.extend([400, 404]);
         }
     }
     if route.query.is_some() {

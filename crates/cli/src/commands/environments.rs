@@ -20,7 +20,8 @@ pub(crate) async fn envs(client: &Client, printer: &Printer, command: &EnvsComma
                     .items
                     .iter()
                     .map(|e| {
-                        let setting = |name: &str| short(e.settings.get(name).unwrap_or(&Value::Null));
+                        let setting =
+                            |name: &str| short(e.settings.get(name).unwrap_or(&Value::Null));
                         let windows = e.settings.get("change_windows").and_then(Value::as_array);
                         vec![
                             setting("key"),

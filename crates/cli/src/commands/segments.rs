@@ -25,7 +25,8 @@ pub(crate) async fn segments(
                     .items
                     .iter()
                     .map(|s| {
-                        let member = |name: &str| short(s.document.get(name).unwrap_or(&Value::Null));
+                        let member =
+                            |name: &str| short(s.document.get(name).unwrap_or(&Value::Null));
                         vec![
                             member("segment_id"),
                             member("conditions"),

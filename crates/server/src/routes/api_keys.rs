@@ -155,13 +155,11 @@ pub async fn revoke_api_key(
     })
     .await?
     .into_commit()?;
-    Ok(Json(
-        ApiKeyRevoked {
-            id,
-            revoked: true,
-            revision: committed.revision,
-        },
-    ))
+    Ok(Json(ApiKeyRevoked {
+        id,
+        revoked: true,
+        revision: committed.revision,
+    }))
 }
 
 fn parse_role(name: &str) -> Result<Role, ApiError> {

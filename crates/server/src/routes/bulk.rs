@@ -7,9 +7,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{BulkOperation, BulkRequest, BulkResponse};
 use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role};
-use ff_api_types::{BulkOperation, BulkRequest, BulkResponse};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -21,7 +21,6 @@ use crate::live::LiveConfig;
 use crate::routes::change_requests::held;
 use crate::state::AppState;
 use crate::write::{Outcome, apply, change, expect_version};
-
 
 /// Applies every operation or none. A problem in operation `i` is reported
 /// with the path `operations[i]…`.

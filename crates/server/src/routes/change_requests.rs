@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ff_store::{Role, StoredWorkItem, WorkItem, WorkKind};
 use ff_api_types::{self as wire, ChangeRequestsQuery, Held, Page, ReviewRequest};
+use ff_store::{Role, StoredWorkItem, WorkItem, WorkKind};
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -47,7 +47,6 @@ pub fn held(request: &WorkItem) -> Response {
 fn stored_response(stored: &StoredWorkItem) -> wire::WorkItem {
     with_stored_metadata(response(&stored.item), stored)
 }
-
 
 /// `GET /api/v1/change-requests`: newest first.
 pub async fn list_change_requests(
@@ -87,7 +86,6 @@ pub async fn get_change_request(
     let stored = operations::load(&state, WorkKind::ChangeRequest, &id).await?;
     Ok(Json(stored_response(&stored)))
 }
-
 
 /// `POST /api/v1/change-requests/{id}/approve`: adds an approval; the last
 /// one needed applies the request.

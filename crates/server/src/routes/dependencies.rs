@@ -8,12 +8,12 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use ff_engine::edit::{enabled_in, static_value};
-use ff_engine::{Context, Environment, Flag, Problem};
-use ff_store::Role;
 use ff_api_types::{
     CheckDependenciesQuery, DependencyCheck, DependencyResult, Dependent, Dependents,
 };
+use ff_engine::edit::{enabled_in, static_value};
+use ff_engine::{Context, Environment, Flag, Problem};
+use ff_store::Role;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -26,7 +26,6 @@ use crate::state::AppState;
 /// The largest `flag-dependencies.yaml` checked (a few thousand
 /// dependencies; the body limit of other routes is larger).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
-
 
 /// One requirement of the document: `flag` needs `depends_on` to be
 /// `required_value`.

@@ -10,13 +10,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ff_engine::Flag;
-use ff_engine::edit::{enabled_in, set_enabled, static_value};
-use ff_store::{Change, Expect, FlagVersion, Role, StoredFlag};
 use ff_api_types::{
     DeploymentHooks, DeploymentHooksRequest, DeploymentRollback, DeploymentRollbackRequest,
     RevertedFlag,
 };
+use ff_engine::Flag;
+use ff_engine::edit::{enabled_in, set_enabled, static_value};
+use ff_store::{Change, Expect, FlagVersion, Role, StoredFlag};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -27,7 +27,6 @@ use crate::governance::{WriteMeta, WriteMode};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
 use crate::write::{Outcome, apply, change};
-
 
 /// What the rollback does to one flag.
 struct Revert {
@@ -103,13 +102,11 @@ pub async fn rollback_deployment(
     };
     let flags: Vec<RevertedFlag> = reverts
         .iter()
-        .map(|revert| {
-            RevertedFlag {
-                flag_id: revert.flag_id.clone(),
-                result: revert.result().to_owned(),
-                from_version: revert.current.version,
-                restored_version: revert.restored_version,
-            }
+        .map(|revert| RevertedFlag {
+            flag_id: revert.flag_id.clone(),
+            result: revert.result().to_owned(),
+            from_version: revert.current.version,
+            restored_version: revert.restored_version,
         })
         .collect();
     Ok(Json(DeploymentRollback {
@@ -189,7 +186,6 @@ async fn plan_reverts(
     }
     Ok(reverts)
 }
-
 
 /// One hook step.
 #[derive(Debug, Clone, PartialEq)]

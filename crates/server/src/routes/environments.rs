@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ff_engine::is_valid_key;
-use ff_store::{Change, EnvironmentSettings, Expect, Role, StoredEnvironment};
 use ff_api_types::{
     Environment, EnvironmentDeleted, EnvironmentDiff, EnvironmentDiffQuery, EnvironmentDifference,
     Page, PromoteRequest, PromoteResponse,
 };
+use ff_engine::is_valid_key;
+use ff_store::{Change, EnvironmentSettings, Expect, Role, StoredEnvironment};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -31,7 +31,6 @@ fn environment_response(stored: &StoredEnvironment, children: Vec<&str>) -> Envi
         children: children.into_iter().map(str::to_owned).collect(),
     }
 }
-
 
 fn children<'a>(
     all: &'a std::collections::BTreeMap<String, std::sync::Arc<StoredEnvironment>>,
@@ -261,7 +260,6 @@ fn copied_entry(
     ))?;
     Ok((next != *flag).then_some(next))
 }
-
 
 /// `POST /api/v1/environments/{env}/promote`: copies flags' configuration
 /// from the parent into `env`, under `env`'s rules (a change request where
@@ -543,15 +541,12 @@ pub async fn delete_environment(
     })
     .await?
     .into_commit()?;
-    Ok(Json(
-        EnvironmentDeleted {
-            key: env,
-            deleted: true,
-            revision: committed.revision,
-        },
-    ))
+    Ok(Json(EnvironmentDeleted {
+        key: env,
+        deleted: true,
+        revision: committed.revision,
+    }))
 }
-
 
 /// `GET /api/v1/environments/diff?from=A&to=B`: the flags whose effective
 /// configuration (inheritance resolved) differs between two environments,

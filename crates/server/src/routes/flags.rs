@@ -25,7 +25,6 @@ use crate::wire::{differences, flag_version, problem, rule_selector};
 use crate::work::action::{Action, apply_action};
 use crate::write::{Outcome, apply, change, expect_version};
 
-
 /// `GET /api/v1/flags`: filtered, paginated by flag id.
 pub async fn list_flags(
     State(state): State<AppState>,
@@ -132,7 +131,11 @@ pub async fn create_flag(
     .live;
     let stored = live_flag(&live, &flag_id)?;
     let mut body = flag_response(stored);
-    body.warnings = warnings.into_iter().map(problem).map(Warning::Problem).collect();
+    body.warnings = warnings
+        .into_iter()
+        .map(problem)
+        .map(Warning::Problem)
+        .collect();
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     set_header(
         &mut response,
@@ -578,7 +581,6 @@ async fn set_flag_environment(
     .await
 }
 
-
 /// `GET /api/v1/flags/{flag_id}/versions`: newest first.
 pub async fn list_flag_versions(
     State(state): State<AppState>,
@@ -619,7 +621,6 @@ pub async fn get_flag_version(
         .map(|v| Json(flag_version(v)))
         .ok_or_else(|| ApiError::NotFound(format!("flag \"{flag_id}\" has no version {version}")))
 }
-
 
 /// `GET /api/v1/flags/{flag_id}/diff?from=N&to=M`: what changed between two
 /// versions, path by path.

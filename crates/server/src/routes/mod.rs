@@ -104,7 +104,7 @@ pub const ROUTES: &[Route] = &[
     route!("POST" "/api/v1/dependencies/check" => dependencies::check_dependencies, "dependencies", VIEWER, "Check the seed's flag-dependencies.yaml against an environment.",
         query = CheckDependenciesQuery, body = json_or_yaml DependenciesDocument, ok = [200 json DependencyCheck], errors = [404]),
     route!("GET" "/api/v1/flags/{flag_id}" => flags::get_flag, "flags", VIEWER, "Get a flag (deleted ones too); ETag is its version.", ok = [200 json Flag]),
-    route!("PUT" "/api/v1/flags/{flag_id}" => flags::replace_flag, "flags", EDITOR, "Replace a flag's document (If-Match or body version: 409 when stale).", body = json FlagDocument, ok = [200 json Flag, 202 json Held]),
+    route!("PUT" "/api/v1/flags/{flag_id}" => flags::replace_flag, "flags", EDITOR, "Replace a flag's document (If-Match or body version: 409 when stale).", body = json FlagReplacement, ok = [200 json Flag, 202 json Held]),
     route!("PATCH" "/api/v1/flags/{flag_id}" => flags::patch_flag, "flags", EDITOR, "Change a flag with a JSON merge patch (RFC 7396).", body = json MergePatch, ok = [200 json Flag, 202 json Held]),
     route!("DELETE" "/api/v1/flags/{flag_id}" => flags::delete_flag, "flags", EDITOR, "Soft-delete a flag (restorable).", ok = [200 json FlagDeleted, 202 json Held]),
     route!("POST" "/api/v1/flags/{flag_id}/restore" => flags::restore_flag, "flags", EDITOR, "Restore a soft-deleted flag.", ok = [200 json Flag, 202 json Held]),
@@ -114,22 +114,22 @@ pub const ROUTES: &[Route] = &[
     route!("POST" "/api/v1/flags/{flag_id}/environments/{env}/actions" => flags::apply_flag_action, "flags", EDITOR, "Enable, disable, set the value or a rule's percentage of a flag in one environment, made by the server on the latest version (If-Match: 409 when stale; governed like PATCH).", body = json FlagAction, ok = [200 json Flag, 202 json Held]),
     route!("GET" "/api/v1/flags/{flag_id}/versions" => flags::list_flag_versions, "history", VIEWER, "A flag's versions, newest first.",
         query = VersionsQuery, ok = [200 json Page<FlagVersion>]),
-    route!("GET" "/api/v1/flags/{flag_id}/versions/{version}" => flags::get_flag_version, "history", VIEWER, "One version of a flag.", ok = [200 json FlagVersion], errors = [400]),
+    route!("GET" "/api/v1/flags/{flag_id}/versions/{version}" => flags::get_flag_version, "history", VIEWER, "One version of a flag.", ok = [200 json FlagVersion]),
     route!("GET" "/api/v1/flags/{flag_id}/diff" => flags::diff_flag_versions, "history", VIEWER, "What changed between two versions, path by path.",
         query = FlagDiffQuery, ok = [200 json FlagDiff]),
     route!("POST" "/api/v1/flags/{flag_id}/rollback" => flags::rollback_flag, "history", EDITOR, "Write a new version equal to an old one (or one environment of it).", body = json RollbackRequest, ok = [200 json Flag, 202 json Held]),
     route!("GET" "/api/v1/environments" => environments::list_environments, "environments", VIEWER, "The environment tree, parents first.", ok = [200 json Page<Environment>]),
-    route!("POST" "/api/v1/environments" => environments::create_environment, "environments", ADMIN, "Create an environment.", body = json EnvironmentDocument, ok = [201 json Environment]),
+    route!("POST" "/api/v1/environments" => environments::create_environment, "environments", ADMIN, "Create an environment.", body = json EnvironmentDocument, ok = [201 json Environment], errors = [404]),
     route!("GET" "/api/v1/environments/diff" => environments::diff_environments, "environments", VIEWER, "The flags whose effective configuration differs between two environments, path by path.",
         query = EnvironmentDiffQuery, ok = [200 json EnvironmentDiff], errors = [404]),
     route!("GET" "/api/v1/environments/{env}" => environments::get_environment, "environments", VIEWER, "One environment.", ok = [200 json Environment]),
-    route!("PUT" "/api/v1/environments/{env}" => environments::replace_environment, "environments", ADMIN, "Replace an environment's settings.", body = json EnvironmentDocument, ok = [200 json Environment]),
+    route!("PUT" "/api/v1/environments/{env}" => environments::replace_environment, "environments", ADMIN, "Replace an environment's settings.", body = json EnvironmentReplacement, ok = [200 json Environment]),
     route!("DELETE" "/api/v1/environments/{env}" => environments::delete_environment, "environments", ADMIN, "Delete an environment nothing depends on.", ok = [200 json EnvironmentDeleted]),
     route!("POST" "/api/v1/environments/{env}/promote" => environments::promote_environment, "environments", EDITOR, "Copy flags' configuration from the parent into this environment (flags, all, or changed_since), under its approval and window rules.", body = json PromoteRequest, ok = [200 json PromoteResponse, 202 json Held]),
     route!("GET" "/api/v1/segments" => segments::list_segments, "segments", VIEWER, "All segments, with the flags using each.", ok = [200 json Page<Segment>]),
     route!("POST" "/api/v1/segments" => segments::create_segment, "segments", EDITOR, "Create a segment.", body = json SegmentDocument, ok = [201 json Segment]),
     route!("GET" "/api/v1/segments/{segment_id}" => segments::get_segment, "segments", VIEWER, "One segment.", ok = [200 json Segment]),
-    route!("PUT" "/api/v1/segments/{segment_id}" => segments::replace_segment, "segments", EDITOR, "Replace a segment.", body = json SegmentDocument, ok = [200 json Segment]),
+    route!("PUT" "/api/v1/segments/{segment_id}" => segments::replace_segment, "segments", EDITOR, "Replace a segment.", body = json SegmentReplacement, ok = [200 json Segment]),
     route!("DELETE" "/api/v1/segments/{segment_id}" => segments::delete_segment, "segments", EDITOR, "Delete a segment no flag uses.", ok = [200 json SegmentDeleted]),
     route!("POST" "/api/v1/evaluate" => evaluate::evaluate, "evaluation", Access::AnyKey, "Evaluate one, several or all flags for a context.", body = json EvaluateRequest, ok = [200 json EvaluateResponse], errors = [404]),
     route!("POST" "/api/v1/emergency/disable" => emergency::emergency_disable, "emergency", EDITOR, "Kill switch: turn a flag off in an environment (or all). Never held by approvals.", body = json EmergencyRequest, ok = [200 json EmergencyResponse], errors = [404]),
@@ -236,5 +236,102 @@ mod tests {
         let unique: std::collections::BTreeSet<&str> =
             ROUTES.iter().map(|r| r.operation_id).collect();
         assert_eq!(unique.len(), ROUTES.len(), "operation ids must be unique");
+    }
+
+    /// The schema a route documents for its body or an answer, and every
+    /// definition it refers to, are its type's, as `schemars` derives them
+    /// from `ff_api_types` now: a type changed without the document (or the
+    /// document's post-processing) would fail here.
+    fn assert_documents(
+        document: &serde_json::Value,
+        documented: &serde_json::Value,
+        schema: SchemaFn,
+        what: &str,
+    ) {
+        let mut generator = openapi::generator();
+        let expected = schema(&mut generator).to_value();
+        assert_eq!(documented["application/json"]["schema"], expected, "{what}");
+        for (name, definition) in generator.take_definitions(true) {
+            assert_eq!(
+                document["components"]["schemas"][&name], definition,
+                "{what}: the definition of {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_document_is_the_types() {
+        let document = openapi::build(ROUTES);
+        for route in ROUTES {
+            let what = format!("{} {}", route.method, route.path);
+            let op = &document["paths"][route.path][route.method.to_lowercase()];
+            if let Body::Some(_, schema) = route.body {
+                assert_documents(&document, &op["requestBody"]["content"], schema, &what);
+            }
+            for answer in route.answers {
+                let documented = &op["responses"][answer.status.to_string()];
+                match answer.body {
+                    Some((_, schema)) => {
+                        assert_documents(&document, &documented["content"], schema, &what)
+                    }
+                    None => assert!(documented["content"].is_null(), "{what}"),
+                }
+            }
+            // Every error status is documented with its envelope: OFREP's
+            // own for what its evaluation routes answer themselves.
+            for status in openapi::error_statuses(route) {
+                let schema = &op["responses"][status.to_string()]["content"]["application/json"]["schema"]
+                    ["$ref"];
+                let ofrep = route.path.starts_with("/ofrep/v1/evaluate")
+                    && [400, 403, 404].contains(&status);
+                let expected = if ofrep { "OfrepError" } else { "Error" };
+                assert_eq!(
+                    schema,
+                    &format!("#/components/schemas/{expected}"),
+                    "{what} {status}"
+                );
+            }
+        }
+    }
+
+    /// Two types with one schema name would be numbered apart (`Flag2`):
+    /// names are part of the contract clients generate code from.
+    #[test]
+    fn schema_names_are_the_types_names() {
+        let document = openapi::build(ROUTES);
+        let schemas = document["components"]["schemas"]
+            .as_object()
+            .map(|s| s.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for name in schemas {
+            assert!(
+                !name.ends_with(|c: char| c.is_ascii_digit()),
+                "two types share the schema name of {name}"
+            );
+        }
+    }
+
+    /// The schemas documented are valid JSON Schema in the ways a client
+    /// generator relies on: every `$ref` resolves.
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(document: &serde_json::Value, value: &serde_json::Value) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::String(reference)) = map.get("$ref") {
+                        let name = reference.trim_start_matches("#/components/schemas/");
+                        assert!(
+                            document["components"]["schemas"].get(name).is_some(),
+                            "{reference}"
+                        );
+                    }
+                    map.values().for_each(|v| walk(document, v));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(document, v)),
+                _ => {}
+            }
+        }
+        let document = openapi::build(ROUTES);
+        walk(&document, &document);
     }
 }

@@ -17,11 +17,11 @@ use axum::response::{IntoResponse, Response};
 use ff_engine::{Context, EnvironmentSnapshot, ErrorCode, Reason, Resolution};
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
 use ff_api_types::{
     OfrepBulkEvaluation, OfrepBulkMetadata, OfrepEndpoint, OfrepError, OfrepEvaluation,
     OfrepEventStream, OfrepFlag, OfrepMetadata, OfrepQuery,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -30,7 +30,6 @@ use crate::error::ApiResult;
 use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
 use crate::state::AppState;
-
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`: one flag (server-side providers).
 pub async fn evaluate_flag(

@@ -15,10 +15,9 @@ use crate::extract::{JsonBody, OptionalJsonBody, Path, QueryParams};
 use crate::governance::WriteMeta;
 use crate::routes::schedules::{created_response, item_response, list};
 use crate::state::AppState;
-use crate::work::operations;
 use crate::wire::{plan_step, rule_selector};
+use crate::work::operations;
 use crate::work::rollout_plan::StepsAsked;
-
 
 /// `POST /api/v1/rollout-plans`.
 pub async fn create_rollout_plan(
@@ -69,7 +68,6 @@ pub async fn get_rollout_plan(
     let stored = operations::load(&state, WorkKind::RolloutPlan, &id).await?;
     Ok(Json(item_response(&stored)))
 }
-
 
 /// `POST /api/v1/rollout-plans/{id}/pause`.
 pub async fn pause_rollout_plan(

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ff_store::{Role, StoredWorkItem, WorkKind, WorkQuery};
 use ff_api_types::{self as wire, CreateScheduleRequest, Page, RunOutcomes, WorkItemsQuery};
+use ff_store::{Role, StoredWorkItem, WorkKind, WorkQuery};
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
@@ -16,7 +16,6 @@ use crate::governance::WriteMeta;
 use crate::state::AppState;
 use crate::wire::{scheduled_action, step_outcome, with_stored_metadata, work_item};
 use crate::work::{operations, scheduler};
-
 
 /// `POST /api/v1/schedules`: checks the change against the flag as it is
 /// now (so that an impossible change is refused at once) and stores it.
@@ -46,7 +45,6 @@ pub fn created_response(created: &StoredWorkItem) -> Response {
     (StatusCode::CREATED, Json(item_response(created))).into_response()
 }
 
-
 /// `GET /api/v1/schedules`: newest first.
 pub async fn list_schedules(
     State(state): State<AppState>,
@@ -58,7 +56,11 @@ pub async fn list_schedules(
 }
 
 /// A list of work items of one kind.
-pub async fn list(state: &AppState, kind: WorkKind, query: WorkItemsQuery) -> ApiResult<Json<Page<wire::WorkItem>>> {
+pub async fn list(
+    state: &AppState,
+    kind: WorkKind,
+    query: WorkItemsQuery,
+) -> ApiResult<Json<Page<wire::WorkItem>>> {
     let items = operations::list(
         state,
         &WorkQuery {

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{Page, Segment, SegmentDeleted};
 use ff_engine::{EnvironmentEntry, Flag, Rule};
 use ff_store::{Change, Expect, Role, StoredSegment};
-use ff_api_types::{Page, Segment, SegmentDeleted};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -214,11 +214,9 @@ pub async fn delete_segment(
     })
     .await?
     .into_commit()?;
-    Ok(Json(
-        SegmentDeleted {
-            segment_id,
-            deleted: true,
-            revision: committed.revision,
-        },
-    ))
+    Ok(Json(SegmentDeleted {
+        segment_id,
+        deleted: true,
+        revision: committed.revision,
+    }))
 }

@@ -4,10 +4,10 @@
 
 use axum::Json;
 use axum::extract::State;
+use ff_api_types::{StaleFlag, StaleFlags, StaleQuery};
 use ff_engine::edit::static_value;
 use ff_engine::{Flag, Serve};
 use ff_store::{Role, StoredFlag};
-use ff_api_types::{StaleFlag, StaleFlags, StaleQuery};
 use serde_json::Value;
 use time::Duration;
 
@@ -17,7 +17,6 @@ use crate::extract::QueryParams;
 use crate::flag_ops::rfc3339;
 use crate::state::AppState;
 use crate::usage::ALL_FLAGS;
-
 
 /// The longest look back, in days: dates further back than this are not
 /// worth a calendar's arithmetic.

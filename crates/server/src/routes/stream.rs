@@ -33,8 +33,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use futures::Stream;
 use ff_api_types::{ChangeEvent, EnvironmentQuery, PutEvent, event as stream_event};
+use futures::Stream;
 use serde_json::Value;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
@@ -47,7 +47,6 @@ use crate::state::AppState;
 
 /// How often an idle stream sends a comment, so that proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
 
 /// One server-sent event, already in wire form (`event:`, `data:`, `id:`
 /// lines and the blank line that ends it), shared by reference count.
@@ -422,7 +421,11 @@ fn put_event(live: &LiveConfig, environment: &str, id: bool) -> Event {
         flags,
         segments,
     };
-    event(stream_event::PUT, &to_json(&put), id.then_some(live.revision))
+    event(
+        stream_event::PUT,
+        &to_json(&put),
+        id.then_some(live.revision),
+    )
 }
 
 /// An event's data: its JSON on one line.

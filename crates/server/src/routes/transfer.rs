@@ -6,10 +6,10 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{ExportQuery, ImportQuery, ImportReport};
 use ff_engine::diff::diff;
 use ff_engine::{EnvironmentEntry, Flag, Problem, Segment};
 use ff_store::{AuditedChange, Change, EnvironmentSettings, Expect, Role};
-use ff_api_types::{ExportQuery, ImportQuery, ImportReport};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -25,7 +25,6 @@ use crate::write::{Outcome, apply, change, check_flag_sizes, check_references};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
-
 
 /// `GET /api/v1/export`: everything, flags in the explicit form (every
 /// environment entry an object), so that no JSON value can be mistaken for a
@@ -73,7 +72,6 @@ pub fn explicit(flag: &Flag) -> Flag {
     }
     flag
 }
-
 
 /// `POST /api/v1/import`: applies an export document (JSON or YAML) in one
 /// transaction: creates and updates environments, segments and flags (and

@@ -123,9 +123,15 @@ fn validate(document: &Value, schema: &Value, value: &Value, at: &str, problems:
                     found.is_empty()
                 })
                 .count();
-            let ok = if keyword == "oneOf" { matching == 1 } else { matching >= 1 };
+            let ok = if keyword == "oneOf" {
+                matching == 1
+            } else {
+                matching >= 1
+            };
             if !ok {
-                problems.push(format!("{at}: {matching} of the {keyword} options match {value}"));
+                problems.push(format!(
+                    "{at}: {matching} of the {keyword} options match {value}"
+                ));
             }
         }
     }
@@ -179,11 +185,13 @@ fn object(
 
 fn bounds(schema: &Map<String, Value>, value: &Value, at: &str, problems: &mut Vec<String>) {
     let number = |keyword: &str| schema.get(keyword).and_then(Value::as_f64);
-    if let Some(n) = value.as_f64() {
-        if number("minimum").is_some_and(|min| n < min) || number("maximum").is_some_and(|max| n > max) {
-            problems.push(format!("{at}: {n} is out of range"));
-        }
+    if let Some(n) = value.as_f64()
+        && (number("minimum").is_some_and(|min| n < min)
+            || number("maximum").is_some_and(|max| n > max))
+    {
+        problems.push(format!("{at}: {n} is out of range"));
     }
+
     if let (Some(text), Some(min)) = (value.as_str(), number("minLength"))
         && (text.chars().count() as f64) < min
     {
@@ -204,7 +212,9 @@ fn is_type(value: &Value, name: &str) -> bool {
         "array" => value.is_array(),
         "string" => value.is_string(),
         "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         _ => true,
     }
 }

@@ -55,11 +55,11 @@ macro_rules! governed_api_tests {
 }
 
 mod api_keys;
-mod contract;
 mod audit;
 mod auth_matrix;
 mod bulk;
 mod concurrency;
+mod contract;
 mod dependencies;
 mod deployments;
 mod emergency;

@@ -229,7 +229,11 @@ impl TestApp {
     pub async fn send(&self, builder: RequestBuilder) -> Reply {
         let request = builder.build().expect("a request");
         let (method, path) = (request.method().clone(), request.url().path().to_owned());
-        let response = self.client.execute(request).await.expect("the server answers");
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .expect("the server answers");
         let reply = Reply::read(response).await;
         crate::contract::check(
             &method,
