@@ -142,7 +142,7 @@ pub struct FlagDiff {
 }
 
 /// A rule chosen by its position or its name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum RuleSelector {
     /// Its index in the rule list.
@@ -194,13 +194,62 @@ pub struct RollbackRequest {
 }
 
 /// A flag version: its number, or a deployment (release) label.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum VersionRef {
     /// A version number.
     Number(i64),
     /// A deployment id; a string of digits is read as a number.
     Label(String),
+}
+
+/// A number or a string, as `RuleSelector` and `VersionRef` are read: a
+/// number written `3.0` is 3 (JSON does not tell them apart, nor does JSON
+/// Schema's `integer`), any other fraction is refused.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl NumberOrText {
+    fn whole(f: f64) -> Option<i64> {
+        // i64::MAX as f64 rounds up to 2^63, which is out of range.
+        let in_range = f >= i64::MIN as f64 && f < i64::MAX as f64;
+        (f.fract() == 0.0 && in_range).then_some(f as i64)
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleSelector {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let index = |n: i64| {
+            usize::try_from(n)
+                .map(RuleSelector::Index)
+                .map_err(|_| serde::de::Error::custom("a rule index is 0 or more"))
+        };
+        match NumberOrText::deserialize(deserializer)? {
+            NumberOrText::Integer(n) => index(n),
+            NumberOrText::Float(f) => match NumberOrText::whole(f) {
+                Some(n) => index(n),
+                None => Err(serde::de::Error::custom("a rule index is a whole number")),
+            },
+            NumberOrText::Text(name) => Ok(RuleSelector::Name(name)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match NumberOrText::deserialize(deserializer)? {
+            NumberOrText::Integer(n) => Ok(VersionRef::Number(n)),
+            NumberOrText::Float(f) => NumberOrText::whole(f)
+                .map(VersionRef::Number)
+                .ok_or_else(|| serde::de::Error::custom("a version is a whole number")),
+            NumberOrText::Text(label) => Ok(VersionRef::Label(label)),
+        }
+    }
 }
 
 // Written by hand: a derived schema would leave the numbers unbounded,
@@ -404,4 +453,29 @@ pub struct BulkResponse {
     /// Per flag named, in order: the flag as it is now, or
     /// `{flag_id, deleted: true}`.
     pub results: Vec<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// Found by schemathesis: JSON Schema calls `3.0` an integer, and the
+    /// service refused it as a rule index and as a version.
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_numbers() {
+        let rule: RuleSelector = serde_json::from_str("3.0").unwrap();
+        assert_eq!(rule, RuleSelector::Index(3));
+        let rule: RuleSelector = serde_json::from_str("\"beta\"").unwrap();
+        assert_eq!(rule, RuleSelector::Name("beta".into()));
+        assert!(serde_json::from_str::<RuleSelector>("2.5").is_err());
+        assert!(serde_json::from_str::<RuleSelector>("-1").is_err());
+
+        let version: VersionRef = serde_json::from_str("-4.0").unwrap();
+        assert_eq!(version, VersionRef::Number(-4));
+        let version: VersionRef = serde_json::from_str("\"1.2.3\"").unwrap();
+        assert_eq!(version, VersionRef::Label("1.2.3".into()));
+        assert!(serde_json::from_str::<VersionRef>("1e300").is_err());
+    }
 }
