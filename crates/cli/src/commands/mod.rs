@@ -37,6 +37,7 @@ pub(crate) use transfer::{apply, export, import_document};
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use ff_api_types::{Page, WorkItem};
 use serde_json::{Value, json};
 
 use crate::cli::{LimitArgs, ProtectionArgs, WriteArgs};
@@ -114,25 +115,27 @@ struct Listing<'a> {
     columns: &'a [&'a str],
 }
 
-/// [`capped_list`] as a table, one row per item.
+/// [`capped_list`] of work items (change requests, schedules, rollout
+/// plans) as a table, one row per item.
 async fn capped_table(
     client: &Client,
     printer: &Printer,
     listing: &Listing<'_>,
     query: Vec<String>,
     limit: LimitArgs,
-    row: impl Fn(&Value) -> Vec<String>,
+    row: impl Fn(&WorkItem) -> Vec<String>,
 ) -> CliResult {
     let page = capped_list(client, listing.path, query, limit, listing.what).await?;
+    let items: Page<WorkItem> = crate::client::typed(&page)?;
     printer.document(&page, |p| {
-        let rows = page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(row)
-            .collect();
+        let rows = items.items.iter().map(row).collect();
         p.table(listing.columns, rows);
     })
+}
+
+/// A member of a work item's document (null when it has none).
+fn member<'a>(item: &'a WorkItem, name: &str) -> &'a Value {
+    item.document.get(name).unwrap_or(&Value::Null)
 }
 
 /// A list the service answers in one request of at most `limit` items,

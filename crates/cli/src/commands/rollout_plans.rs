@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Listing, capped_table, filters, rule_of};
+use super::{Listing, capped_table, filters, member, rule_of};
 use crate::cli::RolloutPlansCommand;
 use crate::client::{CliResult, Client, WriteOptions, segment};
 use crate::output::{Printer, short};
@@ -48,19 +48,19 @@ pub(crate) async fn rollout_plans(
                 *limit,
                 |plan| {
                     vec![
-                        short(&plan["id"]),
-                        short(&plan["status"]),
-                        short(&plan["flag_id"]),
-                        short(&plan["environment"]),
-                        short(&plan["rule"]),
-                        plan_percentages(plan),
+                        plan.id.clone(),
+                        plan.status.clone(),
+                        short(member(plan, "flag_id")),
+                        short(member(plan, "environment")),
+                        short(member(plan, "rule")),
+                        plan_percentages(member(plan, "steps")),
                         format!(
                             "{}/{}",
-                            short(&plan["next_step"]),
-                            plan["steps"].as_array().map_or(0, Vec::len)
+                            short(member(plan, "next_step")),
+                            member(plan, "steps").as_array().map_or(0, Vec::len)
                         ),
-                        short(&plan["due_at"]),
-                        short(&plan["paused_reason"]),
+                        plan.due_at.clone().unwrap_or_default(),
+                        short(member(plan, "paused_reason")),
                     ]
                 },
             )
@@ -120,7 +120,7 @@ pub(crate) async fn rollout_plans(
             short(&plan["flag_id"]),
             short(&plan["environment"]),
             short(&plan["status"]),
-            plan_percentages(plan).replace(',', " → "),
+            plan_percentages(&plan["steps"]).replace(',', " → "),
             plan["due_at"].as_str().map_or_else(
                 || "no step due".to_owned(),
                 |at| format!("next step at {at}")
@@ -133,8 +133,8 @@ pub(crate) async fn rollout_plans(
 }
 
 /// A plan's steps' percentages, comma-separated.
-fn plan_percentages(plan: &Value) -> String {
-    plan["steps"]
+fn plan_percentages(steps: &Value) -> String {
+    steps
         .as_array()
         .into_iter()
         .flatten()
