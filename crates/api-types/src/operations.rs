@@ -71,8 +71,27 @@ pub struct DeploymentHooks {
     pub phase: String,
     /// The configuration revision (null when nothing changed).
     pub revision: Option<i64>,
-    /// Per step: `{step, flag_id, enabled}` or `{step, flag_id, verified}`.
-    pub steps: Vec<Value>,
+    /// What each step did.
+    pub steps: Vec<HookStep>,
+}
+
+/// What one step of a deployment phase did (or, in the `verify_failed`
+/// error's `failures`, why it failed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HookStep {
+    /// The step's position in the phase.
+    pub step: usize,
+    /// The flag.
+    pub flag_id: String,
+    /// `enable_flag` / `disable_flag`: the flag is now on (or off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `verify_flags`: the flag is on and does not serve `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    /// Why the step failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `POST /api/v1/dependencies/check`.
@@ -137,14 +156,26 @@ pub struct Dependent {
 pub struct ImportReport {
     /// Whether nothing was written.
     pub dry_run: bool,
-    /// `{kind, key}` of each resource created.
-    pub created: Vec<Value>,
-    /// `{kind, key, differences}` of each resource updated.
-    pub updated: Vec<Value>,
-    /// `{kind, key}` of each resource deleted (`prune`).
-    pub deleted: Vec<Value>,
+    /// Each resource created.
+    pub created: Vec<ImportItem>,
+    /// Each resource updated, with what changed.
+    pub updated: Vec<ImportItem>,
+    /// Each resource deleted (`prune`).
+    pub deleted: Vec<ImportItem>,
     /// How many resources were already equal.
     pub unchanged: u64,
     /// The configuration revision (null for a dry run or no change).
     pub revision: Option<i64>,
+}
+
+/// One resource an import creates, updates or deletes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportItem {
+    /// `environment`, `segment` or `flag`.
+    pub kind: String,
+    /// Its key.
+    pub key: String,
+    /// For an update: what changed, path by path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub differences: Option<Vec<crate::Difference>>,
 }

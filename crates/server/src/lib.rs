@@ -15,7 +15,8 @@
 //!   `verb_noun`, all declared in one table ([`ROUTES`]) from which both the
 //!   router and the OpenAPI document are built. Handlers translate HTTP:
 //!   authorise, read the request, call `write` or `work`, render the answer.
-//! - `openapi`: the OpenAPI 3.1 document, generated from the route table.
+//! - `openapi`: the OpenAPI 3.1 document, generated from the route table and
+//!   the JSON Schemas of the `ff_api_types` types each route names.
 //! - `auth`: API keys as an extractor (`Principal`), roles, rate limits.
 //! - `extract`: request extractors that answer in the error envelope
 //!   (JSON bodies, body deadlines) and the `If-Match` version.

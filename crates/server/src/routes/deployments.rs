@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{
     DeploymentHooks, DeploymentHooksRequest, DeploymentRollback, DeploymentRollbackRequest,
-    RevertedFlag,
+    HookStep as StepReport, RevertedFlag,
 };
 use ff_engine::Flag;
 use ff_engine::edit::{enabled_in, set_enabled, static_value};
@@ -241,13 +241,15 @@ pub async fn run_deployment_hooks(
                         .cloned()
                         .or_else(|| live.flags.get(flag_id).map(|f| f.flag.clone()))
                     else {
-                        failures.push(
-                            json!({"step": i, "flag_id": flag_id, "problem": "no such flag"}),
-                        );
+                        failures.push(hook_step(
+                            i,
+                            flag_id,
+                            HookOutcome::Failed("no such flag".into()),
+                        ));
                         continue;
                     };
                     planned.insert(flag_id.clone(), set_enabled(&flag, &env, on, &tree));
-                    report.push(json!({"step": i, "flag_id": flag_id, "enabled": on}));
+                    report.push(hook_step(i, flag_id, HookOutcome::Enabled(on)));
                 }
                 HookStep::Verify(flag_ids) => {
                     for flag_id in flag_ids {
@@ -265,10 +267,10 @@ pub async fn run_deployment_hooks(
                             },
                         };
                         match problem {
-                            Some(problem) => failures
-                                .push(json!({"step": i, "flag_id": flag_id, "problem": problem})),
-                            None => report
-                                .push(json!({"step": i, "flag_id": flag_id, "verified": true})),
+                            Some(problem) => {
+                                failures.push(hook_step(i, flag_id, HookOutcome::Failed(problem)))
+                            }
+                            None => report.push(hook_step(i, flag_id, HookOutcome::Verified)),
                         }
                     }
                 }
@@ -277,13 +279,7 @@ pub async fn run_deployment_hooks(
         if !failures.is_empty() {
             let summary: Vec<String> = failures
                 .iter()
-                .map(|f| {
-                    format!(
-                        "{} {}",
-                        f["flag_id"].as_str().unwrap_or_default(),
-                        f["problem"].as_str().unwrap_or_default()
-                    )
-                })
+                .map(|f| format!("{} {}", f.flag_id, f.problem.as_deref().unwrap_or_default()))
                 .collect();
             return Err(ApiError::Conflict {
                 code: "verify_failed",
@@ -387,4 +383,26 @@ fn parse_steps(deployment: &Value, phase: &str) -> Result<Vec<HookStep>, ApiErro
 
 fn invalid(path: String, message: &str) -> ApiError {
     ApiError::Validation(vec![ff_engine::Problem::error(path, message)])
+}
+
+/// What a deployment step did.
+enum HookOutcome {
+    Enabled(bool),
+    Verified,
+    Failed(String),
+}
+
+fn hook_step(step: usize, flag_id: &str, outcome: HookOutcome) -> StepReport {
+    let (enabled, verified, problem) = match outcome {
+        HookOutcome::Enabled(on) => (Some(on), None, None),
+        HookOutcome::Verified => (None, Some(true), None),
+        HookOutcome::Failed(problem) => (None, None, Some(problem)),
+    };
+    StepReport {
+        step,
+        flag_id: flag_id.to_owned(),
+        enabled,
+        verified,
+        problem,
+    }
 }

@@ -6,8 +6,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ff_api_types::{ExportQuery, ImportQuery, ImportReport};
-use ff_engine::diff::diff;
+use ff_api_types::{Difference, ExportQuery, ImportItem, ImportQuery, ImportReport};
 use ff_engine::{EnvironmentEntry, Flag, Problem, Segment};
 use ff_store::{AuditedChange, Change, EnvironmentSettings, Expect, Role};
 use serde_json::{Value, json};
@@ -271,9 +270,9 @@ fn environment_entries(
 /// What an import does.
 struct ImportPlan {
     changes: Vec<AuditedChange>,
-    created: Vec<Value>,
-    updated: Vec<Value>,
-    deleted: Vec<Value>,
+    created: Vec<ImportItem>,
+    updated: Vec<ImportItem>,
+    deleted: Vec<ImportItem>,
     unchanged: usize,
 }
 
@@ -358,7 +357,7 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
     if prune {
         for (key, stored) in &live.flags {
             if !incoming.flags.iter().any(|f| &f.flag_id == key) {
-                plan.deleted.push(json!({ "kind": "flag", "key": key }));
+                plan.deleted.push(import_item("flag", key, None));
                 plan.changes.push(change(
                     Change::DeleteFlag(key.clone(), Expect::Version(stored.version)),
                     "flag.import.delete",
@@ -368,7 +367,7 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
         }
         for (key, stored) in &live.segments {
             if !incoming.segments.iter().any(|s| &s.segment_id == key) {
-                plan.deleted.push(json!({ "kind": "segment", "key": key }));
+                plan.deleted.push(import_item("segment", key, None));
                 plan.changes.push(change(
                     Change::DeleteSegment(key.clone(), Expect::Version(stored.version)),
                     "segment.import.delete",
@@ -378,6 +377,14 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
         }
     }
     plan
+}
+
+fn import_item(kind: &str, key: &str, differences: Option<Vec<Difference>>) -> ImportItem {
+    ImportItem {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        differences,
+    }
 }
 
 impl ImportPlan {
@@ -392,17 +399,16 @@ impl ImportPlan {
     ) {
         match (before, version) {
             (Some(before), Some(version)) => {
-                let differences = diff(&before, &after);
+                let differences = crate::wire::differences(&before, &after);
                 if differences.is_empty() {
                     self.unchanged += 1;
                 } else {
-                    self.updated
-                        .push(json!({ "kind": kind, "key": key, "differences": differences }));
+                    self.updated.push(import_item(kind, key, Some(differences)));
                     self.changes.push(make(Expect::Version(version)));
                 }
             }
             _ => {
-                self.created.push(json!({ "kind": kind, "key": key }));
+                self.created.push(import_item(kind, key, None));
                 self.changes.push(make(Expect::Absent));
             }
         }
