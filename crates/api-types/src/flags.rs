@@ -450,9 +450,24 @@ impl BulkOperation {
 pub struct BulkResponse {
     /// The configuration revision.
     pub revision: i64,
-    /// Per flag named, in order: the flag as it is now, or
-    /// `{flag_id, deleted: true}`.
-    pub results: Vec<Value>,
+    /// Per flag named, in order: the flag as it is now, or that it is
+    /// deleted.
+    pub results: Vec<BulkResult>,
+}
+
+/// What a bulk request left of one flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BulkResult {
+    /// The flag as it is now.
+    Flag(Flag),
+    /// The flag was deleted.
+    Deleted {
+        /// The flag.
+        flag_id: String,
+        /// Always `true`.
+        deleted: bool,
+    },
 }
 
 #[cfg(test)]

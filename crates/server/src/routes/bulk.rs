@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ff_api_types::{BulkOperation, BulkRequest, BulkResponse};
+use ff_api_types::{BulkOperation, BulkRequest, BulkResponse, BulkResult};
 use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role};
 use serde_json::{Value, json};
@@ -92,12 +92,15 @@ pub async fn bulk_flags(
         Outcome::Held(request) => return Ok(held(&request)),
         other => other.into_commit()?,
     };
-    let results: Vec<Value> = operations
+    let results: Vec<BulkResult> = operations
         .iter()
         .filter_map(BulkOperation::flag_id)
         .map(|id| match commit.live.flags.get(id) {
-            Some(stored) => serde_json::to_value(flag_response(stored)).unwrap_or_default(),
-            None => json!({ "flag_id": id, "deleted": true }),
+            Some(stored) => BulkResult::Flag(flag_response(stored)),
+            None => BulkResult::Deleted {
+                flag_id: id.to_owned(),
+                deleted: true,
+            },
         })
         .collect();
     Ok(Json(BulkResponse {
