@@ -17,6 +17,9 @@ use serde_json::{Map, Value, json};
 use crate::auth::role_name;
 use crate::routes::table::{Access, Answer, Body, Media, Route, SchemaFn};
 
+/// What a query string's text may hold: no control character (C0, DEL, C1).
+const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// Where the document keeps its schemas (`#/components/schemas/Name`).
 const SCHEMAS_PATH: &str = "/components/schemas";
 
@@ -138,6 +141,11 @@ fn query_parameters(query: SchemaFn) -> Vec<Value> {
                 .and_then(|p| p.remove("description"))
                 .unwrap_or_default();
             drop_null(&mut property);
+            if property["type"] == "string" && property.get("pattern").is_none() {
+                // Control characters are refused in every query string
+                // (`crate::extract::QueryParams`).
+                property["pattern"] = json!(NO_CONTROL_CHARACTERS);
+            }
             json!({
                 "name": name,
                 "in": "query",

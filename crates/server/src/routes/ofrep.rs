@@ -26,7 +26,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
 use crate::state::AppState;
@@ -36,9 +36,15 @@ pub async fn evaluate_flag(
     State(state): State<AppState>,
     principal: Principal,
     Path(key): Path<String>,
-    QueryParams(query): QueryParams<OfrepQuery>,
+    query: Result<QueryParams<OfrepQuery>, ApiError>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    let query = match query {
+        Ok(QueryParams(query)) => query,
+        Err(refused) => {
+            return Ok(Failure(StatusCode::BAD_REQUEST, refused.to_string()).into_response());
+        }
+    };
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
         Ok(snapshot) => snapshot,
@@ -75,9 +81,15 @@ pub async fn evaluate_flags(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    QueryParams(query): QueryParams<OfrepQuery>,
+    query: Result<QueryParams<OfrepQuery>, ApiError>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    let query = match query {
+        Ok(QueryParams(query)) => query,
+        Err(refused) => {
+            return Ok(Failure(StatusCode::BAD_REQUEST, refused.to_string()).into_response());
+        }
+    };
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
         Ok(snapshot) => snapshot,
