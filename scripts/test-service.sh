@@ -4,7 +4,8 @@
 #   start_test_service LABEL ADMIN_TOKEN
 #     builds target/debug/feature-flags if missing, starts it on a free
 #     loopback port with a scratch SQLite database and waits until it is
-#     ready; sets $url, $work (a scratch directory) and $server_pid, and stops
+#     ready (TEST_SERVICE_DATABASE_URL, when set, names another database,
+#     e.g. a scratch PostgreSQL one); sets $url, $work (a scratch directory) and $server_pid, and stops
 #     the service and removes $work on exit.
 #   new_test_key ADMIN_TOKEN NAME KIND ENVIRONMENT
 #     creates an API key through the admin API and prints its secret.
@@ -25,7 +26,7 @@ start_test_service() {
   server_pid=""
   trap stop_test_service EXIT
   echo "== $label: starting the service on $url"
-  DATABASE_URL="sqlite://$work/flags.db" FEATURE_FLAGS_ADMIN_TOKEN="$admin_token" RUST_LOG=warn \
+  DATABASE_URL="${TEST_SERVICE_DATABASE_URL:-sqlite://$work/flags.db}" FEATURE_FLAGS_ADMIN_TOKEN="$admin_token" RUST_LOG=warn \
     "$bin" serve --bind 127.0.0.1 --port "$port" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do

@@ -4,7 +4,10 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use ff_api_types::ErrorBody;
 use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Exit codes scripts can rely on (documented in `docs/CLI.md`).
@@ -222,21 +225,42 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
-/// The service's error envelope as a message and exit code.
+/// A JSON answer read as its wire type (`ff_api_types`): what the
+/// commands print in tables. (`--output json` prints the answer as it came.)
+pub fn typed<T: DeserializeOwned>(value: &Value) -> CliResult<T> {
+    T::deserialize(value).map_err(|e| {
+        CliError::new(
+            exit::FAILED,
+            format!("the service's answer does not have the expected shape: {e}"),
+        )
+    })
+}
+
+/// The service's error envelope ([`ErrorBody`]) as a message and exit
+/// code; anything else (a proxy's page) is shown as it came.
 fn error_of(status: u16, body: &Value) -> CliError {
-    let code = body["error"]["code"].as_str().unwrap_or_default();
-    let message = body["error"]["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| body.to_string());
+    let envelope = ErrorBody::deserialize(body).ok();
+    let code = envelope.as_ref().map_or("", |e| e.error.code.as_str());
+    let message = envelope
+        .as_ref()
+        .map_or_else(|| body.to_string(), |e| e.error.message.clone());
     let mut text = format!("{message} ({status} {code})");
-    if let Some(problems) = body["error"]["details"]["problems"].as_array() {
+    let has_problems = envelope
+        .as_ref()
+        .is_some_and(|e| e.error.details.get("problems").is_some());
+    if has_problems {
+        let problems = envelope
+            .as_ref()
+            .map(ErrorBody::problems)
+            .unwrap_or_default();
         text = format!("the service refused it: {} problem(s)", problems.len());
         for problem in problems {
-            let path = problem["path"].as_str().unwrap_or_default();
-            let what = problem["message"].as_str().unwrap_or_default();
-            let severity = problem["severity"].as_str().unwrap_or("error");
-            text.push_str(&format!("\n  {severity}: {}{what}", located(path)));
+            text.push_str(&format!(
+                "\n  {}: {}{}",
+                problem.severity,
+                located(&problem.path),
+                problem.message
+            ));
         }
     }
     let exit_code = match (status, code) {

@@ -126,7 +126,13 @@ async fn follow_once(
     if !response.status().is_success() {
         let code = response.status();
         let body = response.text().await.unwrap_or_default();
-        return Ended::Failed(format!("the service answered {code}: {}", body.trim()));
+        // The service's error envelope when it is one (a proxy may answer
+        // with anything else, shown as it came).
+        let detail = match serde_json::from_str::<ff_api_types::ErrorBody>(&body) {
+            Ok(envelope) => format!("{} ({})", envelope.error.message, envelope.error.code),
+            Err(_) => body.trim().to_owned(),
+        };
+        return Ended::Failed(format!("the service answered {code}: {detail}"));
     }
     let mut events = response.bytes_stream().eventsource();
     let mut received_any = false;

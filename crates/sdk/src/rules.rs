@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ff_api_types::{ChangeEvent, PutEvent, event};
 use ff_engine::{Environment, EnvironmentSnapshot, Flag, Segment, Snapshot};
-use serde::Deserialize;
 use serde_json::Value;
 
 /// What evaluations read: one environment's compiled flags at a revision.
@@ -61,21 +61,6 @@ pub enum EventError {
     },
 }
 
-#[derive(Deserialize)]
-struct PutData {
-    environment: String,
-    flags: Vec<Value>,
-    segments: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-struct ChangeData {
-    kind: String,
-    key: String,
-    #[serde(default)]
-    document: Option<Value>,
-}
-
 impl Rules {
     /// Applies one stream event (`put`, `patch`, `delete`; others are
     /// ignored, as the protocol asks of clients).
@@ -85,8 +70,8 @@ impl Rules {
             detail,
         };
         match event {
-            "put" => {
-                let put: PutData =
+            event::PUT => {
+                let put: PutEvent =
                     serde_json::from_str(data).map_err(|e| malformed(e.to_string()))?;
                 self.environment = put.environment;
                 self.flags = put
@@ -103,25 +88,25 @@ impl Rules {
                     .map_err(malformed)?;
                 self.changed_flags = None;
             }
-            "patch" | "delete" => {
-                let change: ChangeData =
+            event::PATCH | event::DELETE => {
+                let change: ChangeEvent =
                     serde_json::from_str(data).map_err(|e| malformed(e.to_string()))?;
                 match (change.kind.as_str(), event, change.document) {
-                    ("flag", "patch", Some(doc)) => {
+                    ("flag", event::PATCH, Some(doc)) => {
                         let flag = parse_flag(&doc).map_err(malformed)?;
                         self.flags.insert(change.key.clone(), flag);
                         self.note_flag_change(change.key);
                     }
-                    ("flag", "delete", _) => {
+                    ("flag", event::DELETE, _) => {
                         self.flags.remove(&change.key);
                         self.note_flag_change(change.key);
                     }
-                    ("segment", "patch", Some(doc)) => {
+                    ("segment", event::PATCH, Some(doc)) => {
                         let segment = parse_segment(&doc).map_err(malformed)?;
                         self.segments.insert(change.key, segment);
                         self.changed_flags = None;
                     }
-                    ("segment", "delete", _) => {
+                    ("segment", event::DELETE, _) => {
                         self.segments.remove(&change.key);
                         self.changed_flags = None;
                     }

@@ -85,6 +85,17 @@ impl ApiError {
         }
     }
 
+    /// A 422: the request is well formed (its schema holds) but what it
+    /// asks is not valid (an email without `@`, a time too far back).
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
     /// A 404 for a named resource.
     pub fn not_found(what: &str, key: &str) -> ApiError {
         ApiError::NotFound(format!("{what} \"{key}\" does not exist"))

@@ -16,17 +16,23 @@ const META_FIELDS: &[&str] = &["version", "created_at", "updated_at", "deleted",
 
 /// A flag as the API returns it: the document plus `version`, `created_at`,
 /// `updated_at` (and `deleted` when it is).
-pub fn flag_response(stored: &StoredFlag) -> Value {
-    let mut doc = serde_json::to_value(&stored.flag).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut doc {
-        map.insert("version".into(), stored.version.into());
-        map.insert("created_at".into(), rfc3339(stored.created_at).into());
-        map.insert("updated_at".into(), rfc3339(stored.updated_at).into());
-        if stored.deleted {
-            map.insert("deleted".into(), true.into());
-        }
+pub fn flag_response(stored: &StoredFlag) -> ff_api_types::Flag {
+    ff_api_types::Flag {
+        document: members(&stored.flag),
+        version: stored.version,
+        created_at: rfc3339(stored.created_at),
+        updated_at: rfc3339(stored.updated_at),
+        deleted: stored.deleted,
+        warnings: Vec::new(),
     }
-    doc
+}
+
+/// A document's members, answered beside its metadata.
+pub fn members(document: &impl serde::Serialize) -> ff_api_types::Members {
+    match serde_json::to_value(document) {
+        Ok(Value::Object(members)) => members,
+        _ => ff_api_types::Members::new(),
+    }
 }
 
 /// A time as RFC 3339.
@@ -42,7 +48,7 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
     };
     let version = match map.get("version") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| {
+        Some(v) => Some(whole_number(v).ok_or_else(|| {
             ApiError::bad_request("invalid_version", "version must be an integer")
         })?),
     };
@@ -50,6 +56,17 @@ pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
         map.shift_remove(*field);
     }
     Ok(version)
+}
+
+/// A JSON number that is a whole number: `2`, and also `2.0`, which JSON
+/// does not tell apart from it (nor does JSON Schema's `integer`).
+fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        let f = value.as_f64()?;
+        // i64::MAX as f64 rounds up to 2^63, which is out of range.
+        let in_range = f >= i64::MIN as f64 && f < i64::MAX as f64;
+        (f.fract() == 0.0 && in_range).then_some(f as i64)
+    })
 }
 
 /// The document with `environments[env]` replaced by `entry` (JSON), or

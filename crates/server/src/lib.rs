@@ -15,7 +15,8 @@
 //!   `verb_noun`, all declared in one table ([`ROUTES`]) from which both the
 //!   router and the OpenAPI document are built. Handlers translate HTTP:
 //!   authorise, read the request, call `write` or `work`, render the answer.
-//! - `openapi`: the OpenAPI 3.1 document, generated from the route table.
+//! - `openapi`: the OpenAPI 3.1 document, generated from the route table and
+//!   the JSON Schemas of the `ff_api_types` types each route names.
 //! - `auth`: who is calling, as an extractor (`Principal`): an API key or
 //!   a signed-in person's session; roles, rate limits.
 //! - `people`: user accounts, argon2id passwords, sign-in throttling,
@@ -30,6 +31,7 @@
 //!   review, commit or hold, advance the live configuration.
 //! - `governance`: the environments' rules applied to a planned write
 //!   (protection, change windows, dependency policy, approvals).
+//! - `wire`: domain and store types to their wire form (`ff_api_types`).
 //! - `flag_ops`: flag documents as the API reads and writes them
 //!   (per-environment entries, merge patches, response metadata).
 //! - `live`: the live configuration (flags, segments, environments, keys and
@@ -61,6 +63,7 @@ mod routes;
 mod state;
 mod unknown_keys;
 mod usage;
+mod wire;
 mod work;
 mod write;
 
@@ -83,7 +86,7 @@ use tower_http::trace::TraceLayer;
 
 pub use bootstrap::Bootstrapped;
 pub use config::{ConfigError, LogFormat, ServeConfig};
-pub use routes::{Access, ROUTES, Route};
+pub use routes::{Access, ROUTES, Route, openapi_json as openapi_document};
 pub use state::{AppState, Clock, FileClock, ManualClock, SharedState, SystemClock};
 
 use crate::error::ApiError;

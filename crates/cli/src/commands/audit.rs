@@ -1,30 +1,32 @@
 //! `audit` and `audit verify`.
 
-use serde_json::Value;
+use ff_api_types::{AuditEntry, AuditVerification, Page};
 
 use super::filters;
 use crate::cli::{AuditArgs, AuditCommand};
-use crate::client::{CliError, CliResult, Client, exit};
-use crate::output::{Printer, short};
+use crate::client::{CliError, CliResult, Client, exit, typed};
+use crate::output::Printer;
 
 /// `audit` and `audit verify`.
 pub(crate) async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) -> CliResult {
     if let Some(AuditCommand::Verify) = args.verify {
-        let report = client.get("/api/v1/audit/verify").await?;
-        printer.document(&report, |p| {
-            if report["valid"] == true {
+        let answer = client.get("/api/v1/audit/verify").await?;
+        let report: AuditVerification = typed(&answer)?;
+        printer.document(&answer, |p| {
+            if report.valid {
                 p.say(format!(
                     "the audit log is intact: {} entries",
-                    short(&report["entries"])
+                    report.entries
                 ));
             }
         })?;
-        if report["valid"] != true {
+        if !report.valid {
+            let at = report.first_broken_id.map(|id| id.to_string());
             return Err(CliError::new(
                 exit::FAILED,
                 format!(
                     "the audit log is broken at entry {}",
-                    short(&report["first_broken_id"])
+                    at.unwrap_or_default()
                 ),
             ));
         }
@@ -41,7 +43,7 @@ pub(crate) async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) 
     let page = client
         .get(&format!("/api/v1/audit?{}", query.join("&")))
         .await?;
-    let mut entries: Vec<Value> = page["items"].as_array().cloned().unwrap_or_default();
+    let mut entries = typed::<Page<AuditEntry>>(&page)?.items;
     entries.reverse();
     printer.document(&page, |p| {
         p.table(&AUDIT_HEADER, entries.iter().map(audit_row).collect())
@@ -50,7 +52,7 @@ pub(crate) async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) 
         return Ok(());
     }
     // Follow: poll for entries after the newest seen, oldest first.
-    let mut last = entries.last().and_then(|e| e["id"].as_i64()).unwrap_or(0);
+    let mut last = entries.last().map_or(0, |e| e.id);
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         let page = client
@@ -59,12 +61,10 @@ pub(crate) async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) 
                 query[1..].join("&")
             ))
             .await?;
-        let mut fresh: Vec<Value> = page["items"]
-            .as_array()
+        let mut fresh: Vec<AuditEntry> = typed::<Page<AuditEntry>>(&page)?
+            .items
             .into_iter()
-            .flatten()
-            .filter(|e| e["id"].as_i64().is_some_and(|id| id > last))
-            .cloned()
+            .filter(|e| e.id > last)
             .collect();
         fresh.reverse();
         for entry in &fresh {
@@ -74,7 +74,7 @@ pub(crate) async fn audit(client: &Client, printer: &Printer, args: &AuditArgs) 
                 }
                 _ => crate::output::emit_line(&serde_json::to_string(entry).unwrap_or_default()),
             }
-            last = last.max(entry["id"].as_i64().unwrap_or(last));
+            last = last.max(entry.id);
         }
     }
 }
@@ -89,14 +89,14 @@ const AUDIT_HEADER: [&str; 7] = [
     "reason",
 ];
 
-fn audit_row(entry: &Value) -> Vec<String> {
+fn audit_row(entry: &AuditEntry) -> Vec<String> {
     vec![
-        short(&entry["id"]),
-        short(&entry["at"]),
-        short(&entry["actor"]),
-        short(&entry["action"]),
-        short(&entry["resource_key"]),
-        short(&entry["environment"]),
-        short(&entry["reason"]),
+        entry.id.to_string(),
+        entry.at.clone(),
+        entry.actor.clone(),
+        entry.action.clone(),
+        entry.resource_key.clone(),
+        entry.environment.clone().unwrap_or_default(),
+        entry.reason.clone().unwrap_or_default(),
     ]
 }

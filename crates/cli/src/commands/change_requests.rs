@@ -1,11 +1,11 @@
 //! `change-requests …`.
 
+use ff_api_types::{ReviewRequest, WorkItem};
 use reqwest::Method;
-use serde_json::json;
 
-use super::{Listing, capped_table, filters};
+use super::{Listing, capped_table, filters, member};
 use crate::cli::ChangeRequestsCommand;
-use crate::client::{CliResult, Client, WriteOptions, segment};
+use crate::client::{CliResult, Client, WriteOptions, segment, typed};
 use crate::output::{Printer, pretty, short};
 
 /// `change-requests …`.
@@ -16,9 +16,10 @@ pub(crate) async fn change_requests(
 ) -> CliResult {
     let decide = |id: &str, verb: &str, comment: &Option<String>| {
         let path = format!("/api/v1/change-requests/{}/{verb}", segment(id));
-        let body = comment
-            .as_ref()
-            .map_or_else(|| json!({}), |c| json!({"comment": c}));
+        let review = ReviewRequest {
+            comment: comment.clone(),
+        };
+        let body = serde_json::to_value(review).unwrap_or_default();
         (path, body)
     };
     let (path, body) = match command {
@@ -52,27 +53,27 @@ pub(crate) async fn change_requests(
                 query,
                 *limit,
                 |r| {
-                    let flags: Vec<String> = r["changes"]
+                    let flags: Vec<String> = member(r, "changes")
                         .as_array()
                         .into_iter()
                         .flatten()
                         .map(|c| short(&c["flag_id"]))
                         .collect();
                     vec![
-                        short(&r["id"]),
-                        short(&r["status"]),
+                        r.id.clone(),
+                        r.status.clone(),
                         flags.join(","),
-                        r["environments"]
+                        member(r, "environments")
                             .as_array()
                             .map(|e| e.iter().map(short).collect::<Vec<_>>().join(","))
                             .unwrap_or_default(),
-                        short(&r["author"]),
+                        short(member(r, "author")),
                         format!(
                             "{}/{}",
-                            r["approvals"].as_array().map_or(0, Vec::len),
-                            short(&r["required_approvals"])
+                            member(r, "approvals").as_array().map_or(0, Vec::len),
+                            short(member(r, "required_approvals"))
                         ),
-                        short(&r["reason"]),
+                        short(member(r, "reason")),
                     ]
                 },
             )
@@ -91,11 +92,11 @@ pub(crate) async fn change_requests(
     let answer = client
         .send(Method::POST, &path, Some(&body), &WriteOptions::default())
         .await?;
+    let decided: WorkItem = typed(&answer.body)?;
     printer.document(&answer.body, |p| {
         p.say(format!(
             "change request {} is {}",
-            short(&answer.body["id"]),
-            short(&answer.body["status"])
+            decided.id, decided.status
         ));
     })
 }

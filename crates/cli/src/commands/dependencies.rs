@@ -1,7 +1,9 @@
 //! `deps check`.
 
+use ff_api_types::DependencyCheck;
+
 use crate::cli::DepsCommand;
-use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment};
+use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment, typed};
 use crate::output::{Printer, short};
 
 /// `deps check`.
@@ -16,25 +18,20 @@ pub(crate) async fn deps(client: &Client, printer: &Printer, command: &DepsComma
     let answer = client
         .send_text(&path, "application/yaml", text, &WriteOptions::default())
         .await?;
-    let report = answer.body;
-    printer.document(&report, |p| {
-        let rows = report["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
+    let report: DependencyCheck = typed(&answer.body)?;
+    printer.document(&answer.body, |p| {
+        let rows = report
+            .dependencies
+            .iter()
             .map(|d| {
                 vec![
-                    short(&d["flag"]),
-                    short(&d["repository"]),
-                    short(&d["depends_on"]),
-                    short(&d["required_value"]),
-                    short(&d["actual_value"]),
-                    if d["holds"] == true {
-                        "holds".into()
-                    } else {
-                        "broken".into()
-                    },
-                    short(&d["detail"]),
+                    d.flag.clone(),
+                    d.repository.clone().unwrap_or_default(),
+                    d.depends_on.clone(),
+                    short(&d.required_value),
+                    short(&d.actual_value),
+                    if d.holds { "holds" } else { "broken" }.to_owned(),
+                    d.detail.clone().unwrap_or_default(),
                 ]
             })
             .collect();
@@ -51,7 +48,7 @@ pub(crate) async fn deps(client: &Client, printer: &Printer, command: &DepsComma
             rows,
         );
     })?;
-    if report["holds"] == true {
+    if report.holds {
         Ok(())
     } else {
         Err(CliError::new(

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use ff_api_types::{DeploymentHooks, DeploymentHooksRequest};
 use reqwest::Method;
-use serde_json::json;
 
 use super::written;
 use crate::cli::ProtectionArgs;
-use crate::client::{CliError, CliResult, Client, exit, segment};
+use crate::client::{CliError, CliResult, Client, exit, segment, typed};
 use crate::offline;
-use crate::output::{Printer, short};
+use crate::output::Printer;
 
 /// `deploy`.
 pub(crate) async fn deploy(
@@ -22,11 +22,13 @@ pub(crate) async fn deploy(
     protection: &ProtectionArgs,
 ) -> CliResult {
     let document = offline::read_file(file)?;
-    let body = json!({
-        "environment": environment,
-        "phase": format!("{phase}_deploy"),
-        "deployment": document,
-    });
+    let request = DeploymentHooksRequest {
+        environment: environment.to_owned(),
+        phase: format!("{phase}_deploy"),
+        deployment: document,
+        reason: None,
+    };
+    let body = serde_json::to_value(request).unwrap_or_default();
     let path = format!("/api/v1/deployments/{}/hooks", segment(deployment_id));
     let answer = match client
         .send(Method::POST, &path, Some(&body), &protection.into())
@@ -45,19 +47,18 @@ pub(crate) async fn deploy(
         Err(error) => return Err(error),
     };
     written(printer, answer, |p, body| {
-        let rows = body["steps"]
-            .as_array()
+        let steps = typed::<DeploymentHooks>(body).map_or_else(|_| Vec::new(), |d| d.steps);
+        let rows = steps
             .into_iter()
-            .flatten()
             .map(|s| {
-                let what = if s.get("verified").is_some() {
-                    "verified on".to_owned()
-                } else if s["enabled"] == true {
-                    "enabled".to_owned()
+                let what = if s.verified.is_some() {
+                    "verified on"
+                } else if s.enabled == Some(true) {
+                    "enabled"
                 } else {
-                    "disabled".to_owned()
+                    "disabled"
                 };
-                vec![short(&s["step"]), short(&s["flag_id"]), what]
+                vec![s.step.to_string(), s.flag_id, what.to_owned()]
             })
             .collect();
         p.say(format!(

@@ -4,13 +4,22 @@
 //! to a version where it was on) may be (exit code 8, naming the change
 //! request).
 
+use ff_api_types::{
+    DeploymentRollback, DeploymentRollbackRequest, EmergencyRequest, EmergencyResponse, Flag,
+    RollbackRequest, VersionRef,
+};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::Value;
 
 use super::written;
 use crate::cli::{EmergencyArgs, RollbackArgs};
-use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment};
-use crate::output::{Printer, short};
+use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment, typed};
+use crate::output::Printer;
+
+/// A request body as JSON.
+fn body_of(request: impl serde::Serialize) -> Value {
+    serde_json::to_value(request).unwrap_or_default()
+}
 
 /// `emergency-disable` / `emergency-enable`.
 pub(crate) async fn emergency(
@@ -19,13 +28,11 @@ pub(crate) async fn emergency(
     args: &EmergencyArgs,
     enable: bool,
 ) -> CliResult {
-    let mut body = json!({"flag_id": args.flag});
-    if let Some(env) = &args.environment {
-        body["environment"] = json!(env);
-    }
-    if let Some(reason) = &args.reason {
-        body["reason"] = json!(reason);
-    }
+    let body = body_of(EmergencyRequest {
+        flag_id: args.flag.clone(),
+        environment: args.environment.clone(),
+        reason: args.reason.clone(),
+    });
     let path = if enable {
         "/api/v1/emergency/enable"
     } else {
@@ -37,44 +44,41 @@ pub(crate) async fn emergency(
     // Turning a flag back on is an ordinary change: it may be held for
     // approval (exit code 8, naming the change request).
     written(printer, answer, |p, body| {
-        p.say(format!(
-            "{} {} in {} (version {})",
-            args.flag,
-            if enable { "enabled" } else { "disabled" },
-            body["environments"]
-                .as_array()
-                .map(|e| e.iter().map(short).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default(),
-            short(&body["version"])
-        ));
+        if let Ok(switched) = typed::<EmergencyResponse>(body) {
+            p.say(format!(
+                "{} {} in {} (version {})",
+                args.flag,
+                if enable { "enabled" } else { "disabled" },
+                switched.environments.join(", "),
+                switched.version
+            ));
+        }
     })
 }
 
 /// `rollback`.
 pub(crate) async fn rollback(client: &Client, printer: &Printer, args: &RollbackArgs) -> CliResult {
     if let Some(deployment) = &args.deployment_id {
-        let mut body = json!({});
-        if let Some(env) = &args.environment {
-            body["environment"] = json!(env);
-        }
-        if let Some(reason) = &args.reason {
-            body["reason"] = json!(reason);
-        }
+        let body = body_of(DeploymentRollbackRequest {
+            environment: args.environment.clone(),
+            reason: args.reason.clone(),
+        });
         let path = format!("/api/v1/deployments/{}/rollback", segment(deployment));
         let answer = client
             .send(Method::POST, &path, Some(&body), &WriteOptions::default())
             .await?;
         return written(printer, answer, |p, body| {
-            let rows = body["flags"]
-                .as_array()
+            let flags = typed::<DeploymentRollback>(body).map_or_else(|_| Vec::new(), |r| r.flags);
+            let rows = flags
                 .into_iter()
-                .flatten()
                 .map(|f| {
                     vec![
-                        short(&f["flag_id"]),
-                        short(&f["result"]),
-                        short(&f["from_version"]),
-                        short(&f["restored_version"]),
+                        f.flag_id,
+                        f.result,
+                        f.from_version.to_string(),
+                        f.restored_version
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
                     ]
                 })
                 .collect();
@@ -94,14 +98,12 @@ pub(crate) async fn rollback(client: &Client, printer: &Printer, args: &Rollback
     // A number is a version; anything else (`1.2.3`) a deployment label.
     let to_version = version
         .parse::<i64>()
-        .map_or_else(|_| json!(version), |n| json!(n));
-    let mut body = json!({"to_version": to_version});
-    if let Some(env) = &args.environment {
-        body["environment"] = json!(env);
-    }
-    if let Some(reason) = &args.reason {
-        body["reason"] = json!(reason);
-    }
+        .map_or_else(|_| VersionRef::Label(version.clone()), VersionRef::Number);
+    let body = body_of(RollbackRequest {
+        to_version,
+        environment: args.environment.clone(),
+        reason: args.reason.clone(),
+    });
     let path = format!("/api/v1/flags/{}/rollback", segment(flag));
     let answer = client
         .send(Method::POST, &path, Some(&body), &WriteOptions::default())
@@ -113,7 +115,9 @@ pub(crate) async fn rollback(client: &Client, printer: &Printer, args: &Rollback
                 .as_ref()
                 .map(|e| format!(" in {e}"))
                 .unwrap_or_default(),
-            short(&body["version"])
+            typed::<Flag>(body)
+                .map(|f| f.version.to_string())
+                .unwrap_or_default()
         ));
     })
 }

@@ -1,11 +1,12 @@
 //! `envs …`.
 
+use ff_api_types::{Environment, EnvironmentDiff, Page, PromoteRequest, PromoteResponse};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::Value;
 
 use super::written;
 use crate::cli::EnvsCommand;
-use crate::client::{CliResult, Client, segment};
+use crate::client::{CliResult, Client, segment, typed};
 use crate::output::{Printer, short};
 
 /// `envs …`.
@@ -13,22 +14,22 @@ pub(crate) async fn envs(client: &Client, printer: &Printer, command: &EnvsComma
     match command {
         EnvsCommand::List => {
             let page = client.get("/api/v1/environments").await?;
+            let environments: Page<Environment> = typed(&page)?;
             printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                let rows = environments
+                    .items
+                    .iter()
                     .map(|e| {
+                        let setting =
+                            |name: &str| short(e.settings.get(name).unwrap_or(&Value::Null));
+                        let windows = e.settings.get("change_windows").and_then(Value::as_array);
                         vec![
-                            short(&e["key"]),
-                            short(&e["parent"]),
-                            short(&e["auto_sync"]),
-                            short(&e["approval_required"]),
-                            short(&e["protected"]),
-                            e["change_windows"]
-                                .as_array()
-                                .map_or(0, Vec::len)
-                                .to_string(),
+                            setting("key"),
+                            setting("parent"),
+                            setting("auto_sync"),
+                            setting("approval_required"),
+                            setting("protected"),
+                            windows.map_or(0, Vec::len).to_string(),
                         ]
                     })
                     .collect();
@@ -53,20 +54,21 @@ pub(crate) async fn envs(client: &Client, printer: &Printer, command: &EnvsComma
                     segment(to)
                 ))
                 .await?;
+            let answer: EnvironmentDiff = typed(&diff)?;
             printer.document(&diff, |p| {
                 let mut rows = Vec::new();
-                for flag in diff["differences"].as_array().into_iter().flatten() {
-                    for change in flag["changes"].as_array().into_iter().flatten() {
+                for flag in &answer.differences {
+                    for change in &flag.changes {
                         rows.push(vec![
-                            short(&flag["flag_id"]),
-                            short(&change["path"]),
-                            short(&change["before"]),
-                            short(&change["after"]),
+                            flag.flag_id.clone(),
+                            change.path.clone(),
+                            short(change.before.as_ref().unwrap_or(&Value::Null)),
+                            short(change.after.as_ref().unwrap_or(&Value::Null)),
                         ]);
                     }
                 }
                 p.table(&["flag", "path", from, to], rows);
-                p.say(format!("{} flag(s) equal", short(&diff["equal"])));
+                p.say(format!("{} flag(s) equal", answer.equal));
             })
         }
         EnvsCommand::Promote {
@@ -75,24 +77,24 @@ pub(crate) async fn envs(client: &Client, printer: &Printer, command: &EnvsComma
             all,
             write,
         } => {
-            let body = if *all {
-                json!({"all": true})
-            } else {
-                json!({"flags": flags})
+            let request = PromoteRequest {
+                flags: if *all { Vec::new() } else { flags.clone() },
+                all: *all,
+                ..PromoteRequest::default()
             };
+            let body = serde_json::to_value(request).unwrap_or_default();
             let path = format!("/api/v1/environments/{}/promote", segment(environment));
             let answer = client
                 .send(Method::POST, &path, Some(&body), &write.into())
                 .await?;
             written(printer, answer, |p, body| {
-                p.say(format!(
-                    "promoted into {environment} from {}: {}",
-                    short(&body["from"]),
-                    body["promoted"]
-                        .as_array()
-                        .map(|f| f.iter().map(short).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                ));
+                if let Ok(promoted) = typed::<PromoteResponse>(body) {
+                    p.say(format!(
+                        "promoted into {environment} from {}: {}",
+                        promoted.from,
+                        promoted.promoted.join(", ")
+                    ));
+                }
             })
         }
     }

@@ -1,10 +1,11 @@
 //! `evaluate`: one flag for one context, by the service.
 
+use ff_api_types::{EvaluateRequest, EvaluationResult};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::Value;
 
 use super::value_of;
-use crate::client::{CliError, CliResult, Client, WriteOptions};
+use crate::client::{CliError, CliResult, Client, WriteOptions, typed};
 use crate::output::{Printer, short};
 
 /// `evaluate`.
@@ -22,7 +23,13 @@ pub(crate) async fn evaluate(
             .ok_or_else(|| CliError::invalid(format!("--context {pair}: expected key=value")))?;
         attributes.insert(key.to_owned(), value_of(value));
     }
-    let body = json!({"flag_id": flag, "environment": env, "context": attributes});
+    let request = EvaluateRequest {
+        flag_id: Some(flag.to_owned()),
+        flag_ids: None,
+        environment: Some(env.to_owned()),
+        context: Value::Object(attributes),
+    };
+    let body = serde_json::to_value(request).unwrap_or_default();
     let answer = client
         .send(
             Method::POST,
@@ -31,13 +38,14 @@ pub(crate) async fn evaluate(
             &WriteOptions::default(),
         )
         .await?;
+    let result: EvaluationResult = typed(&answer.body)?;
     printer.document(&answer.body, |p| {
-        let b = &answer.body;
-        let mut line = format!("{flag} = {} ({}", short(&b["value"]), short(&b["reason"]));
-        if let Some(name) = b["rule"]["name"].as_str() {
+        let value = short(result.value.as_ref().unwrap_or(&Value::Null));
+        let mut line = format!("{flag} = {value} ({}", result.reason);
+        if let Some(name) = result.rule.as_ref().and_then(|r| r.name.as_deref()) {
             line.push_str(&format!(", rule {name}"));
         }
-        if let Some(variant) = b["variant"].as_str() {
+        if let Some(variant) = &result.variant {
             line.push_str(&format!(", variant {variant}"));
         }
         line.push(')');

@@ -1,12 +1,15 @@
 //! `flags …`: list, get, create, update, edit, enable, disable, set-value,
 //! rollout, history and the rest of one flag's life.
 
+use ff_api_types::{
+    Flag, FlagAction, FlagDiff, FlagEnvironment, FlagVersion, Page, RuleSelector, Warning,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{confirm, filters, value_of, written};
 use crate::cli::{FlagEnvArgs, FlagsCommand, WriteArgs};
-use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment};
+use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment, typed};
 use crate::offline;
 use crate::output::{Printer, pretty, short};
 
@@ -32,23 +35,27 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
                 query.push("deleted=true".to_owned());
             }
             let page = all_pages(client, "/api/v1/flags", &query).await?;
+            let flags: Page<Flag> = typed(&page)?;
             printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                let rows = flags
+                    .items
+                    .iter()
                     .map(|f| {
-                        let envs = f["environments"]
-                            .as_object()
+                        let member =
+                            |name: &str| short(f.document.get(name).unwrap_or(&Value::Null));
+                        let envs = f
+                            .document
+                            .get("environments")
+                            .and_then(Value::as_object)
                             .map(|e| e.keys().cloned().collect::<Vec<_>>().join(","))
                             .unwrap_or_default();
                         vec![
-                            short(&f["flag_id"]),
-                            short(&f["type"]),
-                            short(&f["default_value"]),
+                            f.flag_id().to_owned(),
+                            member("type"),
+                            member("default_value"),
                             envs,
-                            short(&f["version"]),
-                            short(&f["description"]),
+                            f.version.to_string(),
+                            member("description"),
                         ]
                     })
                     .collect();
@@ -77,13 +84,16 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
                 .send(Method::POST, "/api/v1/flags", Some(&doc), &write.into())
                 .await?;
             written(printer, answer, |p, body| {
+                let Ok(created) = typed::<Flag>(body) else {
+                    return;
+                };
                 p.say(format!(
                     "created {} (version {})",
-                    short(&body["flag_id"]),
-                    short(&body["version"])
+                    created.flag_id(),
+                    created.version
                 ));
-                for warning in body["warnings"].as_array().into_iter().flatten() {
-                    p.say(format!("  warning: {}", short(&warning["message"])));
+                for warning in &created.warnings {
+                    p.say(format!("  warning: {}", warning_text(warning)));
                 }
             })
         }
@@ -94,7 +104,9 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
             environment,
             write,
         } => {
-            let action = json!({"action": "set_value", "value": value_of(value)});
+            let action = FlagAction::SetValue {
+                value: value_of(value),
+            };
             act(client, printer, flag, environment, write, action).await
         }
         FlagsCommand::Enable(args) => toggle(client, printer, args, true).await,
@@ -106,15 +118,16 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
             rule,
             write,
         } => {
-            let mut action = json!({"action": "set_percentage", "percentage": percentage});
-            if let Some(rule) = rule {
-                // A number is a position first (then a name), as people
-                // count rules in a list.
-                action["rule"] = match rule.parse::<usize>() {
-                    Ok(index) => json!(index),
-                    Err(_) => json!(rule),
-                };
-            }
+            // A number is a position first (then a name), as people count
+            // rules in a list.
+            let rule = rule.as_ref().map(|rule| match rule.parse::<usize>() {
+                Ok(index) => RuleSelector::Index(index),
+                Err(_) => RuleSelector::Name(rule.clone()),
+            });
+            let action = FlagAction::SetPercentage {
+                percentage: *percentage,
+                rule,
+            };
             act(client, printer, flag, environment, write, action).await
         }
         FlagsCommand::History { flag } => {
@@ -124,19 +137,19 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
                     segment(flag)
                 ))
                 .await?;
+            let versions: Page<FlagVersion> = typed(&page)?;
             printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
+                let rows = versions
+                    .items
                     .into_iter()
-                    .flatten()
                     .map(|v| {
                         vec![
-                            short(&v["version"]),
-                            short(&v["at"]),
-                            short(&v["actor"]),
-                            short(&v["action"]),
-                            short(&v["reason"]),
-                            short(&v["deployment_id"]),
+                            v.version.to_string(),
+                            v.at,
+                            v.actor,
+                            v.action,
+                            v.reason.unwrap_or_default(),
+                            v.deployment_id.unwrap_or_default(),
                         ]
                     })
                     .collect();
@@ -152,12 +165,12 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
                 path.push_str(&format!("&to={to}"));
             }
             let diff = client.get(&path).await?;
+            let differences = typed::<FlagDiff>(&diff)?.differences;
             printer.document(&diff, |p| {
-                let rows = diff["differences"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|d| vec![short(&d["path"]), short(&d["before"]), short(&d["after"])])
+                let cell = |v: &Option<Value>| short(v.as_ref().unwrap_or(&Value::Null));
+                let rows = differences
+                    .iter()
+                    .map(|d| vec![d.path.clone(), cell(&d.before), cell(&d.after)])
                     .collect();
                 p.table(&["path", "before", "after"], rows);
             })
@@ -185,10 +198,9 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
                 )
                 .await?;
             written(printer, answer, |p, body| {
-                p.say(format!(
-                    "restored {flag} (version {})",
-                    short(&body["version"])
-                ))
+                if let Ok(restored) = typed::<Flag>(body) {
+                    p.say(format!("restored {flag} (version {})", restored.version));
+                }
             })
         }
     }
@@ -204,17 +216,18 @@ pub(crate) async fn all_pages(client: &Client, path: &str, query: &[String]) -> 
         if let Some(cursor) = &cursor {
             query.push(format!("cursor={}", segment(cursor)));
         }
-        let page = client.get(&format!("{path}?{}", query.join("&"))).await?;
-        items.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
+        let page: Page<Value> = typed(&client.get(&format!("{path}?{}", query.join("&"))).await?)?;
+        items.extend(page.items);
+        match page.next_cursor {
             // A cursor that does not move on would be followed forever.
-            Some(next) if cursor.as_deref() != Some(next) => cursor = Some(next.to_owned()),
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
             _ => {
-                let mut document = json!({ "items": items });
-                if !page["total"].is_null() {
-                    document["total"] = page["total"].clone();
-                }
-                return Ok(document);
+                let whole = Page {
+                    items,
+                    total: page.total,
+                    next_cursor: None,
+                };
+                return Ok(serde_json::to_value(whole).unwrap_or_default());
             }
         }
     }
@@ -233,18 +246,20 @@ async fn act(
     flag: &str,
     environment: &str,
     write: &WriteArgs,
-    action: Value,
+    action: FlagAction,
 ) -> CliResult {
     let path = format!(
         "/api/v1/flags/{}/environments/{}",
         segment(flag),
         segment(environment)
     );
-    let view = client.get(&path).await?;
+    let view: FlagEnvironment = typed(&client.get(&path).await?)?;
     let options = WriteOptions {
-        if_match: view["version"].as_i64(),
+        if_match: Some(view.version),
         ..write.into()
     };
+    let enabling = action == FlagAction::Enable;
+    let action = serde_json::to_value(action).unwrap_or_default();
     let answer = client
         .send(
             Method::POST,
@@ -253,10 +268,16 @@ async fn act(
             &options,
         )
         .await?;
-    let enabling = action["action"] == "enable";
     written(printer, answer, |p, body| {
-        let entry = &body["environments"][environment];
-        if body["version"] == view["version"] {
+        let Ok(flag_now) = typed::<Flag>(body) else {
+            return;
+        };
+        let entry = flag_now
+            .document
+            .get("environments")
+            .and_then(|envs| envs.get(environment))
+            .unwrap_or(&Value::Null);
+        if flag_now.version == view.version {
             // Nothing to change: no new version was written.
             p.say(if enabling {
                 format!("{flag} is already on in {environment}")
@@ -274,20 +295,28 @@ async fn act(
         };
         p.say(format!(
             "{flag} in {environment}: {what} (version {})",
-            short(&body["version"])
+            flag_now.version
         ));
-        if view["entry"].is_null()
+        if view.entry.is_none()
             && !entry.is_null()
-            && let Some(from) = view["inherited_from"].as_str()
+            && let Some(from) = &view.inherited_from
         {
             p.say(format!(
                 "  {environment} has its own entry now: it no longer inherits from {from}"
             ));
         }
-        for warning in body["warnings"].as_array().into_iter().flatten() {
-            p.say(format!("  warning: {}", short(warning)));
+        for warning in &flag_now.warnings {
+            p.say(format!("  warning: {}", warning_text(warning)));
         }
     })
+}
+
+/// A warning in words.
+fn warning_text(warning: &Warning) -> &str {
+    match warning {
+        Warning::Problem(problem) => &problem.message,
+        Warning::Text(text) => text,
+    }
 }
 
 /// `flags enable` / `flags disable`: the service's kill switch edit (see
@@ -301,7 +330,11 @@ async fn toggle(client: &Client, printer: &Printer, args: &FlagEnvArgs, on: bool
         environment,
         write,
     } = args;
-    let action = json!({"action": if on { "enable" } else { "disable" }});
+    let action = if on {
+        FlagAction::Enable
+    } else {
+        FlagAction::Disable
+    };
     act(client, printer, flag, environment, write, action).await
 }
 
@@ -315,13 +348,10 @@ async fn edit(
     write: &WriteArgs,
 ) -> CliResult {
     let path = format!("/api/v1/flags/{}", segment(flag));
-    let mut current = client.get(&path).await?;
-    let version = current["version"].clone();
-    if let Value::Object(map) = &mut current {
-        for meta in ["version", "created_at", "updated_at", "deleted", "warnings"] {
-            map.remove(meta);
-        }
-    }
+    // The document alone, without what the service adds (version, times).
+    let read: Flag = typed(&client.get(&path).await?)?;
+    let version = read.version;
+    let current = Value::Object(read.document);
     let dir = std::env::temp_dir().join(format!("feature-flags-edit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| CliError::invalid(e.to_string()))?;
     let file = dir.join(format!("{flag}.json"));
@@ -363,11 +393,13 @@ async fn edit(
         return Err(CliError::new(exit::FAILED, "nothing changed"));
     }
     let mut body = edited;
-    body["version"] = version;
+    body["version"] = json!(version);
     let answer = client
         .send(Method::PUT, &path, Some(&body), &write.into())
         .await?;
     written(printer, answer, |p, body| {
-        p.say(format!("{flag} is now version {}", short(&body["version"])))
+        if let Ok(written) = typed::<Flag>(body) {
+            p.say(format!("{flag} is now version {}", written.version));
+        }
     })
 }

@@ -1,35 +1,36 @@
 //! `keys …`: API keys.
 
+use ff_api_types::{ApiKey, CreateApiKeyRequest, Page};
 use reqwest::Method;
-use serde_json::json;
 
 use crate::cli::KeysCommand;
-use crate::client::{CliResult, Client, WriteOptions, segment};
-use crate::output::{Printer, short};
+use crate::client::{CliResult, Client, WriteOptions, segment, typed};
+use crate::output::Printer;
 
 /// `keys …`.
 pub(crate) async fn keys(client: &Client, printer: &Printer, command: &KeysCommand) -> CliResult {
     match command {
         KeysCommand::List => {
             let page = client.get("/api/v1/api-keys").await?;
+            let keys: Page<ApiKey> = typed(&page)?;
             printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
+                let rows = keys
+                    .items
                     .into_iter()
-                    .flatten()
                     .map(|k| {
+                        let state = if k.revoked_at.is_none() {
+                            "active"
+                        } else {
+                            "revoked"
+                        };
                         vec![
-                            short(&k["id"]),
-                            short(&k["name"]),
-                            short(&k["kind"]),
-                            short(&k["role"]),
-                            short(&k["environment"]),
-                            short(&k["prefix"]),
-                            if k["revoked_at"].is_null() {
-                                "active".into()
-                            } else {
-                                "revoked".into()
-                            },
+                            k.id,
+                            k.name,
+                            k.kind,
+                            k.role.unwrap_or_default(),
+                            k.environment.unwrap_or_default(),
+                            k.prefix,
+                            state.to_owned(),
                         ]
                     })
                     .collect();
@@ -53,13 +54,13 @@ pub(crate) async fn keys(client: &Client, printer: &Printer, command: &KeysComma
             role,
             environment,
         } => {
-            let mut body = json!({"name": name, "kind": kind});
-            if let Some(role) = role {
-                body["role"] = json!(role);
-            }
-            if let Some(env) = environment {
-                body["environment"] = json!(env);
-            }
+            let request = CreateApiKeyRequest {
+                name: name.clone(),
+                kind: kind.clone(),
+                role: role.clone(),
+                environment: environment.clone(),
+            };
+            let body = serde_json::to_value(request).unwrap_or_default();
             let answer = client
                 .send(
                     Method::POST,
@@ -68,16 +69,16 @@ pub(crate) async fn keys(client: &Client, printer: &Printer, command: &KeysComma
                     &WriteOptions::default(),
                 )
                 .await?;
+            let created: ApiKey = typed(&answer.body)?;
             printer.document(&answer.body, |_| {
                 // The secret is printed even with --quiet: it is shown once.
                 eprintln!(
                     "created key {} ({}); its secret, shown once:",
-                    short(&answer.body["id"]),
-                    kind
+                    created.id, kind
                 );
             })?;
             if printer.format == crate::output::Format::Table {
-                crate::output::emit_line(&short(&answer.body["key"]));
+                crate::output::emit_line(created.key.as_deref().unwrap_or_default());
             }
             Ok(())
         }

@@ -43,6 +43,7 @@ pub(crate) use users::users;
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use ff_api_types::{Page, WorkItem};
 use serde_json::{Value, json};
 
 use crate::cli::{LimitArgs, ProtectionArgs, WriteArgs};
@@ -73,13 +74,15 @@ impl From<&ProtectionArgs> for WriteOptions {
 /// document.
 fn written(printer: &Printer, answer: Answer, done: impl FnOnce(&Printer, &Value)) -> CliResult {
     if answer.status == 202 {
-        let request = &answer.body["change_request"];
+        let held: ff_api_types::Held = crate::client::typed(&answer.body)?;
+        let request = held.change_request;
+        let member = |name: &str| request.document.get(name).unwrap_or(&Value::Null);
         printer.document(&answer.body, |p| {
             p.say(format!(
                 "held for approval as change request {} (needs {} approval(s) in {})",
-                short(&request["id"]),
-                short(&request["required_approvals"]),
-                request["environments"]
+                request.id,
+                short(member("required_approvals")),
+                member("environments")
                     .as_array()
                     .map(|e| e.iter().map(short).collect::<Vec<_>>().join(", "))
                     .unwrap_or_default()
@@ -118,25 +121,27 @@ struct Listing<'a> {
     columns: &'a [&'a str],
 }
 
-/// [`capped_list`] as a table, one row per item.
+/// [`capped_list`] of work items (change requests, schedules, rollout
+/// plans) as a table, one row per item.
 async fn capped_table(
     client: &Client,
     printer: &Printer,
     listing: &Listing<'_>,
     query: Vec<String>,
     limit: LimitArgs,
-    row: impl Fn(&Value) -> Vec<String>,
+    row: impl Fn(&WorkItem) -> Vec<String>,
 ) -> CliResult {
     let page = capped_list(client, listing.path, query, limit, listing.what).await?;
+    let items: Page<WorkItem> = crate::client::typed(&page)?;
     printer.document(&page, |p| {
-        let rows = page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(row)
-            .collect();
+        let rows = items.items.iter().map(row).collect();
         p.table(listing.columns, rows);
     })
+}
+
+/// A member of a work item's document (null when it has none).
+fn member<'a>(item: &'a WorkItem, name: &str) -> &'a Value {
+    item.document.get(name).unwrap_or(&Value::Null)
 }
 
 /// A list the service answers in one request of at most `limit` items,

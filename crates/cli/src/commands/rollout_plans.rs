@@ -1,11 +1,12 @@
 //! `rollout-plans …`.
 
+use ff_api_types::{PauseRequest, WorkItem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Listing, capped_table, filters, rule_of};
+use super::{Listing, capped_table, filters, member, rule_of};
 use crate::cli::RolloutPlansCommand;
-use crate::client::{CliResult, Client, WriteOptions, segment};
+use crate::client::{CliResult, Client, WriteOptions, segment, typed};
 use crate::output::{Printer, short};
 
 /// `rollout-plans …`.
@@ -48,29 +49,30 @@ pub(crate) async fn rollout_plans(
                 *limit,
                 |plan| {
                     vec![
-                        short(&plan["id"]),
-                        short(&plan["status"]),
-                        short(&plan["flag_id"]),
-                        short(&plan["environment"]),
-                        short(&plan["rule"]),
-                        plan_percentages(plan),
+                        plan.id.clone(),
+                        plan.status.clone(),
+                        short(member(plan, "flag_id")),
+                        short(member(plan, "environment")),
+                        short(member(plan, "rule")),
+                        plan_percentages(member(plan, "steps")),
                         format!(
                             "{}/{}",
-                            short(&plan["next_step"]),
-                            plan["steps"].as_array().map_or(0, Vec::len)
+                            short(member(plan, "next_step")),
+                            member(plan, "steps").as_array().map_or(0, Vec::len)
                         ),
-                        short(&plan["due_at"]),
-                        short(&plan["paused_reason"]),
+                        plan.due_at.clone().unwrap_or_default(),
+                        short(member(plan, "paused_reason")),
                     ]
                 },
             )
             .await;
         }
         RolloutPlansCommand::Get { id } => {
-            let plan = client
+            let answer = client
                 .get(&format!("/api/v1/rollout-plans/{}", segment(id)))
                 .await?;
-            return printer.document(&plan, |p| show_plan_steps(p, &plan));
+            let plan: WorkItem = typed(&answer)?;
+            return printer.document(&answer, |p| show_plan_steps(p, &plan));
         }
         RolloutPlansCommand::Create {
             flag,
@@ -99,9 +101,10 @@ pub(crate) async fn rollout_plans(
         RolloutPlansCommand::Pause { id, reason } => (
             format!("/api/v1/rollout-plans/{}/pause", segment(id)),
             Some(
-                reason
-                    .as_ref()
-                    .map_or_else(|| json!({}), |r| json!({"reason": r})),
+                serde_json::to_value(PauseRequest {
+                    reason: reason.clone(),
+                })
+                .unwrap_or_default(),
             ),
         ),
         RolloutPlansCommand::Resume { id } => (
@@ -112,29 +115,29 @@ pub(crate) async fn rollout_plans(
     let answer = client
         .send(Method::POST, &path, body.as_ref(), &WriteOptions::default())
         .await?;
-    let plan = &answer.body;
-    printer.document(plan, |p| {
+    let plan: WorkItem = typed(&answer.body)?;
+    printer.document(&answer.body, |p| {
         p.say(format!(
             "rollout plan {} of {} in {} is {}: {} % ({})",
-            short(&plan["id"]),
-            short(&plan["flag_id"]),
-            short(&plan["environment"]),
-            short(&plan["status"]),
-            plan_percentages(plan).replace(',', " → "),
-            plan["due_at"].as_str().map_or_else(
+            plan.id,
+            short(member(&plan, "flag_id")),
+            short(member(&plan, "environment")),
+            plan.status,
+            plan_percentages(member(&plan, "steps")).replace(',', " → "),
+            plan.due_at.as_ref().map_or_else(
                 || "no step due".to_owned(),
                 |at| format!("next step at {at}")
             )
         ));
-        if let Some(reason) = plan["paused_reason"].as_str() {
+        if let Some(reason) = member(&plan, "paused_reason").as_str() {
             p.say(format!("  paused because: {reason}"));
         }
     })
 }
 
 /// A plan's steps' percentages, comma-separated.
-fn plan_percentages(plan: &Value) -> String {
-    plan["steps"]
+fn plan_percentages(steps: &Value) -> String {
+    steps
         .as_array()
         .into_iter()
         .flatten()
@@ -152,16 +155,16 @@ fn percent(value: &Value) -> String {
 }
 
 /// `rollout-plans get` for people: what the plan is, then its steps.
-fn show_plan_steps(printer: &Printer, plan: &Value) {
+fn show_plan_steps(printer: &Printer, plan: &WorkItem) {
     let mut line = format!(
         "rollout plan {} of {} in {}: {}",
-        short(&plan["id"]),
-        short(&plan["flag_id"]),
-        short(&plan["environment"]),
-        short(&plan["status"])
+        plan.id,
+        short(member(plan, "flag_id")),
+        short(member(plan, "environment")),
+        plan.status
     );
-    if !plan["rule"].is_null() {
-        line.push_str(&format!(", rule {}", short(&plan["rule"])));
+    if !member(plan, "rule").is_null() {
+        line.push_str(&format!(", rule {}", short(member(plan, "rule"))));
     }
     printer.say(line);
     for (label, field) in [
@@ -169,12 +172,15 @@ fn show_plan_steps(printer: &Printer, plan: &Value) {
         ("reason", "reason"),
         ("author", "author"),
     ] {
-        if !plan[field].is_null() {
-            printer.say(format!("  {label}: {}", short(&plan[field])));
+        if !member(plan, field).is_null() {
+            printer.say(format!("  {label}: {}", short(member(plan, field))));
         }
     }
-    let history = plan["history"].as_array().cloned().unwrap_or_default();
-    let rows = plan["steps"]
+    let history = member(plan, "history")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let rows = member(plan, "steps")
         .as_array()
         .into_iter()
         .flatten()

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Listing, capped_table, filters, rule_of, value_of};
+use super::{Listing, capped_table, filters, member, rule_of, value_of};
 use crate::cli::ScheduleCommand;
 use crate::client::{CliError, CliResult, Client, WriteOptions, exit, segment};
 use crate::output::{Printer, short};
@@ -41,13 +41,13 @@ pub(crate) async fn schedule(
                 *limit,
                 |s| {
                     vec![
-                        short(&s["id"]),
-                        short(&s["status"]),
-                        short(&s["flag_id"]),
-                        short(&s["environment"]),
-                        short(&s["at"]),
-                        short(&s["action"]["type"]),
-                        short(&s["error"]),
+                        s.id.clone(),
+                        s.status.clone(),
+                        short(member(s, "flag_id")),
+                        short(member(s, "environment")),
+                        short(member(s, "at")),
+                        short(&member(s, "action")["type"]),
+                        short(member(s, "error")),
                     ]
                 },
             )

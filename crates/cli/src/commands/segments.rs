@@ -1,10 +1,12 @@
 //! `segments …`.
 
+use ff_api_types::{Page, Segment};
 use reqwest::Method;
+use serde_json::Value;
 
 use super::written;
 use crate::cli::SegmentsCommand;
-use crate::client::{CliResult, Client, segment};
+use crate::client::{CliResult, Client, segment, typed};
 use crate::offline;
 use crate::output::{Printer, pretty, short};
 
@@ -17,16 +19,18 @@ pub(crate) async fn segments(
     match command {
         SegmentsCommand::List => {
             let page = client.get("/api/v1/segments").await?;
+            let segments: Page<Segment> = typed(&page)?;
             printer.document(&page, |p| {
-                let rows = page["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                let rows = segments
+                    .items
+                    .iter()
                     .map(|s| {
+                        let member =
+                            |name: &str| short(s.document.get(name).unwrap_or(&Value::Null));
                         vec![
-                            short(&s["segment_id"]),
-                            short(&s["conditions"]),
-                            short(&s["used_by"]),
+                            member("segment_id"),
+                            member("conditions"),
+                            short(&Value::from(s.used_by.clone())),
                         ]
                     })
                     .collect();

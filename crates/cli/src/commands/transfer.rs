@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
+use ff_api_types::ImportReport;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{confirm, written};
 use crate::cli::WriteArgs;
-use crate::client::{CliError, CliResult, Client, WriteOptions, exit};
+use crate::client::{CliError, CliResult, Client, WriteOptions, exit, typed};
 use crate::offline;
 use crate::output::{Printer, pretty, short};
 
@@ -84,37 +85,38 @@ pub(crate) async fn apply(
         )
         .await?;
     written(printer, answer, |p, body| {
-        p.say(format!("applied at revision {}", short(&body["revision"])))
+        if let Ok(report) = typed::<ImportReport>(body) {
+            let revision = report.revision.map(|r| r.to_string());
+            p.say(format!(
+                "applied at revision {}",
+                revision.unwrap_or_default()
+            ));
+        }
     })
 }
 
 /// Prints an import plan; returns how many changes it has.
 fn show_plan(printer: &Printer, plan: &Value) -> CliResult<usize> {
+    let report: ImportReport = typed(plan)?;
     let mut rows = Vec::new();
-    for (what, label) in [
-        ("created", "create"),
-        ("updated", "change"),
-        ("deleted", "delete"),
+    for (items, label) in [
+        (&report.created, "create"),
+        (&report.updated, "change"),
+        (&report.deleted, "delete"),
     ] {
-        for item in plan[what].as_array().into_iter().flatten() {
-            let detail = item["differences"]
-                .as_array()
-                .into_iter()
+        for item in items {
+            let cell = |v: &Option<Value>| short(v.as_ref().unwrap_or(&Value::Null));
+            let detail = item
+                .differences
+                .iter()
                 .flatten()
-                .map(|d| {
-                    format!(
-                        "{}: {} -> {}",
-                        short(&d["path"]),
-                        short(&d["before"]),
-                        short(&d["after"])
-                    )
-                })
+                .map(|d| format!("{}: {} -> {}", d.path, cell(&d.before), cell(&d.after)))
                 .collect::<Vec<_>>()
                 .join("\n");
             rows.push(vec![
                 label.to_owned(),
-                short(&item["kind"]),
-                short(&item["key"]),
+                item.kind.clone(),
+                item.key.clone(),
                 detail,
             ]);
         }

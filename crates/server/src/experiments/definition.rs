@@ -87,7 +87,7 @@ pub fn define(
     now: time::OffsetDateTime,
 ) -> Result<Experiment, ApiError> {
     if !ff_engine::is_valid_key(&request.id) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_id",
             "id: lower case letters, digits, `_`, `.` and `-`, starting with a letter",
         ));
@@ -128,14 +128,14 @@ pub fn define(
                 } else {
                     format!("secondary_metrics[{}]", i - 1)
                 };
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
                     "invalid_metric",
                     format!("{place}.kind: \"{other}\" is neither conversion nor numeric"),
                 ));
             }
         };
         if metric.event.trim().is_empty() || metric.event.len() > 128 {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_metric",
                 "metric event: give a name of 1 to 128 characters",
             ));

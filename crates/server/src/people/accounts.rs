@@ -34,7 +34,7 @@ pub fn normalise_email(email: &str) -> Result<String, ApiError> {
     if valid {
         Ok(email)
     } else {
-        Err(ApiError::bad_request(
+        Err(ApiError::unprocessable(
             "invalid_email",
             "email: give an address like name@example.com",
         ))
@@ -45,7 +45,7 @@ pub fn normalise_email(email: &str) -> Result<String, ApiError> {
 pub fn check_display_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_display_name",
             "display_name: give a name of 1 to 100 characters",
         ));
@@ -57,13 +57,13 @@ pub fn check_display_name(name: &str) -> Result<String, ApiError> {
 pub fn check_password(password: &str) -> Result<(), ApiError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "weak_password",
             format!("password: use at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
     if chars > MAX_PASSWORD_CHARS {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_password",
             format!("password: use at most {MAX_PASSWORD_CHARS} characters"),
         ));
@@ -78,7 +78,7 @@ pub fn parse_role(name: &str) -> Result<Role, ApiError> {
         "editor" => Ok(Role::Editor),
         "approver" => Ok(Role::Approver),
         "admin" => Ok(Role::Admin),
-        other => Err(ApiError::bad_request(
+        other => Err(ApiError::unprocessable(
             "invalid_role",
             format!("role: unknown role \"{other}\"; expected viewer, editor, approver or admin"),
         )),

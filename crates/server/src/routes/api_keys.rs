@@ -5,22 +5,22 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ff_api_types::CreateApiKeyRequest;
+use ff_api_types::{ApiKey, ApiKeyRevoked, CreateApiKeyRequest, Page};
 use ff_store::{Change, KeyKind, NewApiKey, Role};
-use serde_json::{Value, json};
 
 use crate::auth::{Principal, generate_key_id, generate_secret, hash_secret, secret_prefix};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
 use crate::governance::{WriteMeta, WriteMode};
 use crate::state::AppState;
+use crate::wire::api_key;
 use crate::write::{apply, change};
 
 /// `GET /api/v1/api-keys`: every key (never a secret), revoked ones included.
 pub async fn list_api_keys(
     State(state): State<AppState>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<ApiKey>>> {
     principal.require(Role::Admin)?;
     let mut keys = state.store.api_keys().await?;
     keys.sort_by(|a, b| {
@@ -28,7 +28,7 @@ pub async fn list_api_keys(
             .cmp(&b.created_at)
             .then_with(|| a.id.cmp(&b.id))
     });
-    Ok(Json(json!({ "items": keys })))
+    Ok(Json(Page::all(keys.iter().map(api_key).collect())))
 }
 
 /// `POST /api/v1/api-keys`: answers the secret once, under `key`.
@@ -120,8 +120,8 @@ pub async fn create_api_key(
         .values()
         .find(|k| k.id == id)
         .ok_or_else(|| ApiError::Internal("created key missing".into()))?;
-    let mut body = serde_json::to_value(created).unwrap_or_default();
-    body["key"] = secret.into();
+    let mut body = api_key(created);
+    body.key = Some(secret);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -132,7 +132,7 @@ pub async fn revoke_api_key(
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ApiKeyRevoked>> {
     principal.require(Role::Admin)?;
     if id == principal.key_id() {
         return Err(ApiError::bad_request(
@@ -155,9 +155,11 @@ pub async fn revoke_api_key(
     })
     .await?
     .into_commit()?;
-    Ok(Json(
-        json!({ "id": id, "revoked": true, "revision": committed.revision }),
-    ))
+    Ok(Json(ApiKeyRevoked {
+        id,
+        revoked: true,
+        revision: committed.revision,
+    }))
 }
 
 fn parse_role(name: &str) -> Result<Role, ApiError> {

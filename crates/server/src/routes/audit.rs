@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use ff_api_types::Page;
-use ff_store::{AuditEntry, AuditQuery, AuditVerification, Role};
-use serde_json::Value;
+use ff_api_types::{AuditEntry, AuditQuery, AuditVerification, Page};
+use ff_store::Role;
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
 use crate::state::AppState;
+use crate::wire::{audit_entry, audit_query};
 use crate::write::serialized_size;
 
 /// `GET /api/v1/audit?flag_id=&environment=&actor=&action=&deployment_id=&since=&until=&before_id=&limit=`:
@@ -23,11 +23,12 @@ use crate::write::serialized_size;
 pub async fn list_audit(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(mut query): QueryParams<AuditQuery>,
+    QueryParams(query): QueryParams<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEntry>>> {
     principal.require(Role::Viewer)?;
+    let mut query = audit_query(query);
     let limit = query.limit.unwrap_or(100).clamp(1, 1000) as usize;
-    let mut items: Vec<AuditEntry> = Vec::new();
+    let mut items: Vec<ff_store::AuditEntry> = Vec::new();
     let mut bytes = 0usize;
     // Whether the page stopped at its size with entries left after it.
     let mut more = false;
@@ -57,7 +58,7 @@ pub async fn list_audit(
         .then(|| items.last().map(|e| e.id.to_string()))
         .flatten();
     Ok(Json(Page {
-        items,
+        items: items.into_iter().map(audit_entry).collect(),
         total: None,
         next_cursor,
     }))
@@ -73,9 +74,9 @@ const CHUNK: usize = 50;
 pub async fn verify_audit(
     State(state): State<AppState>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditVerification>> {
     principal.require(Role::Viewer)?;
-    let mut verification = AuditVerification::start();
+    let mut verification = ff_store::AuditVerification::start();
     let mut after = 0;
     loop {
         let page = state.store.audit_chain(after, 1000).await?;
@@ -85,5 +86,10 @@ pub async fn verify_audit(
         after = last.id;
         verification.check_page(&page);
     }
-    Ok(Json(serde_json::to_value(verification).unwrap_or_default()))
+    Ok(Json(AuditVerification {
+        valid: verification.valid,
+        entries: verification.entries,
+        first_broken_id: verification.first_broken_id,
+        head_hash: verification.head_hash,
+    }))
 }

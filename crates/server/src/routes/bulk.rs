@@ -7,9 +7,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{BulkOperation, BulkRequest, BulkResponse, BulkResult};
 use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -21,95 +21,6 @@ use crate::live::LiveConfig;
 use crate::routes::change_requests::held;
 use crate::state::AppState;
 use crate::write::{Outcome, apply, change, expect_version};
-
-/// The body of a bulk request.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BulkRequest {
-    /// Applied in order; each flag at most once.
-    pub operations: Vec<Operation>,
-    /// Why (recorded on every audit entry).
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The deployment these changes belong to.
-    #[serde(default)]
-    pub deployment_id: Option<String>,
-}
-
-/// One operation.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Operation {
-    /// Create a flag from its document.
-    Create {
-        /// The document.
-        flag: Value,
-    },
-    /// Replace a flag's document.
-    Replace {
-        /// The document.
-        flag: Value,
-        /// The version it was read at.
-        #[serde(default)]
-        version: Option<i64>,
-    },
-    /// Merge-patch a flag's document.
-    Patch {
-        /// The flag.
-        flag_id: String,
-        /// An RFC 7396 merge patch.
-        patch: Value,
-        /// The version it was read at.
-        #[serde(default)]
-        version: Option<i64>,
-    },
-    /// Soft-delete a flag.
-    Delete {
-        /// The flag.
-        flag_id: String,
-        /// The version it was read at.
-        #[serde(default)]
-        version: Option<i64>,
-    },
-    /// Turn a flag on in an environment.
-    Enable {
-        /// The flag.
-        flag_id: String,
-        /// The environment.
-        environment: String,
-    },
-    /// Turn a flag off in an environment.
-    Disable {
-        /// The flag.
-        flag_id: String,
-        /// The environment.
-        environment: String,
-    },
-    /// Set a flag's value in an environment (keeping its rules).
-    SetValue {
-        /// The flag.
-        flag_id: String,
-        /// The environment.
-        environment: String,
-        /// The value.
-        value: Value,
-    },
-}
-
-impl Operation {
-    fn flag_id(&self) -> Option<&str> {
-        match self {
-            Operation::Create { flag } | Operation::Replace { flag, .. } => {
-                flag.get("flag_id").and_then(Value::as_str)
-            }
-            Operation::Patch { flag_id, .. }
-            | Operation::Delete { flag_id, .. }
-            | Operation::Enable { flag_id, .. }
-            | Operation::Disable { flag_id, .. }
-            | Operation::SetValue { flag_id, .. } => Some(flag_id),
-        }
-    }
-}
 
 /// Applies every operation or none. A problem in operation `i` is reported
 /// with the path `operations[i]…`.
@@ -181,18 +92,25 @@ pub async fn bulk_flags(
         Outcome::Held(request) => return Ok(held(&request)),
         other => other.into_commit()?,
     };
-    let results: Vec<Value> = operations
+    let results: Vec<BulkResult> = operations
         .iter()
-        .filter_map(Operation::flag_id)
+        .filter_map(BulkOperation::flag_id)
         .map(|id| match commit.live.flags.get(id) {
-            Some(stored) => flag_response(stored),
-            None => json!({ "flag_id": id, "deleted": true }),
+            Some(stored) => BulkResult::Flag(flag_response(stored)),
+            None => BulkResult::Deleted {
+                flag_id: id.to_owned(),
+                deleted: true,
+            },
         })
         .collect();
-    Ok(Json(json!({ "revision": commit.revision, "results": results })).into_response())
+    Ok(Json(BulkResponse {
+        revision: commit.revision,
+        results,
+    })
+    .into_response())
 }
 
-fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, ApiError> {
+fn plan(live: &LiveConfig, op: &BulkOperation) -> Result<ff_store::AuditedChange, ApiError> {
     let existing = |id: &str| {
         live.flags
             .get(id)
@@ -207,7 +125,7 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
         }
     };
     Ok(match op {
-        Operation::Create { flag } => {
+        BulkOperation::Create { flag } => {
             let mut doc = flag.clone();
             strip_meta(&mut doc)?;
             let flag = parse(&doc).map_err(|e| prefix(e, "flag"))?;
@@ -219,7 +137,7 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
             }
             change(Change::PutFlag(flag, Expect::Absent), "flag.create", None)
         }
-        Operation::Replace { flag, version } => {
+        BulkOperation::Replace { flag, version } => {
             let mut doc = flag.clone();
             let body_version = strip_meta(&mut doc)?;
             let flag = parse(&doc).map_err(|e| prefix(e, "flag"))?;
@@ -227,7 +145,7 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
             let expect = expect_version(version.or(body_version), current.version);
             change(Change::PutFlag(flag, expect), "flag.update", None)
         }
-        Operation::Patch {
+        BulkOperation::Patch {
             flag_id,
             patch,
             version,
@@ -248,7 +166,7 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
                 None,
             )
         }
-        Operation::Delete { flag_id, version } => {
+        BulkOperation::Delete { flag_id, version } => {
             let current = existing(flag_id)?;
             change(
                 Change::DeleteFlag(flag_id.clone(), expect_version(*version, current.version)),
@@ -256,17 +174,17 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
                 None,
             )
         }
-        Operation::Enable {
+        BulkOperation::Enable {
             flag_id,
             environment,
         }
-        | Operation::Disable {
+        | BulkOperation::Disable {
             flag_id,
             environment,
         } => {
             known_env(environment)?;
             let current = existing(flag_id)?;
-            let enable = matches!(op, Operation::Enable { .. });
+            let enable = matches!(op, BulkOperation::Enable { .. });
             let flag = set_enabled(&current.flag, environment, enable, &live.environment_tree());
             let action = if enable {
                 "flag.enable"
@@ -279,7 +197,7 @@ fn plan(live: &LiveConfig, op: &Operation) -> Result<ff_store::AuditedChange, Ap
                 Some(environment),
             )
         }
-        Operation::SetValue {
+        BulkOperation::SetValue {
             flag_id,
             environment,
             value,

@@ -8,10 +8,12 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use ff_api_types::{
+    CheckDependenciesQuery, DependencyCheck, DependencyResult, Dependent, Dependents,
+};
 use ff_engine::edit::{enabled_in, static_value};
 use ff_engine::{Context, Environment, Flag, Problem};
 use ff_store::Role;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -24,16 +26,6 @@ use crate::state::AppState;
 /// The largest `flag-dependencies.yaml` checked (a few thousand
 /// dependencies; the body limit of other routes is larger).
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
-
-/// The query of `POST /api/v1/dependencies/check`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckQuery {
-    /// The environment to check in.
-    environment: Option<String>,
-    /// `json` or `yaml` (default: from `Content-Type`).
-    format: Option<String>,
-}
 
 /// One requirement of the document: `flag` needs `depends_on` to be
 /// `required_value`.
@@ -51,9 +43,9 @@ pub async fn check_dependencies(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    QueryParams(query): QueryParams<CheckQuery>,
+    QueryParams(query): QueryParams<CheckDependenciesQuery>,
     RawBody(body): RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DependencyCheck>> {
     principal.require(Role::Viewer)?;
     let environment = query.environment.ok_or_else(|| {
         ApiError::bad_request(
@@ -72,19 +64,24 @@ pub async fn check_dependencies(
     let requirements =
         read_document(body, format, |document| parse_requirements(&document)).await?;
     let tree = live.environment_tree();
-    let results: Vec<Value> = requirements
+    let results: Vec<DependencyResult> = requirements
         .iter()
         .map(|r| check(&live, &environment, &tree, r))
         .collect();
-    let holds = results.iter().all(|r| r["holds"] == true);
-    Ok(Json(json!({
-        "environment": environment,
-        "holds": holds,
-        "dependencies": results,
-    })))
+    let holds = results.iter().all(|r| r.holds);
+    Ok(Json(DependencyCheck {
+        environment,
+        holds,
+        dependencies: results,
+    }))
 }
 
-fn check(live: &LiveConfig, env: &str, tree: &[Environment], requirement: &Requirement) -> Value {
+fn check(
+    live: &LiveConfig,
+    env: &str,
+    tree: &[Environment],
+    requirement: &Requirement,
+) -> DependencyResult {
     let mut details = Vec::new();
     if !live.flags.contains_key(&requirement.flag) {
         details.push(format!("flag \"{}\" does not exist here", requirement.flag));
@@ -109,18 +106,15 @@ fn check(live: &LiveConfig, env: &str, tree: &[Environment], requirement: &Requi
             (actual, holds)
         }
     };
-    let mut result = json!({
-        "flag": requirement.flag,
-        "repository": requirement.repository,
-        "depends_on": requirement.depends_on,
-        "required_value": requirement.required_value,
-        "actual_value": actual,
-        "holds": holds,
-    });
-    if !details.is_empty() {
-        result["detail"] = json!(details.join("; "));
+    DependencyResult {
+        flag: requirement.flag.clone(),
+        repository: requirement.repository.clone(),
+        depends_on: requirement.depends_on.clone(),
+        required_value: requirement.required_value.clone(),
+        actual_value: actual,
+        holds,
+        detail: (!details.is_empty()).then(|| details.join("; ")),
     }
-    result
 }
 
 /// A flag's value in an environment for everyone when rules do not decide;
@@ -207,7 +201,7 @@ pub async fn list_dependents(
     State(state): State<AppState>,
     principal: Principal,
     Path(flag_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Dependents>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     crate::live::live_flag(&live, &flag_id)?;
@@ -223,7 +217,7 @@ pub async fn list_dependents(
                 let flag = &stored.flag;
                 for dependency in flag.depends_on.iter().filter(|d| &d.flag == required) {
                     let prerequisite = live.flags.get(required).map(|f| &f.flag);
-                    let holds: serde_json::Map<String, Value> = live
+                    let holds: std::collections::BTreeMap<String, bool> = live
                         .environments
                         .keys()
                         .map(|env| {
@@ -232,17 +226,17 @@ pub async fn list_dependents(
                                     && static_value(p, env, &tree)
                                         .is_none_or(|v| v == dependency.required_value)
                             });
-                            (env.clone(), Value::Bool(holds))
+                            (env.clone(), holds)
                         })
                         .collect();
-                    dependents.push(json!({
-                        "flag_id": flag.flag_id,
-                        "requires": required,
-                        "required_value": dependency.required_value,
-                        "repository": dependency.repository,
-                        "direct": direct,
-                        "holds": holds,
-                    }));
+                    dependents.push(Dependent {
+                        flag_id: flag.flag_id.clone(),
+                        requires: required.clone(),
+                        required_value: dependency.required_value.clone(),
+                        repository: dependency.repository.clone(),
+                        direct,
+                        holds,
+                    });
                     if seen.insert(flag.flag_id.clone()) {
                         next.push(flag.flag_id.clone());
                     }
@@ -252,7 +246,8 @@ pub async fn list_dependents(
         frontier = next;
         direct = false;
     }
-    Ok(Json(
-        json!({ "flag_id": flag_id, "dependents": dependents }),
-    ))
+    Ok(Json(Dependents {
+        flag_id,
+        dependents,
+    }))
 }

@@ -10,10 +10,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{
+    DeploymentHooks, DeploymentHooksRequest, DeploymentRollback, DeploymentRollbackRequest,
+    HookStep as StepReport, RevertedFlag,
+};
 use ff_engine::Flag;
 use ff_engine::edit::{enabled_in, set_enabled, static_value};
 use ff_store::{Change, Expect, FlagVersion, Role, StoredFlag};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -24,16 +27,6 @@ use crate::governance::{WriteMeta, WriteMode};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
 use crate::write::{Outcome, apply, change};
-
-/// The body of `POST /api/v1/deployments/{id}/rollback`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackBody {
-    /// Undo only what the deployment did to this environment's entries.
-    environment: Option<String>,
-    /// Why (default: "rollback of deployment <id>").
-    reason: Option<String>,
-}
 
 /// What the rollback does to one flag.
 struct Revert {
@@ -57,7 +50,7 @@ pub async fn rollback_deployment(
     principal: Principal,
     headers: HeaderMap,
     Path(deployment_id): Path<String>,
-    OptionalJsonBody(body): OptionalJsonBody<RollbackBody>,
+    OptionalJsonBody(body): OptionalJsonBody<DeploymentRollbackRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
@@ -107,23 +100,21 @@ pub async fn rollback_deployment(
             Outcome::Held(request) => return Ok(held(&request)),
         }
     };
-    let flags: Vec<Value> = reverts
+    let flags: Vec<RevertedFlag> = reverts
         .iter()
-        .map(|revert| {
-            json!({
-                "flag_id": revert.flag_id,
-                "result": revert.result(),
-                "from_version": revert.current.version,
-                "restored_version": revert.restored_version,
-            })
+        .map(|revert| RevertedFlag {
+            flag_id: revert.flag_id.clone(),
+            result: revert.result().to_owned(),
+            from_version: revert.current.version,
+            restored_version: revert.restored_version,
         })
         .collect();
-    Ok(Json(json!({
-        "deployment_id": deployment_id,
-        "environment": body.environment,
-        "revision": revision,
-        "flags": flags,
-    }))
+    Ok(Json(DeploymentRollback {
+        deployment_id,
+        environment: body.environment,
+        revision,
+        flags,
+    })
     .into_response())
 }
 
@@ -196,21 +187,6 @@ async fn plan_reverts(
     Ok(reverts)
 }
 
-/// The body of `POST /api/v1/deployments/{id}/hooks`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HooksBody {
-    /// Where the steps apply.
-    environment: String,
-    /// `pre_deploy` or `post_deploy`.
-    phase: String,
-    /// The seed's `deployment:` document (`pre_deploy`, `post_deploy`).
-    deployment: Value,
-    /// Why (default: "<phase> of deployment <id>").
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 /// One hook step.
 #[derive(Debug, Clone, PartialEq)]
 enum HookStep {
@@ -228,7 +204,7 @@ pub async fn run_deployment_hooks(
     principal: Principal,
     headers: HeaderMap,
     Path(deployment_id): Path<String>,
-    JsonBody(body): JsonBody<HooksBody>,
+    JsonBody(body): JsonBody<DeploymentHooksRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     if !["pre_deploy", "post_deploy"].contains(&body.phase.as_str()) {
@@ -265,13 +241,15 @@ pub async fn run_deployment_hooks(
                         .cloned()
                         .or_else(|| live.flags.get(flag_id).map(|f| f.flag.clone()))
                     else {
-                        failures.push(
-                            json!({"step": i, "flag_id": flag_id, "problem": "no such flag"}),
-                        );
+                        failures.push(hook_step(
+                            i,
+                            flag_id,
+                            HookOutcome::Failed("no such flag".into()),
+                        ));
                         continue;
                     };
                     planned.insert(flag_id.clone(), set_enabled(&flag, &env, on, &tree));
-                    report.push(json!({"step": i, "flag_id": flag_id, "enabled": on}));
+                    report.push(hook_step(i, flag_id, HookOutcome::Enabled(on)));
                 }
                 HookStep::Verify(flag_ids) => {
                     for flag_id in flag_ids {
@@ -289,10 +267,10 @@ pub async fn run_deployment_hooks(
                             },
                         };
                         match problem {
-                            Some(problem) => failures
-                                .push(json!({"step": i, "flag_id": flag_id, "problem": problem})),
-                            None => report
-                                .push(json!({"step": i, "flag_id": flag_id, "verified": true})),
+                            Some(problem) => {
+                                failures.push(hook_step(i, flag_id, HookOutcome::Failed(problem)))
+                            }
+                            None => report.push(hook_step(i, flag_id, HookOutcome::Verified)),
                         }
                     }
                 }
@@ -301,13 +279,7 @@ pub async fn run_deployment_hooks(
         if !failures.is_empty() {
             let summary: Vec<String> = failures
                 .iter()
-                .map(|f| {
-                    format!(
-                        "{} {}",
-                        f["flag_id"].as_str().unwrap_or_default(),
-                        f["problem"].as_str().unwrap_or_default()
-                    )
-                })
+                .map(|f| format!("{} {}", f.flag_id, f.problem.as_deref().unwrap_or_default()))
                 .collect();
             return Err(ApiError::Conflict {
                 code: "verify_failed",
@@ -336,13 +308,13 @@ pub async fn run_deployment_hooks(
         Outcome::Unchanged => None,
         Outcome::Held(request) => return Ok(held(&request)),
     };
-    Ok(Json(json!({
-        "deployment_id": deployment_id,
-        "environment": env,
-        "phase": phase,
-        "revision": revision,
-        "steps": report,
-    }))
+    Ok(Json(DeploymentHooks {
+        deployment_id,
+        environment: env,
+        phase,
+        revision,
+        steps: report,
+    })
     .into_response())
 }
 
@@ -411,4 +383,26 @@ fn parse_steps(deployment: &Value, phase: &str) -> Result<Vec<HookStep>, ApiErro
 
 fn invalid(path: String, message: &str) -> ApiError {
     ApiError::Validation(vec![ff_engine::Problem::error(path, message)])
+}
+
+/// What a deployment step did.
+enum HookOutcome {
+    Enabled(bool),
+    Verified,
+    Failed(String),
+}
+
+fn hook_step(step: usize, flag_id: &str, outcome: HookOutcome) -> StepReport {
+    let (enabled, verified, problem) = match outcome {
+        HookOutcome::Enabled(on) => (Some(on), None, None),
+        HookOutcome::Verified => (None, Some(true), None),
+        HookOutcome::Failed(problem) => (None, None, Some(problem)),
+    };
+    StepReport {
+        step,
+        flag_id: flag_id.to_owned(),
+        enabled,
+        verified,
+        problem,
+    }
 }

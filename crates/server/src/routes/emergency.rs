@@ -6,10 +6,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use ff_api_types::EmergencyRequest;
+use ff_api_types::{EmergencyRequest, EmergencyResponse};
 use ff_engine::edit::set_enabled;
 use ff_store::{Change, Expect, Role};
-use serde_json::json;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -148,13 +147,13 @@ async fn switch(
         ),
         None => (current.version, live.revision),
     };
-    Ok(Json(json!({
-        "flag_id": request.flag_id,
-        "environments": environments,
-        "enabled": enabled,
-        "version": version,
-        "revision": revision,
-        "paused_rollout_plans": plans.iter().map(|p| p.item.id.as_str()).collect::<Vec<_>>(),
-    }))
+    Ok(Json(EmergencyResponse {
+        flag_id: request.flag_id,
+        environments,
+        enabled,
+        version,
+        revision,
+        paused_rollout_plans: plans.iter().map(|p| p.item.id.clone()).collect(),
+    })
     .into_response())
 }

@@ -4,6 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{
+    Environment, EnvironmentDeleted, EnvironmentDiff, EnvironmentDiffQuery, EnvironmentDifference,
+    Page, PromoteRequest, PromoteResponse,
+};
 use ff_engine::is_valid_key;
 use ff_store::{Change, EnvironmentSettings, Expect, Role, StoredEnvironment};
 use serde_json::{Value, json};
@@ -11,7 +15,7 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path, if_match};
-use crate::flag_ops::{rfc3339, strip_meta};
+use crate::flag_ops::{members, rfc3339, strip_meta};
 use crate::governance::{WriteMeta, WriteMode};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
@@ -19,12 +23,13 @@ use crate::write::{Outcome, apply, change, expect_version};
 
 /// An environment as the API returns it: its settings plus `version`,
 /// `updated_at` and its `children`.
-fn environment_response(stored: &StoredEnvironment, children: Vec<&str>) -> Value {
-    let mut body = serde_json::to_value(&stored.environment).unwrap_or_else(|_| json!({}));
-    body["version"] = stored.version.into();
-    body["updated_at"] = rfc3339(stored.updated_at).into();
-    body["children"] = json!(children);
-    body
+fn environment_response(stored: &StoredEnvironment, children: Vec<&str>) -> Environment {
+    Environment {
+        settings: members(&stored.environment),
+        version: stored.version,
+        updated_at: rfc3339(stored.updated_at),
+        children: children.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 fn children<'a>(
@@ -41,7 +46,7 @@ fn children<'a>(
 pub async fn list_environments(
     State(state): State<AppState>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<Environment>>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let mut ordered: Vec<&StoredEnvironment> = Vec::new();
@@ -64,11 +69,11 @@ pub async fn list_environments(
             queue.extend(children(&live.environments, key));
         }
     }
-    let items: Vec<Value> = ordered
+    let items = ordered
         .into_iter()
         .map(|e| environment_response(e, children(&live.environments, &e.environment.tree.key)))
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Page::all(items)))
 }
 
 /// `GET /api/v1/environments/{env}`.
@@ -76,7 +81,7 @@ pub async fn get_environment(
     State(state): State<AppState>,
     principal: Principal,
     Path(env): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Environment>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let stored = live
@@ -256,24 +261,6 @@ fn copied_entry(
     Ok((next != *flag).then_some(next))
 }
 
-/// The body of `POST /api/v1/environments/{env}/promote`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteBody {
-    /// These flags.
-    #[serde(default)]
-    flags: Vec<String>,
-    /// Every flag.
-    #[serde(default)]
-    all: bool,
-    /// Flags changed at or after this time.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    changed_since: Option<time::OffsetDateTime>,
-    /// Why (protected environments need one).
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 /// `POST /api/v1/environments/{env}/promote`: copies flags' configuration
 /// from the parent into `env`, under `env`'s rules (a change request where
 /// it requires approval, refused outside its change windows).
@@ -282,7 +269,7 @@ pub async fn promote_environment(
     principal: Principal,
     headers: HeaderMap,
     Path(env): Path<String>,
-    JsonBody(body): JsonBody<PromoteBody>,
+    JsonBody(body): JsonBody<PromoteRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let live = state.live.current();
@@ -345,13 +332,13 @@ pub async fn promote_environment(
         Outcome::Unchanged => None,
         Outcome::Held(request) => return Ok(held(&request)),
     };
-    Ok(Json(json!({
-        "environment": env,
-        "from": parent,
-        "promoted": promoted,
-        "unchanged": unchanged,
-        "revision": revision,
-    }))
+    Ok(Json(PromoteResponse {
+        environment: env,
+        from: parent,
+        promoted,
+        unchanged,
+        revision,
+    })
     .into_response())
 }
 
@@ -439,7 +426,7 @@ pub async fn replace_environment(
     headers: HeaderMap,
     Path(env): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Environment>> {
     principal.require(Role::Admin)?;
     let (settings, body_version) = parse_settings(body, Some(&env))?;
     let client_version = if_match(&headers)?.or(body_version);
@@ -500,7 +487,7 @@ pub async fn delete_environment(
     principal: Principal,
     headers: HeaderMap,
     Path(env): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnvironmentDeleted>> {
     principal.require(Role::Admin)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
@@ -554,19 +541,11 @@ pub async fn delete_environment(
     })
     .await?
     .into_commit()?;
-    Ok(Json(
-        json!({ "key": env, "deleted": true, "revision": committed.revision }),
-    ))
-}
-
-/// The query of `GET /api/v1/environments/diff`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiffQuery {
-    /// One environment.
-    from: Option<String>,
-    /// The other.
-    to: Option<String>,
+    Ok(Json(EnvironmentDeleted {
+        key: env,
+        deleted: true,
+        revision: committed.revision,
+    }))
 }
 
 /// `GET /api/v1/environments/diff?from=A&to=B`: the flags whose effective
@@ -575,8 +554,8 @@ pub struct DiffQuery {
 pub async fn diff_environments(
     State(state): State<AppState>,
     principal: Principal,
-    crate::extract::QueryParams(query): crate::extract::QueryParams<DiffQuery>,
-) -> ApiResult<Json<Value>> {
+    crate::extract::QueryParams(query): crate::extract::QueryParams<EnvironmentDiffQuery>,
+) -> ApiResult<Json<EnvironmentDiff>> {
     principal.require(Role::Viewer)?;
     let (Some(from), Some(to)) = (query.from, query.to) else {
         return Err(ApiError::bad_request(
@@ -600,19 +579,19 @@ pub async fn diff_environments(
             equal += 1;
             continue;
         }
-        differences.push(json!({
-            "flag_id": stored.flag.flag_id,
-            "from": a,
-            "to": b,
-            "changes": ff_engine::diff::diff(&a, &b),
-        }));
+        differences.push(EnvironmentDifference {
+            flag_id: stored.flag.flag_id.clone(),
+            changes: crate::wire::differences(&a, &b),
+            from: a,
+            to: b,
+        });
     }
-    Ok(Json(json!({
-        "from": from,
-        "to": to,
-        "differences": differences,
-        "equal": equal,
-    })))
+    Ok(Json(EnvironmentDiff {
+        from,
+        to,
+        differences,
+        equal,
+    }))
 }
 
 /// What a flag does in an environment: on or off, the value, the rules in

@@ -3,9 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use ff_api_types::{BulkEvaluation, EvaluateRequest, EvaluationResult};
+use ff_api_types::{BulkEvaluation, EvaluateRequest, EvaluateResponse, EvaluationResult};
 use ff_engine::{Context, Resolution};
-use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -20,7 +19,7 @@ pub async fn evaluate(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(request): JsonBody<EvaluateRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EvaluateResponse>> {
     let environment = principal
         .evaluation_environment(request.environment.as_deref())?
         .to_owned();
@@ -52,7 +51,7 @@ pub async fn evaluate(
                 &context,
                 now,
             );
-            serde_json::to_value(EvaluationResult::from_resolution(&flag_id, &resolution))
+            EvaluateResponse::One(EvaluationResult::from_resolution(&flag_id, &resolution))
         }
         (None, ids) => {
             let results = match ids {
@@ -77,15 +76,14 @@ pub async fn evaluate(
                         .collect()
                 }
             };
-            serde_json::to_value(BulkEvaluation {
+            EvaluateResponse::Bulk(BulkEvaluation {
                 environment,
                 revision: live.revision,
                 results,
             })
         }
     };
-    body.map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(Json(body))
 }
 
 /// Counts an evaluation of a flag that exists (made-up ids are not

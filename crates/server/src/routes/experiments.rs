@@ -143,14 +143,14 @@ pub async fn track_events(
             timestamp: request.timestamp,
         }],
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_body",
                 "give either `event` and `user_id` (one event) or `events` (a batch)",
             ));
         }
     };
     if requested.len() > MAX_TRACKED {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "batch_too_large",
             format!("events: at most {MAX_TRACKED} per request"),
         ));
@@ -175,7 +175,7 @@ fn checked(
 ) -> Result<TrackedEvent, ApiError> {
     let at = |field: &str| format!("events[{i}].{field}");
     let bad = |field: &str, what: &str| {
-        ApiError::bad_request("invalid_event", format!("{}: {what}", at(field)))
+        ApiError::unprocessable("invalid_event", format!("{}: {what}", at(field)))
     };
     if event.event.trim().is_empty()
         || event.event.len() > 128

@@ -5,11 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ff_api_types::{Page, RollbackRequest, VersionRef};
-use ff_engine::edit::RuleSelector;
+use ff_api_types::{
+    EffectiveEntry, FlagAction, FlagDeleted, FlagDiff, FlagDiffQuery, FlagEnvironment, FlagVersion,
+    ListFlagsQuery, Page, RollbackRequest, VersionRef, VersionsQuery, Warning,
+};
 use ff_engine::{EnvironmentEntry, Flag, Lifecycle};
 use ff_store::{Change, Expect, Role};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -20,36 +21,16 @@ use crate::governance::{WriteMeta, WriteMode};
 use crate::live::{LiveConfig, live_flag};
 use crate::routes::change_requests::held;
 use crate::state::AppState;
+use crate::wire::{differences, flag_version, problem, rule_selector};
 use crate::work::action::{Action, apply_action};
 use crate::write::{Outcome, apply, change, expect_version};
-
-/// Filters of `GET /api/v1/flags`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListFlagsQuery {
-    /// Only flags with this tag.
-    tag: Option<String>,
-    /// Only flags of this owner.
-    owner: Option<String>,
-    /// Only flags in this lifecycle stage.
-    lifecycle: Option<String>,
-    /// Text in the id, description, owner or tags (case-insensitive).
-    q: Option<String>,
-    /// List soft-deleted flags instead of live ones.
-    #[serde(default)]
-    deleted: bool,
-    /// Page size (default 100, at most 1000).
-    limit: Option<usize>,
-    /// The last `flag_id` of the previous page.
-    cursor: Option<String>,
-}
 
 /// `GET /api/v1/flags`: filtered, paginated by flag id.
 pub async fn list_flags(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<ListFlagsQuery>,
-) -> ApiResult<Json<Page<Value>>> {
+) -> ApiResult<Json<Page<ff_api_types::Flag>>> {
     principal.require(Role::Viewer)?;
     let lifecycle = match query.lifecycle.as_deref() {
         None => None,
@@ -65,7 +46,7 @@ pub async fn list_flags(
                 })?,
         ),
     };
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000) as usize;
     let needle = query.q.as_deref().map(str::to_lowercase);
     let matches = |flag: &Flag| {
         query.tag.as_ref().is_none_or(|t| flag.tags.contains(t))
@@ -150,9 +131,11 @@ pub async fn create_flag(
     .live;
     let stored = live_flag(&live, &flag_id)?;
     let mut body = flag_response(stored);
-    if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
-    }
+    body.warnings = warnings
+        .into_iter()
+        .map(problem)
+        .map(Warning::Problem)
+        .collect();
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     set_header(
         &mut response,
@@ -313,48 +296,27 @@ pub(crate) async fn edit_flag(
 fn written_flag(live: &LiveConfig, flag_id: &str) -> ApiResult<Response> {
     let stored = live_flag(live, flag_id)?;
     let mut body = flag_response(stored);
-    let warnings = dependency_warnings(live, &stored.flag);
-    if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
-    }
+    body.warnings = dependency_warnings(live, &stored.flag)
+        .into_iter()
+        .map(Warning::Text)
+        .collect();
     Ok(with_etag(Json(body), stored.version))
 }
 
-/// The body of `POST /api/v1/flags/{flag_id}/environments/{env}/actions`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub enum FlagAction {
-    /// Turn the flag on there.
-    Enable,
-    /// Turn the flag off there.
-    Disable,
-    /// Serve this value there (keeping the rules in effect).
-    SetValue {
-        /// The value.
-        value: Value,
-    },
-    /// Set a rule's percentage among the rules in effect there.
-    SetPercentage {
-        /// 0–100.
-        percentage: f64,
-        /// The rule's name or index (default: the first with a percentage,
-        /// or the only rule).
-        #[serde(default)]
-        rule: Option<RuleSelector>,
-    },
-}
-
-impl FlagAction {
-    /// The stored action it is, and its audit action.
-    fn into_action(self) -> (Action, &'static str) {
-        match self {
+/// The stored action a [`FlagAction`] is, and its audit action.
+fn into_action(action: FlagAction) -> (Action, &'static str) {
+    {
+        match action {
             FlagAction::Enable => (Action::Enable, "flag.enable"),
             FlagAction::Disable => (Action::Disable, "flag.disable"),
             FlagAction::SetValue { value } => {
                 (Action::SetValue { value }, "flag.environment.update")
             }
             FlagAction::SetPercentage { percentage, rule } => (
-                Action::Percentage { percentage, rule },
+                Action::Percentage {
+                    percentage,
+                    rule: rule.map(rule_selector),
+                },
                 "flag.environment.update",
             ),
         }
@@ -379,7 +341,7 @@ pub async fn apply_flag_action(
         return Err(ApiError::not_found("environment", &env));
     }
     let client_version = if_match(&headers)?;
-    let (action, audit_action) = body.into_action();
+    let (action, audit_action) = into_action(body);
     let meta = WriteMeta::from_request(&principal, &headers);
     let outcome = apply(&state, meta, |live| {
         let current = live_flag(live, &flag_id)?;
@@ -465,12 +427,12 @@ pub async fn delete_flag(
         Outcome::Held(request) => return Ok(held(&request)),
         other => other.into_commit()?,
     };
-    Ok(Json(json!({
-        "flag_id": flag_id,
-        "deleted": true,
-        "version": commit.versions.first(),
-        "revision": commit.revision,
-    }))
+    Ok(Json(FlagDeleted {
+        flag_id,
+        deleted: true,
+        version: commit.versions.first().copied(),
+        revision: commit.revision,
+    })
     .into_response())
 }
 
@@ -517,7 +479,7 @@ pub async fn get_flag_environment(
     State(state): State<AppState>,
     principal: Principal,
     Path((flag_id, env)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FlagEnvironment>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let stored = live_flag(&live, &flag_id)?;
@@ -544,18 +506,28 @@ pub async fn get_flag_environment(
         .and_then(|k| flag.environments.get(k))
         .map(EnvironmentEntry::to_config)
         .unwrap_or_default();
-    Ok(Json(json!({
-        "flag_id": flag_id,
-        "environment": env,
-        "version": stored.version,
-        "entry": flag.environments.get(&env),
-        "inherited_from": effective_from.as_ref().filter(|k| **k != env),
-        "effective": {
-            "enabled": config.enabled.unwrap_or(true),
-            "value": config.value.as_ref().unwrap_or(&flag.default_value),
-            "targeting_rules": config.targeting_rules.as_ref().unwrap_or(&flag.targeting_rules),
+    let rules = config
+        .targeting_rules
+        .as_ref()
+        .unwrap_or(&flag.targeting_rules);
+    Ok(Json(FlagEnvironment {
+        entry: flag
+            .environments
+            .get(&env)
+            .map(|entry| serde_json::to_value(entry).unwrap_or_default()),
+        inherited_from: effective_from.filter(|k| *k != env),
+        flag_id,
+        environment: env,
+        version: stored.version,
+        effective: EffectiveEntry {
+            enabled: config.enabled.unwrap_or(true),
+            value: config.value.as_ref().unwrap_or(&flag.default_value).clone(),
+            targeting_rules: rules
+                .iter()
+                .map(|rule| serde_json::to_value(rule).unwrap_or_default())
+                .collect(),
         },
-    })))
+    }))
 }
 
 /// `PUT /api/v1/flags/{flag_id}/environments/{env}`: sets the environment's
@@ -609,23 +581,13 @@ async fn set_flag_environment(
     .await
 }
 
-/// Paging of `GET /api/v1/flags/{flag_id}/versions`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VersionsQuery {
-    /// Versions below this one (the cursor).
-    before: Option<i64>,
-    /// Page size (default 50, at most 500).
-    limit: Option<u32>,
-}
-
 /// `GET /api/v1/flags/{flag_id}/versions`: newest first.
 pub async fn list_flag_versions(
     State(state): State<AppState>,
     principal: Principal,
     Path(flag_id): Path<String>,
     QueryParams(query): QueryParams<VersionsQuery>,
-) -> ApiResult<Json<Page<ff_store::FlagVersion>>> {
+) -> ApiResult<Json<Page<FlagVersion>>> {
     principal.require(Role::Viewer)?;
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let versions = state
@@ -639,7 +601,7 @@ pub async fn list_flag_versions(
         .then(|| versions.last().map(|v| v.version.to_string()))
         .flatten();
     Ok(Json(Page {
-        items: versions,
+        items: versions.into_iter().map(flag_version).collect(),
         total: None,
         next_cursor,
     }))
@@ -650,24 +612,14 @@ pub async fn get_flag_version(
     State(state): State<AppState>,
     principal: Principal,
     Path((flag_id, version)): Path<(String, i64)>,
-) -> ApiResult<Json<ff_store::FlagVersion>> {
+) -> ApiResult<Json<FlagVersion>> {
     principal.require(Role::Viewer)?;
     state
         .store
         .flag_version(&flag_id, version)
         .await?
-        .map(Json)
+        .map(|v| Json(flag_version(v)))
         .ok_or_else(|| ApiError::NotFound(format!("flag \"{flag_id}\" has no version {version}")))
-}
-
-/// Which versions `GET …/diff` compares.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiffQuery {
-    /// The older version.
-    from: i64,
-    /// The newer version (default: the current one).
-    to: Option<i64>,
 }
 
 /// `GET /api/v1/flags/{flag_id}/diff?from=N&to=M`: what changed between two
@@ -676,8 +628,8 @@ pub async fn diff_flag_versions(
     State(state): State<AppState>,
     principal: Principal,
     Path(flag_id): Path<String>,
-    QueryParams(query): QueryParams<DiffQuery>,
-) -> ApiResult<Json<Value>> {
+    QueryParams(query): QueryParams<FlagDiffQuery>,
+) -> ApiResult<Json<FlagDiff>> {
     principal.require(Role::Viewer)?;
     let version =
         |n: i64| {
@@ -700,12 +652,12 @@ pub async fn diff_flag_versions(
             .next()
             .ok_or_else(|| ApiError::not_found("flag", &flag_id))?,
     };
-    Ok(Json(json!({
-        "flag_id": flag_id,
-        "from": from.version,
-        "to": to.version,
-        "differences": ff_engine::diff::diff(&from.document, &to.document),
-    })))
+    Ok(Json(FlagDiff {
+        flag_id,
+        from: from.version,
+        to: to.version,
+        differences: differences(&from.document, &to.document),
+    }))
 }
 
 /// `POST /api/v1/flags/{flag_id}/rollback`: writes a new version equal to an
@@ -798,7 +750,7 @@ async fn resolve_version(
 }
 
 /// A JSON response with `ETag: "<version>"`.
-pub(crate) fn with_etag(body: Json<Value>, version: i64) -> Response {
+pub(crate) fn with_etag<T: serde::Serialize>(body: Json<T>, version: i64) -> Response {
     let mut response = body.into_response();
     set_header(&mut response, header::ETAG, &format!("\"{version}\""));
     response

@@ -45,7 +45,7 @@ pub async fn report_metrics(
         return Err(ApiError::not_found("environment", &environment));
     }
     if batch.evaluations.len() > MAX_BATCH_ENTRIES || batch.exposures.len() > MAX_BATCH_ENTRIES {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "batch_too_large",
             format!(
                 "evaluations, exposures: at most {MAX_BATCH_ENTRIES} entries each per batch; send several"
@@ -62,7 +62,7 @@ pub async fn report_metrics(
     for (i, tally) in batch.evaluations.iter().enumerate() {
         let at = |field: &str| format!("evaluations[{i}].{field}");
         let reason = reason_of(&tally.reason).ok_or_else(|| {
-            ApiError::bad_request(
+            ApiError::unprocessable(
                 "invalid_reason",
                 format!("{}: unknown reason \"{}\"", at("reason"), tally.reason),
             )
@@ -70,14 +70,14 @@ pub async fn report_metrics(
         let error_code = match tally.error_code.as_deref() {
             None => None,
             Some(code) => Some(error_of(code).ok_or_else(|| {
-                ApiError::bad_request(
+                ApiError::unprocessable(
                     "invalid_error_code",
                     format!("{}: unknown error code \"{code}\"", at("error_code")),
                 )
             })?),
         };
         if tally.count > MAX_ENTRY_COUNT {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_count",
                 format!("{}: at most {MAX_ENTRY_COUNT}", at("count")),
             ));
@@ -87,7 +87,7 @@ pub async fn report_metrics(
                 .as_deref()
                 .is_some_and(|v| v.chars().count() > MAX_LABEL_CHARS)
             {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
                     "invalid_variant",
                     format!("{}: at most {MAX_LABEL_CHARS} characters", at(field)),
                 ));
@@ -99,7 +99,7 @@ pub async fn report_metrics(
     for (i, exposure) in batch.exposures.iter().enumerate() {
         exposed_at.push(
             window_end(exposure.at.as_deref(), window_end_at).map_err(|_| {
-                ApiError::bad_request(
+                ApiError::unprocessable(
                     "invalid_exposure",
                     format!("exposures[{i}].at: an RFC 3339 time within the last 24 hours"),
                 )
@@ -109,7 +109,7 @@ pub async fn report_metrics(
             || exposure.user_id.len() > 256
             || exposure.variant.chars().count() > MAX_LABEL_CHARS
         {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_exposure",
                 format!(
                     "exposures[{i}]: a user_id of 1 to 256 characters and a variant of at most {MAX_LABEL_CHARS}"
@@ -185,10 +185,10 @@ fn window_end(text: Option<&str>, now: OffsetDateTime) -> Result<OffsetDateTime,
         return Ok(now);
     };
     let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-        ApiError::bad_request("invalid_window_end", "window_end: give an RFC 3339 time")
+        ApiError::unprocessable("invalid_window_end", "window_end: give an RFC 3339 time")
     })?;
     if at < now - time::Duration::days(1) || at > now + time::Duration::minutes(5) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_window_end",
             "window_end: must be within the last 24 hours",
         ));
@@ -235,7 +235,7 @@ pub async fn get_flag_metrics(
     let since = granularity.bucket_of(query.since.unwrap_or(now - time::Duration::days(1)));
     let buckets = (until - since).whole_seconds() / granularity.seconds();
     if buckets <= 0 || buckets > MAX_BUCKETS {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_range",
             format!(
                 "since/until: give a range of 1 to {MAX_BUCKETS} {}s",
@@ -414,7 +414,7 @@ pub async fn start_evaluation_log(
     logged_flag(&state, &flag_id, &environment)?;
     let minutes = request.minutes.unwrap_or(10);
     if !(1..=60).contains(&minutes) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "invalid_minutes",
             "minutes: between 1 and 60",
         ));

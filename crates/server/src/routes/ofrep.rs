@@ -17,37 +17,34 @@ use axum::response::{IntoResponse, Response};
 use ff_engine::{Context, EnvironmentSnapshot, ErrorCode, Reason, Resolution};
 use std::borrow::Cow;
 
+use ff_api_types::{
+    OfrepBulkEvaluation, OfrepBulkMetadata, OfrepEndpoint, OfrepError, OfrepEvaluation,
+    OfrepEventStream, OfrepFlag, OfrepMetadata, OfrepQuery,
+};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
 use crate::live::LiveConfig;
 use crate::state::AppState;
-
-/// Query parameters OFREP clients may send.
-#[derive(Debug, Default, Deserialize)]
-pub struct OfrepQuery {
-    /// For admin keys, which have no environment of their own.
-    environment: Option<String>,
-    /// Sent by providers re-fetching after a stream event (informational).
-    #[serde(rename = "flagConfigEtag")]
-    _flag_config_etag: Option<String>,
-    /// Sent by providers re-fetching after a stream event (informational).
-    #[serde(rename = "flagConfigLastModified")]
-    _flag_config_last_modified: Option<String>,
-}
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`: one flag (server-side providers).
 pub async fn evaluate_flag(
     State(state): State<AppState>,
     principal: Principal,
     Path(key): Path<String>,
-    QueryParams(query): QueryParams<OfrepQuery>,
+    query: Result<QueryParams<OfrepQuery>, ApiError>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    let query = match query {
+        Ok(QueryParams(query)) => query,
+        Err(refused) => {
+            return Ok(Failure(StatusCode::BAD_REQUEST, refused.to_string()).into_response());
+        }
+    };
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
         Ok(snapshot) => snapshot,
@@ -84,7 +81,7 @@ pub async fn evaluate_flag(
     // every server-side OpenFeature provider.
     Ok(match evaluated(&live, &key, &resolution) {
         Ok(evaluated) => (StatusCode::OK, Json(evaluated)).into_response(),
-        Err(error) => json_response(StatusCode::OK, error),
+        Err(error) => (StatusCode::OK, Json(error)).into_response(),
     })
 }
 
@@ -94,9 +91,15 @@ pub async fn evaluate_flags(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    QueryParams(query): QueryParams<OfrepQuery>,
+    query: Result<QueryParams<OfrepQuery>, ApiError>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
+    let query = match query {
+        Ok(QueryParams(query)) => query,
+        Err(refused) => {
+            return Ok(Failure(StatusCode::BAD_REQUEST, refused.to_string()).into_response());
+        }
+    };
     let live = state.live.current();
     let snapshot = match environment_snapshot(&live, &principal, query.environment.as_deref()) {
         Ok(snapshot) => snapshot,
@@ -107,7 +110,7 @@ pub async fn evaluate_flags(
         Err((code, details)) => return Ok(failure(StatusCode::BAD_REQUEST, None, code, &details)),
     };
     state.flag_usage.record_all(state.clock.now());
-    let flags: Vec<Value> = snapshot
+    let flags: Vec<OfrepFlag> = snapshot
         .evaluate_all(&context)
         .map(|(key, resolution)| success(&live, key, &resolution))
         .collect();
@@ -122,15 +125,22 @@ pub async fn evaluate_flags(
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut body = json!({ "flags": flags, "metadata": { "revision": live.revision } });
-        if state.config.ofrep_event_stream {
-            body["eventStreams"] = json!([{
-                "type": "sse",
-                "endpoint": { "requestUri": "/ofrep/v1/stream" },
-                "inactivityDelaySec": 120
-            }]);
-        }
-        json_response(StatusCode::OK, body)
+        let body = OfrepBulkEvaluation {
+            flags,
+            metadata: OfrepBulkMetadata {
+                revision: live.revision,
+            },
+            event_streams: state.config.ofrep_event_stream.then(|| {
+                vec![OfrepEventStream {
+                    kind: "sse".to_owned(),
+                    endpoint: OfrepEndpoint {
+                        request_uri: "/ofrep/v1/stream".to_owned(),
+                    },
+                    inactivity_delay_sec: 120,
+                }]
+            }),
+        };
+        (StatusCode::OK, Json(body)).into_response()
     };
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);
@@ -170,9 +180,10 @@ impl IntoResponse for Failure {
     }
 }
 
-/// An OFREP request body; other members are ignored.
+/// An OFREP request body (`ff_api_types::OfrepRequest`), its context read
+/// straight into a [`Context`]; other members are ignored.
 #[derive(Deserialize)]
-struct OfrepRequest {
+struct OfrepContext {
     #[serde(default)]
     context: Context,
 }
@@ -194,23 +205,26 @@ fn read_context(body: &[u8]) -> Result<Context, (&'static str, String)> {
             },
         );
     }
-    match serde_json::from_slice::<OfrepRequest>(body) {
+    match serde_json::from_slice::<OfrepContext>(body) {
         Ok(request) => Ok(request.context),
         Err(e) if e.is_data() => Err(("INVALID_CONTEXT", format!("invalid context: {e}"))),
         Err(e) => Err(("PARSE_ERROR", format!("the body is not valid JSON: {e}"))),
     }
 }
 
-/// A successful evaluation in OFREP's shape, as a JSON value (bulk answers
-/// hash their flags for the `ETag`).
-fn success(live: &LiveConfig, key: &str, resolution: &Resolution<'_>) -> Value {
+/// One flag's item of the bulk answer (which hashes its items for the
+/// `ETag`).
+fn success(live: &LiveConfig, key: &str, resolution: &Resolution<'_>) -> OfrepFlag {
     match evaluated(live, key, resolution) {
-        Ok(evaluated) => serde_json::to_value(evaluated).unwrap_or_default(),
-        Err(error) => error,
+        Ok(evaluated) => OfrepFlag::Evaluated(evaluated.into_owned()),
+        Err(error) => OfrepFlag::Failed(error),
     }
 }
 
-/// One flag's OFREP answer, borrowing from the snapshot.
+/// One flag's OFREP answer, borrowing from the snapshot: the borrowed twin
+/// of `ff_api_types::OfrepEvaluation` (the single-flag route is the hot
+/// path of every server-side provider, and copies nothing with it). The
+/// server's contract test checks that the two serialise alike.
 #[derive(Serialize)]
 struct Evaluated<'a> {
     key: &'a str,
@@ -218,6 +232,23 @@ struct Evaluated<'a> {
     reason: &'static str,
     variant: Cow<'a, str>,
     metadata: Metadata<'a>,
+}
+
+impl Evaluated<'_> {
+    fn into_owned(self) -> OfrepEvaluation {
+        OfrepEvaluation {
+            key: self.key.to_owned(),
+            value: self.value.into_owned(),
+            reason: self.reason.to_owned(),
+            variant: self.variant.into_owned(),
+            metadata: OfrepMetadata {
+                reason_detail: self.metadata.reason_detail.map(str::to_owned),
+                prerequisite: self.metadata.prerequisite.map(str::to_owned),
+                rule_index: self.metadata.rule_index,
+                rule_name: self.metadata.rule_name.map(str::to_owned),
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -238,12 +269,14 @@ fn evaluated<'a>(
     live: &LiveConfig,
     key: &'a str,
     resolution: &Resolution<'a>,
-) -> Result<Evaluated<'a>, Value> {
+) -> Result<Evaluated<'a>, OfrepError> {
     let Some(value) = resolution.value else {
         let code = resolution.error_code.map_or("GENERAL", ErrorCode::as_str);
-        return Err(
-            json!({ "key": key, "errorCode": code, "errorDetails": format!("flag '{key}': {code}") }),
-        );
+        return Err(OfrepError {
+            key: Some(key.to_owned()),
+            error_code: code.to_owned(),
+            error_details: Some(format!("flag '{key}': {code}")),
+        });
     };
     let (reason, reason_detail, prerequisite) = match resolution.reason {
         Reason::PrerequisiteFailed => (
@@ -297,20 +330,17 @@ fn as_float(value: &Value) -> Value {
 
 /// A strong ETag of the evaluated flags (not of the configuration: the same
 /// configuration gives different results for different contexts).
-fn result_etag(flags: &[Value]) -> String {
+fn result_etag(flags: &[OfrepFlag]) -> String {
     let bytes = serde_json::to_vec(flags).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
 fn failure(status: StatusCode, key: Option<&str>, code: &str, details: &str) -> Response {
-    let mut body = json!({ "errorCode": code, "errorDetails": details });
-    if let Some(key) = key {
-        body["key"] = key.into();
-    }
-    json_response(status, body)
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response {
+    let body = OfrepError {
+        key: key.map(str::to_owned),
+        error_code: code.to_owned(),
+        error_details: Some(details.to_owned()),
+    };
     (status, Json(body)).into_response()
 }

@@ -6,53 +6,32 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use ff_engine::edit::RuleSelector;
+use ff_api_types::{self as wire, CreateRolloutPlanRequest, Page, PauseRequest, WorkItemsQuery};
 use ff_store::{Role, WorkKind};
-use serde::Deserialize;
-use serde_json::Value;
-use time::OffsetDateTime;
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, OptionalJsonBody, Path, QueryParams};
 use crate::governance::WriteMeta;
-use crate::routes::schedules::{ListQuery, created_response, item_response, list};
+use crate::routes::schedules::{created_response, item_response, list};
 use crate::state::AppState;
+use crate::wire::{plan_step, rule_selector};
 use crate::work::operations;
-use crate::work::rollout_plan::{PlanStep, StepsAsked};
-
-/// `POST /api/v1/rollout-plans`: either `steps`, or `percentages` with
-/// `start_at` and `every_hours`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreatePlan {
-    flag_id: String,
-    environment: String,
-    #[serde(default)]
-    rule: Option<RuleSelector>,
-    #[serde(default)]
-    steps: Option<Vec<PlanStep>>,
-    #[serde(default)]
-    percentages: Option<Vec<f64>>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    start_at: Option<OffsetDateTime>,
-    #[serde(default)]
-    every_hours: Option<f64>,
-    #[serde(default)]
-    reason: Option<String>,
-}
+use crate::work::rollout_plan::StepsAsked;
 
 /// `POST /api/v1/rollout-plans`.
 pub async fn create_rollout_plan(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<CreatePlan>,
+    JsonBody(request): JsonBody<CreateRolloutPlanRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let meta = WriteMeta::from_request(&principal, &headers).with_body(request.reason, None);
     let asked = StepsAsked {
-        steps: request.steps,
+        steps: request
+            .steps
+            .map(|steps| steps.into_iter().map(plan_step).collect()),
         percentages: request.percentages,
         start_at: request.start_at,
         every_hours: request.every_hours,
@@ -62,7 +41,7 @@ pub async fn create_rollout_plan(
         meta,
         request.flag_id,
         request.environment,
-        request.rule,
+        request.rule.map(rule_selector),
         &asked,
     )
     .await?;
@@ -73,8 +52,8 @@ pub async fn create_rollout_plan(
 pub async fn list_rollout_plans(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(query): QueryParams<ListQuery>,
-) -> ApiResult<Json<Value>> {
+    QueryParams(query): QueryParams<WorkItemsQuery>,
+) -> ApiResult<Json<Page<wire::WorkItem>>> {
     principal.require(Role::Viewer)?;
     list(&state, WorkKind::RolloutPlan, query).await
 }
@@ -84,18 +63,10 @@ pub async fn get_rollout_plan(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::WorkItem>> {
     principal.require(Role::Viewer)?;
     let stored = operations::load(&state, WorkKind::RolloutPlan, &id).await?;
     Ok(Json(item_response(&stored)))
-}
-
-/// The body of pause and resume.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PauseBody {
-    /// Why.
-    reason: Option<String>,
 }
 
 /// `POST /api/v1/rollout-plans/{id}/pause`.
@@ -104,8 +75,8 @@ pub async fn pause_rollout_plan(
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
-    OptionalJsonBody(body): OptionalJsonBody<PauseBody>,
-) -> ApiResult<Json<Value>> {
+    OptionalJsonBody(body): OptionalJsonBody<PauseRequest>,
+) -> ApiResult<Json<wire::WorkItem>> {
     principal.require(Role::Editor)?;
     let reason = body.reason.unwrap_or_else(|| "paused".to_owned());
     let meta = WriteMeta::from_request(&principal, &headers);
@@ -120,8 +91,8 @@ pub async fn resume_rollout_plan(
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
-    OptionalJsonBody(_body): OptionalJsonBody<PauseBody>,
-) -> ApiResult<Json<Value>> {
+    OptionalJsonBody(_body): OptionalJsonBody<PauseRequest>,
+) -> ApiResult<Json<wire::WorkItem>> {
     principal.require(Role::Editor)?;
     let meta = WriteMeta::from_request(&principal, &headers);
     let resumed = operations::resume_plan(&state, meta, &id).await?;

@@ -6,41 +6,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{self as wire, CreateScheduleRequest, Page, RunOutcomes, WorkItemsQuery};
 use ff_store::{Role, StoredWorkItem, WorkKind, WorkQuery};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, Path, QueryParams};
-use crate::flag_ops::rfc3339;
 use crate::governance::WriteMeta;
 use crate::state::AppState;
-use crate::work::action::Action;
+use crate::wire::{scheduled_action, step_outcome, with_stored_metadata, work_item};
 use crate::work::{operations, scheduler};
-
-/// `POST /api/v1/schedules`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSchedule {
-    /// The flag.
-    flag_id: String,
-    /// The environment (needed by enable, disable, set_environment).
-    #[serde(default)]
-    environment: Option<String>,
-    /// When (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
-    at: OffsetDateTime,
-    /// What.
-    action: Action,
-    /// Why (else `X-Change-Reason`).
-    #[serde(default)]
-    reason: Option<String>,
-    /// The deployment (else `X-Deployment-Id`).
-    #[serde(default)]
-    deployment_id: Option<String>,
-}
 
 /// `POST /api/v1/schedules`: checks the change against the flag as it is
 /// now (so that an impossible change is refused at once) and stores it.
@@ -48,7 +23,7 @@ pub async fn create_schedule(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<CreateSchedule>,
+    JsonBody(request): JsonBody<CreateScheduleRequest>,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
     let meta = WriteMeta::from_request(&principal, &headers)
@@ -59,7 +34,7 @@ pub async fn create_schedule(
         request.flag_id,
         request.environment,
         request.at,
-        request.action,
+        scheduled_action(request.action),
     )
     .await?;
     Ok(created_response(&created))
@@ -70,32 +45,22 @@ pub fn created_response(created: &StoredWorkItem) -> Response {
     (StatusCode::CREATED, Json(item_response(created))).into_response()
 }
 
-/// Filters of the lists.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only this status.
-    status: Option<String>,
-    /// Only about this flag.
-    flag_id: Option<String>,
-    /// Only in this environment.
-    environment: Option<String>,
-    /// At most this many (default 100, at most 1000).
-    limit: Option<u32>,
-}
-
 /// `GET /api/v1/schedules`: newest first.
 pub async fn list_schedules(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(query): QueryParams<ListQuery>,
-) -> ApiResult<Json<Value>> {
+    QueryParams(query): QueryParams<WorkItemsQuery>,
+) -> ApiResult<Json<Page<wire::WorkItem>>> {
     principal.require(Role::Viewer)?;
     list(&state, WorkKind::Schedule, query).await
 }
 
 /// A list of work items of one kind.
-pub async fn list(state: &AppState, kind: WorkKind, query: ListQuery) -> ApiResult<Json<Value>> {
+pub async fn list(
+    state: &AppState,
+    kind: WorkKind,
+    query: WorkItemsQuery,
+) -> ApiResult<Json<Page<wire::WorkItem>>> {
     let items = operations::list(
         state,
         &WorkQuery {
@@ -108,8 +73,7 @@ pub async fn list(state: &AppState, kind: WorkKind, query: ListQuery) -> ApiResu
         },
     )
     .await?;
-    let items: Vec<Value> = items.iter().map(item_response).collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Page::all(items.iter().map(item_response).collect())))
 }
 
 /// `GET /api/v1/schedules/{id}`.
@@ -117,7 +81,7 @@ pub async fn get_schedule(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::WorkItem>> {
     principal.require(Role::Viewer)?;
     let stored = operations::load(&state, WorkKind::Schedule, &id).await?;
     Ok(Json(item_response(&stored)))
@@ -129,7 +93,7 @@ pub async fn cancel_schedule(
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::WorkItem>> {
     principal.require(Role::Editor)?;
     let meta = WriteMeta::from_request(&principal, &headers);
     let cancelled = operations::cancel_schedule(&state, meta, &id).await?;
@@ -141,29 +105,16 @@ pub async fn cancel_schedule(
 pub async fn run_schedules(
     State(state): State<AppState>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunOutcomes>> {
     principal.require(Role::Admin)?;
     let outcomes = scheduler::run_due(&state).await?;
-    Ok(Json(json!({ "outcomes": outcomes })))
+    Ok(Json(RunOutcomes {
+        outcomes: outcomes.into_iter().map(step_outcome).collect(),
+    }))
 }
 
 /// A work item as answered: id, status, due time, its body, version and
 /// times.
-pub fn item_response(stored: &StoredWorkItem) -> Value {
-    let mut body = json!({
-        "id": stored.item.id,
-        "status": stored.item.status,
-    });
-    if let Some(due_at) = stored.item.due_at {
-        body["due_at"] = json!(rfc3339(due_at));
-    }
-    if let (Value::Object(body), Value::Object(document)) = (&mut body, &stored.item.document) {
-        for (key, value) in document {
-            body.insert(key.clone(), value.clone());
-        }
-    }
-    body["version"] = json!(stored.version);
-    body["created_at"] = json!(rfc3339(stored.created_at));
-    body["updated_at"] = json!(rfc3339(stored.updated_at));
-    body
+pub fn item_response(stored: &StoredWorkItem) -> wire::WorkItem {
+    with_stored_metadata(work_item(&stored.item, true), stored)
 }

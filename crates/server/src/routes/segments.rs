@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ff_api_types::{Page, Segment, SegmentDeleted};
 use ff_engine::{EnvironmentEntry, Flag, Rule};
 use ff_store::{Change, Expect, Role, StoredSegment};
 use serde_json::{Value, json};
@@ -12,17 +13,18 @@ use serde_json::{Value, json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path, if_match};
-use crate::flag_ops::{parse_segment, rfc3339, strip_meta};
+use crate::flag_ops::{members, parse_segment, rfc3339, strip_meta};
 use crate::governance::WriteMeta;
 use crate::state::AppState;
 use crate::write::{apply, change, expect_version};
 
-fn segment_response(stored: &StoredSegment, used_by: Vec<&str>) -> Value {
-    let mut body = serde_json::to_value(&stored.segment).unwrap_or_else(|_| json!({}));
-    body["version"] = stored.version.into();
-    body["updated_at"] = rfc3339(stored.updated_at).into();
-    body["used_by"] = json!(used_by);
-    body
+fn segment_response(stored: &StoredSegment, used_by: Vec<&str>) -> Segment {
+    Segment {
+        document: members(&stored.segment),
+        version: stored.version,
+        updated_at: rfc3339(stored.updated_at),
+        used_by: used_by.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 /// The flags whose rules (any environment) refer to `segment_id`.
@@ -46,10 +48,10 @@ fn flags_using<'a>(flags: impl Iterator<Item = &'a Flag>, segment_id: &str) -> V
 pub async fn list_segments(
     State(state): State<AppState>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<Segment>>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
-    let items: Vec<Value> = live
+    let items: Vec<Segment> = live
         .segments
         .values()
         .map(|s| {
@@ -59,7 +61,7 @@ pub async fn list_segments(
             )
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Page::all(items)))
 }
 
 /// `GET /api/v1/segments/{segment_id}`: with the flags that use it.
@@ -67,7 +69,7 @@ pub async fn get_segment(
     State(state): State<AppState>,
     principal: Principal,
     Path(segment_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Segment>> {
     principal.require(Role::Viewer)?;
     let live = state.live.current();
     let stored = live
@@ -133,7 +135,7 @@ pub async fn replace_segment(
     headers: HeaderMap,
     Path(segment_id): Path<String>,
     JsonBody(mut body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Segment>> {
     principal.require(Role::Editor)?;
     let body_version = strip_meta(&mut body)?;
     if let Value::Object(map) = &mut body {
@@ -181,7 +183,7 @@ pub async fn delete_segment(
     principal: Principal,
     headers: HeaderMap,
     Path(segment_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SegmentDeleted>> {
     principal.require(Role::Editor)?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers);
@@ -212,7 +214,9 @@ pub async fn delete_segment(
     })
     .await?
     .into_commit()?;
-    Ok(Json(
-        json!({ "segment_id": segment_id, "deleted": true, "revision": committed.revision }),
-    ))
+    Ok(Json(SegmentDeleted {
+        segment_id,
+        deleted: true,
+        revision: committed.revision,
+    }))
 }

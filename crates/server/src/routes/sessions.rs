@@ -79,10 +79,7 @@ pub async fn delete_current_session(
 
 fn signed_in(principal: &Principal) -> Result<&SignedIn, ApiError> {
     principal.session().ok_or_else(|| {
-        ApiError::bad_request(
-            "not_signed_in",
-            "this request authenticated with an API key, not a session",
-        )
+        ApiError::NotFound("this request authenticated with an API key: it has no session".into())
     })
 }
 

@@ -4,11 +4,11 @@
 
 use axum::Json;
 use axum::extract::State;
+use ff_api_types::{StaleFlag, StaleFlags, StaleQuery};
 use ff_engine::edit::static_value;
 use ff_engine::{Flag, Serve};
 use ff_store::{Role, StoredFlag};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::Duration;
 
 use crate::auth::Principal;
@@ -17,16 +17,6 @@ use crate::extract::QueryParams;
 use crate::flag_ops::rfc3339;
 use crate::state::AppState;
 use crate::usage::ALL_FLAGS;
-
-/// The query of `GET /api/v1/flags/stale`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaleQuery {
-    /// Not evaluated for this many days (default 30).
-    unused_days: Option<u32>,
-    /// Serving one value everywhere, unchanged for this many days (default 14).
-    rollout_days: Option<u32>,
-}
 
 /// The longest look back, in days: dates further back than this are not
 /// worth a calendar's arithmetic.
@@ -37,7 +27,7 @@ pub async fn list_stale_flags(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<StaleQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StaleFlags>> {
     principal.require(Role::Viewer)?;
     let unused_days = query.unused_days.unwrap_or(30);
     let rollout_days = query.rollout_days.unwrap_or(14);
@@ -92,22 +82,22 @@ pub async fn list_stale_flags(
             ));
         }
         if !reasons.is_empty() {
-            candidates.push(json!({
-                "flag_id": stored.flag.flag_id,
-                "owner": stored.flag.owner,
-                "lifecycle": stored.flag.lifecycle,
-                "last_evaluated_at": last.map(rfc3339),
-                "updated_at": rfc3339(stored.updated_at),
-                "reasons": reasons,
-            }));
+            candidates.push(StaleFlag {
+                flag_id: stored.flag.flag_id.clone(),
+                owner: stored.flag.owner.clone(),
+                lifecycle: stored.flag.lifecycle.map(|l| l.as_str().to_owned()),
+                last_evaluated_at: last.map(rfc3339),
+                updated_at: rfc3339(stored.updated_at),
+                reasons,
+            });
         }
     }
-    Ok(Json(json!({
-        "unused_days": unused_days,
-        "rollout_days": rollout_days,
-        "as_of": rfc3339(now),
-        "items": candidates,
-    })))
+    Ok(Json(StaleFlags {
+        unused_days,
+        rollout_days,
+        as_of: rfc3339(now),
+        items: candidates,
+    }))
 }
 
 /// The one value a flag serves to everyone in every environment, if so.

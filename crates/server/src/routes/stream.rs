@@ -33,9 +33,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use ff_api_types::{ChangeEvent, EnvironmentQuery, PutEvent, event as stream_event};
 use futures::Stream;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -49,13 +49,6 @@ use crate::state::AppState;
 /// How often an idle stream sends a comment, so that proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// `?environment=` for admin keys.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    environment: Option<String>,
-}
-
 /// One server-sent event, already in wire form (`event:`, `data:`, `id:`
 /// lines and the blank line that ends it), shared by reference count.
 type Event = Bytes;
@@ -68,7 +61,7 @@ pub async fn stream_flags(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    QueryParams(query): QueryParams<StreamQuery>,
+    QueryParams(query): QueryParams<EnvironmentQuery>,
 ) -> ApiResult<EventStream> {
     if principal.kind() == ff_store::KeyKind::Client {
         return Err(ApiError::Forbidden(
@@ -122,7 +115,7 @@ pub async fn stream_flags(
 pub async fn stream_ofrep(
     State(state): State<AppState>,
     principal: Principal,
-    QueryParams(query): QueryParams<StreamQuery>,
+    QueryParams(query): QueryParams<EnvironmentQuery>,
 ) -> ApiResult<EventStream> {
     let environment = principal
         .evaluation_environment(query.environment.as_deref())?
@@ -294,7 +287,8 @@ impl RefetchStream {
 }
 
 fn refetch(revision: Option<i64>) -> Event {
-    // Written directly: this is sent to every OFREP subscriber on every change.
+    // Written directly (`ff_api_types::RefetchEvent`'s JSON): this is sent
+    // to every OFREP subscriber on every change.
     match revision {
         Some(revision) => event(
             "message",
@@ -401,19 +395,19 @@ fn resource_event(live: &LiveConfig, environment: &str, kind: &str, key: &str) -
             .get(key)
             .map(|s| serde_json::to_value(&s.segment)),
     };
-    match document {
-        Some(Ok(document)) => event(
-            "patch",
-            &json!({ "revision": live.revision, "kind": kind, "key": key, "document": document })
-                .to_string(),
-            None,
-        ),
-        _ => event(
-            "delete",
-            &json!({ "revision": live.revision, "kind": kind, "key": key }).to_string(),
-            None,
-        ),
-    }
+    let document = document.and_then(Result::ok);
+    let name = if document.is_some() {
+        stream_event::PATCH
+    } else {
+        stream_event::DELETE
+    };
+    let change = ChangeEvent {
+        revision: live.revision,
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        document,
+    };
+    event(name, &to_json(&change), None)
 }
 
 /// The whole rule set of an environment; `id` adds the revision as its id.
@@ -426,14 +420,27 @@ fn put_event(live: &LiveConfig, environment: &str, id: bool) -> Event {
             serde_json::to_value(ff_engine::project_flag(&f.flag, environment, &tree)).ok()
         })
         .collect();
-    let segments: Vec<&ff_engine::Segment> = live.segments.values().map(|s| &s.segment).collect();
-    let data = json!({
-        "revision": live.revision,
-        "environment": environment,
-        "flags": flags,
-        "segments": segments,
-    });
-    event("put", &data.to_string(), id.then_some(live.revision))
+    let segments: Vec<Value> = live
+        .segments
+        .values()
+        .filter_map(|s| serde_json::to_value(&s.segment).ok())
+        .collect();
+    let put = PutEvent {
+        revision: live.revision,
+        environment: environment.to_owned(),
+        flags,
+        segments,
+    };
+    event(
+        stream_event::PUT,
+        &to_json(&put),
+        id.then_some(live.revision),
+    )
+}
+
+/// An event's data: its JSON on one line.
+fn to_json(data: &impl serde::Serialize) -> String {
+    serde_json::to_string(data).unwrap_or_default()
 }
 
 /// The latest `put` of each environment, built by the first subscriber of a

@@ -6,10 +6,9 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ff_engine::diff::diff;
+use ff_api_types::{Difference, ExportQuery, ImportItem, ImportQuery, ImportReport};
 use ff_engine::{EnvironmentEntry, Flag, Problem, Segment};
 use ff_store::{AuditedChange, Change, EnvironmentSettings, Expect, Role};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -25,14 +24,6 @@ use crate::write::{Outcome, apply, change, check_flag_sizes, check_references};
 
 /// The version of the export document's shape.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// `?format=` of export.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    /// `json` (default) or `yaml`.
-    format: Option<String>,
-}
 
 /// `GET /api/v1/export`: everything, flags in the explicit form (every
 /// environment entry an object), so that no JSON value can be mistaken for a
@@ -79,21 +70,6 @@ pub fn explicit(flag: &Flag) -> Flag {
         }
     }
     flag
-}
-
-/// Options of import.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// Report what would change without changing anything.
-    #[serde(default)]
-    dry_run: bool,
-    /// Also delete flags and segments that the document does not contain.
-    #[serde(default)]
-    prune: bool,
-    /// `json` or `yaml`; by default from `Content-Type` (undeclared: JSON,
-    /// else YAML).
-    format: Option<String>,
 }
 
 /// `POST /api/v1/import`: applies an export document (JSON or YAML) in one
@@ -294,22 +270,22 @@ fn environment_entries(
 /// What an import does.
 struct ImportPlan {
     changes: Vec<AuditedChange>,
-    created: Vec<Value>,
-    updated: Vec<Value>,
-    deleted: Vec<Value>,
+    created: Vec<ImportItem>,
+    updated: Vec<ImportItem>,
+    deleted: Vec<ImportItem>,
     unchanged: usize,
 }
 
 impl ImportPlan {
-    fn report(&self, dry_run: bool, revision: Option<i64>) -> Value {
-        json!({
-            "dry_run": dry_run,
-            "created": self.created,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "unchanged": self.unchanged,
-            "revision": revision,
-        })
+    fn report(&self, dry_run: bool, revision: Option<i64>) -> ImportReport {
+        ImportReport {
+            dry_run,
+            created: self.created.clone(),
+            updated: self.updated.clone(),
+            deleted: self.deleted.clone(),
+            unchanged: self.unchanged as u64,
+            revision,
+        }
     }
 }
 
@@ -381,7 +357,7 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
     if prune {
         for (key, stored) in &live.flags {
             if !incoming.flags.iter().any(|f| &f.flag_id == key) {
-                plan.deleted.push(json!({ "kind": "flag", "key": key }));
+                plan.deleted.push(import_item("flag", key, None));
                 plan.changes.push(change(
                     Change::DeleteFlag(key.clone(), Expect::Version(stored.version)),
                     "flag.import.delete",
@@ -391,7 +367,7 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
         }
         for (key, stored) in &live.segments {
             if !incoming.segments.iter().any(|s| &s.segment_id == key) {
-                plan.deleted.push(json!({ "kind": "segment", "key": key }));
+                plan.deleted.push(import_item("segment", key, None));
                 plan.changes.push(change(
                     Change::DeleteSegment(key.clone(), Expect::Version(stored.version)),
                     "segment.import.delete",
@@ -401,6 +377,14 @@ fn plan_import(live: &LiveConfig, incoming: &Incoming, prune: bool) -> ImportPla
         }
     }
     plan
+}
+
+fn import_item(kind: &str, key: &str, differences: Option<Vec<Difference>>) -> ImportItem {
+    ImportItem {
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        differences,
+    }
 }
 
 impl ImportPlan {
@@ -415,17 +399,16 @@ impl ImportPlan {
     ) {
         match (before, version) {
             (Some(before), Some(version)) => {
-                let differences = diff(&before, &after);
+                let differences = crate::wire::differences(&before, &after);
                 if differences.is_empty() {
                     self.unchanged += 1;
                 } else {
-                    self.updated
-                        .push(json!({ "kind": kind, "key": key, "differences": differences }));
+                    self.updated.push(import_item(kind, key, Some(differences)));
                     self.changes.push(make(Expect::Version(version)));
                 }
             }
             _ => {
-                self.created.push(json!({ "kind": kind, "key": key }));
+                self.created.push(import_item(kind, key, None));
                 self.changes.push(make(Expect::Absent));
             }
         }

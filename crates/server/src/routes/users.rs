@@ -58,7 +58,7 @@ pub async fn update_user(
     if id == principal.key_id()
         && (request.disabled == Some(true) || role.is_some_and(|r| r < Role::Admin))
     {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "changing_self",
             "you cannot disable or demote your own account; ask another admin",
         ));

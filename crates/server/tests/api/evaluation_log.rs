@@ -81,7 +81,7 @@ async fn evaluations_are_logged_while_switched_on(app: TestApp) {
     // Bad requests say why.
     app.post(LOG, ADMIN_TOKEN, &json!({"minutes": 0}))
         .await
-        .expect_error(400, "invalid_minutes");
+        .expect_error(422, "invalid_minutes");
     app.post(
         "/api/v1/flags/nope/environments/production/evaluation-log",
         ADMIN_TOKEN,

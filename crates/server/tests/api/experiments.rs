@@ -206,12 +206,12 @@ async fn experiments_and_events_are_checked(app: TestApp) {
         ),
         (
             with(|b| b["primary_metric"]["kind"] = json!("ratio")),
-            400,
+            422,
             "invalid_metric",
         ),
         (with(|b| b["flag_id"] = json!("missing")), 404, "not_found"),
         (with(|b| b["environment"] = json!("moon")), 404, "not_found"),
-        (with(|b| b["id"] = json!("Bad Id")), 400, "invalid_id"),
+        (with(|b| b["id"] = json!("Bad Id")), 422, "invalid_id"),
     ];
     for (body, status, code) in refused {
         app.post("/api/v1/experiments", ADMIN_TOKEN, &body)
@@ -254,14 +254,14 @@ async fn experiments_and_events_are_checked(app: TestApp) {
     for (body, code) in bad_events {
         app.post("/api/v1/track", ADMIN_TOKEN, &body)
             .await
-            .expect_error(400, code);
+            .expect_error(422, code);
     }
     let many: Vec<Value> = (0..1001)
         .map(|i| json!({"event": "x", "user_id": format!("u{i}")}))
         .collect();
     app.post("/api/v1/track", ADMIN_TOKEN, &json!({"events": many}))
         .await
-        .expect_error(400, "batch_too_large");
+        .expect_error(422, "batch_too_large");
     // SDK keys may track.
     let client_key = app
         .create_key(json!({"name": "app", "kind": "client", "environment": "production"}))
@@ -336,5 +336,5 @@ async fn sdks_report_exposures_with_their_metrics(app: TestApp) {
         &json!({"exposures": [{"flag_id": "checkout_button", "variant": "green", "user_id": ""}]}),
     )
     .await
-    .expect_error(400, "invalid_exposure");
+    .expect_error(422, "invalid_exposure");
 }

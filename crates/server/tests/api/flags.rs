@@ -15,6 +15,7 @@ api_tests!(
     delete_is_soft_and_restorable,
     environment_entries_and_inheritance,
     validation_reports_every_problem_with_paths,
+    a_version_written_with_a_zero_fraction_is_that_version,
 );
 
 async fn create_get_and_duplicate(app: TestApp) {
@@ -811,4 +812,29 @@ async fn duplicate_create_conflicts(app: &TestApp) {
     let read = app.get("/api/v1/flags/dark_mode_toggle", ADMIN_TOKEN).await;
     assert_eq!(read.body["version"], 1);
     assert_eq!(read.body["description"], "the dark_mode_toggle flag");
+}
+
+/// JSON (and JSON Schema's `integer`) does not tell `2.0` from `2`: a body
+/// version written either way is the same version (found by schemathesis:
+/// the document allowed `2.0` and the service answered 400).
+async fn a_version_written_with_a_zero_fraction_is_that_version(app: TestApp) {
+    app.create_flag(&simple_flag("search_box_enabled")).await;
+    let mut doc = simple_flag("search_box_enabled");
+    doc["description"] = json!("second");
+    doc["version"] = json!(1.0);
+    let reply = app
+        .put("/api/v1/flags/search_box_enabled", ADMIN_TOKEN, &doc)
+        .await
+        .expect_status(200);
+    assert_eq!(reply.body["version"], 2);
+
+    // A stale one is still a conflict, and a fraction still refused.
+    doc["version"] = json!(1.0);
+    app.put("/api/v1/flags/search_box_enabled", ADMIN_TOKEN, &doc)
+        .await
+        .expect_error(409, "version_conflict");
+    doc["version"] = json!(2.5);
+    app.put("/api/v1/flags/search_box_enabled", ADMIN_TOKEN, &doc)
+        .await
+        .expect_error(400, "invalid_version");
 }

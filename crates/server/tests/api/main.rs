@@ -59,6 +59,7 @@ mod audit;
 mod auth_matrix;
 mod bulk;
 mod concurrency;
+mod contract;
 mod dependencies;
 mod deployments;
 mod emergency;

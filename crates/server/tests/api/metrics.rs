@@ -138,7 +138,9 @@ async fn evaluations_are_counted_by_outcome_and_reason(app: TestApp) {
                 ADMIN_TOKEN,
             )
             .await;
-        assert_eq!(reply.status, 400, "{query}: {reply}");
+        // Well formed but out of range: 422; malformed: 400.
+        let status = if code == "invalid_range" { 422 } else { 400 };
+        assert_eq!(reply.status, status, "{query}: {reply}");
         assert_eq!(reply.body["error"]["code"], code, "{query}: {reply}");
     }
     app.get("/api/v1/flags/nope/metrics", ADMIN_TOKEN)
@@ -267,7 +269,10 @@ async fn sdk_batches_are_checked_and_counted(app: TestApp) {
     ];
     for (body, code, place) in bad {
         let reply = app.post("/api/v1/metrics", &server_key, &body).await;
-        let error = reply.expect_error(400, code);
+        // A body that is not the schema's (a negative count) is malformed:
+        // 400; a well-formed one that says something invalid: 422.
+        let status = if code == "invalid_body" { 400 } else { 422 };
+        let error = reply.expect_error(status, code);
         assert!(
             error["message"].as_str().unwrap().contains(place),
             "{place}: {reply}"
@@ -282,7 +287,7 @@ async fn sdk_batches_are_checked_and_counted(app: TestApp) {
         &json!({"evaluations": too_many}),
     )
     .await
-    .expect_error(400, "batch_too_large");
+    .expect_error(422, "batch_too_large");
     let after = metrics(&app, "checkout", "").await;
     assert_eq!(after["totals"]["evaluations"], 102);
 }

@@ -109,25 +109,25 @@ async fn accounts_are_checked_and_never_show_a_password(app: TestApp) {
         (
             json!({"email": "not-an-email", "display_name": "X", "role": "viewer",
                 "password": "correct horse battery"}),
-            400,
+            422,
             "invalid_email",
         ),
         (
             json!({"email": "b@example.com", "display_name": "B", "role": "viewer",
                 "password": "short"}),
-            400,
+            422,
             "weak_password",
         ),
         (
             json!({"email": "b@example.com", "display_name": "B", "role": "owner",
                 "password": "correct horse battery"}),
-            400,
+            422,
             "invalid_role",
         ),
         (
             json!({"email": "b@example.com", "display_name": " ", "role": "viewer",
                 "password": "correct horse battery"}),
-            400,
+            422,
             "invalid_display_name",
         ),
     ];
@@ -209,7 +209,7 @@ async fn signing_in_sets_a_strict_http_only_cookie(app: TestApp) {
     // A key has no session.
     app.get("/api/v1/sessions/current", ADMIN_TOKEN)
         .await
-        .expect_error(400, "not_signed_in");
+        .expect_error(404, "not_found");
 
     // Behind https, the cookie is Secure.
     let https = app
@@ -367,7 +367,7 @@ async fn ended_sessions_are_refused_everywhere(app: TestApp) {
             .json(&change),
         )
         .await
-        .expect_error(400, "changing_self");
+        .expect_error(422, "changing_self");
     }
     app.patch(
         "/api/v1/users/user:root@example.com",

@@ -225,8 +225,24 @@ impl TestApp {
     }
 
     /// Sends a request and reads its answer.
+    /// Every answer is checked against the OpenAPI document (`contract`).
     pub async fn send(&self, builder: RequestBuilder) -> Reply {
-        Reply::read(builder.send().await.expect("the server answers")).await
+        let request = builder.build().expect("a request");
+        let (method, path) = (request.method().clone(), request.url().path().to_owned());
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .expect("the server answers");
+        let reply = Reply::read(response).await;
+        crate::contract::check(
+            &method,
+            &path,
+            reply.status,
+            reply.header("content-type"),
+            &reply.body,
+        );
+        reply
     }
 
     /// `GET path`.
