@@ -126,6 +126,11 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Serve the admin web interface at `/` (`false` for API-only nodes:
+    /// then `/` answers 404).
+    #[arg(long, env = "FEATURE_FLAGS_UI", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ui: bool,
+
     /// Tests only: read "now" from this file (an RFC 3339 time) instead of
     /// the system clock, so that tests drive schedules without waiting.
     #[arg(long, env = "FEATURE_FLAGS_CLOCK_FILE", hide = true)]
@@ -155,6 +160,7 @@ impl ServeConfig {
             max_connections: 0,
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Text,
+            ui: true,
             clock_file: None,
         }
     }
@@ -275,6 +281,7 @@ impl fmt::Debug for ServeConfig {
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("log_format", &self.log_format)
+            .field("ui", &self.ui)
             .field("clock_file", &self.clock_file)
             .finish()
     }

@@ -17,6 +17,7 @@ pub mod evaluate;
 pub mod flags;
 pub mod health;
 pub mod ofrep;
+pub mod overview;
 pub mod rollout_plans;
 pub mod schedules;
 pub mod segments;
@@ -81,6 +82,7 @@ pub const ROUTES: &[Route] = &[
                  ("limit", "page size (default 100, at most 1000)"), ("cursor", "next_cursor of the previous page")]),
     route!("POST" "/api/v1/flags" => flags::create_flag, "flags", EDITOR, "Create a flag from its document.", body = Body::Json("Flag")),
     route!("POST" "/api/v1/flags/bulk" => bulk::bulk_flags, "flags", EDITOR, "Apply several flag changes in one transaction, all or nothing.", body = Body::Json("BulkRequest")),
+    route!("GET" "/api/v1/overview" => overview::get_overview, "flags", VIEWER, "Every flag in every environment at a glance: enabled, value, rules, rollout percentage, inheritance (auto_sync) and pending change requests."),
     route!("GET" "/api/v1/flags/stale" => stale::list_stale_flags, "flags", VIEWER, "Cleanup candidates: flags not evaluated for N days, or serving one value everywhere unchanged for M days.",
         query = [("unused_days", "not evaluated for this many days (default 30)"), ("rollout_days", "constant everywhere and unchanged for this many days (default 14)")]),
     route!("GET" "/api/v1/flags/{flag_id}/dependents" => dependencies::list_dependents, "dependencies", VIEWER, "The flags that require this one (directly or not), and whether each requirement holds per environment."),

@@ -1,0 +1,56 @@
+//! The admin web interface: HTML pages rendered here from templates compiled
+//! into the binary (`crates/server/templates/`, askama), with a stylesheet
+//! and a small script of our own (`crates/server/assets/`). No build step,
+//! no request to another host; every page works without JavaScript (forms
+//! submit and redirect back with a message), the script only makes it
+//! quicker (instant search, confirmations).
+//!
+//! Pages read the live configuration in memory (never one query per flag).
+//! Every change a page makes goes through the API's own handlers
+//! (`crate::routes`) with the same `Principal` and request headers, so it
+//! follows the same rules (roles, approvals, change windows, protection,
+//! reasons, audit, `If-Match`) and is indistinguishable from an API call.
+//!
+//! - `shell`: what every page shows around its content (top bar, banner of
+//!   killed flags, flash message) and the helpers pages share.
+//! - `dashboard`: `/`, every flag × every environment, or the first-run page.
+//! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
+//! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
+//! - `audit_page`: `/audit`.
+//! - `lists`: `/flags`, `/segments`, `/environments`, `/keys`.
+//! - `assets`: the stylesheet and script under content-hashed names.
+//! - `session`: the signed-in person (a placeholder until sign-in exists).
+
+mod actions;
+mod assets;
+mod audit_page;
+mod dashboard;
+mod flag_page;
+mod lists;
+pub mod session;
+mod shell;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// The interface's routes (merged into the service's router unless
+/// `--ui=false`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard::show_dashboard))
+        .route("/flags", get(lists::show_flags))
+        .route("/flags/{flag_id}", get(flag_page::show_flag))
+        .route(
+            "/flags/{flag_id}/environments/{env}/toggle",
+            post(actions::toggle_flag),
+        )
+        .route("/flags/{flag_id}/kill", post(actions::kill_flag))
+        .route("/flags/{flag_id}/re-enable", post(actions::re_enable_flag))
+        .route("/audit", get(audit_page::show_audit))
+        .route("/segments", get(lists::show_segments))
+        .route("/environments", get(lists::show_environments))
+        .route("/keys", get(lists::show_keys))
+        .route("/assets/{name}", get(assets::serve_asset))
+}
