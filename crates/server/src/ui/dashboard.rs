@@ -14,7 +14,8 @@ use serde::Deserialize;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::routes::overview::{
-    OverviewCell, OverviewEnvironment, OverviewFlag, overview, pending_requests,
+    OverviewCell, OverviewEnvironment, OverviewFlag, environments_in_tree_order, overview,
+    pending_requests,
 };
 use crate::state::AppState;
 use crate::ui::shell::{
@@ -185,7 +186,10 @@ pub async fn show_dashboard(
         return render(&FirstRunPage {
             shell,
             base_url: base_url(&headers),
-            environments: live.environments.keys().cloned().collect(),
+            environments: environments_in_tree_order(&live)
+                .into_iter()
+                .map(|e| e.key)
+                .collect(),
         });
     }
     let shell = Shell::new(&state, &live, &principal, "Dashboard", "dashboard", &uri).await;
