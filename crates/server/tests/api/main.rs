@@ -54,6 +54,7 @@ macro_rules! governed_api_tests {
     };
 }
 
+mod admin_pages;
 mod api_keys;
 mod audit;
 mod auth_matrix;
@@ -73,6 +74,7 @@ mod health;
 mod history;
 mod live_view;
 mod ofrep;
+mod overview;
 mod promotion;
 mod rate_limits;
 mod schedules;
