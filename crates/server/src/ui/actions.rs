@@ -51,7 +51,8 @@ pub struct ToggleForm {
     /// `enable` or `disable`.
     action: String,
     /// The version the page showed (`If-Match`: a stale page gets a 409).
-    version: Option<i64>,
+    #[serde(default)]
+    version: String,
     #[serde(flatten)]
     common: CommonFields,
 }
@@ -65,10 +66,76 @@ pub async fn toggle_flag(
     extract::Path((flag_id, env)): extract::Path<(String, String)>,
     Form(form): Form<ToggleForm>,
 ) -> PageResult {
-    let principal = principal?;
-    check_csrf(&principal, &form.common)?;
-    let back = back_to(&headers, &form.common, "/");
-    let (action, turned) = match form.action.as_str() {
+    let cell = Cell {
+        flag_id: &flag_id,
+        env: &env,
+        action: &form.action,
+        version: form.version.parse().ok(),
+    };
+    toggle(&state, principal?, &headers, cell, &form.common).await
+}
+
+/// `POST /toggle`: the dashboard's matrix.
+#[derive(Debug, Deserialize)]
+pub struct MatrixForm {
+    /// The pressed cell: `flag:environment:action:version`.
+    cell: String,
+    #[serde(flatten)]
+    common: CommonFields,
+}
+
+/// The dashboard's matrix is one form whose buttons each name their cell,
+/// rather than a form per cell: with 1 000 flags in 3 environments, 3 000
+/// forms (each with its token) would triple the page.
+pub async fn toggle_cell(
+    State(state): State<AppState>,
+    principal: Result<Principal, ApiError>,
+    headers: HeaderMap,
+    Form(form): Form<MatrixForm>,
+) -> PageResult {
+    // Flag and environment keys never contain `:`.
+    let parts: Vec<&str> = form.cell.split(':').collect();
+    let [flag_id, env, action, version] = parts[..] else {
+        return Err(UiError(ApiError::bad_request(
+            "invalid_form",
+            "the form names no flag and environment; reload the page",
+        )));
+    };
+    let cell = Cell {
+        flag_id,
+        env,
+        action,
+        version: version.parse().ok(),
+    };
+    toggle(&state, principal?, &headers, cell, &form.common).await
+}
+
+/// A flag in an environment, and what to do there.
+struct Cell<'a> {
+    flag_id: &'a str,
+    env: &'a str,
+    /// `enable` or `disable`.
+    action: &'a str,
+    /// The version the page showed.
+    version: Option<i64>,
+}
+
+async fn toggle(
+    state: &AppState,
+    principal: Principal,
+    headers: &HeaderMap,
+    cell: Cell<'_>,
+    common: &CommonFields,
+) -> PageResult {
+    check_csrf(&principal, common)?;
+    let back = back_to(headers, common, "/");
+    let Cell {
+        flag_id,
+        env,
+        action: action_name,
+        version,
+    } = cell;
+    let (action, turned) = match action_name {
         "enable" => (flags::FlagAction::Enable, "on"),
         "disable" => (flags::FlagAction::Disable, "off"),
         other => {
@@ -78,12 +145,11 @@ pub async fn toggle_flag(
             )));
         }
     };
-    let api_headers = write_headers(&headers, &form.common, form.version);
     let result = flags::apply_flag_action(
         State(state.clone()),
         principal.clone(),
-        api_headers,
-        Path((flag_id.clone(), env.clone())),
+        write_headers(headers, common, version),
+        Path((flag_id.to_owned(), env.to_owned())),
         JsonBody(action),
     )
     .await;
@@ -91,26 +157,17 @@ pub async fn toggle_flag(
         heading: format!("Turn {flag_id} {turned} in {env}?"),
         action_url: format!("/flags/{flag_id}/environments/{env}/toggle"),
         hidden: vec![
-            ("action", form.action.clone()),
+            ("action", action_name.to_owned()),
             (
                 "version",
-                form.version.map(|v| v.to_string()).unwrap_or_default(),
+                version.map(|v| v.to_string()).unwrap_or_default(),
             ),
         ],
         button: format!("Turn {turned}"),
         danger: turned == "off",
     };
     let done = format!("{flag_id} is now {turned} in {env}.");
-    outcome(
-        &state,
-        &principal,
-        &form.common,
-        &back,
-        result,
-        retry,
-        &done,
-    )
-    .await
+    outcome(state, &principal, common, &back, result, retry, &done).await
 }
 
 /// `POST /flags/{flag_id}/kill` and `/re-enable`.

@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
             "/flags/{flag_id}/environments/{env}/toggle",
             post(actions::toggle_flag),
         )
+        .route("/toggle", post(actions::toggle_cell))
         .route("/flags/{flag_id}/kill", post(actions::kill_flag))
         .route("/flags/{flag_id}/re-enable", post(actions::re_enable_flag))
         .route("/audit", get(audit_page::show_audit))

@@ -31,6 +31,9 @@ pub struct Shell {
     pub role: &'static str,
     /// The CSRF token of every form.
     pub csrf: String,
+    /// Whether they may change flags (editor and up): viewers see states,
+    /// not buttons (the API would refuse them anyway).
+    pub can_edit: bool,
     /// The stylesheet's URL.
     pub css: String,
     /// The script's URL.
@@ -73,6 +76,7 @@ impl Shell {
             user: session::display_name(principal),
             role: principal.role().map(role_name).unwrap_or("none"),
             csrf: session::csrf_token(principal),
+            can_edit: principal.require(Role::Editor).is_ok(),
             css: assets::css_url(),
             js: assets::js_url(),
             killed: killed_flags(state, live).await,
@@ -88,6 +92,7 @@ impl Shell {
             user: String::new(),
             role: "",
             csrf: String::new(),
+            can_edit: false,
             css: assets::css_url(),
             js: assets::js_url(),
             killed: Vec::new(),
