@@ -2,7 +2,7 @@
 //! recent changes and the service's health; or, on an empty installation,
 //! the first-run page: how to create a flag and connect an app.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -13,10 +13,12 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::extract::QueryParams;
 use crate::routes::overview::{
     OverviewCell, OverviewEnvironment, OverviewFlag, environments_in_tree_order, overview,
     pending_requests,
 };
+use crate::routes::stale;
 use crate::state::AppState;
 use crate::ui::shell::{
     Killed, PageResult, Shell, format_time, percentage, render, short_value, viewer,
@@ -37,6 +39,9 @@ pub struct DashboardQuery {
     /// Only flags in this lifecycle stage.
     #[serde(default)]
     lifecycle: String,
+    /// `1`: only cleanup candidates (`GET /api/v1/flags/stale`'s).
+    #[serde(default)]
+    stale: String,
 }
 
 #[derive(Template)]
@@ -72,6 +77,8 @@ pub struct Row {
     version: i64,
     /// Lowercased text the instant search looks in.
     search: String,
+    /// Why it is a cleanup candidate (with the stale filter).
+    stale_reason: Option<String>,
     cells: Vec<CellView>,
 }
 
@@ -200,11 +207,24 @@ pub async fn show_dashboard(
         .iter()
         .flat_map(|f| f.tags.iter().cloned())
         .collect();
+    let stale = if filters.stale == "1" {
+        Some(stale_flags(&state, &principal).await?)
+    } else {
+        None
+    };
     let rows: Vec<Row> = overview
         .flags
         .iter()
         .filter(|flag| filters.matches(flag))
-        .map(|flag| row(flag, &overview.environments, &shell.killed))
+        .filter_map(|flag| {
+            let reason = match &stale {
+                Some(stale) => Some(stale.get(&flag.flag_id)?.clone()),
+                None => None,
+            };
+            let mut row = row(flag, &overview.environments, &shell.killed);
+            row.stale_reason = reason;
+            Some(row)
+        })
         .collect();
     let recent = recent_changes(&state).await?;
     let health = Health {
@@ -244,7 +264,8 @@ impl DashboardQuery {
         !(self.q.is_empty()
             && self.tag.is_empty()
             && self.flag_type.is_empty()
-            && self.lifecycle.is_empty())
+            && self.lifecycle.is_empty()
+            && self.stale.is_empty())
     }
 }
 
@@ -273,6 +294,7 @@ fn row(flag: &OverviewFlag, environments: &[OverviewEnvironment], killed: &[Kill
         lifecycle: flag.lifecycle,
         version: flag.version,
         search: search_text(flag),
+        stale_reason: None,
         cells: flag
             .environments
             .iter()
@@ -280,6 +302,35 @@ fn row(flag: &OverviewFlag, environments: &[OverviewEnvironment], killed: &[Kill
             .map(|(cell, env)| CellView::of(&flag.flag_id, cell, env, killed))
             .collect(),
     }
+}
+
+/// The cleanup candidates and why, from the API's own handler.
+async fn stale_flags(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let answer = stale::list_stale_flags(
+        State(state.clone()),
+        principal.clone(),
+        QueryParams(stale::StaleQuery::default()),
+    )
+    .await?
+    .0;
+    Ok(answer["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let id = item["flag_id"].as_str()?.to_owned();
+            let reasons: Vec<&str> = item["reasons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+                .collect();
+            Some((id, reasons.join("; ")))
+        })
+        .collect())
 }
 
 /// How many audit entries "recent changes" shows.
