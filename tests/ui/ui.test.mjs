@@ -89,6 +89,13 @@ const FLAGS = [
     default_value: { tiers: [0, 5, 10], currency: "EUR" },
     tags: ["pricing"],
     owner: "team-growth",
+    targeting_rules: [
+      {
+        name: "beta",
+        conditions: [{ operator: "in_segment", value: "beta_testers" }],
+        value: { tiers: [0, 10, 20], currency: "EUR" },
+      },
+    ],
   },
 ];
 
@@ -143,6 +150,11 @@ test(`${backend}: an empty installation shows the first-run page`, async () => {
     }
   }
   await page.context().close();
+  await api("POST", "/api/v1/segments", {
+    segment_id: "beta_testers",
+    description: "People who asked for early features",
+    conditions: [{ attribute: "email", operator: "ends_with", value: "@example.com" }],
+  });
   for (const flag of FLAGS) await api("POST", "/api/v1/flags", flag);
 });
 
