@@ -149,6 +149,18 @@ test(`${backend}: an empty installation shows the first-run page`, async () => {
       await page.screenshot({ path: `${screenshots}/first-run-laptop-${scheme}.png`, fullPage: true });
     }
   }
+  // A key created on the spot fills the snippets (and works).
+  await page.selectOption("#key-env", "staging");
+  await page.locator("button", { hasText: "Create a server key" }).click();
+  const secret = (await page.locator("#new-secret").innerText()).trim();
+  assert.match(secret, /^ff_server_/);
+  assert.ok((await page.locator("main").innerText()).includes(`apiKey = "${secret}"`));
+  const ofrep = await fetch(url + "/ofrep/v1/evaluate/flags", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ context: { targetingKey: "u1" } }),
+  });
+  assert.equal(ofrep.status, 200);
   await page.context().close();
   await api("POST", "/api/v1/segments", {
     segment_id: "beta_testers",
@@ -264,6 +276,22 @@ test(`${backend}: without JavaScript the kill switch shows a confirmation page`,
   await page.context().close();
 });
 
+test(`${backend}: re-enabling from the banner follows production's approval rule`, async () => {
+  const page = await newPage({ javaScriptEnabled: false });
+  await page.goto(url + "/segments");
+  await page.locator(".banner li", { hasText: "checkout_banner" }).locator("button").click();
+  // Production is protected: a reason first, then approval.
+  assert.match(await page.locator("h1").innerText(), /Turn checkout_banner back on in production\?/);
+  await page.locator("#reason").fill("incident over");
+  await page.locator(".confirm button[type=submit]").click();
+  await page.locator(".flash-warn").waitFor();
+  assert.match(page.url(), /\/segments\?/);
+  assert.equal(await enabledIn("checkout_banner", "production"), false);
+  const pending = await api("GET", "/api/v1/change-requests?status=pending&flag_id=checkout_banner");
+  assert.equal(pending.items[0].reason, "incident over");
+  await page.context().close();
+});
+
 test(`${backend}: the test box shows value, reason and matched rule`, async () => {
   const page = await newPage();
   await page.goto(url + "/flags/new_checkout");
@@ -309,6 +337,31 @@ test(`${backend}: the audit page filters and verifies the chain`, async () => {
   assert.ok(actions.every((a) => a !== "flag.create" || true));
   await page.locator("a", { hasText: "Verify hash chain" }).click();
   assert.match(await page.locator("[data-testid=chain-status]").innerText(), /Chain intact/);
+  await page.context().close();
+});
+
+test(`${backend}: keys are created (secret shown once) and revoked`, async () => {
+  const page = await newPage();
+  await page.goto(url + "/keys");
+  await page.fill("#key-name", "mobile app");
+  await page.selectOption("#key-kind", "client");
+  await page.selectOption("#key-env", "production");
+  await page.locator("button", { hasText: "Create key" }).click();
+  const secret = (await page.locator("#new-secret").innerText()).trim();
+  assert.match(secret, /^ff_client_/);
+  // The copy button exists with the script.
+  assert.equal(await page.locator("button[data-copy]").isVisible(), true);
+  const row = page.locator("tbody tr", { hasText: "mobile app" });
+  page.once("dialog", (dialog) => dialog.accept());
+  await row.locator("button", { hasText: "Revoke" }).click();
+  await page.locator(".flash-ok").waitFor();
+  assert.match(await page.locator("tbody tr", { hasText: "mobile app" }).innerText(), /revoked/);
+  const refused = await fetch(url + "/ofrep/v1/evaluate/flags", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(refused.status, 401);
   await page.context().close();
 });
 

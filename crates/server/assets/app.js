@@ -63,9 +63,23 @@
     });
   }
 
+  // Copy buttons: <button data-copy="ID" hidden> copies that element's text
+  // (shown only with the script; without it the text is selectable).
+  function copyButton(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  }
+
   function init() {
     document.querySelectorAll("[data-instant-search]").forEach(instantSearch);
     document.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
+    document.querySelectorAll("[data-copy]").forEach(copyButton);
     slashToSearch();
   }
 

@@ -33,13 +33,13 @@ use crate::ui::shell::{PageResult, Shell, UiError, local_path, redirect_with_fla
 pub struct CommonFields {
     /// The CSRF token the page was rendered with.
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     /// Why (required in protected environments).
     #[serde(default)]
     reason: String,
     /// `yes` once a confirmation page (or the script's dialog) confirmed.
     #[serde(default)]
-    confirmed: String,
+    pub(super) confirmed: String,
     /// Where to go afterwards (a local path; default: the referring page).
     #[serde(default)]
     back: String,
@@ -280,12 +280,12 @@ pub async fn re_enable_flag(
 }
 
 /// How to post a form again from a confirmation page.
-struct Retry {
-    heading: String,
-    action_url: String,
-    hidden: Vec<(&'static str, String)>,
-    button: String,
-    danger: bool,
+pub(super) struct Retry {
+    pub(super) heading: String,
+    pub(super) action_url: String,
+    pub(super) hidden: Vec<(&'static str, String)>,
+    pub(super) button: String,
+    pub(super) danger: bool,
 }
 
 /// The answer to an action: a redirect with what happened, or the
@@ -341,7 +341,7 @@ struct ConfirmPage {
     danger: bool,
 }
 
-async fn confirm(
+pub(super) async fn confirm(
     state: &AppState,
     principal: &Principal,
     common: &CommonFields,
@@ -366,7 +366,7 @@ async fn confirm(
 }
 
 /// Refuses a form whose CSRF token is not the one of the signed-in person.
-fn check_csrf(principal: &Principal, common: &CommonFields) -> Result<(), UiError> {
+pub(super) fn check_csrf(principal: &Principal, common: &CommonFields) -> Result<(), UiError> {
     if common.csrf == session::csrf_token(principal) {
         Ok(())
     } else {
@@ -380,7 +380,11 @@ fn check_csrf(principal: &Principal, common: &CommonFields) -> Result<(), UiErro
 /// request id ends up in the audit), with the form's reason, confirmation
 /// and version where the API reads them (and nothing the browser sent in
 /// their place).
-fn write_headers(headers: &HeaderMap, common: &CommonFields, version: Option<i64>) -> HeaderMap {
+pub(super) fn write_headers(
+    headers: &HeaderMap,
+    common: &CommonFields,
+    version: Option<i64>,
+) -> HeaderMap {
     let mut out = headers.clone();
     for name in [
         "x-change-reason",
@@ -410,7 +414,7 @@ fn write_headers(headers: &HeaderMap, common: &CommonFields, version: Option<i64
 
 /// Where to go after an action: the form's `back`, else the page the form
 /// was on (`Referer`), else `fallback`; always a path on this site.
-fn back_to(headers: &HeaderMap, common: &CommonFields, fallback: &str) -> String {
+pub(super) fn back_to(headers: &HeaderMap, common: &CommonFields, fallback: &str) -> String {
     local_path(non_empty(&common.back).as_deref())
         .or_else(|| local_path(headers.get(header::REFERER).and_then(|v| v.to_str().ok())))
         .unwrap_or_else(|| fallback.to_owned())
@@ -422,7 +426,7 @@ fn non_empty(text: &str) -> Option<String> {
 }
 
 /// An answer's JSON body (small: the API's own answers).
-async fn body_json(response: Response) -> Value {
+pub(super) async fn body_json(response: Response) -> Value {
     let bytes = to_bytes(response.into_body(), 1024 * 1024)
         .await
         .unwrap_or_default();
@@ -430,7 +434,7 @@ async fn body_json(response: Response) -> Value {
 }
 
 /// The message the API would answer for an error (what people read).
-async fn api_message(error: ApiError) -> String {
+pub(super) async fn api_message(error: ApiError) -> String {
     let body = body_json(axum::response::IntoResponse::into_response(error)).await;
     body["error"]["message"]
         .as_str()

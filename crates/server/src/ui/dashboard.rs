@@ -61,10 +61,53 @@ struct DashboardPage {
 
 #[derive(Template)]
 #[template(path = "first_run.html")]
-struct FirstRunPage {
-    shell: Shell,
-    base_url: String,
-    environments: Vec<String>,
+pub(super) struct FirstRunPage {
+    pub(super) shell: Shell,
+    pub(super) base_url: String,
+    pub(super) environments: Vec<Choice>,
+    /// A server key created on this page (shown once), for the snippets.
+    pub(super) key: Option<NewKey>,
+}
+
+/// A key just created: its secret is shown once.
+pub(super) struct NewKey {
+    pub(super) name: String,
+    pub(super) secret: String,
+    pub(super) environment: String,
+}
+
+impl FirstRunPage {
+    /// The environment the snippets connect to.
+    fn environment(&self) -> &str {
+        match &self.key {
+            Some(key) => &key.environment,
+            None => "production",
+        }
+    }
+
+    /// The server key in a shell snippet.
+    fn shell_key(&self) -> String {
+        match &self.key {
+            Some(key) => key.secret.clone(),
+            None => "$FF_SERVER_KEY".to_owned(),
+        }
+    }
+
+    /// The server key in the Kotlin snippet.
+    fn kotlin_key(&self) -> String {
+        match &self.key {
+            Some(key) => format!("\"{}\"", key.secret),
+            None => "System.getenv(\"FF_SERVER_KEY\")".to_owned(),
+        }
+    }
+
+    /// The server key in the Python snippet.
+    fn python_key(&self) -> String {
+        match &self.key {
+            Some(key) => format!("\"{}\"", key.secret),
+            None => "os.environ[\"FF_SERVER_KEY\"]".to_owned(),
+        }
+    }
 }
 
 /// A flag's row.
@@ -190,14 +233,7 @@ pub async fn show_dashboard(
     let live = state.live.current();
     if live.flags.is_empty() {
         let shell = Shell::new(&state, &live, &principal, "Welcome", "dashboard", &uri).await;
-        return render(&FirstRunPage {
-            shell,
-            base_url: base_url(&headers),
-            environments: environments_in_tree_order(&live)
-                .into_iter()
-                .map(|e| e.key)
-                .collect(),
-        });
+        return render(&first_run(shell, &live, &headers, None));
     }
     let shell = Shell::new(&state, &live, &principal, "Dashboard", "dashboard", &uri).await;
     let pending = pending_requests(&state).await?;
@@ -247,6 +283,29 @@ pub async fn show_dashboard(
         health,
         filters,
     })
+}
+
+/// The first-run page (with a key just created, if any).
+pub(super) fn first_run(
+    shell: Shell,
+    live: &crate::live::LiveConfig,
+    headers: &HeaderMap,
+    key: Option<NewKey>,
+) -> FirstRunPage {
+    let chosen = key
+        .as_ref()
+        .map_or("production", |k| k.environment.as_str())
+        .to_owned();
+    let keys: Vec<String> = environments_in_tree_order(live)
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    FirstRunPage {
+        shell,
+        base_url: base_url(headers),
+        environments: Choice::list(keys.iter().map(String::as_str), &chosen),
+        key,
+    }
 }
 
 impl DashboardQuery {

@@ -1,15 +1,13 @@
 //! The list pages: `/flags` (every flag with its metadata), `/segments`
-//! (with the flags using each), `/environments` (the tree and its rules)
-//! and `/keys` (API keys, never their secrets; admins only). All read the
-//! live configuration in memory.
+//! (with the flags using each) and `/environments` (the tree and its
+//! rules). All read the live configuration in memory.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::Uri;
-use ff_store::{KeyKind, Role};
 use serde::Deserialize;
 
-use crate::auth::{Principal, kind_name, role_name};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::governance::rules_use_segment;
 use crate::routes::overview::environments_in_tree_order;
@@ -211,68 +209,5 @@ pub async fn show_environments(
     render(&EnvironmentsPage {
         shell,
         environments,
-    })
-}
-
-#[derive(Template)]
-#[template(path = "keys.html")]
-struct KeysPage {
-    shell: Shell,
-    allowed: bool,
-    keys: Vec<KeyRow>,
-}
-
-struct KeyRow {
-    id: String,
-    name: String,
-    kind: &'static str,
-    scope: String,
-    prefix: String,
-    created: String,
-    last_used: String,
-    revoked: bool,
-}
-
-/// `GET /keys`: admins only, as `GET /api/v1/api-keys`.
-pub async fn show_keys(
-    State(state): State<AppState>,
-    principal: Result<Principal, ApiError>,
-    uri: Uri,
-) -> PageResult {
-    let principal = viewer(principal)?;
-    let live = state.live.current();
-    let shell = Shell::new(&state, &live, &principal, "API keys", "keys", &uri).await;
-    let allowed = principal.require(Role::Admin).is_ok();
-    let mut keys: Vec<KeyRow> = Vec::new();
-    if allowed {
-        let mut all: Vec<_> = live.keys_by_hash.values().collect();
-        all.sort_by(|a, b| {
-            (a.revoked_at.is_some(), a.created_at).cmp(&(b.revoked_at.is_some(), b.created_at))
-        });
-        keys = all
-            .into_iter()
-            .map(|key| KeyRow {
-                id: key.id.clone(),
-                name: key.name.clone(),
-                kind: kind_name(key.kind),
-                scope: match (key.kind, key.role, &key.environment) {
-                    (KeyKind::Admin, Some(role), _) => role_name(role).to_owned(),
-                    (_, _, Some(env)) => env.clone(),
-                    _ => String::new(),
-                },
-                prefix: key.prefix.clone(),
-                created: format_time(key.created_at),
-                last_used: key
-                    .last_used_at
-                    .map(format_time)
-                    .unwrap_or_else(|| "never".to_owned()),
-                revoked: key.revoked_at.is_some(),
-            })
-            .collect();
-    }
-    render(&KeysPage {
-        shell,
-        allowed,
-        keys,
     })
 }

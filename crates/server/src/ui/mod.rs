@@ -17,7 +17,8 @@
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
 //! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
 //! - `audit_page`: `/audit`.
-//! - `lists`: `/flags`, `/segments`, `/environments`, `/keys`.
+//! - `lists`: `/flags`, `/segments`, `/environments`.
+//! - `keys`: `/keys`, API keys: list, create (the secret shown once), revoke.
 //! - `assets`: the stylesheet and script under content-hashed names.
 //! - `session`: the signed-in person (a placeholder until sign-in exists).
 
@@ -26,6 +27,7 @@ mod assets;
 mod audit_page;
 mod dashboard;
 mod flag_page;
+mod keys;
 mod lists;
 pub mod session;
 mod shell;
@@ -52,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit_page::show_audit))
         .route("/segments", get(lists::show_segments))
         .route("/environments", get(lists::show_environments))
-        .route("/keys", get(lists::show_keys))
+        .route("/keys", get(keys::show_keys).post(keys::create_key))
+        .route("/keys/{id}/revoke", post(keys::revoke_key))
         .route("/assets/{name}", get(assets::serve_asset))
 }
