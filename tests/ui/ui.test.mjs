@@ -367,7 +367,7 @@ test(`${backend}: keys are created (secret shown once) and revoked`, async () =>
 
 const MAIN_PAGES = [
   ["dashboard", "/"],
-  ["flag", "/flags/new_checkout"],
+  ["flag", "/flags/new_checkout?env=staging&context=%7B%22user_id%22%3A%22user-123%22%2C%22country%22%3A%22IT%22%7D"],
   ["flags", "/flags"],
   ["audit", "/audit"],
   ["segments", "/segments"],
