@@ -329,6 +329,37 @@ test(`${backend}: a change made through the API appears after reload`, async () 
   await page.context().close();
 });
 
+test(`${backend}: a change made elsewhere shows on an open page without reload`, async () => {
+  const page = await newPage();
+  await page.goto(url + "/");
+  // A reload would lose this.
+  await page.evaluate(() => { window.stillTheSamePage = true; });
+  const cell = () => page.locator("#row-max_items_per_page td").nth(0);
+  assert.match(await cell().innerText(), /On/);
+  const started = Date.now();
+  await api("POST", "/api/v1/flags/max_items_per_page/environments/development/actions", { action: "disable" });
+  await page.waitForFunction(
+    () => /Off/.test(document.querySelector("#row-max_items_per_page td").innerText),
+    null,
+    { timeout: 3000 },
+  );
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed < 2000, `shown after ${elapsed} ms`);
+  assert.equal(await page.evaluate(() => window.stillTheSamePage), true, "no reload");
+  // A new flag appears in the matrix too; the search typed stays applied.
+  await page.fill("#q", "late");
+  await api("POST", "/api/v1/flags", { flag_id: "late_arrival", type: "boolean", default_value: true });
+  await page.locator("#row-late_arrival").waitFor({ timeout: 3000 });
+  const visible = await page.locator("#matrix tbody tr:not([hidden]) a.flag-key").allTextContents();
+  assert.deepEqual(visible, ["late_arrival"]);
+  assert.equal(await page.inputValue("#q"), "late");
+  // The flag page follows as well.
+  await page.goto(url + "/flags/late_arrival");
+  await api("PATCH", "/api/v1/flags/late_arrival", { description: "Arrived while you watched" });
+  await page.locator("#flag-description", { hasText: "Arrived while you watched" }).waitFor({ timeout: 3000 });
+  await page.context().close();
+});
+
 test(`${backend}: the audit page filters and verifies the chain`, async () => {
   const page = await newPage();
   await page.goto(url + "/audit?flag_id=search_v2");

@@ -10,13 +10,12 @@
   function instantSearch(input) {
     var table = document.getElementById(input.getAttribute("data-instant-search"));
     if (!table) return;
-    var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr[data-search]"));
     var none = document.getElementById(table.id + "-none");
     var echo = none && none.querySelector("[data-search-echo]");
     function apply() {
       var needle = input.value.trim().toLowerCase();
       var shown = 0;
-      rows.forEach(function (row) {
+      table.querySelectorAll("tbody tr[data-search]").forEach(function (row) {
         var match = !needle || row.getAttribute("data-search").indexOf(needle) !== -1;
         row.hidden = !match;
         if (match) shown++;
@@ -32,6 +31,7 @@
       window.history.replaceState(null, "", url);
     }
     input.addEventListener("input", apply);
+    input.addEventListener("refilter", apply);
   }
 
   // Confirmation: <form data-confirm="question"> asks before submitting and
@@ -47,6 +47,65 @@
       }
       if (field) field.value = "yes";
     });
+  }
+
+  // Live updates: the page's <main data-revision> is the configuration
+  // revision it shows. /live/revision answers (a long poll) once the service
+  // is past it; the page is then fetched again and every [data-live] region
+  // whose content changed is replaced and briefly highlighted. Forms being
+  // typed in are outside those regions and are left alone.
+  function liveUpdates() {
+    var main = document.getElementById("main");
+    if (!main || !main.hasAttribute("data-revision") || !window.fetch || !window.DOMParser) return;
+    var revision = Number(main.getAttribute("data-revision"));
+    function poll() {
+      fetch("/live/revision?after=" + revision, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(function (answer) {
+          if (answer.revision > revision) {
+            return refresh().then(function () { revision = answer.revision; });
+          }
+        })
+        .then(function () { setTimeout(poll, 0); }, function () { setTimeout(poll, 5000); });
+    }
+    poll();
+  }
+
+  function refresh() {
+    return fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        // A list whose members changed (a flag created or deleted) is
+        // replaced whole; then each region that changed.
+        document.querySelectorAll("[data-live-list]").forEach(function (list) {
+          var next = fresh.getElementById(list.id);
+          if (next && childIds(list) !== childIds(next)) list.innerHTML = next.innerHTML;
+        });
+        fresh.querySelectorAll("[data-live][id]").forEach(function (next) {
+          var current = document.getElementById(next.id);
+          if (!current || current.outerHTML === next.outerHTML) return;
+          var node = document.importNode(next, true);
+          current.replaceWith(node);
+          enhance(node);
+          if (node.id !== "kill-banner") highlight(node);
+        });
+        document.querySelectorAll("[data-instant-search]").forEach(function (input) {
+          input.dispatchEvent(new Event("refilter"));
+        });
+      });
+  }
+
+  function childIds(element) {
+    return Array.prototype.map.call(element.children, function (child) { return child.id; }).join(" ");
+  }
+
+  function highlight(node) {
+    node.classList.add("live-changed");
+    setTimeout(function () { node.classList.remove("live-changed"); }, 2000);
   }
 
   // "/" focuses the search box, as in most dashboards.
@@ -76,11 +135,17 @@
     });
   }
 
+  // What the script adds to a part of the page (again after a live update).
+  function enhance(root) {
+    root.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
+    root.querySelectorAll("[data-copy]").forEach(copyButton);
+  }
+
   function init() {
     document.querySelectorAll("[data-instant-search]").forEach(instantSearch);
-    document.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
-    document.querySelectorAll("[data-copy]").forEach(copyButton);
+    enhance(document);
     slashToSearch();
+    liveUpdates();
   }
 
   if (document.readyState === "loading") {

@@ -19,6 +19,8 @@
 //! - `audit_page`: `/audit`.
 //! - `lists`: `/flags`, `/segments`, `/environments`.
 //! - `keys`: `/keys`, API keys: list, create (the secret shown once), revoke.
+//! - `live_updates`: `/live/revision`, the long poll that lets an open page
+//!   show a change made elsewhere without a reload.
 //! - `assets`: the stylesheet and script under content-hashed names.
 //! - `session`: the signed-in person (a placeholder until sign-in exists).
 
@@ -29,6 +31,7 @@ mod dashboard;
 mod flag_page;
 mod keys;
 mod lists;
+mod live_updates;
 pub mod session;
 mod shell;
 
@@ -56,5 +59,6 @@ pub fn router() -> Router<AppState> {
         .route("/environments", get(lists::show_environments))
         .route("/keys", get(keys::show_keys).post(keys::create_key))
         .route("/keys/{id}/revoke", post(keys::revoke_key))
+        .route("/live/revision", get(live_updates::wait_for_revision))
         .route("/assets/{name}", get(assets::serve_asset))
 }

@@ -42,6 +42,9 @@ pub struct Shell {
     pub killed: Vec<Killed>,
     /// The message of the previous action, if any.
     pub flash: Option<Flash>,
+    /// The configuration revision the page shows (the script asks
+    /// `/live/revision` for a later one); `None`: the page does not follow.
+    pub revision: Option<i64>,
 }
 
 /// A flag the kill switch turned off in a protected environment.
@@ -81,6 +84,7 @@ impl Shell {
             js: assets::js_url(),
             killed: killed_flags(state, live).await,
             flash: flash_from(uri),
+            revision: Some(live.revision),
         }
     }
 
@@ -97,6 +101,7 @@ impl Shell {
             js: assets::js_url(),
             killed: Vec::new(),
             flash: None,
+            revision: None,
         }
     }
 }

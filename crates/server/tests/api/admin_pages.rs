@@ -10,7 +10,8 @@ use crate::support::{ADMIN_TOKEN, TestApp, simple_flag};
 governed_api_tests!(
     pages_answer_html_and_ui_false_turns_them_off,
     a_form_takes_the_same_write_path_as_the_api,
-    pages_render_a_thousand_flags_quickly
+    pages_render_a_thousand_flags_quickly,
+    an_open_page_hears_of_a_change_at_once
 );
 
 async fn pages_answer_html_and_ui_false_turns_them_off(app: TestApp) {
@@ -228,4 +229,36 @@ async fn pages_render_a_thousand_flags_quickly(app: TestApp) {
             "{path} took {median:?}"
         );
     }
+}
+
+/// `/live/revision?after=N` answers as soon as the service is past N.
+async fn an_open_page_hears_of_a_change_at_once(app: TestApp) {
+    let ready = app.get("/health/ready", ADMIN_TOKEN).await.body;
+    let current = ready["revision"].as_i64().unwrap();
+    // Behind already: at once.
+    let answer = app
+        .get("/live/revision?after=0", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    assert_eq!(answer.body["revision"], current);
+    // Up to date: waits for the next change.
+    let waiting = tokio::spawn(
+        app.request(
+            Method::GET,
+            &format!("/live/revision?after={current}"),
+            Some(ADMIN_TOKEN),
+        )
+        .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "it waits while nothing changes");
+    let started = std::time::Instant::now();
+    app.create_flag(&simple_flag("heard_of")).await;
+    let answer: serde_json::Value = waiting.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(answer["revision"], current + 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // Pages' rules: a key is needed.
+    app.send(app.request(Method::GET, "/live/revision?after=0", None))
+        .await
+        .expect_status(401);
 }
