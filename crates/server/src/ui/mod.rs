@@ -37,6 +37,7 @@ mod shell;
 
 use axum::Router;
 use axum::routing::{get, post};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::state::AppState;
 
@@ -61,4 +62,14 @@ pub fn router() -> Router<AppState> {
         .route("/keys/{id}/revoke", post(keys::revoke_key))
         .route("/live/revision", get(live_updates::wait_for_revision))
         .route("/assets/{name}", get(assets::serve_asset))
+        // Pages compress well (the dashboard of 1 000 flags: 1.5 MB of
+        // HTML, about a tenth gzipped), and an open page fetches itself
+        // again on every change. Only here: the API's answers are small and
+        // its hot paths are measured without it.
+        // The fastest level: most of the gain at a fraction of the time.
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .quality(CompressionLevel::Fastest),
+        )
 }

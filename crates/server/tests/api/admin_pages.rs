@@ -62,6 +62,23 @@ async fn pages_answer_html_and_ui_false_turns_them_off(app: TestApp) {
     app.send(app.request(Method::GET, "/assets/app.000000000000.css", None))
         .await
         .expect_status(404);
+    // Pages are compressed for browsers that accept it; the API is not.
+    let gzipped = app
+        .send(
+            app.request(Method::GET, "/", Some(ADMIN_TOKEN))
+                .header("accept-encoding", "gzip"),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    let api = app
+        .send(
+            app.request(Method::GET, "/api/v1/overview", Some(ADMIN_TOKEN))
+                .header("accept-encoding", "gzip"),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(api.header("content-encoding"), None);
 
     let api_only = app.fresh(|config| config.ui = false).await;
     api_only
