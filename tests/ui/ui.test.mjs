@@ -155,6 +155,10 @@ test(`${backend}: an empty installation shows the first-run page`, async () => {
   const secret = (await page.locator("#new-secret").innerText()).trim();
   assert.match(secret, /^ff_server_/);
   assert.ok((await page.locator("main").innerText()).includes(`apiKey = "${secret}"`));
+  if (screenshots) {
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.screenshot({ path: `${screenshots}/first-run-key-laptop-light.png`, fullPage: true });
+  }
   const ofrep = await fetch(url + "/ofrep/v1/evaluate/flags", {
     method: "POST",
     headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
