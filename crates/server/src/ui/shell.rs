@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::Query;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ff_store::{AuditQuery, Role};
 use serde::Deserialize;
@@ -170,21 +170,21 @@ struct ErrorPage {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        // The API's own answer gives the status and the message people see
-        // (internal causes are logged there, never shown).
-        let api = self.0.into_response();
-        let status = api.status();
-        let message = match status {
-            StatusCode::UNAUTHORIZED => {
+        // What people read: the API's own message for a refusal; for a
+        // failure of ours, only that it failed (the cause is logged by the
+        // API's answer, below, and never shown).
+        let message = match &self.0 {
+            ApiError::Unauthorized(_) => {
                 "Sign in to continue: this page needs an admin API key (Authorization: Bearer …)."
                     .to_owned()
             }
-            StatusCode::NOT_FOUND => "This page or the thing it shows does not exist.".to_owned(),
-            _ => status
-                .canonical_reason()
-                .unwrap_or("Something went wrong")
-                .to_owned(),
+            ApiError::Internal(_) | ApiError::Unavailable(_) => {
+                "Something went wrong on our side; try again in a moment.".to_owned()
+            }
+            other => other.to_string(),
         };
+        let api = self.0.into_response();
+        let status = api.status();
         let page = ErrorPage {
             shell: Shell::bare(status.canonical_reason().unwrap_or("Error")),
             status: status.as_u16(),
