@@ -322,6 +322,24 @@ test(`${backend}: the test box shows value, reason and matched rule`, async () =
   await page.context().close();
 });
 
+test(`${backend}: the playground evaluates one context against every flag`, async () => {
+  const page = await newPage();
+  await page.goto(url + "/playground");
+  await page.fill("#pg-context", JSON.stringify({ user_id: "u-9", email: "ada@example.com" }));
+  await page.locator("label", { hasText: "staging" }).locator("input").uncheck();
+  await page.locator("button", { hasText: "Evaluate every flag" }).click();
+  const headers = await page.locator("#results thead th").allTextContents();
+  assert.deepEqual(headers.map((h) => h.trim()), ["Flag", "development", "production"]);
+  // The segment rule matches ada (in beta_testers), as the API says.
+  const row = page.locator("#results tbody tr", { hasText: "pricing_config" });
+  assert.match(await row.locator("td").nth(0).innerText(), /TARGETING_MATCH[\s\S]*rule beta/);
+  const answer = await api("POST", "/api/v1/evaluate", {
+    flag_id: "pricing_config", environment: "development", context: { user_id: "u-9", email: "ada@example.com" },
+  });
+  assert.equal(answer.reason, "TARGETING_MATCH");
+  await page.context().close();
+});
+
 test(`${backend}: a change made through the API appears after reload`, async () => {
   const page = await newPage();
   await page.goto(url + "/flags/max_items_per_page");
@@ -404,6 +422,7 @@ const MAIN_PAGES = [
   ["dashboard", "/"],
   ["flag", "/flags/new_checkout?env=staging&context=%7B%22user_id%22%3A%22user-123%22%2C%22country%22%3A%22IT%22%7D"],
   ["flags", "/flags"],
+  ["playground", "/playground?context=%7B%22user_id%22%3A%22user-123%22%2C%22email%22%3A%22ada%40example.com%22%7D"],
   ["audit", "/audit"],
   ["segments", "/segments"],
   ["environments", "/environments"],

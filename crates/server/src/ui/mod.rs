@@ -16,6 +16,7 @@
 //! - `dashboard`: `/`, every flag × every environment, or the first-run page.
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
 //! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
+//! - `playground`: `/playground`, one context against every flag.
 //! - `audit_page`: `/audit`.
 //! - `lists`: `/flags`, `/segments`, `/environments`.
 //! - `keys`: `/keys`, API keys: list, create (the secret shown once), revoke.
@@ -32,6 +33,7 @@ mod flag_page;
 mod keys;
 mod lists;
 mod live_updates;
+mod playground;
 pub mod session;
 mod shell;
 
@@ -55,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/toggle", post(actions::toggle_cell))
         .route("/flags/{flag_id}/kill", post(actions::kill_flag))
         .route("/flags/{flag_id}/re-enable", post(actions::re_enable_flag))
+        .route("/playground", get(playground::show_playground))
         .route("/audit", get(audit_page::show_audit))
         .route("/segments", get(lists::show_segments))
         .route("/environments", get(lists::show_environments))
