@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::Uri;
-use ff_store::AuditQuery;
+use ff_store::{AuditQuery, ResourceKind};
 use serde::Deserialize;
 
 use crate::auth::Principal;
@@ -114,8 +114,7 @@ pub async fn show_audit(
             id: entry.id,
             at: format_time(entry.at),
             kind: entry.resource_kind.as_str(),
-            flag_link: (entry.resource_kind == ff_store::ResourceKind::Flag)
-                .then(|| format!("/flags/{}", entry.resource_key)),
+            flag_link: resource_link(entry.resource_kind, &entry.resource_key),
             resource: entry.resource_key,
             actor: entry.actor,
             action: entry.action,
@@ -141,6 +140,16 @@ pub async fn show_audit(
         filters,
         env_choices,
     })
+}
+
+/// Where a resource of the log is shown: a flag's page, a change request's
+/// JSON (its page comes with the approvals queue).
+fn resource_link(kind: ResourceKind, key: &str) -> Option<String> {
+    match kind {
+        ResourceKind::Flag => Some(format!("/flags/{key}")),
+        ResourceKind::ChangeRequest => Some(format!("/api/v1/change-requests/{key}")),
+        _ => None,
+    }
 }
 
 /// `/audit?flag_id=…&…` with the current filters.
