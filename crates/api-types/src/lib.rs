@@ -184,3 +184,171 @@ pub struct Page<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// `POST /api/v1/users`: an account for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// The sign-in name (kept in lower case).
+    pub email: String,
+    /// How the interface names them.
+    pub display_name: String,
+    /// `viewer`, `editor`, `approver` or `admin`.
+    pub role: String,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// `PATCH /api/v1/users/{id}`: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// A new display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A new role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// A new password (ends the user's sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// `true` disables the account (ending its sessions), `false` enables it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+/// `POST /api/v1/sessions`: sign in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    /// The account's email.
+    pub email: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// `POST /api/v1/metrics`: what an SDK evaluated locally since its last
+/// batch, counted per flag and outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsBatch {
+    /// Who sent it (`ff-sdk-rust/0.1.0`), for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<String>,
+    /// The environment (admin keys only; server and client keys have their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// When the counted window ended (RFC 3339; default: now). The counts
+    /// go to that minute. At most a day old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<String>,
+    /// The counts (at most 10 000 entries).
+    pub evaluations: Vec<EvaluationTally>,
+}
+
+/// How many times one flag gave one outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationTally {
+    /// The flag.
+    pub flag_id: String,
+    /// The outcome as the engine's tally labels it (the variant, else a
+    /// bounded label of the value: `true`, a short string …); SDKs built
+    /// on the engine send this. Takes precedence over `variant` and `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The variant served, if it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The value served (used for the outcome when there is no variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// The OpenFeature reason (`STATIC`, `TARGETING_MATCH`, …).
+    pub reason: String,
+    /// The OpenFeature error code, if the evaluation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// How many (1 to 1 000 000 000).
+    pub count: u64,
+}
+
+/// The answer to a [`MetricsBatch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsAccepted {
+    /// Evaluations counted.
+    pub accepted: u64,
+    /// Evaluations of flags this service does not have (not counted).
+    pub dropped: u64,
+    /// Up to ten of those flags, to find a misspelling.
+    pub unknown_flags: Vec<String>,
+}
+
+/// `POST /api/v1/experiments`: compare a flag's weighted split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExperimentRequest {
+    /// Its id (a key: `checkout_button_test`).
+    pub id: String,
+    /// What it tests, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The flag whose weighted split assigns the variants.
+    pub flag_id: String,
+    /// Where it runs.
+    pub environment: String,
+    /// The variant the others are compared with.
+    pub control: String,
+    /// What decides it.
+    pub primary_metric: MetricRequest,
+    /// Also reported.
+    #[serde(default)]
+    pub secondary_metrics: Vec<MetricRequest>,
+}
+
+/// A metric: a tracked event, read as a conversion or a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRequest {
+    /// The event's name (as sent to `/api/v1/track`).
+    pub event: String,
+    /// `conversion` (did it happen after exposure) or `numeric` (the sum of
+    /// its values per user).
+    pub kind: String,
+}
+
+/// `POST /api/v1/track`: one event, or `events` for a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackRequest {
+    /// The event (with `user_id`), for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// Who did it, for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// A number (revenue …), for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// When (RFC 3339; default now), for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// A batch (at most 1 000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<TrackedEventRequest>>,
+}
+
+/// One event of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedEventRequest {
+    /// The event's name.
+    pub event: String,
+    /// Who did it.
+    pub user_id: String,
+    /// A number (revenue …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// When (RFC 3339; default now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}

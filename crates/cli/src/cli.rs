@@ -128,6 +128,9 @@ pub enum Command {
     /// API keys: create, list, revoke.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// People who sign in to the admin interface: create, list, update.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Changes held for approval: list, show, approve, reject, rebase.
     #[command(subcommand, name = "change-requests")]
     ChangeRequests(ChangeRequestsCommand),
@@ -529,6 +532,46 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain; exit 1 if it is broken.
     Verify,
+}
+
+/// `users …`. Passwords are read from standard input (one line), never
+/// from the command line, where other users of the machine could see them.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List accounts (never their passwords).
+    List,
+    /// Create an account; its password is the first line of standard input.
+    Create {
+        /// The sign-in email.
+        #[arg(long)]
+        email: String,
+        /// How the interface names them.
+        #[arg(long)]
+        name: String,
+        /// viewer, editor, approver or admin.
+        #[arg(long, value_parser = ["viewer", "editor", "approver", "admin"])]
+        role: String,
+    },
+    /// Change an account: its name, role or password, or disable it.
+    Update {
+        /// The account's email.
+        email: String,
+        /// A new display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new role.
+        #[arg(long, value_parser = ["viewer", "editor", "approver", "admin"])]
+        role: Option<String>,
+        /// Read a new password from standard input (ends its sessions).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Disable the account (ends its sessions).
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable a disabled account.
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 /// `keys …`.

@@ -66,6 +66,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Segments(command) => commands::segments(&client()?, &printer, command).await,
         Command::Audit(args) => commands::audit(&client()?, &printer, args).await,
         Command::Keys(command) => commands::keys(&client()?, &printer, command).await,
+        Command::Users(command) => commands::users(&client()?, &printer, command).await,
         Command::ChangeRequests(command) => {
             commands::change_requests(&client()?, &printer, command).await
         }

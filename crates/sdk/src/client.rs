@@ -10,8 +10,10 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::follow::{self, Connection};
+use crate::metrics::Reporter;
 use crate::offline::OfflineValues;
 use crate::rules::Published;
+use ff_api_types::MetricsAccepted;
 
 /// Why a client could not be made. Evaluations themselves never fail.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,7 @@ pub struct ClientBuilder {
     pub(crate) initial_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) metrics_interval: Option<Duration>,
 }
 
 impl ClientBuilder {
@@ -92,6 +95,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How often local evaluations are reported to the service (default
+    /// every 60 s; `None` turns reporting off). Counting never delays a
+    /// lookup; see [`FlagClient::flush_metrics`].
+    pub fn metrics_interval(mut self, interval: Option<Duration>) -> ClientBuilder {
+        self.metrics_interval = interval.map(|i| i.max(Duration::from_millis(100)));
+        self
+    }
+
     /// Makes the client. Online, it starts following the service's stream
     /// in the background (on the current tokio runtime) and returns at once;
     /// [`FlagClient::wait_until_ready`] waits for the first rules.
@@ -104,20 +115,35 @@ impl ClientBuilder {
                 offline: Some(values),
                 status,
                 follower: None,
+                reporter: None,
+                reporting: None,
             })));
         }
         let connection = Connection::new(&self)?;
+        let reporter = self.metrics_interval.map(|_| {
+            Reporter::new(
+                connection.http(),
+                self.api_url.trim_end_matches('/'),
+                &self.api_key,
+            )
+        });
         let rules = Arc::new(ArcSwapOption::empty());
         let (status, _) = watch::channel(Status::Connecting);
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             SdkError::Config("FlagClient::build needs a tokio runtime (call it within one)".into())
         })?;
         let follower = runtime.spawn(follow::follow(connection, rules.clone(), status.clone()));
+        let reporting = match (&reporter, self.metrics_interval) {
+            (Some(reporter), Some(interval)) => Some(runtime.spawn(reporter.clone().run(interval))),
+            _ => None,
+        };
         Ok(FlagClient(Arc::new(Inner {
             rules,
             offline: None,
             status,
             follower: Some(follower),
+            reporter,
+            reporting,
         })))
     }
 }
@@ -139,12 +165,26 @@ struct Inner {
     offline: Option<OfflineValues>,
     status: watch::Sender<Status>,
     follower: Option<tokio::task::JoinHandle<()>>,
+    reporter: Option<Reporter>,
+    reporting: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(follower) = &self.follower {
             follower.abort();
+        }
+        if let Some(reporting) = &self.reporting {
+            reporting.abort();
+        }
+        // What was counted since the last report goes out one last time,
+        // when there is still a runtime to send it on.
+        if let (Some(reporter), Ok(runtime)) =
+            (self.reporter.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = reporter.send().await;
+            });
         }
     }
 }
@@ -159,6 +199,7 @@ impl FlagClient {
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(45),
+            metrics_interval: Some(Duration::from_secs(60)),
         }
     }
 
@@ -177,6 +218,23 @@ impl FlagClient {
                     .into(),
             )),
         }
+    }
+
+    /// Reports what was evaluated since the last report now (also done
+    /// every [`ClientBuilder::metrics_interval`] and when the client is
+    /// dropped). Call it before a process exits. On failure the counts are
+    /// kept for the next report.
+    pub async fn flush_metrics(&self) -> Result<MetricsAccepted, String> {
+        match &self.0.reporter {
+            Some(reporter) => reporter.send().await,
+            None => Err("metrics reporting is off (offline, or metrics_interval(None))".into()),
+        }
+    }
+
+    /// Evaluations that could not be kept for reporting (the service was
+    /// unreachable for long and too many distinct outcomes piled up).
+    pub fn metrics_dropped(&self) -> u64 {
+        self.0.reporter.as_ref().map_or(0, |r| r.tally.dropped())
     }
 
     /// How the client is connected.
@@ -311,6 +369,10 @@ impl FlagClient {
             return then(Err(ErrorCode::General), revision);
         };
         let resolution = flags.evaluate(flag, context);
+        if let Some(reporter) = &self.0.reporter {
+            // The key's environment is the service's to know: "" here.
+            reporter.tally.record(0, flag, "", &resolution);
+        }
         let found = match (resolution.value, resolution.error_code) {
             (Some(value), None) => Ok(Found {
                 value,

@@ -54,6 +54,13 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// The HTTP client (shared by clones: one connection pool).
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+}
+
 /// Why one stream ended.
 enum Ended {
     /// After events were received: reconnect at once.

@@ -530,3 +530,76 @@ async fn bad_settings_are_refused() {
         );
     }
 }
+
+/// Local evaluations are counted and reported to the service: on demand,
+/// with their outcomes and reasons; while the service is down lookups go on
+/// and the counts wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_evaluations_are_reported_and_survive_an_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flags.db");
+    let service = Service::start(&db, ([127, 0, 0, 1], 0).into()).await;
+    let address = service.address;
+    seeded(&service).await;
+    let (_, key) = service.server_key("development").await;
+    let client = ready_client(&service, &key).await;
+    for i in 0..30 {
+        let user = Context::for_user(format!("user-{i}"));
+        client.is_enabled("new_checkout", &user);
+        client.string_value("checkout_theme", &user, "classic");
+    }
+    client.is_enabled("no_such_flag", &Context::for_user("u"));
+    let accepted = client.flush_metrics().await.unwrap();
+    assert_eq!(accepted.accepted, 60);
+    assert_eq!(accepted.dropped, 1);
+    assert_eq!(accepted.unknown_flags, ["no_such_flag"]);
+    let counts = service
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/flags/checkout_theme/metrics?environment=development",
+            None,
+        )
+        .await;
+    let totals = &counts["totals"];
+    assert_eq!(totals["evaluations"], 30, "{counts}");
+    assert_eq!(totals["by_reason"], json!({"SPLIT": 30}));
+    let by_variant = totals["by_outcome"].as_object().unwrap();
+    assert!(
+        by_variant
+            .keys()
+            .all(|v| ["classic", "bold", "calm"].contains(&v.as_str())),
+        "{by_variant:?}"
+    );
+    let on = service
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/flags/new_checkout/metrics",
+            None,
+        )
+        .await;
+    assert_eq!(on["totals"]["by_outcome"], json!({"true": 30}), "{on}");
+    // Nothing new: nothing sent.
+    assert_eq!(client.flush_metrics().await.unwrap().accepted, 0);
+
+    // The service goes away: lookups still answer; the report fails and
+    // keeps its counts until the service is back.
+    service.stop().await;
+    let user = Context::for_user("user-1");
+    for _ in 0..1000 {
+        assert!(client.is_enabled("new_checkout", &user));
+    }
+    assert!(client.flush_metrics().await.is_err());
+    let back = Service::start(&db, address).await;
+    assert_eq!(client.flush_metrics().await.unwrap().accepted, 1000);
+    let on = back
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/flags/new_checkout/metrics",
+            None,
+        )
+        .await;
+    assert_eq!(on["totals"]["evaluations"], 1030);
+    assert_eq!(client.metrics_dropped(), 0);
+    drop(client);
+    back.stop().await;
+}

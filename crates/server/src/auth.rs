@@ -16,16 +16,48 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::live::SecretDigest;
+use crate::people::session::{self, SignedIn};
 use crate::state::AppState;
 
 /// Who is calling: the key that authenticated the request (shared with the
-/// live configuration, not copied).
+/// live configuration, not copied), or a signed-in person, who acts as an
+/// admin key with their role named `user:<email>`.
 #[derive(Debug, Clone)]
 pub struct Principal {
     key: Arc<ApiKey>,
+    session: Option<Arc<SignedIn>>,
 }
 
 impl Principal {
+    /// A signed-in person: an admin key in all but name, so that roles,
+    /// approvals (the four-eyes rule compares actors), rate limits and the
+    /// audit log treat people and keys alike.
+    pub fn for_session(session: Arc<SignedIn>) -> Principal {
+        let user = &session.user;
+        let key = ApiKey {
+            id: user.id.clone(),
+            name: user.display_name.clone(),
+            kind: KeyKind::Admin,
+            role: Some(user.role),
+            environment: None,
+            prefix: String::new(),
+            secret_hash: String::new(),
+            created_by: user.created_by.clone(),
+            created_at: user.created_at,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        Principal {
+            key: Arc::new(key),
+            session: Some(session),
+        }
+    }
+
+    /// The session, when a person (not a key) is calling.
+    pub fn session(&self) -> Option<&SignedIn> {
+        self.session.as_deref()
+    }
+
     /// The key's id (the audit actor).
     pub fn key_id(&self) -> &str {
         &self.key.id
@@ -103,12 +135,9 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Principal, ApiError> {
-        let secret = presented_key(parts).ok_or_else(|| {
-            ApiError::Unauthorized(
-                "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
-                    .into(),
-            )
-        })?;
+        let Some(secret) = presented_key(parts) else {
+            return session_principal(parts, state).await;
+        };
         let digest = secret_digest(secret);
         let live = state.live.current();
         let key = match live.keys_by_hash.get(&digest) {
@@ -135,8 +164,34 @@ impl FromRequestParts<AppState> for Principal {
                 }
             }
         }
-        Ok(Principal { key })
+        Ok(Principal { key, session: None })
     }
+}
+
+/// A request without a key: a signed-in person's session, whose
+/// state-changing requests must echo its CSRF token in `X-CSRF-Token`
+/// (forms are checked by `people::session::FormPost` instead).
+async fn session_principal(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let session = session::find(state, &parts.headers).await?.ok_or_else(|| {
+        ApiError::Unauthorized(
+            "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>` \
+             (or sign in)"
+                .into(),
+        )
+    })?;
+    if !parts.method.is_safe() {
+        let presented = parts
+            .headers
+            .get(session::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !session::csrf_matches(&session, presented) {
+            return Err(session::csrf_refused());
+        }
+    }
+    let principal = Principal::for_session(Arc::new(session));
+    check_rate(state, &principal.key)?;
+    Ok(principal)
 }
 
 fn presented_key(parts: &Parts) -> Option<&str> {

@@ -126,6 +126,79 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// The address people and apps reach the service at
+    /// (`https://flags.example.com`), when it differs from what requests
+    /// show: an https URL marks session cookies `Secure`; the interface
+    /// uses it in the snippets it shows.
+    #[arg(long, env = "FEATURE_FLAGS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Hours a sign-in lasts, whatever happens (sign-out ends it sooner).
+    #[arg(long, env = "FEATURE_FLAGS_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+
+    /// With `--admin-password`: the email of an admin user to create at
+    /// start if no account has it (an existing account is left as it is).
+    #[arg(long, env = "FEATURE_FLAGS_ADMIN_EMAIL", requires = "admin_password")]
+    pub admin_email: Option<String>,
+
+    /// The password of the `--admin-email` user (at least 10 characters).
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_ADMIN_PASSWORD",
+        hide_env_values = true,
+        requires = "admin_email"
+    )]
+    pub admin_password: Option<String>,
+
+    /// Count every evaluation per flag, environment, outcome and reason
+    /// (`GET /api/v1/flags/{id}/metrics`). Off only to measure its cost.
+    #[arg(long, env = "FEATURE_FLAGS_COUNT_EVALUATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub count_evaluations: bool,
+
+    /// Most flags labelled by name in `GET /metrics`; evaluations of others
+    /// are counted under `flag="_other"`.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_PROMETHEUS_MAX_FLAGS",
+        default_value_t = 500
+    )]
+    pub prometheus_max_flags: usize,
+
+    /// A bearer token `GET /metrics` requires (without it, the metrics are
+    /// public, as Prometheus usually expects).
+    #[arg(long, env = "FEATURE_FLAGS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Store user ids in exposures and events as they are, instead of as
+    /// keyed hashes (the default).
+    #[arg(long, env = "FEATURE_FLAGS_CLEAR_SUBJECT_IDS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub clear_subject_ids: bool,
+
+    /// Hours of per-minute evaluation counts kept.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_METRICS_MINUTE_RETENTION_HOURS",
+        default_value_t = 48
+    )]
+    pub metrics_minute_retention_hours: u32,
+
+    /// Days of per-hour evaluation counts kept.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_METRICS_HOUR_RETENTION_DAYS",
+        default_value_t = 31
+    )]
+    pub metrics_hour_retention_days: u32,
+
+    /// Days of per-day evaluation counts kept.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_METRICS_DAY_RETENTION_DAYS",
+        default_value_t = 400
+    )]
+    pub metrics_day_retention_days: u32,
+
     /// Serve the admin web interface at `/` (`false` for API-only nodes:
     /// then `/` answers 404).
     #[arg(long, env = "FEATURE_FLAGS_UI", default_value_t = true, action = clap::ArgAction::Set)]
@@ -160,6 +233,17 @@ impl ServeConfig {
             max_connections: 0,
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Text,
+            public_url: None,
+            session_hours: 12,
+            admin_email: None,
+            admin_password: None,
+            count_evaluations: true,
+            clear_subject_ids: false,
+            prometheus_max_flags: 500,
+            metrics_token: None,
+            metrics_minute_retention_hours: 48,
+            metrics_hour_retention_days: 31,
+            metrics_day_retention_days: 400,
             ui: true,
             clock_file: None,
         }
@@ -197,6 +281,33 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// How long evaluation counts of each granularity are kept.
+    pub fn count_retention(&self) -> [(ff_store::Granularity, time::Duration); 3] {
+        use ff_store::Granularity;
+        [
+            (
+                Granularity::Minute,
+                time::Duration::hours(self.metrics_minute_retention_hours.into()),
+            ),
+            (
+                Granularity::Hour,
+                time::Duration::days(self.metrics_hour_retention_days.into()),
+            ),
+            (
+                Granularity::Day,
+                time::Duration::days(self.metrics_day_retention_days.into()),
+            ),
+        ]
+    }
+
+    /// Whether people reach the service over https (its public URL says
+    /// so): session cookies are then `Secure`.
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
     /// The database URL: `--database-url`, or the contents of
     /// `--database-url-file` when that is given (clap refuses both at once).
     pub fn database_url(&self) -> Result<String, ConfigError> {

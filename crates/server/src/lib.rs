@@ -19,7 +19,10 @@
 //!   compiled in); its forms call the routes' handlers, so they take the
 //!   same write path. Off with `--ui=false`.
 //! - `openapi`: the OpenAPI 3.1 document, generated from the route table.
-//! - `auth`: API keys as an extractor (`Principal`), roles, rate limits.
+//! - `auth`: who is calling, as an extractor (`Principal`): an API key or
+//!   a signed-in person's session; roles, rate limits.
+//! - `people`: user accounts, argon2id passwords, sign-in throttling,
+//!   sessions and their CSRF tokens.
 //! - `extract`: request extractors that answer in the error envelope
 //!   (JSON bodies, body deadlines) and the `If-Match` version.
 //! - `document`: whole documents in a body (an import,
@@ -49,11 +52,14 @@ mod bootstrap;
 mod config;
 mod document;
 mod error;
+mod experiments;
 mod extract;
 mod flag_ops;
 mod governance;
 mod live;
+mod metrics;
 mod openapi;
+mod people;
 mod routes;
 mod state;
 mod ui;
@@ -92,6 +98,9 @@ pub enum StartError {
     /// A setting is unusable.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The `--admin-email` user could not be created.
+    #[error("cannot create the FEATURE_FLAGS_ADMIN_EMAIL user: {0}")]
+    AdminUser(String),
     /// The store could not be opened or loaded.
     #[error("could not open the database: {0}")]
     Store(#[from] ff_store::StoreError),
@@ -124,7 +133,23 @@ pub async fn prepare(
             );
         }
     }
-    Ok((AppState::new(store, live, config, clock), seeded))
+    let state = AppState::new(store, live, config, clock);
+    let key = state
+        .store
+        .secret(
+            experiments::privacy::KEY_NAME,
+            experiments::privacy::new_key(),
+        )
+        .await?;
+    let _ = state.subject_key.set(key);
+    refresh_experiments(&state).await;
+    if let (Some(email), Some(password)) = (&state.config.admin_email, &state.config.admin_password)
+    {
+        people::accounts::seed_admin(&state, email, password)
+            .await
+            .map_err(|e| StartError::AdminUser(e.to_string()))?;
+    }
+    Ok((state, seeded))
 }
 
 /// The service: the router inside its middleware (request ids, tracing,
@@ -177,6 +202,7 @@ pub fn app(
             request_id.clone(),
         ]);
     let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    let measured = axum::middleware::from_fn_with_state(state.clone(), measure_request);
     let router = if state.config.ui {
         routes::router().merge(ui::router())
     } else {
@@ -195,6 +221,9 @@ pub fn app(
         .layer(TraceLayer::new_for_http())
         .layer(cors)
         .layer(body_limit)
+        // Innermost, where the body is axum's (as the middleware takes it).
+        .map_request(|request: Request<Incoming>| request.map(axum::body::Body::new))
+        .layer(measured)
         .service(router)
 }
 
@@ -230,6 +259,41 @@ impl MakeRequestId for SequentialRequestIds {
         hex::encode_to_slice(n.to_be_bytes(), &mut id[17..]).ok()?;
         HeaderValue::from_bytes(&id).ok().map(RequestId::new)
     }
+}
+
+/// Counts a request and its latency (until the response's headers) by
+/// route template, method and status, for `GET /metrics`.
+async fn measure_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = state
+        .route_templates
+        .template(method.as_str(), request.uri().path())
+        .unwrap_or("unmatched");
+    let response = next.run(request).await;
+    let labels = metrics::prometheus::RouteLabels {
+        route: route.to_owned(),
+        method: method.as_str().to_owned(),
+    };
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .get_or_create(&metrics::prometheus::RequestLabels {
+            route: labels.route,
+            method: labels.method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 async fn unknown_route() -> ApiError {
@@ -277,6 +341,7 @@ pub async fn serve(
     scheduler.abort();
     flush_key_usage(&state).await;
     flush_flag_usage(&state).await;
+    flush_evaluation_counts(&state).await;
     result
 }
 
@@ -286,6 +351,8 @@ async fn background_tasks(state: AppState) {
         tick.tick().await;
         flush_key_usage(&state).await;
         flush_flag_usage(&state).await;
+        flush_evaluation_counts(&state).await;
+        refresh_experiments(&state).await;
         // A safety net under the commit notifications: a node that missed
         // one still catches up within one tick.
         refresh(&state).await;
@@ -441,7 +508,7 @@ where
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 // Out of file descriptors and the like: wait, do not spin.
                 Err(error) => {
                     tracing::warn!(%error, "accepting a connection failed");
@@ -452,8 +519,9 @@ where
             () = &mut shutdown => break,
         };
         // Small SSE events go out at once rather than waiting for an ACK.
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let service = SharedApp(app.clone());
+        let service = SharedApp(app.clone(), peer);
         let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = connections.watch(connection);
         tokio::spawn(async move {
@@ -479,7 +547,9 @@ where
 /// middleware stack. Each request clones the stack (tower services are
 /// called by `&mut`), as hyper's own adapter would, but an idle connection
 /// keeps only this pointer rather than a copy of the stack.
-struct SharedApp<S>(Arc<S>);
+/// The peer's address is added to each request (`ConnectInfo`), for the
+/// per-address limit on failed sign-ins.
+struct SharedApp<S>(Arc<S>, std::net::SocketAddr);
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for SharedApp<S>
 where
@@ -490,8 +560,61 @@ where
     type Error = Infallible;
     type Future = tower::util::Oneshot<S, Request<Incoming>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.1));
         tower::ServiceExt::oneshot(S::clone(&self.0), request)
+    }
+}
+
+/// Adds the evaluations counted since the last flush to the store's
+/// buckets (putting them back if the store fails), and deletes buckets
+/// older than their retention every ten minutes.
+pub async fn flush_evaluation_counts(state: &AppState) {
+    let counts = state.evaluation_counts.take();
+    let exposures = state.exposures.take();
+    if let Err(error) = state.store.record_exposures(&exposures).await {
+        tracing::warn!(%error, "could not store exposures; keeping them for the next flush");
+        state.exposures.restore(exposures);
+    }
+    match state.store.add_evaluation_counts(&counts).await {
+        Ok(()) => state.metrics.add_evaluations(&counts),
+        Err(error) => {
+            tracing::warn!(%error, "could not store evaluation counts; keeping them for the next flush");
+            state.evaluation_counts.restore(&counts);
+        }
+    }
+    let now = state.clock.now();
+    let last = state
+        .counts_pruned_at
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if now.unix_timestamp().saturating_sub(last) < 600 {
+        return;
+    }
+    state
+        .counts_pruned_at
+        .store(now.unix_timestamp(), std::sync::atomic::Ordering::Relaxed);
+    for (granularity, kept) in state.config.count_retention() {
+        if let Err(error) = state
+            .store
+            .prune_evaluation_counts(granularity, now - kept)
+            .await
+        {
+            tracing::warn!(%error, "could not delete old evaluation counts");
+        }
+    }
+}
+
+/// Reloads the index of running experiments (after a change here, and
+/// every tick for changes made on other nodes).
+pub async fn refresh_experiments(state: &AppState) {
+    match state.store.experiments().await {
+        Ok(stored) => state
+            .exposures
+            .index
+            .store(Arc::new(experiments::exposures::RunningIndex::of(&stored))),
+        Err(error) => tracing::warn!(%error, "could not load the experiments"),
     }
 }
 

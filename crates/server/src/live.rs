@@ -297,7 +297,9 @@ impl Live {
                 // Not in the change log; nothing evaluated depends on them.
                 ResourceKind::ChangeRequest
                 | ResourceKind::Schedule
-                | ResourceKind::RolloutPlan => {}
+                | ResourceKind::RolloutPlan
+                | ResourceKind::User
+                | ResourceKind::Experiment => {}
             }
         }
         if reload_segments_and_environments {
@@ -476,8 +478,12 @@ fn own_changes(
                 next.put_key(key);
                 (ResourceKind::ApiKey, id.clone(), true)
             }
-            // Work items are not part of the view, nor of the change log.
-            Change::PutWorkItem(..) => continue,
+            // Work items and people are not part of the view, nor of the
+            // change log.
+            Change::PutWorkItem(..)
+            | Change::PutExperiment(..)
+            | Change::CreateUser(_)
+            | Change::UpdateUser(_) => continue,
         };
         records.push(ChangeRecord {
             revision: commit.revision,

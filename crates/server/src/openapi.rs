@@ -204,6 +204,32 @@ fn schemas() -> Value {
         "CreateApiKeyRequest": {"type": "object", "required": ["name", "kind"], "properties": {
             "name": {"type": "string"}, "kind": {"enum": ["admin", "server", "client"]},
             "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "environment": {"type": "string"}}},
+        "MetricsBatch": {"type": "object", "required": ["evaluations"], "additionalProperties": false, "properties": {
+            "sdk": {"type": "string"}, "environment": {"type": "string"}, "window_end": {"type": "string", "format": "date-time"},
+            "evaluations": {"type": "array", "maxItems": 10000, "items": {"type": "object", "required": ["flag_id", "reason", "count"],
+                "additionalProperties": false, "properties": {
+                "flag_id": {"type": "string"}, "label": {"type": "string", "maxLength": 64}, "variant": {"type": "string", "maxLength": 64}, "value": {},
+                "reason": {"enum": ["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "PREREQUISITE_FAILED", "ERROR"]},
+                "error_code": {"enum": ["FLAG_NOT_FOUND", "TYPE_MISMATCH", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "PARSE_ERROR", "GENERAL"]},
+                "count": {"type": "integer", "minimum": 0, "maximum": 1000000000}}}}}},
+        "CreateExperimentRequest": {"type": "object", "required": ["id", "flag_id", "environment", "control", "primary_metric"], "additionalProperties": false, "properties": {
+            "id": {"type": "string"}, "description": {"type": "string"}, "flag_id": {"type": "string"}, "environment": {"type": "string"},
+            "control": {"type": "string"}, "primary_metric": {"$ref": "#/components/schemas/MetricRequest"},
+            "secondary_metrics": {"type": "array", "items": {"$ref": "#/components/schemas/MetricRequest"}}}},
+        "MetricRequest": {"type": "object", "required": ["event", "kind"], "additionalProperties": false, "properties": {
+            "event": {"type": "string", "minLength": 1, "maxLength": 128}, "kind": {"enum": ["conversion", "numeric"]}}},
+        "TrackRequest": {"type": "object", "additionalProperties": false, "properties": {
+            "event": {"type": "string"}, "user_id": {"type": "string"}, "value": {"type": "number"}, "timestamp": {"type": "string", "format": "date-time"},
+            "events": {"type": "array", "maxItems": 1000, "items": {"type": "object", "required": ["event", "user_id"], "additionalProperties": false, "properties": {
+                "event": {"type": "string"}, "user_id": {"type": "string"}, "value": {"type": "number"}, "timestamp": {"type": "string", "format": "date-time"}}}}}},
+        "CreateUserRequest": {"type": "object", "required": ["email", "display_name", "role", "password"], "additionalProperties": false, "properties": {
+            "email": {"type": "string"}, "display_name": {"type": "string"},
+            "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "password": {"type": "string", "minLength": 10, "maxLength": 256}}},
+        "UpdateUserRequest": {"type": "object", "additionalProperties": false, "properties": {
+            "display_name": {"type": "string"}, "role": {"enum": ["viewer", "editor", "approver", "admin"]},
+            "password": {"type": "string", "minLength": 10, "maxLength": 256}, "disabled": {"type": "boolean"}}},
+        "SignInRequest": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {
+            "email": {"type": "string"}, "password": {"type": "string"}}},
         "BulkRequest": {"type": "object", "required": ["operations"], "properties": {
             "operations": {"type": "array", "items": {"type": "object", "required": ["op"], "properties": {
                 "op": {"enum": ["create", "replace", "patch", "delete", "enable", "disable", "set_value"]}}}},

@@ -111,6 +111,20 @@ pub struct SharedState {
     pub flag_usage: Arc<crate::usage::FlagUsage>,
     /// Keys not (yet) known here: consulted in the store, coalesced.
     pub unknown_keys: crate::unknown_keys::UnknownKeys,
+    /// Failed sign-ins per account and per address.
+    pub sign_in_throttle: crate::people::throttle::SignInThrottle,
+    /// Evaluations counted since the last flush.
+    pub evaluation_counts: crate::metrics::evaluations::EvaluationCounter,
+    /// When old evaluation counts were last deleted (Unix seconds).
+    pub counts_pruned_at: std::sync::atomic::AtomicI64,
+    /// What `GET /metrics` exports.
+    pub metrics: crate::metrics::prometheus::ServiceMetrics,
+    /// Route templates, to label requests by.
+    pub route_templates: crate::metrics::prometheus::RouteTemplates,
+    /// Running experiments and the exposures noted since the last flush.
+    pub exposures: crate::experiments::exposures::Exposures,
+    /// The key user ids are hashed with (set once at start).
+    pub subject_key: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -125,6 +139,7 @@ impl AppState {
         let burst = NonZeroU32::new(config.rate_burst.max(config.rate_limit).max(1))
             .unwrap_or(NonZeroU32::MIN);
         let flag_usage = Arc::new(crate::usage::FlagUsage::default());
+        let config_max_flags = config.prometheus_max_flags;
         flag_usage.track(&live.current());
         AppState(Arc::new(SharedState {
             store,
@@ -139,6 +154,20 @@ impl AppState {
             stopping: tokio::sync::watch::Sender::new(false),
             flag_usage,
             unknown_keys: crate::unknown_keys::UnknownKeys::default(),
+            sign_in_throttle: crate::people::throttle::SignInThrottle::default(),
+            evaluation_counts: crate::metrics::evaluations::EvaluationCounter::default(),
+            counts_pruned_at: std::sync::atomic::AtomicI64::new(0),
+            metrics: crate::metrics::prometheus::ServiceMetrics::new(config_max_flags),
+            route_templates: crate::metrics::prometheus::RouteTemplates::new(crate::routes::ROUTES),
+            exposures: crate::experiments::exposures::Exposures::default(),
+            subject_key: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The key user ids are hashed with (made at start; a random one if the
+    /// start did not set it, which only tests that skip `prepare` see).
+    pub fn subject_key(&self) -> &str {
+        self.subject_key
+            .get_or_init(crate::experiments::privacy::new_key)
     }
 }

@@ -194,7 +194,13 @@ async fn commit(
     // Kept to advance the live configuration: the store takes the set.
     let changes = set.changes.clone();
     let (actor, at) = (set.actor.clone(), set.at);
-    let committed = state.store.commit(set).await?;
+    let started = std::time::Instant::now();
+    let committed = state.store.commit(set).await;
+    state
+        .metrics
+        .commit_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let committed = committed?;
     let own = OwnCommit {
         revision: committed.revision,
         versions: &committed.versions,
@@ -326,7 +332,10 @@ pub(crate) fn check_references(
             Change::RestoreFlag(..)
             | Change::CreateApiKey(_)
             | Change::RevokeApiKey(_)
-            | Change::PutWorkItem(..) => {}
+            | Change::PutWorkItem(..)
+            | Change::PutExperiment(..)
+            | Change::CreateUser(_)
+            | Change::UpdateUser(_) => {}
         }
     }
     let after = validate_set(

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod experiments;
+mod metrics;
+mod people;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -10,6 +13,9 @@ pub mod text;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
+pub use experiments::{ExperimentRecord, Exposure, StoredExperiment, TrackedEvent, VariantTally};
+pub use metrics::{CountQuery, EvaluationCount, Granularity};
+pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -131,6 +137,73 @@ pub trait FlagStore: Send + Sync + 'static {
     async fn flag_usage(
         &self,
     ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, StoreError>;
+
+    /// Adds counts of `Granularity::Minute` buckets to the minute, hour and
+    /// day buckets that hold them (added to what is stored, so that nodes
+    /// flushing the same bucket add up; not audited).
+    async fn add_evaluation_counts(&self, counts: &[EvaluationCount]) -> Result<(), StoreError>;
+
+    /// The counts of a flag in a time range, oldest bucket first.
+    async fn evaluation_counts(
+        &self,
+        query: &CountQuery,
+    ) -> Result<Vec<EvaluationCount>, StoreError>;
+
+    /// Deletes the buckets of `granularity` that start before `before`.
+    async fn prune_evaluation_counts(
+        &self,
+        granularity: Granularity,
+        before: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Every experiment, by id.
+    async fn experiments(&self) -> Result<Vec<StoredExperiment>, StoreError>;
+
+    /// One experiment.
+    async fn experiment(&self, id: &str) -> Result<Option<StoredExperiment>, StoreError>;
+
+    /// Records exposures; a subject's first exposure to an experiment is
+    /// kept, later ones change nothing (not audited).
+    async fn record_exposures(&self, exposures: &[Exposure]) -> Result<(), StoreError>;
+
+    /// Records tracked events (not audited).
+    async fn record_events(&self, events: &[TrackedEvent]) -> Result<(), StoreError>;
+
+    /// Per variant of an experiment: exposed subjects and their `event`s
+    /// after their first exposure.
+    async fn variant_tallies(
+        &self,
+        experiment_id: &str,
+        event: &str,
+    ) -> Result<Vec<VariantTally>, StoreError>;
+
+    /// The value of a named secret, made from `make` (and kept) the first
+    /// time any node asks.
+    async fn secret(&self, name: &str, make: String) -> Result<String, StoreError>;
+
+    /// Every user account, disabled ones included, by email.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// One user account by id (`user:<email>`).
+    async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Records a session at sign-in (not a commit: not audited).
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The session whose secret hashes to `secret_hash`, with its user, if
+    /// it is neither revoked nor expired at `now` and its user is enabled.
+    async fn session(
+        &self,
+        secret_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<SessionUser>, StoreError>;
+
+    /// Ends a session (sign-out); ending an ended one changes nothing.
+    async fn revoke_session(
+        &self,
+        secret_hash: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

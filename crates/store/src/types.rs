@@ -186,6 +186,13 @@ pub enum Change {
     RevokeApiKey(String),
     /// Create or update a change request, schedule or rollout plan.
     PutWorkItem(WorkItem, Expect),
+    /// Create or replace an experiment.
+    PutExperiment(crate::ExperimentRecord, Expect),
+    /// Create a user account (an existing email is a conflict).
+    CreateUser(crate::NewUser),
+    /// Change a user account; disabling it or changing its password ends
+    /// its sessions in the same transaction.
+    UpdateUser(crate::UserUpdate),
 }
 
 /// One change and how the audit log names it.
@@ -247,6 +254,10 @@ pub enum ResourceKind {
     Schedule,
     /// A gradual rollout plan.
     RolloutPlan,
+    /// A person's account.
+    User,
+    /// An A/B experiment.
+    Experiment,
 }
 
 impl ResourceKind {
@@ -260,6 +271,8 @@ impl ResourceKind {
             ResourceKind::ChangeRequest => "change_request",
             ResourceKind::Schedule => "schedule",
             ResourceKind::RolloutPlan => "rollout_plan",
+            ResourceKind::User => "user",
+            ResourceKind::Experiment => "experiment",
         }
     }
 
@@ -273,6 +286,8 @@ impl ResourceKind {
             ResourceKind::ChangeRequest,
             ResourceKind::Schedule,
             ResourceKind::RolloutPlan,
+            ResourceKind::User,
+            ResourceKind::Experiment,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -97,3 +97,13 @@ def test_offline_files(tmp_path, monkeypatch):
     snapshot.write_text("{}")
     with pytest.raises(ValueError, match="snapshot"):
         FeatureFlagClient()
+
+
+def test_local_evaluations_are_reported(client, flags):
+    client.flush_metrics_sync()  # what earlier tests evaluated
+    for user in range(25):
+        client.get_value_sync(flags["items"], 0, user_id=f"user-{user}")
+    assert client.flush_metrics_sync() == 25
+    counts = admin("GET", f"/api/v1/flags/{flags['items']}/metrics?environment=development")
+    assert counts["totals"]["by_outcome"].get("50", 0) + counts["totals"]["by_outcome"].get("75", 0) >= 25
+    assert asyncio.run(client.flush_metrics()) == 0

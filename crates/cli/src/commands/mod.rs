@@ -19,6 +19,7 @@ mod rollout_plans;
 mod schedules;
 mod segments;
 mod transfer;
+mod users;
 
 pub(crate) use audit::audit;
 pub(crate) use change_requests::change_requests;
@@ -34,6 +35,7 @@ pub(crate) use rollout_plans::rollout_plans;
 pub(crate) use schedules::schedule;
 pub(crate) use segments::segments;
 pub(crate) use transfer::{apply, export, import_document};
+pub(crate) use users::users;
 
 use std::io::{BufRead, IsTerminal, Write};
 

@@ -914,3 +914,100 @@ async fn audit_follow_prints_new_entries() {
     let _ = follower.wait();
     assert!(found, "no entry for the new flag; saw: {seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_are_managed_with_passwords_on_standard_input() {
+    let setup = Setup::new().await;
+    let with_input = |args: &[&str], input: &str| {
+        crate::support::ff_input(
+            &setup.server.url,
+            ADMIN_TOKEN,
+            setup.dir.path(),
+            args,
+            input,
+        )
+    };
+    let create = [
+        "users",
+        "create",
+        "--email",
+        "Ada@Example.com",
+        "--name",
+        "Ada Lovelace",
+        "--role",
+        "editor",
+    ];
+    let created = with_input(&create, "correct horse battery\n").ok();
+    assert!(
+        created.stdout.contains("created ada@example.com (editor)"),
+        "{}",
+        created.stdout
+    );
+    // No password, a short one, or the same email again: refused, with the reason.
+    let empty = with_input(&create, "").code(7);
+    assert!(empty.stderr.contains("standard input"), "{}", empty.stderr);
+    let weak = with_input(&create, "short\n").code(7);
+    assert!(
+        weak.stderr.contains("at least 10 characters"),
+        "{}",
+        weak.stderr
+    );
+    with_input(&create, "correct horse battery\n").code(6);
+
+    let list = setup.ff(&["users", "list", "-o", "json"]).ok().json();
+    let users = list["items"].as_array().unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "ada@example.com");
+    assert!(!list.to_string().contains("argon2"));
+    let table = setup.ff(&["users", "list"]).ok();
+    assert!(
+        table.stdout.contains("Ada Lovelace") && table.stdout.contains("active"),
+        "{}",
+        table.stdout
+    );
+
+    let updated = setup
+        .ff(&[
+            "users",
+            "update",
+            "ada@example.com",
+            "--role",
+            "approver",
+            "--disable",
+        ])
+        .ok();
+    assert!(
+        updated.stdout.contains("approver, disabled"),
+        "{}",
+        updated.stdout
+    );
+    setup.ff(&["users", "update", "ada@example.com"]).code(7);
+    setup
+        .ff(&["users", "update", "nobody@example.com", "--enable"])
+        .code(5);
+
+    // The password given on standard input is the one that signs in.
+    with_input(
+        &[
+            "users",
+            "update",
+            "ada@example.com",
+            "--enable",
+            "--password-stdin",
+        ],
+        "a new long password\n",
+    )
+    .ok();
+    let client = reqwest::Client::new();
+    let sign_in = |password: &str| {
+        client
+            .post(format!("{}/api/v1/sessions", setup.server.url))
+            .json(&json!({"email": "ada@example.com", "password": password}))
+            .send()
+    };
+    assert_eq!(sign_in("a new long password").await.unwrap().status(), 201);
+    assert_eq!(
+        sign_in("correct horse battery").await.unwrap().status(),
+        401
+    );
+}

@@ -163,6 +163,35 @@ pub fn ff_env(
     }
 }
 
+/// [`ff_as`] with `input` on standard input (not a terminal).
+pub fn ff_input(server_url: &str, token: &str, dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
+        .args(args)
+        .env("FEATURE_FLAGS_URL", server_url)
+        .env("FEATURE_FLAGS_TOKEN", token)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("FEATURE_FLAGS_PROFILE")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 /// [`ff_as`] on a terminal: `script` runs the binary on a pseudo-terminal
 /// (stdin, stdout and stderr; what is typed is `input`), as a person would.
 pub fn ff_tty(

@@ -4,12 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use ff_api_types::{BulkEvaluation, EvaluateRequest, EvaluationResult};
-use ff_engine::Context;
+use ff_engine::{Context, Resolution};
 use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::live::LiveConfig;
 use crate::state::AppState;
 
 /// Evaluates one flag (`flag_id`), several (`flag_ids`) or all (neither) for
@@ -39,20 +40,35 @@ pub async fn evaluate(
             ));
         }
         (Some(flag_id), None) => {
-            state.flag_usage.record(&flag_id, state.clock.now());
-            let result =
-                EvaluationResult::from_resolution(&flag_id, &snapshot.evaluate(&flag_id, &context));
-            serde_json::to_value(result)
+            let now = state.clock.now();
+            state.flag_usage.record(&flag_id, now);
+            let resolution = snapshot.evaluate(&flag_id, &context);
+            count(
+                &state,
+                &live,
+                &flag_id,
+                &environment,
+                &resolution,
+                &context,
+                now,
+            );
+            serde_json::to_value(EvaluationResult::from_resolution(&flag_id, &resolution))
         }
         (None, ids) => {
             let results = match ids {
-                Some(ids) => ids
-                    .iter()
-                    .map(|id| {
-                        state.flag_usage.record(id, state.clock.now());
-                        EvaluationResult::from_resolution(id, &snapshot.evaluate(id, &context))
-                    })
-                    .collect(),
+                Some(ids) => {
+                    let now = state.clock.now();
+                    ids.iter()
+                        .map(|id| {
+                            state.flag_usage.record(id, now);
+                            let resolution = snapshot.evaluate(id, &context);
+                            count(&state, &live, id, &environment, &resolution, &context, now);
+                            EvaluationResult::from_resolution(id, &resolution)
+                        })
+                        .collect()
+                }
+                // Every flag at once is a fetch (a client caching values),
+                // not a read of each flag: not counted per flag.
                 None => {
                     state.flag_usage.record_all(state.clock.now());
                     snapshot
@@ -70,4 +86,37 @@ pub async fn evaluate(
     };
     body.map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Counts an evaluation of a flag that exists (made-up ids are not
+/// counted: they would let any caller grow the counters without bound),
+/// and notes an exposure when an experiment runs on the flag there and a
+/// variant was served to a known user.
+pub fn count(
+    state: &AppState,
+    live: &LiveConfig,
+    flag_id: &str,
+    environment: &str,
+    resolution: &Resolution<'_>,
+    context: &Context,
+    now: time::OffsetDateTime,
+) {
+    if state.config.count_evaluations && live.flags.contains_key(flag_id) {
+        state
+            .evaluation_counts
+            .record(flag_id, environment, resolution, now);
+    }
+    let index = state.exposures.index.load();
+    if let (Some(id), Some(variant), Some(user)) = (
+        index.running(flag_id, environment),
+        resolution.variant,
+        context.targeting_key(),
+    ) {
+        let subject = crate::experiments::privacy::subject(
+            state.subject_key(),
+            user,
+            state.config.clear_subject_ids,
+        );
+        state.exposures.note(id, subject, variant, now);
+    }
 }

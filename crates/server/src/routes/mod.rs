@@ -14,16 +14,20 @@ pub mod deployments;
 pub mod emergency;
 pub mod environments;
 pub mod evaluate;
+pub mod experiments;
 pub mod flags;
 pub mod health;
+pub mod metrics;
 pub mod ofrep;
 pub mod overview;
 pub mod rollout_plans;
 pub mod schedules;
 pub mod segments;
+pub mod sessions;
 pub mod stale;
 pub mod stream;
 pub mod transfer;
+pub mod users;
 
 pub(crate) mod table;
 
@@ -149,6 +153,23 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets)."),
     route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = Body::Json("CreateApiKeyRequest")),
     route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once."),
+    route!("GET" "/metrics" => metrics::get_prometheus_metrics, "metrics", Access::Public, "Prometheus metrics (OpenMetrics text); needs the bearer token when --metrics-token is set."),
+    route!("POST" "/api/v1/metrics" => metrics::report_metrics, "metrics", Access::AnyKey, "Report an SDK's local evaluations, counted per flag and outcome.", body = Body::Json("MetricsBatch")),
+    route!("GET" "/api/v1/flags/{flag_id}/metrics" => metrics::get_flag_metrics, "metrics", VIEWER, "A flag's evaluations over time: per bucket and in total, by outcome, reason and environment.",
+        query = [("environment", "only this environment"), ("granularity", "minute, hour (default) or day"),
+                 ("since", "RFC 3339 start (default: 24 hours ago)"), ("until", "RFC 3339 end (default: now)")]),
+    route!("POST" "/api/v1/experiments" => experiments::create_experiment, "experiments", EDITOR, "Start an A/B experiment on a flag's weighted split: control, primary and secondary metrics.", body = Body::Json("CreateExperimentRequest")),
+    route!("GET" "/api/v1/experiments" => experiments::list_experiments, "experiments", VIEWER, "Every experiment."),
+    route!("GET" "/api/v1/experiments/{id}" => experiments::get_experiment, "experiments", VIEWER, "One experiment."),
+    route!("POST" "/api/v1/experiments/{id}/stop" => experiments::stop_experiment, "experiments", EDITOR, "Stop recording exposures; the results stay."),
+    route!("GET" "/api/v1/experiments/{id}/results" => experiments::get_experiment_results, "experiments", VIEWER, "Per metric and variant: rates or means with intervals, lift, p-value, sample ratio check and a verdict."),
+    route!("POST" "/api/v1/track" => experiments::track_events, "experiments", Access::AnyKey, "Track events (one, or a batch of up to 1 000) that experiments are measured by.", body = Body::Json("TrackRequest")),
+    route!("GET" "/api/v1/users" => users::list_users, "users", ADMIN, "All user accounts (never their passwords)."),
+    route!("POST" "/api/v1/users" => users::create_user, "users", ADMIN, "Create an account for a person (email, display name, role, password).", body = Body::Json("CreateUserRequest")),
+    route!("PATCH" "/api/v1/users/{id}" => users::update_user, "users", ADMIN, "Change an account's name, role or password, or disable it (ending its sessions).", body = Body::Json("UpdateUserRequest")),
+    route!("POST" "/api/v1/sessions" => sessions::create_session, "sessions", Access::Public, "Sign in: sets the session cookie and answers the CSRF token.", body = Body::Json("SignInRequest")),
+    route!("GET" "/api/v1/sessions/current" => sessions::get_current_session, "sessions", Access::AnyKey, "The signed-in person and the session's CSRF token."),
+    route!("DELETE" "/api/v1/sessions/current" => sessions::delete_current_session, "sessions", Access::AnyKey, "Sign out: ends the session on every node."),
     route!("GET" "/api/v1/export" => transfer::export_configuration, "transfer", VIEWER, "Everything (flags, segments, environments) as JSON or YAML.",
         query = [("format", "json (default) or yaml")]),
     route!("POST" "/api/v1/import" => transfer::import_configuration, "transfer", EDITOR, "Apply an export document in one transaction.",

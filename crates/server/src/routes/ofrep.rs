@@ -60,7 +60,17 @@ pub async fn evaluate_flag(
         }
     };
     let resolution = snapshot.evaluate(&key, &context);
-    state.flag_usage.record(&key, state.clock.now());
+    let now = state.clock.now();
+    state.flag_usage.record(&key, now);
+    super::evaluate::count(
+        &state,
+        &live,
+        &key,
+        snapshot.key(),
+        &resolution,
+        &context,
+        now,
+    );
     if resolution.error_code == Some(ErrorCode::FlagNotFound) {
         let details = format!("flag '{key}' was not found");
         return Ok(failure(

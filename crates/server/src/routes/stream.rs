@@ -43,6 +43,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::live::{ChangeBatch, Live, LiveConfig};
+use crate::metrics::prometheus::OpenStream;
 use crate::state::AppState;
 
 /// How often an idle stream sends a comment, so that proxies keep it open.
@@ -108,10 +109,13 @@ pub async fn stream_flags(
         pending,
         seen,
     };
-    Ok(sse(futures::stream::unfold(rules, |mut s| async move {
-        let event = s.next_event().await?;
-        Some((Ok(event), s))
-    })))
+    Ok(sse(
+        &state,
+        futures::stream::unfold(rules, |mut s| async move {
+            let event = s.next_event().await?;
+            Some((Ok(event), s))
+        }),
+    ))
 }
 
 /// `GET /ofrep/v1/stream`: `refetchEvaluation` on every change.
@@ -133,28 +137,34 @@ pub async fn stream_ofrep(
         key_id: principal.key_id().to_owned(),
         receiver,
     };
-    Ok(sse(futures::stream::unfold(
-        notifications,
-        |mut s| async move {
+    Ok(sse(
+        &state,
+        futures::stream::unfold(notifications, |mut s| async move {
             let event = s.next_event().await?;
             Some((Ok(event), s))
-        },
-    )))
+        }),
+    ))
 }
 
 /// The response for a stream of events: `text/event-stream`, a comment
 /// whenever nothing was sent for [`KEEP_ALIVE`] (so that proxies keep it
 /// open), each event handed to the connection as shared bytes.
-fn sse(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> EventStream {
+fn sse(
+    state: &AppState,
+    events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+) -> EventStream {
     let events = Box::pin(events);
-    let with_keep_alive = futures::stream::unfold(events, |mut events| async move {
-        use futures::StreamExt as _;
-        match tokio::time::timeout(KEEP_ALIVE, events.next()).await {
-            Ok(Some(event)) => Some((event, events)),
-            Ok(None) => None,
-            Err(_) => Some((Ok(Bytes::from_static(b":\n\n")), events)),
-        }
-    });
+    // Counted as open for as long as the response body lives.
+    let open = OpenStream::new(&state.metrics);
+    let with_keep_alive =
+        futures::stream::unfold((events, open), |(mut events, open)| async move {
+            use futures::StreamExt as _;
+            match tokio::time::timeout(KEEP_ALIVE, events.next()).await {
+                Ok(Some(event)) => Some((event, (events, open))),
+                Ok(None) => None,
+                Err(_) => Some((Ok(Bytes::from_static(b":\n\n")), (events, open))),
+            }
+        });
     let mut response = Response::new(Body::from_stream(with_keep_alive));
     let headers = response.headers_mut();
     headers.insert(

@@ -233,7 +233,8 @@ pub async fn show_dashboard(
     let live = state.live.current();
     if live.flags.is_empty() {
         let shell = Shell::new(&state, &live, &principal, "Welcome", "dashboard", &uri).await;
-        return render(&first_run(shell, &live, &headers, None));
+        let public_url = state.config.public_url.as_deref();
+        return render(&first_run(shell, &live, public_url, &headers, None));
     }
     let shell = Shell::new(&state, &live, &principal, "Dashboard", "dashboard", &uri).await;
     let pending = pending_requests(&state).await?;
@@ -289,6 +290,7 @@ pub async fn show_dashboard(
 pub(super) fn first_run(
     shell: Shell,
     live: &crate::live::LiveConfig,
+    public_url: Option<&str>,
     headers: &HeaderMap,
     key: Option<NewKey>,
 ) -> FirstRunPage {
@@ -302,7 +304,7 @@ pub(super) fn first_run(
         .collect();
     FirstRunPage {
         shell,
-        base_url: base_url(headers),
+        base_url: base_url(public_url, headers),
         environments: Choice::list(keys.iter().map(String::as_str), &chosen),
         key,
     }
@@ -418,8 +420,12 @@ async fn recent_changes(state: &AppState) -> Result<Vec<RecentChange>, ApiError>
         .collect())
 }
 
-/// This service's URL as the browser reached it (for the snippets).
-fn base_url(headers: &HeaderMap) -> String {
+/// This service's URL for the snippets: `--public-url`, else as the
+/// browser reached it.
+fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

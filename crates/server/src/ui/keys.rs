@@ -169,7 +169,15 @@ pub async fn create_key(
     if form.from == "welcome" {
         let live = state.live.current();
         let shell = Shell::new(&state, &live, &principal, "Welcome", "dashboard", &uri).await;
-        return render(&first_run(shell, &live, &headers, Some(created))).map(no_store);
+        let public_url = state.config.public_url.as_deref();
+        return render(&first_run(
+            shell,
+            &live,
+            public_url,
+            &headers,
+            Some(created),
+        ))
+        .map(no_store);
     }
     keys_page(&state, &principal, &uri, Some(created)).await
 }

@@ -54,7 +54,9 @@ pub async fn run(state: AppState, interval: Duration) {
             _ = ticks.tick() => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
+        state.metrics.scheduler_runs.inc();
         if let Err(error) = run_due(&state).await {
+            state.metrics.scheduler_failures.inc();
             tracing::warn!(%error, "scheduler run failed; retrying at the next tick");
         }
     }

@@ -10,16 +10,18 @@
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::experiments::{ExperimentRow, select_experiments};
 use super::rows::{
-    ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, WorkItemRow, from_millis, key_kind_name,
-    role_name, select_api_keys, select_environments, select_flags, select_segments,
-    select_work_items,
+    ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, UserRow, WorkItemRow, from_millis,
+    key_kind_name, role_name, select_api_keys, select_environments, select_flags, select_segments,
+    select_users, select_work_items,
 };
 use super::{Backend, SqlStore, db_error};
 use crate::audit::unix_millis;
 use crate::{
     ApiKey, AuditEntry, AuditedChange, Change, ChangeRecord, ChangeSet, Committed, Expect,
-    GENESIS_HASH, NewApiKey, ResourceKind, StoreError, WorkItem, entry_hash,
+    ExperimentRecord, GENESIS_HASH, NewApiKey, NewUser, ResourceKind, StoreError, User, UserUpdate,
+    WorkItem, entry_hash,
 };
 
 /// What applying one change did, for its audit entry and change-log row.
@@ -117,6 +119,12 @@ fn document<T: serde::Serialize>(
 /// `ApiKey`'s `Serialize` skips).
 fn key_json(key: &ApiKey) -> Result<Value, StoreError> {
     document(ResourceKind::ApiKey, &key.id, key).map(|(json, _)| json)
+}
+
+/// A user as the audit log shows it (without the password hash, which
+/// `User`'s `Serialize` skips).
+fn user_json(user: &User) -> Result<Value, StoreError> {
+    document(ResourceKind::User, &user.id, user).map(|(json, _)| json)
 }
 
 // See `mod.rs` for why these bounds are repeated here.
@@ -296,6 +304,11 @@ where
             Change::PutWorkItem(item, expected) => {
                 Self::put_work_item(conn, context, item, *expected).await
             }
+            Change::PutExperiment(experiment, expected) => {
+                Self::put_experiment(conn, context, experiment, *expected).await
+            }
+            Change::CreateUser(new) => Self::create_user(conn, context, new).await,
+            Change::UpdateUser(update) => Self::update_user(conn, context, update).await,
         }
     }
 
@@ -793,6 +806,177 @@ where
             removed: true,
             before,
             after: key_json(&revoked)?,
+        })
+    }
+
+    /// Creates or replaces an experiment (versioned like segments).
+    async fn put_experiment(
+        conn: &mut DB::Connection,
+        context: &Context<'_>,
+        experiment: &ExperimentRecord,
+        expected: Expect,
+    ) -> Result<Applied, StoreError> {
+        let kind = ResourceKind::Experiment;
+        let key = experiment.id.as_str();
+        let current =
+            sqlx::query_as::<DB, ExperimentRow>(concat!(select_experiments!(), " WHERE id = $1"))
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        check(kind, key, expected, current.as_ref().map(|row| row.version))?;
+        let (after, text) = document(kind, key, &experiment.document)?;
+        let before = match &current {
+            Some(row) => stored_json(kind, key, &row.document)?,
+            None => Value::Null,
+        };
+        let version = current.map_or(1, |row| row.version + 1);
+        sqlx::query(
+            "INSERT INTO experiments (id, flag_id, environment, document, version, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET document = excluded.document, \
+             version = excluded.version, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(experiment.flag_id.as_str())
+        .bind(experiment.environment.as_str())
+        .bind(text.as_str())
+        .bind(version)
+        .bind(context.at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(Applied {
+            kind,
+            key: key.to_owned(),
+            version,
+            removed: false,
+            before,
+            after,
+        })
+    }
+
+    async fn current_user(conn: &mut DB::Connection, id: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<DB, UserRow>(concat!(select_users!(), " WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .map(UserRow::into_user)
+            .transpose()
+    }
+
+    /// Creates an account; an existing id (email) is a conflict. Users have
+    /// no versions, like keys: the "version" reported is 0.
+    async fn create_user(
+        conn: &mut DB::Connection,
+        context: &Context<'_>,
+        new: &NewUser,
+    ) -> Result<Applied, StoreError> {
+        let kind = ResourceKind::User;
+        crate::text::check_name("email", &new.email, crate::text::MAX_ID_CHARS)?;
+        crate::text::check_name("display_name", &new.display_name, crate::text::MAX_ID_CHARS)?;
+        if Self::current_user(conn, &new.id).await?.is_some() {
+            return Err(StoreError::Conflict {
+                kind,
+                key: new.id.clone(),
+                expected: Expect::Absent,
+                actual: Some(0),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, role, password_hash, created_by, \
+             created_at, updated_at, disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.email.as_str())
+        .bind(new.display_name.as_str())
+        .bind(role_name(new.role))
+        .bind(new.password_hash.as_str())
+        .bind(context.set.actor.as_str())
+        .bind(context.at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let created = Self::current_user(conn, &new.id)
+            .await?
+            .ok_or_else(|| StoreError::Database("a user just written is missing".into()))?;
+        Ok(Applied {
+            kind,
+            key: new.id.clone(),
+            version: 0,
+            removed: false,
+            before: Value::Null,
+            after: user_json(&created)?,
+        })
+    }
+
+    /// Changes an account. Disabling it or changing its password ends its
+    /// sessions in the same transaction, so no node accepts them after the
+    /// commit.
+    async fn update_user(
+        conn: &mut DB::Connection,
+        context: &Context<'_>,
+        update: &UserUpdate,
+    ) -> Result<Applied, StoreError> {
+        let kind = ResourceKind::User;
+        let Some(before) = Self::current_user(conn, &update.id).await? else {
+            return Err(StoreError::NotFound {
+                kind,
+                key: update.id.clone(),
+            });
+        };
+        if let Some(name) = &update.display_name {
+            crate::text::check_name("display_name", name, crate::text::MAX_ID_CHARS)?;
+        }
+        let disabled_at = match update.disabled {
+            Some(true) => before.disabled_at.map(unix_millis).or(Some(context.at_ms)),
+            Some(false) => None,
+            None => before.disabled_at.map(unix_millis),
+        };
+        sqlx::query(
+            "UPDATE users SET display_name = $2, role = $3, password_hash = $4, \
+             updated_at = $5, disabled_at = $6 WHERE id = $1",
+        )
+        .bind(update.id.as_str())
+        .bind(
+            update
+                .display_name
+                .as_deref()
+                .unwrap_or(&before.display_name),
+        )
+        .bind(role_name(update.role.unwrap_or(before.role)))
+        .bind(
+            update
+                .password_hash
+                .as_deref()
+                .unwrap_or(&before.password_hash),
+        )
+        .bind(context.at_ms)
+        .bind(disabled_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        if update.disabled == Some(true) || update.password_hash.is_some() {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(update.id.as_str())
+            .bind(context.at_ms)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        }
+        let after = Self::current_user(conn, &update.id)
+            .await?
+            .ok_or_else(|| StoreError::Database("a user just written is missing".into()))?;
+        Ok(Applied {
+            kind,
+            key: update.id.clone(),
+            version: 0,
+            removed: after.disabled_at.is_some(),
+            before: user_json(&before)?,
+            after: user_json(&after)?,
         })
     }
 

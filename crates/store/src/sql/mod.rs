@@ -9,6 +9,9 @@
 //! `postgres.rs`.
 
 mod commit;
+mod experiments;
+mod metrics;
+mod people;
 pub(crate) mod rows;
 
 use std::future::Future;
@@ -591,6 +594,98 @@ macro_rules! delegate_flag_store {
             ) -> Result<std::collections::HashMap<String, time::OffsetDateTime>, $crate::StoreError>
             {
                 self.sql.flag_usage().await
+            }
+
+            async fn add_evaluation_counts(
+                &self,
+                counts: &[$crate::EvaluationCount],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.add_evaluation_counts(counts).await
+            }
+
+            async fn evaluation_counts(
+                &self,
+                query: &$crate::CountQuery,
+            ) -> Result<Vec<$crate::EvaluationCount>, $crate::StoreError> {
+                self.sql.evaluation_counts(query).await
+            }
+
+            async fn prune_evaluation_counts(
+                &self,
+                granularity: $crate::Granularity,
+                before: time::OffsetDateTime,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.prune_evaluation_counts(granularity, before).await
+            }
+
+            async fn experiments(
+                &self,
+            ) -> Result<Vec<$crate::StoredExperiment>, $crate::StoreError> {
+                self.sql.experiments().await
+            }
+
+            async fn experiment(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::StoredExperiment>, $crate::StoreError> {
+                self.sql.experiment(id).await
+            }
+
+            async fn record_exposures(
+                &self,
+                exposures: &[$crate::Exposure],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.record_exposures(exposures).await
+            }
+
+            async fn record_events(
+                &self,
+                events: &[$crate::TrackedEvent],
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.record_events(events).await
+            }
+
+            async fn variant_tallies(
+                &self,
+                experiment_id: &str,
+                event: &str,
+            ) -> Result<Vec<$crate::VariantTally>, $crate::StoreError> {
+                self.sql.variant_tallies(experiment_id, event).await
+            }
+
+            async fn secret(&self, name: &str, make: String) -> Result<String, $crate::StoreError> {
+                self.sql.secret(name, make).await
+            }
+
+            async fn users(&self) -> Result<Vec<$crate::User>, $crate::StoreError> {
+                self.sql.users().await
+            }
+
+            async fn user(&self, id: &str) -> Result<Option<$crate::User>, $crate::StoreError> {
+                self.sql.user(id).await
+            }
+
+            async fn create_session(
+                &self,
+                session: &$crate::NewSession,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.create_session(session).await
+            }
+
+            async fn session(
+                &self,
+                secret_hash: &str,
+                now: time::OffsetDateTime,
+            ) -> Result<Option<$crate::SessionUser>, $crate::StoreError> {
+                self.sql.session(secret_hash, now).await
+            }
+
+            async fn revoke_session(
+                &self,
+                secret_hash: &str,
+                at: time::OffsetDateTime,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.revoke_session(secret_hash, at).await
             }
 
             async fn ping(&self) -> Result<(), $crate::StoreError> {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::{
     ApiKey, AuditEntry, ChangeRecord, EnvironmentSettings, FlagVersion, KeyKind, ResourceKind,
-    Role, StoreError, StoredEnvironment, StoredFlag, StoredSegment, StoredWorkItem, WorkItem,
+    Role, StoreError, StoredEnvironment, StoredFlag, StoredSegment, StoredWorkItem, User, WorkItem,
     WorkKind,
 };
 
@@ -299,6 +299,50 @@ impl ApiKeyRow {
             environment: self.environment,
             prefix: self.prefix,
             secret_hash: self.secret_hash,
+            created_by: self.created_by,
+        })
+    }
+}
+
+/// `SELECT <every column of UserRow> FROM users`, for `concat!`.
+macro_rules! select_users {
+    () => {
+        "SELECT id, email, display_name, role, password_hash, created_by, created_at, \
+         updated_at, disabled_at FROM users"
+    };
+}
+pub(crate) use select_users;
+
+/// A row of `users`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+        let role = role_from_name(&self.role).ok_or_else(|| StoreError::Corrupt {
+            kind: ResourceKind::User,
+            key: self.id.clone(),
+            message: format!("unknown role {:?}", self.role),
+        })?;
+        Ok(User {
+            role,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+            disabled_at: self.disabled_at.map(from_millis).transpose()?,
+            id: self.id,
+            email: self.email,
+            display_name: self.display_name,
+            password_hash: self.password_hash,
             created_by: self.created_by,
         })
     }

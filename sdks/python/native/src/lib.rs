@@ -63,6 +63,15 @@ impl NativeClient {
         })
     }
 
+    /// Reports the evaluations counted since the last report now (without
+    /// the GIL); answers how many were accepted. Raises when the service
+    /// cannot take them (they are kept for the next report).
+    fn flush_metrics(&self, py: Python<'_>) -> PyResult<u64> {
+        py.detach(|| self.runtime.block_on(self.client.flush_metrics()))
+            .map(|accepted| accepted.accepted)
+            .map_err(PyRuntimeError::new_err)
+    }
+
     /// `connecting`, `connected`, `reconnecting: <why>` or `offline`.
     fn status(&self) -> String {
         match self.client.status() {

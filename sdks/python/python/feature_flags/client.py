@@ -82,6 +82,18 @@ class FeatureFlagClient:
         """The service revision of the rules in use (``None`` before any)."""
         return self._native.revision()
 
+    async def flush_metrics(self) -> int:
+        """Reports the evaluations made since the last report to the service
+        now (it is also done every minute in the background); answers how many
+        were counted. Call it before the process exits. Raises ``RuntimeError``
+        when the service cannot be reached (the counts are kept for next time).
+        """
+        return await asyncio.to_thread(self._native.flush_metrics)
+
+    def flush_metrics_sync(self) -> int:
+        """:meth:`flush_metrics`, blocking."""
+        return self._native.flush_metrics()
+
     async def wait_until_ready(self, timeout: float = 5.0) -> bool:
         """Waits until the first rules arrived; whether they did in time."""
         ready = await asyncio.to_thread(self._native.wait_until_ready, timeout)

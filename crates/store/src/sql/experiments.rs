@@ -1,0 +1,199 @@
+//! Experiments (read here; written by commits in `commit.rs`), exposures,
+//! tracked events, per-variant tallies, and named secrets.
+
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::{Backend, SqlStore, db_error};
+use crate::audit::unix_millis;
+use crate::{ExperimentRecord, Exposure, StoreError, StoredExperiment, TrackedEvent, VariantTally};
+
+/// `SELECT <every column of ExperimentRow> FROM experiments`, for `concat!`.
+macro_rules! select_experiments {
+    () => {
+        "SELECT id, flag_id, environment, document, version, created_at, updated_at \
+         FROM experiments"
+    };
+}
+pub(crate) use select_experiments;
+
+/// A row of `experiments`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ExperimentRow {
+    pub id: String,
+    pub flag_id: String,
+    pub environment: String,
+    pub document: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ExperimentRow {
+    pub(crate) fn into_stored(self) -> Result<StoredExperiment, StoreError> {
+        let document = serde_json::from_str(&self.document).map_err(|e| StoreError::Corrupt {
+            kind: crate::ResourceKind::Experiment,
+            key: self.id.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(StoredExperiment {
+            version: self.version,
+            created_at: super::rows::from_millis(self.created_at)?,
+            updated_at: super::rows::from_millis(self.updated_at)?,
+            experiment: ExperimentRecord {
+                id: self.id,
+                flag_id: self.flag_id,
+                environment: self.environment,
+                document,
+            },
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TallyRow {
+    variant: String,
+    exposed: i64,
+    converted: i64,
+    sum: f64,
+    sum_sq: f64,
+}
+
+// See `mod.rs` for why these bounds are repeated here (and `f64` for the
+// values of events).
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB> + ColumnIndex<DB::Row>,
+    for<'a> Option<&'a str>: Encode<'a, DB>,
+    i64: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Option<i64>: for<'a> Encode<'a, DB>,
+    f64: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Option<f64>: for<'a> Encode<'a, DB>,
+    bool: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'a> Encode<'a, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn experiments(&self) -> Result<Vec<StoredExperiment>, StoreError> {
+        sqlx::query_as::<DB, ExperimentRow>(concat!(select_experiments!(), " ORDER BY id"))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(ExperimentRow::into_stored)
+            .collect()
+    }
+
+    pub(crate) async fn experiment(
+        &self,
+        id: &str,
+    ) -> Result<Option<StoredExperiment>, StoreError> {
+        sqlx::query_as::<DB, ExperimentRow>(concat!(select_experiments!(), " WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?
+            .map(ExperimentRow::into_stored)
+            .transpose()
+    }
+
+    /// The first exposure of a subject wins, whichever node flushes first.
+    pub(crate) async fn record_exposures(&self, exposures: &[Exposure]) -> Result<(), StoreError> {
+        if exposures.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await.map_err(db_error)?;
+        for exposure in exposures {
+            sqlx::query(
+                "INSERT INTO exposures (experiment_id, subject, variant, first_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (experiment_id, subject) DO UPDATE SET \
+                 variant = excluded.variant, first_at = excluded.first_at \
+                 WHERE excluded.first_at < exposures.first_at",
+            )
+            .bind(exposure.experiment_id.as_str())
+            .bind(exposure.subject.as_str())
+            .bind(exposure.variant.as_str())
+            .bind(unix_millis(exposure.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn record_events(&self, events: &[TrackedEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await.map_err(db_error)?;
+        for event in events {
+            sqlx::query(
+                "INSERT INTO tracked_events (event, subject, value, at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(event.event.as_str())
+            .bind(event.subject.as_str())
+            .bind(event.value)
+            .bind(unix_millis(event.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    /// Only events at or after a subject's first exposure count.
+    pub(crate) async fn variant_tallies(
+        &self,
+        experiment_id: &str,
+        event: &str,
+    ) -> Result<Vec<VariantTally>, StoreError> {
+        let rows = sqlx::query_as::<DB, TallyRow>(
+            "SELECT x.variant AS variant, COUNT(*) AS exposed, \
+             SUM(CASE WHEN t.n IS NULL THEN 0 ELSE 1 END) AS converted, \
+             SUM(COALESCE(t.total, 0.0)) AS sum, \
+             SUM(COALESCE(t.total, 0.0) * COALESCE(t.total, 0.0)) AS sum_sq \
+             FROM exposures x LEFT JOIN ( \
+                 SELECT e.subject AS subject, COUNT(*) AS n, SUM(COALESCE(e.value, 0.0)) AS total \
+                 FROM tracked_events e JOIN exposures f \
+                   ON f.subject = e.subject AND f.experiment_id = $1 \
+                 WHERE e.event = $2 AND e.at >= f.first_at \
+                 GROUP BY e.subject \
+             ) t ON t.subject = x.subject \
+             WHERE x.experiment_id = $1 \
+             GROUP BY x.variant ORDER BY x.variant",
+        )
+        .bind(experiment_id)
+        .bind(event)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| VariantTally {
+                variant: row.variant,
+                exposed: u64::try_from(row.exposed).unwrap_or_default(),
+                converted: u64::try_from(row.converted).unwrap_or_default(),
+                sum: row.sum,
+                sum_of_squares: row.sum_sq,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn secret(&self, name: &str, make: String) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(make.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(db_error)?;
+        sqlx::query_scalar::<DB, String>("SELECT value FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_error)
+    }
+}
