@@ -141,7 +141,18 @@
     root.querySelectorAll("[data-copy]").forEach(copyButton);
   }
 
+  // A flash message is shown once: take it out of the address, so that a
+  // reload or a shared link does not repeat it.
+  function forgetFlash() {
+    var url = new URL(window.location.href);
+    if (!url.searchParams.has("flash")) return;
+    url.searchParams.delete("flash");
+    url.searchParams.delete("flash_kind");
+    window.history.replaceState(null, "", url);
+  }
+
   function init() {
+    forgetFlash();
     document.querySelectorAll("[data-instant-search]").forEach(instantSearch);
     enhance(document);
     slashToSearch();
