@@ -125,6 +125,14 @@ pub enum Command {
     Segments(SegmentsCommand),
     /// The audit log (filters; `--follow` waits for new entries), or `audit verify`.
     Audit(AuditArgs),
+    /// A flag's evaluations over time: a small chart, outcomes and reasons.
+    Metrics(MetricsArgs),
+    /// A/B experiments: list, create, results, stop.
+    #[command(subcommand)]
+    Experiments(ExperimentsCommand),
+    /// Privacy requests: export or erase what is held about a person.
+    #[command(subcommand)]
+    Subjects(SubjectsCommand),
     /// API keys: create, list, revoke.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -532,6 +540,80 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain; exit 1 if it is broken.
     Verify,
+}
+
+/// `metrics FLAG`.
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// The flag.
+    pub flag: String,
+    /// Only this environment.
+    #[arg(long = "env")]
+    pub environment: Option<String>,
+    /// How far back: `90m`, `24h` (default), `7d`.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Bucket width: minute, hour (default) or day.
+    #[arg(long, default_value = "hour", value_parser = ["minute", "hour", "day"])]
+    pub granularity: String,
+}
+
+/// `experiments …`.
+#[derive(Debug, Subcommand)]
+pub enum ExperimentsCommand {
+    /// List experiments.
+    List,
+    /// Start an experiment on a flag's weighted split.
+    Create {
+        /// Its id.
+        id: String,
+        /// The flag.
+        #[arg(long)]
+        flag: String,
+        /// The environment.
+        #[arg(long = "env")]
+        environment: String,
+        /// The control variant.
+        #[arg(long)]
+        control: String,
+        /// The primary metric: `EVENT` (a conversion) or `EVENT:numeric`.
+        #[arg(long)]
+        metric: String,
+        /// Secondary metrics, as `--metric` (repeatable).
+        #[arg(long = "secondary")]
+        secondary: Vec<String>,
+        /// What it tests.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Results: per metric and variant, and the verdict.
+    Results {
+        /// The experiment.
+        id: String,
+    },
+    /// Stop recording exposures.
+    Stop {
+        /// The experiment.
+        id: String,
+    },
+}
+
+/// `subjects …`.
+#[derive(Debug, Subcommand)]
+pub enum SubjectsCommand {
+    /// Everything held about a person (JSON).
+    Export {
+        /// Their user id.
+        user_id: String,
+    },
+    /// Erase a person's exposures and events, and their id from rules.
+    Erase {
+        /// Their user id.
+        user_id: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `users …`. Passwords are read from standard input (one line), never

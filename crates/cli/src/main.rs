@@ -67,6 +67,9 @@ async fn run(cli: Cli) -> CliResult {
         Command::Audit(args) => commands::audit(&client()?, &printer, args).await,
         Command::Keys(command) => commands::keys(&client()?, &printer, command).await,
         Command::Users(command) => commands::users(&client()?, &printer, command).await,
+        Command::Metrics(args) => commands::metrics(&client()?, &printer, args).await,
+        Command::Experiments(command) => commands::experiments(&client()?, &printer, command).await,
+        Command::Subjects(command) => commands::subjects(&client()?, &printer, command).await,
         Command::ChangeRequests(command) => {
             commands::change_requests(&client()?, &printer, command).await
         }

@@ -8,6 +8,7 @@ pub mod edit;
 mod evaluate;
 pub mod model;
 pub mod parse;
+pub mod privacy;
 pub mod tally;
 pub mod validate;
 pub mod values;

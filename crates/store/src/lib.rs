@@ -177,6 +177,16 @@ pub trait FlagStore: Send + Sync + 'static {
         event: &str,
     ) -> Result<Vec<VariantTally>, StoreError>;
 
+    /// Every exposure and event of a subject (a privacy export).
+    async fn subject_records(
+        &self,
+        subject: &str,
+    ) -> Result<(Vec<Exposure>, Vec<TrackedEvent>), StoreError>;
+
+    /// Deletes every exposure and event of a subject; answers how many of
+    /// each went.
+    async fn erase_subject(&self, subject: &str) -> Result<(u64, u64), StoreError>;
+
     /// The value of a named secret, made from `make` (and kept) the first
     /// time any node asks.
     async fn secret(&self, name: &str, make: String) -> Result<String, StoreError>;

@@ -1011,3 +1011,113 @@ async fn people_are_managed_with_passwords_on_standard_input() {
         401
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_experiments_and_privacy_requests_from_the_command_line() {
+    let setup = Setup::new().await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{}{path}", setup.server.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("x-change-reason", "cli test")
+            .json(&body)
+            .send()
+    };
+    assert!(post("/api/v1/flags", json!({
+        "flag_id": "theme", "type": "string", "default_value": "a", "variants": {"a": "a", "b": "b"},
+        "targeting_rules": [{"conditions": [], "variants": [{"variant": "a", "weight": 50}, {"variant": "b", "weight": 50}]}],
+        "environments": {"development": "a"}
+    })).await.unwrap().status().is_success());
+    setup
+        .ff(&[
+            "experiments",
+            "create",
+            "theme_test",
+            "--flag",
+            "theme",
+            "--env",
+            "development",
+            "--control",
+            "a",
+            "--metric",
+            "signup",
+            "--secondary",
+            "revenue:numeric",
+        ])
+        .ok();
+    for i in 0..20 {
+        let reply = post(
+            "/api/v1/evaluate",
+            json!({"flag_id": "theme", "environment": "development",
+                                                     "context": {"user_id": format!("u{i}")}}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply.status(), 200);
+    }
+    post(
+        "/api/v1/track",
+        json!({"events": [{"event": "signup", "user_id": "u1"},
+                                            {"event": "revenue", "user_id": "u1", "value": 9.5}]}),
+    )
+    .await
+    .unwrap();
+
+    let metrics = setup
+        .ff(&["metrics", "theme", "--env", "development", "--since", "2h"])
+        .ok();
+    assert!(
+        metrics.stdout.contains("20 evaluations of theme"),
+        "{}",
+        metrics.stdout
+    );
+    assert!(metrics.stdout.contains('█'), "a chart: {}", metrics.stdout);
+    assert!(metrics.stdout.contains("SPLIT"), "{}", metrics.stdout);
+    setup.ff(&["metrics", "theme", "--since", "soon"]).code(7);
+
+    let list = setup.ff(&["experiments", "list"]).ok();
+    assert!(
+        list.stdout.contains("theme_test") && list.stdout.contains("running"),
+        "{}",
+        list.stdout
+    );
+    let results = setup.ff(&["experiments", "results", "theme_test"]).ok();
+    assert!(
+        results.stdout.contains("not enough data"),
+        "{}",
+        results.stdout
+    );
+    assert!(
+        results.stdout.contains("signup (conversion)")
+            && results.stdout.contains("revenue (numeric)"),
+        "{}",
+        results.stdout
+    );
+    let json = setup
+        .ff(&["experiments", "results", "theme_test", "-o", "json"])
+        .ok()
+        .json();
+    let users: u64 = json["metrics"][0]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["exposed_users"].as_u64().unwrap())
+        .sum();
+    assert_eq!(users, 20);
+    setup.ff(&["experiments", "stop", "theme_test"]).ok();
+
+    let export = setup.ff(&["subjects", "export", "u1"]).ok().json();
+    assert_eq!(export["events"].as_array().unwrap().len(), 2);
+    assert_eq!(export["exposures"].as_array().unwrap().len(), 1);
+    // Erasing asks first; scripts pass --yes.
+    setup.ff(&["subjects", "erase", "u1"]).code(2);
+    let erased = setup.ff(&["subjects", "erase", "u1", "--yes"]).ok();
+    assert!(
+        erased.stdout.contains("erased 1 exposures and 2 events"),
+        "{}",
+        erased.stdout
+    );
+    let after = setup.ff(&["subjects", "export", "u1"]).ok().json();
+    assert_eq!(after["events"], json!([]));
+}

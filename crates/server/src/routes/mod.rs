@@ -26,6 +26,7 @@ pub mod segments;
 pub mod sessions;
 pub mod stale;
 pub mod stream;
+pub mod subjects;
 pub mod transfer;
 pub mod users;
 
@@ -164,6 +165,8 @@ pub const ROUTES: &[Route] = &[
     route!("POST" "/api/v1/experiments/{id}/stop" => experiments::stop_experiment, "experiments", EDITOR, "Stop recording exposures; the results stay."),
     route!("GET" "/api/v1/experiments/{id}/results" => experiments::get_experiment_results, "experiments", VIEWER, "Per metric and variant: rates or means with intervals, lift, p-value, sample ratio check and a verdict."),
     route!("POST" "/api/v1/track" => experiments::track_events, "experiments", Access::AnyKey, "Track events (one, or a batch of up to 1 000) that experiments are measured by.", body = Body::Json("TrackRequest")),
+    route!("GET" "/api/v1/subjects/{user_id}" => subjects::export_subject, "privacy", ADMIN, "Everything held about a person: exposures, tracked events, and the rules and segments naming their id."),
+    route!("DELETE" "/api/v1/subjects/{user_id}" => subjects::erase_subject, "privacy", ADMIN, "Erase a person: exposures and events at once; their id out of rules and segments (approvals apply)."),
     route!("GET" "/api/v1/users" => users::list_users, "users", ADMIN, "All user accounts (never their passwords)."),
     route!("POST" "/api/v1/users" => users::create_user, "users", ADMIN, "Create an account for a person (email, display name, role, password).", body = Body::Json("CreateUserRequest")),
     route!("PATCH" "/api/v1/users/{id}" => users::update_user, "users", ADMIN, "Change an account's name, role or password, or disable it (ending its sessions).", body = Body::Json("UpdateUserRequest")),

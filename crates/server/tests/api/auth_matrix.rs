@@ -499,6 +499,13 @@ fn routes() -> Vec<Route> {
                 Some(json!({"event": "done", "user_id": "u1"})),
             )
         }),
+        // Privacy requests.
+        route(ADMIN, |_, _| {
+            (Method::GET, "/api/v1/subjects/nobody".into(), None)
+        }),
+        route(ADMIN, |_, _| {
+            (Method::DELETE, "/api/v1/subjects/nobody".into(), None)
+        }),
         // Evaluation metrics and Prometheus.
         route(Access::Public, |_, _| {
             (Method::GET, "/metrics".into(), None)

@@ -82,5 +82,6 @@ mod promotion;
 mod rate_limits;
 mod schedules;
 mod segments;
+mod subjects;
 mod support;
 mod transfer;

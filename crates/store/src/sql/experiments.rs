@@ -181,6 +181,81 @@ where
             .collect())
     }
 
+    pub(crate) async fn subject_records(
+        &self,
+        subject: &str,
+    ) -> Result<(Vec<Exposure>, Vec<TrackedEvent>), StoreError> {
+        let exposures: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT experiment_id, subject, variant, first_at FROM exposures \
+             WHERE subject = $1 ORDER BY first_at, experiment_id",
+        )
+        .bind(subject)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        let events: Vec<(String, String, Option<f64>, i64)> = sqlx::query_as(
+            "SELECT event, subject, value, at FROM tracked_events WHERE subject = $1 ORDER BY at, event",
+        )
+        .bind(subject)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        let exposures = exposures
+            .into_iter()
+            .map(|(experiment_id, subject, variant, at)| {
+                Ok(Exposure {
+                    experiment_id,
+                    subject,
+                    variant,
+                    at: super::rows::from_millis(at)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let events = events
+            .into_iter()
+            .map(|(event, subject, value, at)| {
+                Ok(TrackedEvent {
+                    event,
+                    subject,
+                    value,
+                    at: super::rows::from_millis(at)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((exposures, events))
+    }
+
+    /// Counted inside the transaction that deletes them.
+    pub(crate) async fn erase_subject(&self, subject: &str) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.write.begin().await.map_err(db_error)?;
+        let mut counts = [0u64; 2];
+        let statements = [
+            (
+                "SELECT COUNT(*) FROM exposures WHERE subject = $1",
+                "DELETE FROM exposures WHERE subject = $1",
+            ),
+            (
+                "SELECT COUNT(*) FROM tracked_events WHERE subject = $1",
+                "DELETE FROM tracked_events WHERE subject = $1",
+            ),
+        ];
+        for (slot, (count, delete)) in counts.iter_mut().zip(statements) {
+            let count: i64 = sqlx::query_scalar(count)
+                .bind(subject)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            sqlx::query(delete)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            *slot = u64::try_from(count).unwrap_or_default();
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok((counts[0], counts[1]))
+    }
+
     pub(crate) async fn secret(&self, name: &str, make: String) -> Result<String, StoreError> {
         sqlx::query(
             "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",

@@ -653,6 +653,18 @@ macro_rules! delegate_flag_store {
                 self.sql.variant_tallies(experiment_id, event).await
             }
 
+            async fn subject_records(
+                &self,
+                subject: &str,
+            ) -> Result<(Vec<$crate::Exposure>, Vec<$crate::TrackedEvent>), $crate::StoreError>
+            {
+                self.sql.subject_records(subject).await
+            }
+
+            async fn erase_subject(&self, subject: &str) -> Result<(u64, u64), $crate::StoreError> {
+                self.sql.erase_subject(subject).await
+            }
+
             async fn secret(&self, name: &str, make: String) -> Result<String, $crate::StoreError> {
                 self.sql.secret(name, make).await
             }
