@@ -49,6 +49,13 @@ async fn pages_answer_html_and_ui_false_turns_them_off(app: TestApp) {
     app.get("/flags/no_such_flag", ADMIN_TOKEN)
         .await
         .expect_status(404);
+    // Viewers see the states, not switches they could not use.
+    let viewer = app.key_with_role("viewer").await;
+    let dashboard = app.get("/", &viewer).await.expect_status(200);
+    let html = dashboard.body.as_str().unwrap();
+    assert!(html.contains("pages_flag") && !html.contains("name=\"cell\""));
+    let admin_view = app.get("/", ADMIN_TOKEN).await.body;
+    assert!(admin_view.as_str().unwrap().contains("name=\"cell\""));
 
     // The stylesheet is named by its content and cached for good.
     let html = app.get("/", ADMIN_TOKEN).await.body;
