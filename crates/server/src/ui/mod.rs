@@ -3,7 +3,7 @@
 //! and a small script of our own (`crates/server/assets/`). No build step,
 //! no request to another host; every page works without JavaScript (forms
 //! submit and redirect back with a message), the script only makes it
-//! quicker (instant search, confirmations).
+//! quicker (instant search, confirmations, live updates).
 //!
 //! Pages read the live configuration in memory (never one query per flag).
 //! Every change a page makes goes through the API's own handlers
