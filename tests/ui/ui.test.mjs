@@ -346,6 +346,10 @@ test(`${backend}: a change made through the API appears after reload`, async () 
   await api("PATCH", "/api/v1/flags/max_items_per_page", { description: "Changed through the API" });
   await page.reload();
   assert.match(await page.locator(".lead").innerText(), /Changed through the API/);
+  // Its history links to what changed.
+  await page.locator("#history a", { hasText: "diff" }).first().click();
+  assert.match(await page.locator("h1").innerText(), /max_items_per_page: version 1 → 2/);
+  assert.match(await page.locator(".diff-table").innerText(), /description[\s\S]*Changed through the API/);
   await page.goto(url + "/");
   assert.match(await page.locator(".timeline").innerText(), /max_items_per_page/);
   await page.context().close();
@@ -423,6 +427,7 @@ const MAIN_PAGES = [
   ["flag", "/flags/new_checkout?env=staging&context=%7B%22user_id%22%3A%22user-123%22%2C%22country%22%3A%22IT%22%7D"],
   ["flags", "/flags"],
   ["playground", "/playground?context=%7B%22user_id%22%3A%22user-123%22%2C%22email%22%3A%22ada%40example.com%22%7D"],
+  ["diff", "/flags/max_items_per_page/diff?from=1&to=2"],
   ["audit", "/audit"],
   ["segments", "/segments"],
   ["environments", "/environments"],

@@ -137,7 +137,7 @@ pub async fn show_flag(
         .map(|v| HistoryRow {
             diff_link: (v.version > 1).then(|| {
                 format!(
-                    "/api/v1/flags/{flag_id}/diff?from={}&to={}",
+                    "/flags/{flag_id}/diff?from={}&to={}",
                     v.version - 1,
                     v.version
                 )

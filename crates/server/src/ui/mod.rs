@@ -15,6 +15,7 @@
 //!   killed flags, flash message) and the helpers pages share.
 //! - `dashboard`: `/`, every flag × every environment, or the first-run page.
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
+//! - `diff_page`: `/flags/{id}/diff`, what changed between two versions.
 //! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
 //! - `playground`: `/playground`, one context against every flag.
 //! - `audit_page`: `/audit`.
@@ -29,6 +30,7 @@ mod actions;
 mod assets;
 mod audit_page;
 mod dashboard;
+mod diff_page;
 mod flag_page;
 mod keys;
 mod lists;
@@ -50,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(dashboard::show_dashboard))
         .route("/flags", get(lists::show_flags))
         .route("/flags/{flag_id}", get(flag_page::show_flag))
+        .route("/flags/{flag_id}/diff", get(diff_page::show_diff))
         .route(
             "/flags/{flag_id}/environments/{env}/toggle",
             post(actions::toggle_flag),

@@ -33,6 +33,7 @@ async fn pages_answer_html_and_ui_false_turns_them_off(app: TestApp) {
         "/flags",
         "/flags/pages_flag",
         "/playground?context=%7B%7D",
+        "/flags/pages_flag/diff?from=1&to=1",
         "/audit",
         "/segments",
         "/environments",
