@@ -243,7 +243,28 @@ pub struct MetricsBatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_end: Option<String>,
     /// The counts (at most 10 000 entries).
+    #[serde(default)]
     pub evaluations: Vec<EvaluationTally>,
+    /// Variants served to users, for experiments running on the flags (at
+    /// most 10 000; each user's first exposure counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<ExposureReport>,
+}
+
+/// A variant of a flag served to a user (an SDK evaluated it locally).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExposureReport {
+    /// The flag.
+    pub flag_id: String,
+    /// The variant served.
+    pub variant: String,
+    /// The user (their targeting key).
+    pub user_id: String,
+    /// When it was first served (RFC 3339; default: the batch's window
+    /// end). Events before a user's exposure do not count for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// How many times one flag gave one outcome.
@@ -275,6 +296,9 @@ pub struct EvaluationTally {
 /// The answer to a [`MetricsBatch`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsAccepted {
+    /// Exposures to running experiments among those reported.
+    #[serde(default)]
+    pub exposures: u64,
     /// Evaluations counted.
     pub accepted: u64,
     /// Evaluations of flags this service does not have (not counted).
@@ -351,4 +375,16 @@ pub struct TrackedEventRequest {
     /// When (RFC 3339; default now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+}
+
+/// `POST /api/v1/flags/{flag_id}/environments/{environment}/evaluation-log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationLogRequest {
+    /// How long to log (1 to 60 minutes; default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
+    /// Keep context attribute values in clear (default: keyed hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_context: Option<bool>,
 }

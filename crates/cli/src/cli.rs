@@ -127,6 +127,13 @@ pub enum Command {
     Audit(AuditArgs),
     /// A flag's evaluations over time: a small chart, outcomes and reasons.
     Metrics(MetricsArgs),
+    /// A flag's evaluation log for debugging: switch it on for a while, read it.
+    #[command(name = "evaluation-log")]
+    EvaluationLog(EvaluationLogArgs),
+    /// Where flag keys appear in a source tree (respects .gitignore); with
+    /// --stale, which stale flags still have code to remove.
+    #[command(name = "code-refs")]
+    CodeRefs(CodeRefsArgs),
     /// A/B experiments: list, create, results, stop.
     #[command(subcommand)]
     Experiments(ExperimentsCommand),
@@ -540,6 +547,40 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Recompute the audit log's hash chain; exit 1 if it is broken.
     Verify,
+}
+
+/// `code-refs [PATH]`.
+#[derive(Debug, clap::Args)]
+pub struct CodeRefsArgs {
+    /// The tree to scan.
+    #[arg(default_value = ".")]
+    pub path: std::path::PathBuf,
+    /// Look for these keys (repeatable) instead of the service's flags.
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// Compare with the service's stale flags: which still have references
+    /// (remove the code first) and which have none (safe to delete).
+    #[arg(long, conflicts_with = "keys")]
+    pub stale: bool,
+}
+
+/// `evaluation-log FLAG --env ENV`.
+#[derive(Debug, clap::Args)]
+pub struct EvaluationLogArgs {
+    /// The flag.
+    pub flag: String,
+    /// The environment.
+    #[arg(long = "env")]
+    pub environment: String,
+    /// Switch logging on for this many minutes (1–60).
+    #[arg(long, value_name = "MINUTES", conflicts_with = "off")]
+    pub on: Option<u32>,
+    /// With --on: keep context attribute values in clear (default: hashed).
+    #[arg(long, requires = "on")]
+    pub clear: bool,
+    /// Switch logging off.
+    #[arg(long)]
+    pub off: bool,
 }
 
 /// `metrics FLAG`.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod code_refs;
 mod commands;
 mod offline;
 mod output;
@@ -68,6 +69,11 @@ async fn run(cli: Cli) -> CliResult {
         Command::Keys(command) => commands::keys(&client()?, &printer, command).await,
         Command::Users(command) => commands::users(&client()?, &printer, command).await,
         Command::Metrics(args) => commands::metrics(&client()?, &printer, args).await,
+        Command::EvaluationLog(args) => commands::evaluation_log(&client()?, &printer, args).await,
+        Command::CodeRefs(args) if !args.keys.is_empty() => {
+            commands::code_refs(None, &printer, args).await
+        }
+        Command::CodeRefs(args) => commands::code_refs(Some(&client()?), &printer, args).await,
         Command::Experiments(command) => commands::experiments(&client()?, &printer, command).await,
         Command::Subjects(command) => commands::subjects(&client()?, &printer, command).await,
         Command::ChangeRequests(command) => {

@@ -231,6 +231,22 @@ impl FlagClient {
         }
     }
 
+    /// Records that `user_id` did `event` (with a `value` for numeric
+    /// metrics such as revenue), for experiments. Never waits: events are
+    /// sent with the metrics (every [`ClientBuilder::metrics_interval`] and
+    /// on [`FlagClient::flush_metrics`]). Does nothing offline or with
+    /// reporting off.
+    pub fn track(&self, event: &str, user_id: &str, value: Option<f64>) {
+        if let Some(reporter) = &self.0.reporter {
+            reporter.track(ff_api_types::TrackedEventRequest {
+                event: event.to_owned(),
+                user_id: user_id.to_owned(),
+                value,
+                timestamp: Some(now_rfc3339()),
+            });
+        }
+    }
+
     /// Evaluations that could not be kept for reporting (the service was
     /// unreachable for long and too many distinct outcomes piled up).
     pub fn metrics_dropped(&self) -> u64 {
@@ -383,6 +399,13 @@ impl FlagClient {
         };
         then(found, revision)
     }
+}
+
+/// Now, as RFC 3339 (when a tracked event happened).
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A flag's value as found, borrowed from the rules or the offline file.

@@ -580,6 +580,21 @@ async fn local_evaluations_are_reported_and_survive_an_outage() {
     assert_eq!(on["totals"]["by_outcome"], json!({"true": 30}), "{on}");
     // Nothing new: nothing sent.
     assert_eq!(client.flush_metrics().await.unwrap().accepted, 0);
+    // Tracked events go out with the metrics, stored under a hashed id.
+    client.track("checkout_completed", "user-3", None);
+    client.track("revenue", "user-3", Some(19.99));
+    client.flush_metrics().await.unwrap();
+    let subject = service
+        .admin(reqwest::Method::GET, "/api/v1/subjects/user-3", None)
+        .await;
+    let events: Vec<&str> = subject["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{subject}");
+    assert!(events.contains(&"revenue") && events.contains(&"checkout_completed"));
 
     // The service goes away: lookups still answer; the report fails and
     // keeps its counts until the service is back.

@@ -142,7 +142,7 @@ pub async fn prepare(
         )
         .await?;
     let _ = state.subject_key.set(key);
-    refresh_experiments(&state).await;
+    reload_experiments_and_log_switches(&state).await;
     if let (Some(email), Some(password)) = (&state.config.admin_email, &state.config.admin_password)
     {
         people::accounts::seed_admin(&state, email, password)
@@ -352,7 +352,7 @@ async fn background_tasks(state: AppState) {
         flush_key_usage(&state).await;
         flush_flag_usage(&state).await;
         flush_evaluation_counts(&state).await;
-        refresh_experiments(&state).await;
+        reload_experiments_and_log_switches(&state).await;
         // A safety net under the commit notifications: a node that missed
         // one still catches up within one tick.
         refresh(&state).await;
@@ -573,6 +573,11 @@ where
 /// older than their retention every ten minutes.
 pub async fn flush_evaluation_counts(state: &AppState) {
     let counts = state.evaluation_counts.take();
+    let logged = state.evaluation_log.take();
+    let keep_since = state.clock.now() - time::Duration::days(1);
+    if let Err(error) = state.store.append_evaluation_log(&logged, keep_since).await {
+        tracing::warn!(%error, "could not store logged evaluations (dropped: a log is a sample)");
+    }
     let exposures = state.exposures.take();
     if let Err(error) = state.store.record_exposures(&exposures).await {
         tracing::warn!(%error, "could not store exposures; keeping them for the next flush");
@@ -606,9 +611,14 @@ pub async fn flush_evaluation_counts(state: &AppState) {
     }
 }
 
-/// Reloads the index of running experiments (after a change here, and
-/// every tick for changes made on other nodes).
-pub async fn refresh_experiments(state: &AppState) {
+/// Reloads the index of running experiments and the evaluation log
+/// switches (after a change here, and every tick for changes made on other
+/// nodes).
+pub async fn reload_experiments_and_log_switches(state: &AppState) {
+    match state.store.log_switches().await {
+        Ok(switches) => state.evaluation_log.set_switches(switches),
+        Err(error) => tracing::warn!(%error, "could not load the evaluation log switches"),
+    }
     match state.store.experiments().await {
         Ok(stored) => state
             .exposures

@@ -222,6 +222,8 @@ fn schemas() -> Value {
             "event": {"type": "string"}, "user_id": {"type": "string"}, "value": {"type": "number"}, "timestamp": {"type": "string", "format": "date-time"},
             "events": {"type": "array", "maxItems": 1000, "items": {"type": "object", "required": ["event", "user_id"], "additionalProperties": false, "properties": {
                 "event": {"type": "string"}, "user_id": {"type": "string"}, "value": {"type": "number"}, "timestamp": {"type": "string", "format": "date-time"}}}}}},
+        "EvaluationLogRequest": {"type": "object", "additionalProperties": false, "properties": {
+            "minutes": {"type": "integer", "minimum": 1, "maximum": 60}, "clear_context": {"type": "boolean"}}},
         "CreateUserRequest": {"type": "object", "required": ["email", "display_name", "role", "password"], "additionalProperties": false, "properties": {
             "email": {"type": "string"}, "display_name": {"type": "string"},
             "role": {"enum": ["viewer", "editor", "approver", "admin"]}, "password": {"type": "string", "minLength": 10, "maxLength": 256}}},

@@ -123,6 +123,8 @@ pub struct SharedState {
     pub route_templates: crate::metrics::prometheus::RouteTemplates,
     /// Running experiments and the exposures noted since the last flush.
     pub exposures: crate::experiments::exposures::Exposures,
+    /// Evaluation logs switched on, and what they logged since the flush.
+    pub evaluation_log: crate::metrics::evaluation_log::EvaluationLog,
     /// The key user ids are hashed with (set once at start).
     pub subject_key: std::sync::OnceLock<String>,
 }
@@ -160,6 +162,7 @@ impl AppState {
             metrics: crate::metrics::prometheus::ServiceMetrics::new(config_max_flags),
             route_templates: crate::metrics::prometheus::RouteTemplates::new(crate::routes::ROUTES),
             exposures: crate::experiments::exposures::Exposures::default(),
+            evaluation_log: crate::metrics::evaluation_log::EvaluationLog::default(),
             subject_key: std::sync::OnceLock::new(),
         }))
     }

@@ -77,3 +77,29 @@ pub struct VariantTally {
     /// Sum over exposed subjects of their value totals squared.
     pub sum_of_squares: f64,
 }
+
+/// An evaluation log switched on for a flag in an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSwitch {
+    /// The flag.
+    pub flag_id: String,
+    /// The environment.
+    pub environment: String,
+    /// Logging stops then.
+    pub until: OffsetDateTime,
+    /// Whether context attributes are kept in clear (else hashed).
+    pub clear_context: bool,
+}
+
+/// One logged evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// The flag.
+    pub flag_id: String,
+    /// The environment.
+    pub environment: String,
+    /// When.
+    pub at: OffsetDateTime,
+    /// What was evaluated and why (context, value, variant, reason, rule).
+    pub entry: Value,
+}

@@ -13,7 +13,9 @@ pub mod text;
 mod types;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
-pub use experiments::{ExperimentRecord, Exposure, StoredExperiment, TrackedEvent, VariantTally};
+pub use experiments::{
+    ExperimentRecord, Exposure, LogEntry, LogSwitch, StoredExperiment, TrackedEvent, VariantTally,
+};
 pub use metrics::{CountQuery, EvaluationCount, Granularity};
 pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
@@ -186,6 +188,32 @@ pub trait FlagStore: Send + Sync + 'static {
     /// Deletes every exposure and event of a subject; answers how many of
     /// each went.
     async fn erase_subject(&self, subject: &str) -> Result<(u64, u64), StoreError>;
+
+    /// Switches an evaluation log on (until a time) or off (`None`).
+    async fn set_log_switch(
+        &self,
+        flag_id: &str,
+        environment: &str,
+        until: Option<(time::OffsetDateTime, bool)>,
+    ) -> Result<(), StoreError>;
+
+    /// Every evaluation log switched on (expired ones included).
+    async fn log_switches(&self) -> Result<Vec<LogSwitch>, StoreError>;
+
+    /// Appends logged evaluations, and deletes those older than `keep_since`.
+    async fn append_evaluation_log(
+        &self,
+        entries: &[LogEntry],
+        keep_since: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The newest `limit` logged evaluations of a flag in an environment.
+    async fn evaluation_log(
+        &self,
+        flag_id: &str,
+        environment: &str,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError>;
 
     /// The value of a named secret, made from `make` (and kept) the first
     /// time any node asks.

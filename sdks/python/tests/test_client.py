@@ -107,3 +107,12 @@ def test_local_evaluations_are_reported(client, flags):
     counts = admin("GET", f"/api/v1/flags/{flags['items']}/metrics?environment=development")
     assert counts["totals"]["by_outcome"].get("50", 0) + counts["totals"]["by_outcome"].get("75", 0) >= 25
     assert asyncio.run(client.flush_metrics()) == 0
+
+
+def test_tracked_events_reach_the_service(client, flags):
+    client.track("signup", "user-track-1")
+    client.track("revenue", "user-track-1", 12.5)
+    client.flush_metrics_sync()
+    held = admin("GET", "/api/v1/subjects/user-track-1")
+    assert sorted(e["event"] for e in held["events"]) == ["revenue", "signup"]
+    assert [e["value"] for e in held["events"] if e["event"] == "revenue"] == [12.5]

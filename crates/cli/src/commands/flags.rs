@@ -196,7 +196,7 @@ pub(crate) async fn flags(client: &Client, printer: &Printer, command: &FlagsCom
 
 /// Every page of a list the service pages with `cursor` and `next_cursor`
 /// (flags), as one document: all the items, and the `total`.
-async fn all_pages(client: &Client, path: &str, query: &[String]) -> CliResult<Value> {
+pub(crate) async fn all_pages(client: &Client, path: &str, query: &[String]) -> CliResult<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

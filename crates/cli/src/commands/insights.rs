@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::confirm;
-use crate::cli::{ExperimentsCommand, MetricsArgs, SubjectsCommand};
+use crate::cli::{EvaluationLogArgs, ExperimentsCommand, MetricsArgs, SubjectsCommand};
 use crate::client::{CliError, CliResult, Client, WriteOptions, segment};
 use crate::output::{Printer, short};
 
@@ -62,6 +62,70 @@ pub(crate) async fn metrics(client: &Client, printer: &Printer, args: &MetricsAr
         table.extend(rows("by_reason"));
         table.extend(rows("by_environment"));
         p.table(&["by", "name", "evaluations"], table);
+    })
+}
+
+/// `evaluation-log FLAG --env ENV [--on MINUTES [--clear] | --off]`.
+pub(crate) async fn evaluation_log(
+    client: &Client,
+    printer: &Printer,
+    args: &EvaluationLogArgs,
+) -> CliResult {
+    let path = format!(
+        "/api/v1/flags/{}/environments/{}/evaluation-log",
+        segment(&args.flag),
+        segment(&args.environment)
+    );
+    if let Some(minutes) = args.on {
+        let body = json!({"minutes": minutes, "clear_context": args.clear});
+        let answer = client
+            .send(Method::POST, &path, Some(&body), &WriteOptions::default())
+            .await?;
+        return printer.document(&answer.body, |p| {
+            p.say(format!(
+                "logging {} in {} until {}",
+                args.flag,
+                args.environment,
+                short(&answer.body["until"])
+            ));
+        });
+    }
+    if args.off {
+        let answer = client
+            .send(Method::DELETE, &path, None, &WriteOptions::default())
+            .await?;
+        return printer.document(&answer.body, |p| {
+            p.say(format!(
+                "stopped logging {} in {}",
+                args.flag, args.environment
+            ))
+        });
+    }
+    let log = client.get(&path).await?;
+    printer.document(&log, |p| {
+        let rows = log["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                vec![
+                    short(&e["at"]),
+                    short(&e["value"]),
+                    short(&e["variant"]),
+                    short(&e["reason"]),
+                    short(&e["rule"]["name"]),
+                    short(&e["context"]),
+                ]
+            })
+            .collect();
+        p.table(
+            &["at", "value", "variant", "reason", "rule", "context"],
+            rows,
+        );
+        match log["until"].as_str() {
+            Some(until) => p.say(format!("logging until {until}")),
+            None => p.say("logging is off (switch it on with --on MINUTES)"),
+        }
     })
 }
 

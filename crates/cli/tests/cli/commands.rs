@@ -1121,3 +1121,84 @@ async fn metrics_experiments_and_privacy_requests_from_the_command_line() {
     let after = setup.ff(&["subjects", "export", "u1"]).ok().json();
     assert_eq!(after["events"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_references_are_found_in_a_tree() {
+    let setup = Setup::new().await;
+    for flag in ["new_checkout", "dark_mode", "unused_flag"] {
+        let file = format!("{flag}.json");
+        setup.write(
+            &file,
+            &format!(r#"{{"flag_id": "{flag}", "default_value": false}}"#),
+        );
+        setup.ff(&["flags", "create", "-f", &file]).ok();
+    }
+    let tree = setup.dir.path().join("repo");
+    let write = |path: &str, text: &str| {
+        let path = tree.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    std::fs::create_dir_all(tree.join(".git")).unwrap();
+    write(".gitignore", "generated/\n");
+    write(
+        "android/app/Main.kt",
+        "if (flags.isEnabled(\"new_checkout\")) show()\n",
+    );
+    write(
+        "backend/api.py",
+        "import x\n\nif await flags.is_enabled(\"dark_mode\"):\n    pass\nnew_checkout_v2 = 1\n",
+    );
+    write("generated/Flags.kt", "\"unused_flag\"\n");
+    let tree_path = tree.to_str().unwrap();
+
+    let found = setup
+        .ff(&["code-refs", tree_path, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(found["files_scanned"], 2, "{found}");
+    assert_eq!(
+        found["references"]["new_checkout"],
+        json!([{"path": "android/app/Main.kt", "line": 1}])
+    );
+    assert_eq!(
+        found["references"]["dark_mode"],
+        json!([{"path": "backend/api.py", "line": 3}])
+    );
+    assert_eq!(found["unreferenced"], json!(["unused_flag"]));
+    let table = setup.ff(&["code-refs", tree_path]).ok();
+    assert!(
+        table.stdout.contains("android/app/Main.kt:1"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains("2 flags referenced in 2 files scanned; 1 not referenced: unused_flag"),
+        "{}",
+        table.stdout
+    );
+    // Keys given on the command line need no service.
+    let offline = setup
+        .ff(&[
+            "code-refs",
+            tree_path,
+            "--key",
+            "dark_mode",
+            "--url",
+            "http://127.0.0.1:9",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(offline["references"].as_object().unwrap().len(), 1);
+    // Against the stale list (none is stale yet).
+    let stale = setup.ff(&["code-refs", tree_path, "--stale"]).ok();
+    assert!(
+        stale.stdout.contains("0 stale flags still have references"),
+        "{}",
+        stale.stdout
+    );
+}

@@ -106,6 +106,14 @@ pub fn count(
             .evaluation_counts
             .record(flag_id, environment, resolution, now);
     }
+    state.evaluation_log.note(
+        flag_id,
+        environment,
+        context,
+        resolution,
+        now,
+        state.subject_key(),
+    );
     let index = state.exposures.index.load();
     if let (Some(id), Some(variant), Some(user)) = (
         index.running(flag_id, environment),

@@ -235,7 +235,7 @@ async fn put(
     })
     .await?
     .into_commit()?;
-    crate::refresh_experiments(state).await;
+    crate::reload_experiments_and_log_switches(state).await;
     Ok(())
 }
 

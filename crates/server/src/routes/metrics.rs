@@ -44,15 +44,19 @@ pub async fn report_metrics(
     if !live.environments.contains_key(&environment) {
         return Err(ApiError::not_found("environment", &environment));
     }
-    if batch.evaluations.len() > MAX_BATCH_ENTRIES {
+    if batch.evaluations.len() > MAX_BATCH_ENTRIES || batch.exposures.len() > MAX_BATCH_ENTRIES {
         return Err(ApiError::bad_request(
             "batch_too_large",
-            format!("evaluations: at most {MAX_BATCH_ENTRIES} entries per batch; send several"),
+            format!(
+                "evaluations, exposures: at most {MAX_BATCH_ENTRIES} entries each per batch; send several"
+            ),
         ));
     }
     let now = state.clock.now();
-    let window_end = window_end(batch.window_end.as_deref(), now)?;
-    let minute = Granularity::Minute.bucket_of(window_end).unix_timestamp();
+    let window_end_at = window_end(batch.window_end.as_deref(), now)?;
+    let minute = Granularity::Minute
+        .bucket_of(window_end_at)
+        .unix_timestamp();
     // Check every entry before counting any: a bad batch counts nothing.
     let mut entries = Vec::with_capacity(batch.evaluations.len());
     for (i, tally) in batch.evaluations.iter().enumerate() {
@@ -91,7 +95,30 @@ pub async fn report_metrics(
         }
         entries.push((tally, reason, error_code));
     }
+    let mut exposed_at = Vec::with_capacity(batch.exposures.len());
+    for (i, exposure) in batch.exposures.iter().enumerate() {
+        exposed_at.push(
+            window_end(exposure.at.as_deref(), window_end_at).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_exposure",
+                    format!("exposures[{i}].at: an RFC 3339 time within the last 24 hours"),
+                )
+            })?,
+        );
+        if exposure.user_id.is_empty()
+            || exposure.user_id.len() > 256
+            || exposure.variant.chars().count() > MAX_LABEL_CHARS
+        {
+            return Err(ApiError::bad_request(
+                "invalid_exposure",
+                format!(
+                    "exposures[{i}]: a user_id of 1 to 256 characters and a variant of at most {MAX_LABEL_CHARS}"
+                ),
+            ));
+        }
+    }
     let mut answer = MetricsAccepted {
+        exposures: record_exposures(&state, &batch.exposures, &exposed_at, &environment),
         accepted: 0,
         dropped: 0,
         unknown_flags: Vec::new(),
@@ -120,11 +147,35 @@ pub async fn report_metrics(
             tally.count,
         );
         if tally.count > 0 {
-            state.flag_usage.record(&tally.flag_id, window_end);
+            state.flag_usage.record(&tally.flag_id, window_end_at);
         }
         answer.accepted = answer.accepted.saturating_add(tally.count);
     }
     Ok(Json(answer))
+}
+
+/// Notes the reported exposures to experiments running on their flags in
+/// `environment`; answers how many there were.
+fn record_exposures(
+    state: &AppState,
+    exposures: &[ff_api_types::ExposureReport],
+    exposed_at: &[OffsetDateTime],
+    environment: &str,
+) -> u64 {
+    let index = state.exposures.index.load();
+    let mut noted = 0;
+    for (exposure, &at) in exposures.iter().zip(exposed_at) {
+        if let Some(id) = index.running(&exposure.flag_id, environment) {
+            let subject = crate::experiments::privacy::subject(
+                state.subject_key(),
+                &exposure.user_id,
+                state.config.clear_subject_ids,
+            );
+            state.exposures.note(id, subject, &exposure.variant, at);
+            noted += 1;
+        }
+    }
+    noted
 }
 
 /// A batch's window end: at most a day old and not in the future (a
@@ -347,4 +398,94 @@ pub async fn get_prometheus_metrics(
         state.metrics.encode(),
     )
         .into_response())
+}
+
+/// `POST /api/v1/flags/{flag_id}/environments/{env}/evaluation-log`:
+/// logs the flag's evaluations there for a while, on every node.
+pub async fn start_evaluation_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, environment)): Path<(String, String)>,
+    crate::extract::OptionalJsonBody(request): crate::extract::OptionalJsonBody<
+        ff_api_types::EvaluationLogRequest,
+    >,
+) -> ApiResult<Json<Value>> {
+    principal.require(ff_store::Role::Editor)?;
+    logged_flag(&state, &flag_id, &environment)?;
+    let minutes = request.minutes.unwrap_or(10);
+    if !(1..=60).contains(&minutes) {
+        return Err(ApiError::bad_request(
+            "invalid_minutes",
+            "minutes: between 1 and 60",
+        ));
+    }
+    let until = state.clock.now() + time::Duration::minutes(i64::from(minutes));
+    let clear = request.clear_context.unwrap_or(false);
+    state
+        .store
+        .set_log_switch(&flag_id, &environment, Some((until, clear)))
+        .await?;
+    crate::reload_experiments_and_log_switches(&state).await;
+    Ok(Json(
+        json!({"flag_id": flag_id, "environment": environment, "until": rfc3339(until), "clear_context": clear}),
+    ))
+}
+
+/// `DELETE …/evaluation-log`: stops logging (what was logged stays a day).
+pub async fn stop_evaluation_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, environment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    principal.require(ff_store::Role::Editor)?;
+    logged_flag(&state, &flag_id, &environment)?;
+    state
+        .store
+        .set_log_switch(&flag_id, &environment, None)
+        .await?;
+    crate::reload_experiments_and_log_switches(&state).await;
+    Ok(Json(
+        json!({"flag_id": flag_id, "environment": environment, "until": null}),
+    ))
+}
+
+/// `GET …/evaluation-log`: the newest logged evaluations (at most 500)
+/// and until when logging is on.
+pub async fn get_evaluation_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((flag_id, environment)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    principal.require(ff_store::Role::Viewer)?;
+    logged_flag(&state, &flag_id, &environment)?;
+    crate::flush_evaluation_counts(&state).await;
+    let entries = state
+        .store
+        .evaluation_log(&flag_id, &environment, 500)
+        .await?;
+    let switch = state.store.log_switches().await?.into_iter().find(|s| {
+        s.flag_id == flag_id && s.environment == environment && s.until > state.clock.now()
+    });
+    Ok(Json(json!({
+        "flag_id": flag_id,
+        "environment": environment,
+        "until": switch.as_ref().map(|s| rfc3339(s.until)),
+        "clear_context": switch.map(|s| s.clear_context),
+        "items": entries.into_iter().map(|e| {
+            let mut item = e.entry;
+            item["at"] = json!(rfc3339(e.at));
+            item
+        }).collect::<Vec<_>>(),
+    })))
+}
+
+fn logged_flag(state: &AppState, flag_id: &str, environment: &str) -> Result<(), ApiError> {
+    let live = state.live.current();
+    if !live.flags.contains_key(flag_id) {
+        return Err(ApiError::not_found("flag", flag_id));
+    }
+    if !live.environments.contains_key(environment) {
+        return Err(ApiError::not_found("environment", environment));
+    }
+    Ok(())
 }

@@ -499,6 +499,28 @@ fn routes() -> Vec<Route> {
                 Some(json!({"event": "done", "user_id": "u1"})),
             )
         }),
+        // Evaluation logs.
+        route(EDITOR, |_, _| {
+            (
+                Method::POST,
+                "/api/v1/flags/matrix_flag/environments/production/evaluation-log".into(),
+                Some(json!({"minutes": 1})),
+            )
+        }),
+        route(EDITOR, |_, _| {
+            (
+                Method::DELETE,
+                "/api/v1/flags/matrix_flag/environments/production/evaluation-log".into(),
+                None,
+            )
+        }),
+        route(VIEWER, |_, _| {
+            (
+                Method::GET,
+                "/api/v1/flags/matrix_flag/environments/production/evaluation-log".into(),
+                None,
+            )
+        }),
         // Privacy requests.
         route(ADMIN, |_, _| {
             (Method::GET, "/api/v1/subjects/nobody".into(), None)

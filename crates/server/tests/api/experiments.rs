@@ -12,6 +12,7 @@ use crate::support::{ADMIN_TOKEN, TestApp};
 api_tests!(
     an_experiment_measures_its_variants,
     experiments_and_events_are_checked,
+    sdks_report_exposures_with_their_metrics,
 );
 
 async fn button_flag(app: &TestApp) {
@@ -276,4 +277,64 @@ async fn experiments_and_events_are_checked(app: TestApp) {
         .expect_status(200);
     assert_eq!(reply.body["accepted"], 1);
     let _ = Method::GET;
+}
+
+async fn sdks_report_exposures_with_their_metrics(app: TestApp) {
+    button_flag(&app).await;
+    app.post("/api/v1/experiments", ADMIN_TOKEN, &experiment())
+        .await
+        .expect_status(201);
+    let client_key = app
+        .create_key(json!({"name": "app", "kind": "client", "environment": "production"}))
+        .await
+        .1;
+    let batch = json!({
+        "evaluations": [{"flag_id": "checkout_button", "variant": "green", "reason": "SPLIT", "count": 3}],
+        "exposures": [
+            {"flag_id": "checkout_button", "variant": "green", "user_id": "phone-user-1"},
+            {"flag_id": "checkout_button", "variant": "blue", "user_id": "phone-user-2"},
+            {"flag_id": "checkout_button", "variant": "green", "user_id": "phone-user-1"},
+            {"flag_id": "other_flag", "variant": "x", "user_id": "phone-user-3"}
+        ]
+    });
+    let reply = app
+        .post("/api/v1/metrics", &client_key, &batch)
+        .await
+        .expect_status(200);
+    assert_eq!(reply.body["exposures"], 3, "{reply}");
+    app.post(
+        "/api/v1/track",
+        &client_key,
+        &json!({"event": "checkout_completed", "user_id": "phone-user-1"}),
+    )
+    .await
+    .expect_status(200);
+    let results = app
+        .get("/api/v1/experiments/button_colour/results", ADMIN_TOKEN)
+        .await;
+    let variants = results.body["metrics"][0]["variants"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let green = variants.iter().find(|v| v["name"] == "green").unwrap();
+    let blue = variants.iter().find(|v| v["name"] == "blue").unwrap();
+    assert_eq!(
+        (
+            green["exposed_users"].as_u64(),
+            green["conversions"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{results}"
+    );
+    assert_eq!(
+        (blue["exposed_users"].as_u64(), blue["conversions"].as_u64()),
+        (Some(1), Some(0))
+    );
+    app.post(
+        "/api/v1/metrics",
+        &client_key,
+        &json!({"exposures": [{"flag_id": "checkout_button", "variant": "green", "user_id": ""}]}),
+    )
+    .await
+    .expect_error(400, "invalid_exposure");
 }

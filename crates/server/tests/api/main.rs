@@ -66,6 +66,7 @@ mod emergency;
 mod environments;
 mod errors;
 mod evaluate;
+mod evaluation_log;
 mod experiments;
 mod flag_actions;
 mod flags;

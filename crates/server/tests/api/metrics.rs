@@ -206,7 +206,7 @@ async fn sdk_batches_are_checked_and_counted(app: TestApp) {
         .expect_status(200);
     assert_eq!(
         reply.body,
-        json!({"accepted": 102, "dropped": 5, "unknown_flags": ["retired_flag"]})
+        json!({"accepted": 102, "dropped": 5, "unknown_flags": ["retired_flag"], "exposures": 0})
     );
     let counts = metrics(&app, "checkout", "").await;
     assert_eq!(

@@ -5,7 +5,10 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::{Backend, SqlStore, db_error};
 use crate::audit::unix_millis;
-use crate::{ExperimentRecord, Exposure, StoreError, StoredExperiment, TrackedEvent, VariantTally};
+use crate::{
+    ExperimentRecord, Exposure, LogEntry, LogSwitch, StoreError, StoredExperiment, TrackedEvent,
+    VariantTally,
+};
 
 /// `SELECT <every column of ExperimentRow> FROM experiments`, for `concat!`.
 macro_rules! select_experiments {
@@ -254,6 +257,111 @@ where
         }
         tx.commit().await.map_err(db_error)?;
         Ok((counts[0], counts[1]))
+    }
+
+    pub(crate) async fn set_log_switch(
+        &self,
+        flag_id: &str,
+        environment: &str,
+        until: Option<(time::OffsetDateTime, bool)>,
+    ) -> Result<(), StoreError> {
+        let query = match until {
+            Some((until, clear)) => sqlx::query(
+                "INSERT INTO evaluation_log_switches (flag_id, environment, until, clear_context) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (flag_id, environment) \
+                 DO UPDATE SET until = excluded.until, clear_context = excluded.clear_context",
+            )
+            .bind(flag_id)
+            .bind(environment)
+            .bind(unix_millis(until))
+            .bind(clear),
+            None => sqlx::query(
+                "DELETE FROM evaluation_log_switches WHERE flag_id = $1 AND environment = $2",
+            )
+            .bind(flag_id)
+            .bind(environment),
+        };
+        query
+            .execute(&self.write)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    pub(crate) async fn log_switches(&self) -> Result<Vec<LogSwitch>, StoreError> {
+        let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(
+            "SELECT flag_id, environment, until, clear_context FROM evaluation_log_switches ORDER BY flag_id, environment",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(flag_id, environment, until, clear_context)| {
+                Ok(LogSwitch {
+                    flag_id,
+                    environment,
+                    until: super::rows::from_millis(until)?,
+                    clear_context,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn append_evaluation_log(
+        &self,
+        entries: &[LogEntry],
+        keep_since: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(db_error)?;
+        for entry in entries {
+            let text = serde_json::to_string(&entry.entry).map_err(|e| {
+                StoreError::Database(format!("a log entry cannot be written: {e}").into())
+            })?;
+            sqlx::query("INSERT INTO evaluation_log (flag_id, environment, at, entry) VALUES ($1, $2, $3, $4)")
+                .bind(entry.flag_id.as_str())
+                .bind(entry.environment.as_str())
+                .bind(unix_millis(entry.at))
+                .bind(text.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        sqlx::query("DELETE FROM evaluation_log WHERE at < $1")
+            .bind(unix_millis(keep_since))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn evaluation_log(
+        &self,
+        flag_id: &str,
+        environment: &str,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT at, entry FROM evaluation_log WHERE flag_id = $1 AND environment = $2 \
+             ORDER BY at DESC LIMIT $3",
+        )
+        .bind(flag_id)
+        .bind(environment)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(at, text)| {
+                Ok(LogEntry {
+                    flag_id: flag_id.to_owned(),
+                    environment: environment.to_owned(),
+                    at: super::rows::from_millis(at)?,
+                    entry: serde_json::from_str(&text).map_err(|e| {
+                        StoreError::Database(format!("a log entry is unreadable: {e}").into())
+                    })?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn secret(&self, name: &str, make: String) -> Result<String, StoreError> {

@@ -665,6 +665,36 @@ macro_rules! delegate_flag_store {
                 self.sql.erase_subject(subject).await
             }
 
+            async fn set_log_switch(
+                &self,
+                flag_id: &str,
+                environment: &str,
+                until: Option<(time::OffsetDateTime, bool)>,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.set_log_switch(flag_id, environment, until).await
+            }
+
+            async fn log_switches(&self) -> Result<Vec<$crate::LogSwitch>, $crate::StoreError> {
+                self.sql.log_switches().await
+            }
+
+            async fn append_evaluation_log(
+                &self,
+                entries: &[$crate::LogEntry],
+                keep_since: time::OffsetDateTime,
+            ) -> Result<(), $crate::StoreError> {
+                self.sql.append_evaluation_log(entries, keep_since).await
+            }
+
+            async fn evaluation_log(
+                &self,
+                flag_id: &str,
+                environment: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::LogEntry>, $crate::StoreError> {
+                self.sql.evaluation_log(flag_id, environment, limit).await
+            }
+
             async fn secret(&self, name: &str, make: String) -> Result<String, $crate::StoreError> {
                 self.sql.secret(name, make).await
             }

@@ -160,4 +160,30 @@ class FeatureFlagClientTest {
             assertEquals(20, client.getValue("other", 20))
         }
     }
+
+    @Test
+    fun lookupsExposuresAndEventsAreReported() {
+        val flags = Flags()
+        val experiment = Service.unique("theme_test")
+        Service.call("POST", "/api/v1/experiments", mapOf(
+            "id" to experiment, "flag_id" to flags.theme, "environment" to "development", "control" to "classic",
+            "primary_metric" to mapOf("event" to "purchase", "kind" to "conversion")))
+        val user = Service.unique("phone-user")
+        client(user).use { client ->
+            repeat(5) { client.getValue(flags.theme, "classic") }
+            client.isEnabled(flags.dashboard)
+            client.track("purchase", 9.5)
+            assertTrue(client.flushMetrics())
+            assertEquals(0L, client.metricsDropped)
+        }
+        val counts = Service.call("GET", "/api/v1/flags/${flags.theme}/metrics?environment=development") as Map<*, *>
+        assertEquals(5L, (counts["totals"] as Map<*, *>)["evaluations"], "$counts")
+        val results = Service.call("GET", "/api/v1/experiments/$experiment/results") as Map<*, *>
+        val primary = (results["metrics"] as List<*>)[0] as Map<*, *>
+        val variants = primary["variants"] as List<*>
+        assertEquals(1L, variants.map { (it as Map<*, *>)["exposed_users"] as Long }.sum(), "$results")
+        assertEquals(1L, variants.map { (it as Map<*, *>)["conversions"] as Long }.sum(), "$results")
+        val held = Service.call("GET", "/api/v1/subjects/$user") as Map<*, *>
+        assertEquals(listOf("purchase"), (held["events"] as List<*>).map { (it as Map<*, *>)["event"] })
+    }
 }

@@ -72,6 +72,12 @@ impl NativeClient {
             .map_err(PyRuntimeError::new_err)
     }
 
+    /// Keeps an event (sent with the next metrics report); never waits.
+    #[pyo3(signature = (event, user_id, value=None))]
+    fn track(&self, event: &str, user_id: &str, value: Option<f64>) {
+        self.client.track(event, user_id, value);
+    }
+
     /// `connecting`, `connected`, `reconnecting: <why>` or `offline`.
     fn status(&self) -> String {
         match self.client.status() {

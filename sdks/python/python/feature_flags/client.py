@@ -90,6 +90,13 @@ class FeatureFlagClient:
         """
         return await asyncio.to_thread(self._native.flush_metrics)
 
+    def track(self, event: str, user_id: str, value: Optional[float] = None) -> None:
+        """Records that ``user_id`` did ``event`` (with a ``value`` for numeric
+        metrics such as revenue), for experiments. Never blocks: events are sent
+        with the metrics report (every minute and on :meth:`flush_metrics`).
+        """
+        self._native.track(event, user_id, None if value is None else float(value))
+
     def flush_metrics_sync(self) -> int:
         """:meth:`flush_metrics`, blocking."""
         return self._native.flush_metrics()

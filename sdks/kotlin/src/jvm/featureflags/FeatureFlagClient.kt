@@ -19,7 +19,9 @@ data class ClientOptions(
     /** A stream silent this long counts as dead (the service sends a keep-alive every 15 s). */
     val streamIdleTimeoutMillis: Int = 45_000,
     /** Connect and read timeout of an evaluation request. */
-    val requestTimeoutMillis: Int = 10_000
+    val requestTimeoutMillis: Int = 10_000,
+    /** How often lookups, exposures and tracked events are reported (0: never by itself; see [FeatureFlagClient.flushMetrics]). */
+    val metricsIntervalMillis: Long = 60_000
 )
 
 /** Where a client stands. */
@@ -78,6 +80,9 @@ class FeatureFlagClient private constructor(
     ) : this(apiUrl.trimEnd('/'), apiKey, environment, contextOf(userId, attributes), options, null)
 
     companion object {
+        /** How the service's metrics name this SDK. */
+        const val SDK = "ff-sdk-kotlin/0.1"
+
         /** A client serving the values of a snapshot file (`feature-flags snapshot`): for tests and CI. */
         fun offline(path: String): FeatureFlagClient {
             val values = FlagValues.fromSnapshotFile(File(path).readText())
@@ -127,12 +132,102 @@ class FeatureFlagClient private constructor(
         isDaemon = true
         start()
     }
+    private val usage = Usage()
+    private val reportLock = Any()
+    private val reporter: Thread? =
+        if (offlineValues != null || options.metricsIntervalMillis <= 0) null
+        else Thread({ report() }, "feature-flags-metrics").apply {
+            isDaemon = true
+            start()
+        }
 
     /** Whether a boolean flag is on for this user (`false` when it cannot be told). */
-    fun isEnabled(flag: String): Boolean = values.valueOf(flag, false)
+    fun isEnabled(flag: String): Boolean = looked(flag).valueOf(flag, false)
 
     /** A flag's value as [default]'s type (`Boolean`, `String`, `Int`, `Long`, `Double`, `Map`, `List`), or [default]. */
-    fun <T> getValue(flag: String, default: T): T = values.valueOf(flag, default)
+    fun <T> getValue(flag: String, default: T): T = looked(flag).valueOf(flag, default)
+
+    /**
+     * Records that this client's user did [event] (with a [value] for numeric
+     * metrics such as revenue), for experiments. Never blocks: events are sent
+     * with the metrics report. Ignored without a user or offline.
+     */
+    fun track(event: String, value: Double? = null) {
+        val user = context["targetingKey"] as? String ?: return
+        if (status == Status.OFFLINE) return
+        val now = java.time.Instant.now().toString()
+        synchronized(usage) { usage.tracked(event, user, value, now) }
+    }
+
+    /**
+     * Reports lookups, exposures and tracked events now (also done every
+     * [ClientOptions.metricsIntervalMillis] and when closed); whether the
+     * service took them. On failure they are kept for the next report.
+     */
+    fun flushMetrics(): Boolean {
+        if (status == Status.OFFLINE) return false
+        synchronized(reportLock) {
+            val (metrics, events) = synchronized(usage) { Pair(usage.metricsBody(SDK), usage.eventsBody()) }
+            if (metrics != null) {
+                if (!post("/api/v1/metrics", metrics)) return false
+                synchronized(usage) { usage.metricsSent() }
+            }
+            if (events != null) {
+                if (!post("/api/v1/track", events)) return false
+                synchronized(usage) { usage.eventsSent() }
+            }
+            return true
+        }
+    }
+
+    /** Lookups, exposures and events dropped because too many waited. */
+    val metricsDropped: Long get() = synchronized(usage) { usage.dropped }
+
+    /** The values, after counting a lookup of [flag] (and its exposure). */
+    private fun looked(flag: String): FlagValues {
+        val current = values
+        if (status != Status.OFFLINE) {
+            val evaluated = current.flags[flag]
+            if (evaluated != null) {
+                val user = context["targetingKey"] as? String
+                synchronized(usage) { usage.looked(evaluated, user) { java.time.Instant.now().toString() } }
+            }
+        }
+        return current
+    }
+
+    /** The reporter's thread: report every interval until closed. */
+    private fun report() {
+        while (!closed) {
+            try {
+                Thread.sleep(options.metricsIntervalMillis)
+            } catch (interrupted: InterruptedException) {
+                return
+            }
+            if (!closed) runCatching { flushMetrics() }
+        }
+    }
+
+    /** POSTs a JSON body with the client key; whether the service took it (a refusal counts as taken: it would be refused again). */
+    private fun post(path: String, body: String): Boolean {
+        return try {
+            val connection = URL(apiUrl + path).openConnection() as HttpURLConnection
+            try {
+                connection.requestMethod = "POST"
+                connection.connectTimeout = options.requestTimeoutMillis
+                connection.readTimeout = options.requestTimeoutMillis
+                connection.doOutput = true
+                connection.setRequestProperty("X-API-Key", apiKey)
+                connection.setRequestProperty("Content-Type", "application/json")
+                connection.outputStream.use { it.write(body.toByteArray(Charsets.UTF_8)) }
+                connection.responseCode < 500
+            } finally {
+                connection.disconnect()
+            }
+        } catch (error: Exception) {
+            false
+        }
+    }
 
     /** A flag's whole evaluation (value, reason, variant, error code), if the service sent one. */
     fun evaluation(flag: String): EvaluatedFlag? = values.flags[flag]
@@ -167,10 +262,17 @@ class FeatureFlagClient private constructor(
         }
     }
 
-    /** Stops following the service; returns at once. */
+    /** Stops following the service (a last report is sent in the background); returns at once. */
     override fun close() {
         closed = true
         follower?.interrupt()
+        reporter?.interrupt()
+        if (status != Status.OFFLINE && !synchronized(usage) { usage.isEmpty() }) {
+            Thread({ runCatching { flushMetrics() } }, "feature-flags-last-report").apply {
+                isDaemon = true
+                start()
+            }
+        }
         // Disconnecting waits for a reader blocked on the stream (until the
         // next keep-alive): leave that wait to a thread of its own.
         val open = stream ?: return
