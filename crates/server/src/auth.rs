@@ -179,7 +179,12 @@ async fn session_principal(parts: &Parts, state: &AppState) -> Result<Principal,
                 .into(),
         )
     })?;
-    if !parts.method.is_safe() {
+    // The pages' forms carry the token in a field, which the page checks
+    // (`ui::actions::check_csrf`) once it has read the form; everything
+    // else (the API, OFREP) must send it in the header.
+    let page_form =
+        !parts.uri.path().starts_with("/api/") && !parts.uri.path().starts_with("/ofrep/");
+    if !parts.method.is_safe() && !page_form {
         let presented = parts
             .headers
             .get(session::CSRF_HEADER)

@@ -199,6 +199,11 @@ pub struct ServeConfig {
     )]
     pub metrics_day_retention_days: u32,
 
+    /// Serve the admin web interface at `/` (`false` for API-only nodes:
+    /// then `/` answers 404).
+    #[arg(long, env = "FEATURE_FLAGS_UI", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ui: bool,
+
     /// Tests only: read "now" from this file (an RFC 3339 time) instead of
     /// the system clock, so that tests drive schedules without waiting.
     #[arg(long, env = "FEATURE_FLAGS_CLOCK_FILE", hide = true)]
@@ -239,6 +244,7 @@ impl ServeConfig {
             metrics_minute_retention_hours: 48,
             metrics_hour_retention_days: 31,
             metrics_day_retention_days: 400,
+            ui: true,
             clock_file: None,
         }
     }
@@ -386,6 +392,7 @@ impl fmt::Debug for ServeConfig {
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("log_format", &self.log_format)
+            .field("ui", &self.ui)
             .field("clock_file", &self.clock_file)
             .finish()
     }

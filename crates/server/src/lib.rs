@@ -15,6 +15,9 @@
 //!   `verb_noun`, all declared in one table ([`ROUTES`]) from which both the
 //!   router and the OpenAPI document are built. Handlers translate HTTP:
 //!   authorise, read the request, call `write` or `work`, render the answer.
+//! - `ui`: the admin web interface (HTML pages at `/`, from templates
+//!   compiled in); its forms call the routes' handlers, so they take the
+//!   same write path. Off with `--ui=false`.
 //! - `openapi`: the OpenAPI 3.1 document, generated from the route table and
 //!   the JSON Schemas of the `ff_api_types` types each route names.
 //! - `auth`: who is calling, as an extractor (`Principal`): an API key or
@@ -61,6 +64,7 @@ mod openapi;
 mod people;
 mod routes;
 mod state;
+mod ui;
 mod unknown_keys;
 mod usage;
 mod wire;
@@ -202,7 +206,12 @@ pub fn app(
         ]);
     let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
     let measured = axum::middleware::from_fn_with_state(state.clone(), measure_request);
-    let router = routes::router()
+    let router = if state.config.ui {
+        routes::router().merge(ui::router())
+    } else {
+        routes::router()
+    };
+    let router = router
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

@@ -189,6 +189,12 @@ impl Live {
         self.events.subscribe()
     }
 
+    /// How many streams follow the changes now (the admin interface's
+    /// health panel).
+    pub fn stream_count(&self) -> usize {
+        self.events.receiver_count()
+    }
+
     /// The store this configuration is loaded from.
     pub fn store(&self) -> &Arc<dyn FlagStore> {
         &self.store

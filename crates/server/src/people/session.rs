@@ -8,18 +8,16 @@
 //! disabled user or a changed role takes effect on every node at once.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use ff_store::{NewSession, User};
-use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::password;
-use crate::auth::{Principal, hash_secret};
+use crate::auth::hash_secret;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -142,21 +140,6 @@ pub async fn sign_in(
     ))
 }
 
-/// Ends the session a request presents, if any (signing out twice is fine).
-#[expect(
-    dead_code,
-    reason = "the admin interface's sign-out form uses it (ui branch)"
-)]
-pub async fn sign_out(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if let Some(secret) = cookie_secret(headers) {
-        state
-            .store
-            .revoke_session(&hash_secret(secret), state.clock.now())
-            .await?;
-    }
-    Ok(())
-}
-
 /// 32 random bytes, hex: a session secret or a CSRF token.
 fn new_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
@@ -200,51 +183,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(peer)| peer.ip()),
         ))
-    }
-}
-
-/// A form posted by a signed-in person: the session is found from the
-/// cookie and the form's `csrf` field must be the session's token, so a
-/// handler that takes this cannot forget the check.
-#[expect(dead_code, reason = "the admin interface's forms use it (ui branch)")]
-pub struct FormPost<T> {
-    /// The person, as a principal of the write path.
-    pub principal: Principal,
-    /// The form, without its `csrf` field.
-    pub form: T,
-}
-
-#[derive(serde::Deserialize)]
-#[expect(dead_code, reason = "the admin interface's forms use it (ui branch)")]
-struct CsrfField {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for FormPost<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let (parts, body) = request.into_parts();
-        let session = find(state, &parts.headers)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("sign in first".into()))?;
-        let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
-            .await
-            .map_err(|_| ApiError::bad_request("invalid_form", "the form could not be read"))?;
-        let CsrfField { csrf } = serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField {
-            csrf: String::new(),
-        });
-        if !csrf_matches(&session, &csrf) {
-            return Err(csrf_refused());
-        }
-        let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            ApiError::bad_request("invalid_form", format!("the form is invalid: {e}"))
-        })?;
-        Ok(FormPost {
-            principal: Principal::for_session(Arc::new(session)),
-            form,
-        })
     }
 }
 

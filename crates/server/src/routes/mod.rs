@@ -19,6 +19,7 @@ pub mod flags;
 pub mod health;
 pub mod metrics;
 pub mod ofrep;
+pub mod overview;
 pub mod rollout_plans;
 pub mod schedules;
 pub mod segments;
@@ -103,6 +104,7 @@ pub const ROUTES: &[Route] = &[
         query = ListFlagsQuery, ok = [200 json Page<Flag>]),
     route!("POST" "/api/v1/flags" => flags::create_flag, "flags", EDITOR, "Create a flag from its document.", body = json FlagDocument, ok = [201 json Flag]),
     route!("POST" "/api/v1/flags/bulk" => bulk::bulk_flags, "flags", EDITOR, "Apply several flag changes in one transaction, all or nothing.", body = json BulkRequest, ok = [200 json BulkResponse, 202 json Held]),
+    route!("GET" "/api/v1/overview" => overview::get_overview, "flags", VIEWER, "Every flag in every environment at a glance: enabled, value, rules, rollout percentage, inheritance (auto_sync) and pending change requests.", ok = [200 json overview::Overview]),
     route!("GET" "/api/v1/flags/stale" => stale::list_stale_flags, "flags", VIEWER, "Cleanup candidates: flags not evaluated for N days, or serving one value everywhere unchanged for M days.",
         query = StaleQuery, ok = [200 json StaleFlags]),
     route!("GET" "/api/v1/flags/{flag_id}/dependents" => dependencies::list_dependents, "dependencies", VIEWER, "The flags that require this one (directly or not), and whether each requirement holds per environment.", ok = [200 json Dependents]),

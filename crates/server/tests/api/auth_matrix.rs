@@ -334,6 +334,9 @@ fn routes() -> Vec<Route> {
         }),
         // Dependencies, cleanup, environment diff.
         route(VIEWER, |_, _| {
+            (Method::GET, "/api/v1/overview".into(), None)
+        }),
+        route(VIEWER, |_, _| {
             (Method::GET, "/api/v1/flags/stale".into(), None)
         }),
         route(VIEWER, |_, _| {

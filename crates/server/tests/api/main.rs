@@ -54,6 +54,7 @@ macro_rules! governed_api_tests {
     };
 }
 
+mod admin_pages;
 mod api_keys;
 mod audit;
 mod auth_matrix;
@@ -77,6 +78,7 @@ mod history;
 mod live_view;
 mod metrics;
 mod ofrep;
+mod overview;
 mod people;
 mod promotion;
 mod rate_limits;

@@ -14,6 +14,7 @@ api_tests!(
     ended_sessions_are_refused_everywhere,
     failed_sign_ins_are_throttled_per_account,
     the_first_admin_can_come_from_settings,
+    people_sign_in_to_the_admin_pages,
 );
 
 /// With production as first start seeds it, and a clock the tests set.
@@ -498,4 +499,166 @@ async fn sessions_expire(app: TestApp) {
     app.send(flags()).await.expect_status(200);
     clock.set(signed_in_at + time::Duration::hours(13));
     app.send(flags()).await.expect_error(401, "unauthorized");
+}
+
+async fn people_sign_in_to_the_admin_pages(app: TestApp) {
+    create_user(&app, "ed@example.com", "editor").await;
+    app.create_flag(&json!({"flag_id": "page_flag", "default_value": false,
+                            "environments": {"development": true}}))
+        .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("{}{path}", app.base);
+    // Not signed in: sent to the sign-in page, which brings you back.
+    let page = browser.get(url("/flags/page_flag")).send().await.unwrap();
+    assert_eq!(page.status(), 303);
+    assert_eq!(
+        page.headers()["location"],
+        "/sign-in?next=%2Fflags%2Fpage_flag"
+    );
+    let sign_in_page = browser
+        .get(url("/sign-in?next=%2Fflags%2Fpage_flag"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in_page.status(), 200);
+    assert!(
+        sign_in_page
+            .text()
+            .await
+            .unwrap()
+            .contains("name=\"password\"")
+    );
+    // A wrong password: the page says so.
+    let wrong = browser
+        .post(url("/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("email", "ed@example.com"),
+            ("password", "not the password"),
+            ("next", "/"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("The email or the password is wrong")
+    );
+    // A form on another site cannot sign anyone in.
+    let forged = browser
+        .post(url("/sign-in"))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("email", "ed@example.com"),
+            ("password", "correct horse battery"),
+            ("next", "/"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(forged.headers().get("set-cookie").is_none());
+    // Signed in: back where they were going, with their name on the page.
+    let signed_in = browser
+        .post(url("/sign-in"))
+        .header("origin", app.base.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("email", "ed@example.com"),
+            ("password", "correct horse battery"),
+            ("next", "/flags/page_flag"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/flags/page_flag");
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = browser
+        .get(url("/flags/page_flag"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(">ed<") && html.contains("Sign out"),
+        "the person's name and sign-out"
+    );
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(csrf.len(), 64);
+    // A form without the session's token is refused; with it, the change is
+    // made in the person's name.
+    let toggle = |token: &str| {
+        browser
+            .post(url("/flags/page_flag/environments/development/toggle"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf", token),
+                ("action", "disable"),
+                ("version", "1"),
+                ("back", "/flags/page_flag"),
+            ]))
+            .send()
+    };
+    assert_eq!(toggle("forged").await.unwrap().status(), 403);
+    assert_eq!(toggle("").await.unwrap().status(), 403);
+    assert_eq!(
+        app.audit("flag_id=page_flag&action=flag.disable")
+            .await
+            .len(),
+        0
+    );
+    assert_eq!(toggle(&csrf).await.unwrap().status(), 303);
+    let entries = app.audit("flag_id=page_flag&action=flag.disable").await;
+    assert_eq!(entries[0]["actor"], "user:ed@example.com");
+    // Signing out ends the session: the same cookie is sent to sign in again.
+    let out = browser
+        .post(url("/sign-out"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", csrf.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = browser
+        .get(url("/flags/page_flag"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303, "a revoked session is refused");
+}
+
+/// A form body, URL-encoded as browsers send it.
+fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
 }

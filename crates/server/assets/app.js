@@ -1,0 +1,167 @@
+// The admin interface's script: written here, embedded in the binary. The
+// pages work without it (forms submit, search is a GET form); it only makes
+// them quicker: instant search, and a dialog instead of a confirmation page.
+"use strict";
+
+(function () {
+  // Instant search: <input data-instant-search="TABLE_ID"> hides the rows
+  // whose data-search text does not contain what is typed, and keeps the
+  // text in the URL (?q=) so that the view can be shared.
+  function instantSearch(input) {
+    var table = document.getElementById(input.getAttribute("data-instant-search"));
+    if (!table) return;
+    var none = document.getElementById(table.id + "-none");
+    var echo = none && none.querySelector("[data-search-echo]");
+    function apply() {
+      var needle = input.value.trim().toLowerCase();
+      var shown = 0;
+      table.querySelectorAll("tbody tr[data-search]").forEach(function (row) {
+        var match = !needle || row.getAttribute("data-search").indexOf(needle) !== -1;
+        row.hidden = !match;
+        if (match) shown++;
+      });
+      if (none) {
+        none.hidden = shown > 0;
+        if (echo) echo.textContent = input.value;
+      }
+      var url = new URL(window.location.href);
+      if (needle) url.searchParams.set("q", input.value); else url.searchParams.delete("q");
+      url.searchParams.delete("flash");
+      url.searchParams.delete("flash_kind");
+      window.history.replaceState(null, "", url);
+    }
+    input.addEventListener("input", apply);
+    input.addEventListener("refilter", apply);
+  }
+
+  // Confirmation: <form data-confirm="question"> asks before submitting and
+  // then tells the server it was confirmed (without the script, the server
+  // shows a confirmation page instead).
+  function confirmBeforeSubmit(form) {
+    form.addEventListener("submit", function (event) {
+      var field = form.querySelector("input[name=confirmed]");
+      if (field && field.value === "yes") return;
+      if (!window.confirm(form.getAttribute("data-confirm"))) {
+        event.preventDefault();
+        return;
+      }
+      if (field) field.value = "yes";
+    });
+  }
+
+  // Live updates: the page's <main data-revision> is the configuration
+  // revision it shows. /live/revision answers (a long poll) once the service
+  // is past it; the page is then fetched again and every [data-live] region
+  // whose content changed is replaced and briefly highlighted. Forms being
+  // typed in are outside those regions and are left alone.
+  function liveUpdates() {
+    var main = document.getElementById("main");
+    if (!main || !main.hasAttribute("data-revision") || !window.fetch || !window.DOMParser) return;
+    var revision = Number(main.getAttribute("data-revision"));
+    function poll() {
+      fetch("/live/revision?after=" + revision, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(function (answer) {
+          if (answer.revision > revision) {
+            return refresh().then(function () { revision = answer.revision; });
+          }
+        })
+        .then(function () { setTimeout(poll, 0); }, function () { setTimeout(poll, 5000); });
+    }
+    poll();
+  }
+
+  function refresh() {
+    return fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        // A list whose members changed (a flag created or deleted) is
+        // replaced whole; then each region that changed.
+        document.querySelectorAll("[data-live-list]").forEach(function (list) {
+          var next = fresh.getElementById(list.id);
+          if (next && childIds(list) !== childIds(next)) list.innerHTML = next.innerHTML;
+        });
+        fresh.querySelectorAll("[data-live][id]").forEach(function (next) {
+          var current = document.getElementById(next.id);
+          if (!current || current.outerHTML === next.outerHTML) return;
+          var node = document.importNode(next, true);
+          current.replaceWith(node);
+          enhance(node);
+          if (node.id !== "kill-banner") highlight(node);
+        });
+        document.querySelectorAll("[data-instant-search]").forEach(function (input) {
+          input.dispatchEvent(new Event("refilter"));
+        });
+      });
+  }
+
+  function childIds(element) {
+    return Array.prototype.map.call(element.children, function (child) { return child.id; }).join(" ");
+  }
+
+  function highlight(node) {
+    node.classList.add("live-changed");
+    setTimeout(function () { node.classList.remove("live-changed"); }, 2000);
+  }
+
+  // "/" focuses the search box, as in most dashboards.
+  function slashToSearch() {
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+      var target = event.target;
+      if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
+      var search = document.querySelector("[data-instant-search]");
+      if (search) {
+        event.preventDefault();
+        search.focus();
+      }
+    });
+  }
+
+  // Copy buttons: <button data-copy="ID" hidden> copies that element's text
+  // (shown only with the script; without it the text is selectable).
+  function copyButton(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  }
+
+  // What the script adds to a part of the page (again after a live update).
+  function enhance(root) {
+    root.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
+    root.querySelectorAll("[data-copy]").forEach(copyButton);
+  }
+
+  // A flash message is shown once: take it out of the address, so that a
+  // reload or a shared link does not repeat it.
+  function forgetFlash() {
+    var url = new URL(window.location.href);
+    if (!url.searchParams.has("flash")) return;
+    url.searchParams.delete("flash");
+    url.searchParams.delete("flash_kind");
+    window.history.replaceState(null, "", url);
+  }
+
+  function init() {
+    forgetFlash();
+    document.querySelectorAll("[data-instant-search]").forEach(instantSearch);
+    enhance(document);
+    slashToSearch();
+    liveUpdates();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
