@@ -18,6 +18,8 @@ const token = process.env.FF_ADMIN_TOKEN;
 const backend = process.env.FF_BACKEND || "sqlite";
 const screenshots = process.env.FF_SCREENSHOTS || "";
 const auth = { Authorization: `Bearer ${token}` };
+// The person who signs in to the pages (created by the admin key).
+const PERSON = { email: "ada@example.com", display_name: "Ada Lovelace", role: "admin", password: "correct horse battery" };
 
 /** An admin API call; fails the test on an unexpected status. */
 async function api(method, path, body, expect = [200, 201, 202]) {
@@ -102,6 +104,7 @@ const FLAGS = [
 let browser;
 
 before(async () => {
+  await api("POST", "/api/v1/users", PERSON, [201, 409]);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: [
@@ -115,10 +118,9 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-/** A page signed in with the admin key (sessions come later). */
+/** A page of a browser that signed in through the sign-in form. */
 async function newPage(options = {}) {
   const context = await browser.newContext({
-    extraHTTPHeaders: auth,
     viewport: { width: 1366, height: 850 },
     ...options,
   });
@@ -127,8 +129,67 @@ async function newPage(options = {}) {
   page.on("request", (request) => {
     assert.ok(request.url().startsWith(url), `request to another host: ${request.url()}`);
   });
+  await signIn(page);
   return page;
 }
+
+/** The serious and critical axe-core violations of the page shown. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run());
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} [${v.impact}] ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`);
+}
+
+/** Signs in through the form a page without a session is sent to. */
+async function signIn(page, password = PERSON.password) {
+  await page.goto(url + "/");
+  assert.match(page.url(), /\/sign-in\?next=/);
+  await page.fill("#email", PERSON.email);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+}
+
+test(`${backend}: people sign in, and out`, async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 850 } });
+  const page = await context.newPage();
+  await page.goto(url + "/audit");
+  assert.match(page.url(), /\/sign-in\?next=%2Faudit/);
+  if (screenshots) {
+    mkdirSync(screenshots, { recursive: true });
+    for (const [width, height, name] of [[1366, 850, "laptop"], [390, 844, "phone"]]) {
+      await page.setViewportSize({ width, height });
+      for (const scheme of ["light", "dark"]) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.screenshot({ path: `${screenshots}/sign-in-${name}-${scheme}.png`, fullPage: true });
+      }
+    }
+    await page.setViewportSize({ width: 1366, height: 850 });
+  }
+  const axe = await axeViolations(page);
+  assert.deepEqual(axe, [], "sign-in page accessibility");
+  // A wrong password says so and stays.
+  await page.fill("#email", PERSON.email);
+  await page.fill("#password", "not the password");
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  assert.match(await page.locator("main").innerText(), /The email or the password is wrong/);
+  // The right one leads where they were going, with their name on top.
+  await page.fill("#password", PERSON.password);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  assert.match(page.url(), /\/audit$/);
+  assert.match(await page.locator(".user").innerText(), /Ada Lovelace/);
+  // The session cookie is out of reach of scripts.
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "ff_session");
+  assert.ok(session && session.httpOnly && session.sameSite === "Strict", JSON.stringify(cookies));
+  // Signing out ends it: the copy of the cookie kept from before is refused too.
+  await Promise.all([page.waitForNavigation(), page.click(".sign-out button")]);
+  assert.match(page.url(), /\/sign-in/);
+  const stolen = await fetch(url + "/api/v1/flags", { headers: { Cookie: `ff_session=${session.value}` } });
+  assert.equal(stolen.status, 401);
+  await context.close();
+});
 
 /** The flag's effective state in an environment, through the API. */
 async function enabledIn(flagId, env) {
