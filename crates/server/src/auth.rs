@@ -12,10 +12,9 @@ use axum::http::request::Parts;
 use ff_store::{ApiKey, KeyKind, Role};
 use governor::clock::{Clock as _, DefaultClock};
 use rand::RngExt as _;
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::live::SecretDigest;
+pub use crate::live::{hash_secret, secret_digest};
 use crate::people::session::{self, SignedIn};
 use crate::state::AppState;
 
@@ -230,16 +229,6 @@ fn check_rate(state: &AppState, key: &ApiKey) -> Result<(), ApiError> {
             })
         }
     }
-}
-
-/// SHA-256 of a secret, hex (as stored).
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(secret_digest(secret))
-}
-
-/// SHA-256 of a secret: what keys are looked up by.
-pub fn secret_digest(secret: &str) -> SecretDigest {
-    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// A new secret for a key of `kind`: `ff_<kind>_` and 40 random characters

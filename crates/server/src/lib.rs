@@ -24,6 +24,10 @@
 //!   a signed-in person's session; roles, rate limits.
 //! - `people`: user accounts, argon2id passwords, sign-in throttling,
 //!   sessions and their CSRF tokens.
+//! - `metrics`: evaluation counts, evaluation logs and the Prometheus
+//!   metrics.
+//! - `experiments`: experiment definitions, exposures on the evaluation
+//!   path, keyed hashes of user ids, results.
 //! - `extract`: request extractors that answer in the error envelope
 //!   (JSON bodies, body deadlines) and the `If-Match` version.
 //! - `document`: whole documents in a body (an import,
@@ -148,7 +152,7 @@ pub async fn prepare(
     reload_experiments_and_log_switches(&state).await;
     if let (Some(email), Some(password)) = (&state.config.admin_email, &state.config.admin_password)
     {
-        people::accounts::seed_admin(&state, email, password)
+        routes::users::seed_admin(&state, email, password)
             .await
             .map_err(|e| StartError::AdminUser(e.to_string()))?;
     }
@@ -264,6 +268,15 @@ impl MakeRequestId for SequentialRequestIds {
     }
 }
 
+/// The route table's templates, to label requests by (built once).
+fn route_templates() -> &'static metrics::prometheus::RouteTemplates {
+    static TEMPLATES: std::sync::OnceLock<metrics::prometheus::RouteTemplates> =
+        std::sync::OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        metrics::prometheus::RouteTemplates::new(ROUTES.iter().map(|r| (r.method, r.path)))
+    })
+}
+
 /// Counts a request and its latency (until the response's headers) by
 /// route template, method and status, for `GET /metrics`.
 async fn measure_request(
@@ -273,8 +286,7 @@ async fn measure_request(
 ) -> axum::response::Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let route = state
-        .route_templates
+    let route = route_templates()
         .template(method.as_str(), request.uri().path())
         .unwrap_or("unmatched");
     let response = next.run(request).await;

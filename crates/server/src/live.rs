@@ -27,6 +27,17 @@ use crate::error::ApiError;
 /// (`crate::auth` computes it from a request's secret).
 pub type SecretDigest = [u8; 32];
 
+/// SHA-256 of a secret: what keys (and sessions) are looked up by.
+pub fn secret_digest(secret: &str) -> SecretDigest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(secret.as_bytes()).into()
+}
+
+/// SHA-256 of a secret, hex (as stored).
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(secret_digest(secret))
+}
+
 /// One consistent view of the configuration.
 #[derive(Debug, Default)]
 pub struct LiveConfig {

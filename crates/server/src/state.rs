@@ -119,8 +119,6 @@ pub struct SharedState {
     pub counts_pruned_at: std::sync::atomic::AtomicI64,
     /// What `GET /metrics` exports.
     pub metrics: crate::metrics::prometheus::ServiceMetrics,
-    /// Route templates, to label requests by.
-    pub route_templates: crate::metrics::prometheus::RouteTemplates,
     /// Running experiments and the exposures noted since the last flush.
     pub exposures: crate::experiments::exposures::Exposures,
     /// Evaluation logs switched on, and what they logged since the flush.
@@ -160,7 +158,6 @@ impl AppState {
             evaluation_counts: crate::metrics::evaluations::EvaluationCounter::default(),
             counts_pruned_at: std::sync::atomic::AtomicI64::new(0),
             metrics: crate::metrics::prometheus::ServiceMetrics::new(config_max_flags),
-            route_templates: crate::metrics::prometheus::RouteTemplates::new(crate::routes::ROUTES),
             exposures: crate::experiments::exposures::Exposures::default(),
             evaluation_log: crate::metrics::evaluation_log::EvaluationLog::default(),
             subject_key: std::sync::OnceLock::new(),

@@ -1,13 +1,9 @@
 //! What a valid account is. Checked before anything is hashed or written,
 //! each problem named by its field.
 
-use ff_api_types::CreateUserRequest;
-use ff_store::{Change, NewUser, Role, User};
+use ff_store::Role;
 
 use crate::error::ApiError;
-use crate::governance::{WriteMeta, WriteMode};
-use crate::state::AppState;
-use crate::write::{apply, change};
 
 /// The shortest password accepted (NIST SP 800-63B asks for at least 8;
 /// people managing production switches get a little more).
@@ -83,67 +79,6 @@ pub fn parse_role(name: &str) -> Result<Role, ApiError> {
             format!("role: unknown role \"{other}\"; expected viewer, editor, approver or admin"),
         )),
     }
-}
-
-/// Checks and creates an account (also used to seed the first admin).
-pub async fn create_user(
-    state: &AppState,
-    meta: WriteMeta,
-    request: CreateUserRequest,
-) -> Result<User, ApiError> {
-    let email = normalise_email(&request.email)?;
-    let display_name = check_display_name(&request.display_name)?;
-    let role = parse_role(&request.role)?;
-    check_password(&request.password)?;
-    let id = user_id(&email);
-    let new_user = NewUser {
-        id: id.clone(),
-        email,
-        display_name,
-        role,
-        password_hash: super::password::hash(request.password).await?,
-    };
-    apply(state, meta, |_| {
-        Ok(vec![change(
-            Change::CreateUser(new_user),
-            "user.create",
-            None,
-        )])
-    })
-    .await?
-    .into_commit()?;
-    stored_user(state, &id).await
-}
-
-/// An account as stored now.
-pub async fn stored_user(state: &AppState, id: &str) -> Result<User, ApiError> {
-    state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user", id))
-}
-
-/// Creates the `--admin-email` admin at start, unless an account has that
-/// email already (its password is then left as it is).
-pub async fn seed_admin(state: &AppState, email: &str, password: &str) -> Result<(), ApiError> {
-    let email = normalise_email(email)?;
-    if state.store.user(&user_id(&email)).await?.is_some() {
-        return Ok(());
-    }
-    let meta = WriteMeta {
-        actor: "system".into(),
-        mode: WriteMode::Administrative,
-        reason: Some("FEATURE_FLAGS_ADMIN_EMAIL".into()),
-        ..WriteMeta::default()
-    };
-    let request = CreateUserRequest {
-        display_name: email.split('@').next().unwrap_or("admin").to_owned(),
-        email,
-        role: "admin".into(),
-        password: password.to_owned(),
-    };
-    create_user(state, meta, request).await.map(|_| ())
 }
 
 #[cfg(test)]

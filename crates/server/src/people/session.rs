@@ -17,8 +17,8 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::password;
-use crate::auth::hash_secret;
 use crate::error::ApiError;
+use crate::live::hash_secret;
 use crate::state::AppState;
 
 /// The session cookie's name.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{CreateUserRequest, UpdateUserRequest};
-use ff_store::{Change, Role, User, UserUpdate};
+use ff_store::{Change, NewUser, Role, User, UserUpdate};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -36,7 +36,7 @@ pub async fn create_user(
 ) -> ApiResult<Response> {
     principal.require(Role::Admin)?;
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
-    let user = accounts::create_user(&state, meta, request).await?;
+    let user = create_user_as(&state, meta, request).await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
@@ -92,5 +92,71 @@ pub async fn update_user(
     })
     .await?
     .into_commit()?;
-    Ok(Json(accounts::stored_user(&state, &id).await?))
+    Ok(Json(stored_user(&state, &id).await?))
+}
+
+/// Checks and creates an account (also used to seed the first admin).
+pub async fn create_user_as(
+    state: &AppState,
+    meta: WriteMeta,
+    request: CreateUserRequest,
+) -> Result<User, ApiError> {
+    let email = accounts::normalise_email(&request.email)?;
+    let display_name = accounts::check_display_name(&request.display_name)?;
+    let role = accounts::parse_role(&request.role)?;
+    accounts::check_password(&request.password)?;
+    let id = accounts::user_id(&email);
+    let new_user = NewUser {
+        id: id.clone(),
+        email,
+        display_name,
+        role,
+        password_hash: password::hash(request.password).await?,
+    };
+    apply(state, meta, |_| {
+        Ok(vec![change(
+            Change::CreateUser(new_user),
+            "user.create",
+            None,
+        )])
+    })
+    .await?
+    .into_commit()?;
+    stored_user(state, &id).await
+}
+
+/// An account as stored now.
+pub async fn stored_user(state: &AppState, id: &str) -> Result<User, ApiError> {
+    state
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", id))
+}
+
+/// Creates the `--admin-email` admin at start, unless an account has that
+/// email already (its password is then left as it is).
+pub async fn seed_admin(state: &AppState, email: &str, password: &str) -> Result<(), ApiError> {
+    let email = accounts::normalise_email(email)?;
+    if state
+        .store
+        .user(&accounts::user_id(&email))
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let meta = WriteMeta {
+        actor: "system".into(),
+        mode: WriteMode::Administrative,
+        reason: Some("FEATURE_FLAGS_ADMIN_EMAIL".into()),
+        ..WriteMeta::default()
+    };
+    let request = CreateUserRequest {
+        display_name: email.split('@').next().unwrap_or("admin").to_owned(),
+        email,
+        role: "admin".into(),
+        password: password.to_owned(),
+    };
+    create_user_as(state, meta, request).await.map(|_| ())
 }

@@ -24,9 +24,10 @@
 //! - `live_updates`: `/live/revision`, the long poll that lets an open page
 //!   show a change made elsewhere without a reload.
 //! - `assets`: the stylesheet and script under content-hashed names.
-//! - `session`: `/sign-in` and `/sign-out`, and the signed-in person as
-//!   pages show them (name, role, the forms' CSRF token). A page asked for
-//!   without a session redirects to `/sign-in`.
+//! - `session`: the signed-in person as pages show them (name, the forms'
+//!   CSRF token).
+//! - `sign_in`: `/sign-in` and `/sign-out`; a page asked for without a
+//!   session redirects to `/sign-in` and back.
 
 mod actions;
 mod assets;
@@ -40,6 +41,7 @@ mod live_updates;
 mod playground;
 pub mod session;
 mod shell;
+mod sign_in;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -62,7 +64,7 @@ async fn sign_in_first(
         request.method() == axum::http::Method::GET && !request.uri().path().starts_with("/live/");
     let response = next.run(request).await;
     if is_get && response.status() == axum::http::StatusCode::UNAUTHORIZED {
-        return session::to_sign_in(&wanted);
+        return sign_in::to_sign_in(&wanted);
     }
     response
 }
@@ -92,9 +94,9 @@ pub fn router() -> Router<AppState> {
         .route("/assets/{name}", get(assets::serve_asset))
         .route(
             "/sign-in",
-            get(session::show_sign_in).post(session::sign_in),
+            get(sign_in::show_sign_in).post(sign_in::sign_in),
         )
-        .route("/sign-out", post(session::sign_out))
+        .route("/sign-out", post(sign_in::sign_out))
         .layer(axum::middleware::from_fn(sign_in_first))
         // Pages compress well (the dashboard of 1 000 flags: 1.5 MB of
         // HTML, about a tenth gzipped), and an open page fetches itself
