@@ -105,6 +105,15 @@ pub async fn sign_in(
     if let Err(retry_after) = state.sign_in_throttle.check(&email, address, started) {
         return Err(ApiError::RateLimited { retry_after });
     }
+    // No account has such an email (accounts are checked when made), and
+    // PostgreSQL cannot even compare with a NUL: the same answer as for any
+    // unknown account, without asking the store.
+    if email.is_empty() || email.len() > 254 || email.chars().any(char::is_control) {
+        state.sign_in_throttle.failed(&email, address, started);
+        return Err(ApiError::Unauthorized(
+            "the email or the password is wrong".into(),
+        ));
+    }
     let user = state
         .store
         .user(&super::accounts::user_id(&email))

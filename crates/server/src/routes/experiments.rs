@@ -240,6 +240,11 @@ async fn put(
 }
 
 async fn stored(state: &AppState, id: &str) -> Result<StoredExperiment, ApiError> {
+    // No experiment id holds a NUL (ids are keys), and PostgreSQL cannot
+    // even compare with one.
+    if id.contains('\0') {
+        return Err(ApiError::not_found("experiment", id));
+    }
     state
         .store
         .experiment(id)

@@ -50,6 +50,9 @@ pub async fn update_user(
     JsonBody(request): JsonBody<UpdateUserRequest>,
 ) -> ApiResult<Json<User>> {
     principal.require(Role::Admin)?;
+    if id.contains('\0') {
+        return Err(ApiError::not_found("user", &id));
+    }
     let role = request
         .role
         .as_deref()
@@ -127,6 +130,11 @@ pub async fn create_user_as(
 
 /// An account as stored now.
 pub async fn stored_user(state: &AppState, id: &str) -> Result<User, ApiError> {
+    // No account id holds a NUL (emails are checked), and PostgreSQL cannot
+    // even compare with one.
+    if id.contains('\0') {
+        return Err(ApiError::not_found("user", id));
+    }
     state
         .store
         .user(id)

@@ -173,6 +173,22 @@ async fn signing_in_sets_a_strict_http_only_cookie(app: TestApp) {
     .await
     .expect_error(415, "unsupported_media_type");
 
+    // An email no account can have (a NUL: PostgreSQL cannot even compare
+    // with one) gets the same answer, on both backends.
+    sign_in_reply(&app, "ed\u{0}@example.com", "correct horse battery")
+        .await
+        .expect_error(401, "unauthorized");
+    app.patch(
+        "/api/v1/users/user:ed%00@example.com",
+        ADMIN_TOKEN,
+        &json!({"role": "viewer"}),
+    )
+    .await
+    .expect_error(404, "not_found");
+    app.get("/api/v1/experiments/x%00y", ADMIN_TOKEN)
+        .await
+        .expect_error(404, "not_found");
+
     let reply = sign_in_reply(&app, "ED@example.com", "correct horse battery")
         .await
         .expect_status(201);
