@@ -4,34 +4,12 @@
 // through the pages and the API, runs axe-core on every main page, and (with
 // FF_SCREENSHOTS set) saves each main page light and dark, at laptop and
 // phone width.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const axePath = require.resolve("axe-core/axe.min.js");
-
-const url = process.env.FF_URL;
-const token = process.env.FF_ADMIN_TOKEN;
-const backend = process.env.FF_BACKEND || "sqlite";
-const screenshots = process.env.FF_SCREENSHOTS || "";
-const auth = { Authorization: `Bearer ${token}` };
-// The person who signs in to the pages (created by the admin key).
-const PERSON = { email: "ada@example.com", display_name: "Ada Lovelace", role: "admin", password: "correct horse battery" };
-
-/** An admin API call; fails the test on an unexpected status. */
-async function api(method, path, body, expect = [200, 201, 202]) {
-  const response = await fetch(url + path, {
-    method,
-    headers: { ...auth, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(expect.includes(response.status), `${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+import {
+  url, backend, screenshots, PERSON, browser, api, newPage, axeViolations, enabledIn, assertAccessible, saveScreenshots,
+} from "./lib.mjs";
 
 const FLAGS = [
   {
@@ -101,56 +79,6 @@ const FLAGS = [
   },
 ];
 
-let browser;
-
-before(async () => {
-  await api("POST", "/api/v1/users", PERSON, [201, 409]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-});
-
-/** A page of a browser that signed in through the sign-in form. */
-async function newPage(options = {}) {
-  const context = await browser.newContext({
-    viewport: { width: 1366, height: 850 },
-    ...options,
-  });
-  const page = await context.newPage();
-  // The interface must never reach another host.
-  page.on("request", (request) => {
-    assert.ok(request.url().startsWith(url), `request to another host: ${request.url()}`);
-  });
-  await signIn(page);
-  return page;
-}
-
-/** The serious and critical axe-core violations of the page shown. */
-async function axeViolations(page) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => await window.axe.run());
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} [${v.impact}] ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`);
-}
-
-/** Signs in through the form a page without a session is sent to. */
-async function signIn(page, password = PERSON.password) {
-  await page.goto(url + "/");
-  assert.match(page.url(), /\/sign-in\?next=/);
-  await page.fill("#email", PERSON.email);
-  await page.fill("#password", password);
-  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
-}
-
 test(`${backend}: people sign in, and out`, async () => {
   const context = await browser.newContext({ viewport: { width: 1366, height: 850 } });
   const page = await context.newPage();
@@ -190,12 +118,6 @@ test(`${backend}: people sign in, and out`, async () => {
   assert.equal(stolen.status, 401);
   await context.close();
 });
-
-/** The flag's effective state in an environment, through the API. */
-async function enabledIn(flagId, env) {
-  const answer = await api("GET", `/api/v1/flags/${flagId}/environments/${env}`);
-  return answer.effective.enabled;
-}
 
 test(`${backend}: an empty installation shows the first-run page`, async () => {
   const page = await newPage();
@@ -496,37 +418,9 @@ const MAIN_PAGES = [
 ];
 
 test(`${backend}: no serious or critical accessibility violation (axe-core)`, async () => {
-  const problems = [];
-  for (const scheme of ["light", "dark"]) {
-    const page = await newPage({ colorScheme: scheme });
-    for (const [name, path] of MAIN_PAGES) {
-      await page.goto(url + path);
-      await page.addScriptTag({ path: axePath });
-      const result = await page.evaluate(async () => await window.axe.run());
-      for (const v of result.violations) {
-        if (v.impact === "serious" || v.impact === "critical") {
-          const targets = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ");
-          problems.push(`${name} (${scheme}): ${v.id} [${v.impact}] ${v.help}: ${targets}`);
-        }
-      }
-    }
-    await page.context().close();
-  }
-  assert.deepEqual(problems, []);
+  await assertAccessible(MAIN_PAGES);
 });
 
 test(`${backend}: screenshots of every main page`, { skip: !screenshots }, async () => {
-  mkdirSync(screenshots, { recursive: true });
-  const sizes = { laptop: { width: 1366, height: 850 }, phone: { width: 390, height: 844 } };
-  for (const [size, viewport] of Object.entries(sizes)) {
-    const page = await newPage({ viewport, isMobile: size === "phone" });
-    for (const [name, path] of MAIN_PAGES) {
-      await page.goto(url + path);
-      for (const scheme of ["light", "dark"]) {
-        await page.emulateMedia({ colorScheme: scheme });
-        await page.screenshot({ path: `${screenshots}/${name}-${size}-${scheme}.png`, fullPage: true });
-      }
-    }
-    await page.context().close();
-  }
+  await saveScreenshots(MAIN_PAGES);
 });
