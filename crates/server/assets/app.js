@@ -135,10 +135,80 @@
     });
   }
 
+  // The flag editor. Without script it works as well (every button posts
+  // the form back); with it, the slider moves the rollout percentage, a
+  // segment operator offers the segments, list operands show as chips, the
+  // first problem is focused, and a flag changed elsewhere is announced.
+  var LIST_OPERATORS = ["in", "not_in", "in_segment", "not_in_segment"];
+
+  function listItems(text) {
+    var items = [], current = "", quoted = false;
+    for (var i = 0; i < text.length; i++) {
+      var c = text[i];
+      if (c === '"') quoted = !quoted;
+      if (c === "," && !quoted) { items.push(current); current = ""; } else { current += c; }
+    }
+    items.push(current);
+    return items.map(function (item) { return item.trim(); }).filter(function (item) { return item !== ""; });
+  }
+
+  function editorCondition(row) {
+    var operator = row.querySelector("[data-operator]");
+    var value = row.querySelector("[data-chips]");
+    if (!operator || !value) return;
+    var chips = document.createElement("div");
+    chips.className = "chips";
+    chips.setAttribute("aria-hidden", "true");
+    value.parentNode.insertBefore(chips, value.nextSibling);
+    function update() {
+      var op = operator.value;
+      if (/in_segment$/.test(op)) value.setAttribute("list", "segment-ids"); else value.removeAttribute("list");
+      chips.textContent = "";
+      if (LIST_OPERATORS.indexOf(op) === -1) return;
+      listItems(value.value).forEach(function (item) {
+        var chip = document.createElement("span");
+        chip.className = "chip";
+        chip.textContent = item;
+        chips.appendChild(chip);
+      });
+    }
+    operator.addEventListener("change", update);
+    value.addEventListener("input", update);
+    update();
+  }
+
+  function editorSlider(slider) {
+    var field = document.getElementById(slider.getAttribute("data-slider-for"));
+    if (!field) return;
+    slider.hidden = false;
+    slider.addEventListener("input", function () { field.value = slider.value === "100" ? "" : slider.value; });
+    field.addEventListener("input", function () {
+      var n = Number(field.value);
+      slider.value = field.value.trim() === "" ? "100" : (isFinite(n) ? String(n) : slider.value);
+    });
+  }
+
+  function editorStale(root) {
+    var version = document.getElementById("editor-version");
+    var current = root.matches && root.matches("[data-current-version]") ? root : root.querySelector && root.querySelector("[data-current-version]");
+    if (!version || !current || !version.value) return;
+    current.hidden = current.getAttribute("data-current-version") === version.value;
+  }
+
+  function editor() {
+    var form = document.querySelector("form.editor");
+    if (!form) return;
+    form.querySelectorAll(".condition").forEach(editorCondition);
+    form.querySelectorAll("[data-slider-for]").forEach(editorSlider);
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  }
+
   // What the script adds to a part of the page (again after a live update).
   function enhance(root) {
     root.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
     root.querySelectorAll("[data-copy]").forEach(copyButton);
+    editorStale(root);
   }
 
   // A flash message is shown once: take it out of the address, so that a
@@ -156,6 +226,7 @@
     document.querySelectorAll("[data-instant-search]").forEach(instantSearch);
     enhance(document);
     slashToSearch();
+    editor();
     liveUpdates();
   }
 

@@ -16,6 +16,8 @@
 //! - `dashboard`: `/`, every flag × every environment, or the first-run page.
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
 //! - `diff_page`: `/flags/{id}/diff`, what changed between two versions.
+//! - `editor`: `/new-flag` and `/flags/{id}/edit`, the whole flag in one
+//!   form (rules from dropdowns, problems next to their fields).
 //! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
 //! - `playground`: `/playground`, one context against every flag.
 //! - `audit_page`: `/audit`.
@@ -34,6 +36,7 @@ mod assets;
 mod audit_page;
 mod dashboard;
 mod diff_page;
+mod editor;
 mod flag_page;
 mod keys;
 mod lists;
@@ -77,6 +80,11 @@ pub fn router() -> Router<AppState> {
         .route("/flags", get(lists::show_flags))
         .route("/flags/{flag_id}", get(flag_page::show_flag))
         .route("/flags/{flag_id}/diff", get(diff_page::show_diff))
+        .route("/new-flag", get(editor::show_new).post(editor::submit_new))
+        .route(
+            "/flags/{flag_id}/edit",
+            get(editor::show_edit).post(editor::submit_edit),
+        )
         .route(
             "/flags/{flag_id}/environments/{env}/toggle",
             post(actions::toggle_flag),
