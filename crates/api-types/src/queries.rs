@@ -197,6 +197,19 @@ pub struct EnvironmentQuery {
     pub environment: Option<String>,
 }
 
+/// The OFREP event stream's query: `?environment=` for admin keys, or the
+/// stream credential that bulk answers advertise for browsers, whose
+/// `EventSource` cannot send a key in a header.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OfrepStreamQuery {
+    /// The environment (admin keys only).
+    pub environment: Option<String>,
+    /// A stream credential from a bulk answer's `eventStreams` (opens this
+    /// stream only; expires after 15 minutes; a new bulk answer brings a
+    /// new one).
+    pub token: Option<String>,
+}
+
 /// OFREP's query: `?environment=` for admin keys, and what providers send
 /// when they re-fetch after a stream event (ignored).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

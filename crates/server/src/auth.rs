@@ -167,6 +167,52 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+impl Principal {
+    /// The key a stream credential (`?token=` on `/ofrep/v1/stream`) was
+    /// derived from, if the credential is genuine and unexpired and the key
+    /// still exists, is not revoked and belongs to an environment. Only the
+    /// OFREP stream accepts this.
+    pub fn from_stream_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+        let refused = || {
+            ApiError::Unauthorized(
+                "this stream credential is not valid (expired, or its key was revoked);                  evaluate again for a new one"
+                    .into(),
+            )
+        };
+        let now = state.clock.now().unix_timestamp();
+        let key_id = crate::stream_token::verify(state.stream_token_secret(), token, now)
+            .ok_or_else(refused)?;
+        let live = state.live.current();
+        // A linear look-up: keys are few, and this is once per connect.
+        let key = live
+            .keys_by_hash
+            .values()
+            .find(|k| k.id == key_id)
+            .cloned()
+            .ok_or_else(refused)?;
+        if key.revoked_at.is_some() || key.environment.is_none() {
+            return Err(refused());
+        }
+        check_rate(state, &key)?;
+        Ok(Principal { key, session: None })
+    }
+
+    /// A stream credential for this caller's key, when it is a key of one
+    /// environment (client and server keys), for the bulk answer to
+    /// advertise.
+    pub fn stream_token(&self, state: &AppState) -> Option<String> {
+        if self.session.is_some() || self.key.environment.is_none() {
+            return None;
+        }
+        let now = state.clock.now().unix_timestamp();
+        Some(crate::stream_token::issue(
+            state.stream_token_secret(),
+            &self.key.id,
+            now,
+        ))
+    }
+}
+
 /// A request without a key: a signed-in person's session, whose
 /// state-changing requests must echo its CSRF token in `X-CSRF-Token`
 /// (forms are checked by `people::session::FormPost` instead).

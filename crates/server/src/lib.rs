@@ -68,6 +68,7 @@ mod openapi;
 mod people;
 mod routes;
 mod state;
+mod stream_token;
 mod ui;
 mod unknown_keys;
 mod usage;
@@ -149,6 +150,11 @@ pub async fn prepare(
         )
         .await?;
     let _ = state.subject_key.set(key);
+    let stream_secret = state
+        .store
+        .secret(stream_token::SECRET_NAME, stream_token::new_secret())
+        .await?;
+    let _ = state.stream_token_secret.set(stream_secret);
     reload_experiments_and_log_switches(&state).await;
     if let (Some(email), Some(password)) = (&state.config.admin_email, &state.config.admin_password)
     {

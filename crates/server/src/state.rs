@@ -125,6 +125,8 @@ pub struct SharedState {
     pub evaluation_log: crate::metrics::evaluation_log::EvaluationLog,
     /// The key user ids are hashed with (set once at start).
     pub subject_key: std::sync::OnceLock<String>,
+    /// The secret stream credentials are signed with (set once at start).
+    pub stream_token_secret: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -161,6 +163,7 @@ impl AppState {
             exposures: crate::experiments::exposures::Exposures::default(),
             evaluation_log: crate::metrics::evaluation_log::EvaluationLog::default(),
             subject_key: std::sync::OnceLock::new(),
+            stream_token_secret: std::sync::OnceLock::new(),
         }))
     }
 
@@ -169,5 +172,11 @@ impl AppState {
     pub fn subject_key(&self) -> &str {
         self.subject_key
             .get_or_init(crate::experiments::privacy::new_key)
+    }
+
+    /// The secret stream credentials are signed with (as `subject_key`).
+    pub fn stream_token_secret(&self) -> &str {
+        self.stream_token_secret
+            .get_or_init(crate::stream_token::new_secret)
     }
 }

@@ -134,7 +134,13 @@ pub async fn evaluate_flags(
                 vec![OfrepEventStream {
                     kind: "sse".to_owned(),
                     endpoint: OfrepEndpoint {
-                        request_uri: "/ofrep/v1/stream".to_owned(),
+                        // Browsers cannot send the key to the stream in a
+                        // header: the URL carries a credential derived
+                        // from it (stream_token).
+                        request_uri: match principal.stream_token(&state) {
+                            Some(token) => format!("/ofrep/v1/stream?token={token}"),
+                            None => "/ofrep/v1/stream".to_owned(),
+                        },
                     },
                     inactivity_delay_sec: 120,
                 }]

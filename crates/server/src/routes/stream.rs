@@ -33,7 +33,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use ff_api_types::{ChangeEvent, EnvironmentQuery, PutEvent, event as stream_event};
+use ff_api_types::{
+    ChangeEvent, EnvironmentQuery, OfrepStreamQuery, PutEvent, event as stream_event,
+};
 use futures::Stream;
 use serde_json::Value;
 use tokio::sync::broadcast::Receiver;
@@ -111,12 +113,19 @@ pub async fn stream_flags(
     ))
 }
 
-/// `GET /ofrep/v1/stream`: `refetchEvaluation` on every change.
+/// `GET /ofrep/v1/stream`: `refetchEvaluation` on every change. The key
+/// comes in a header, or (for browsers, whose `EventSource` sends no
+/// headers) as the stream credential a bulk answer advertised.
 pub async fn stream_ofrep(
     State(state): State<AppState>,
-    principal: Principal,
-    QueryParams(query): QueryParams<EnvironmentQuery>,
+    principal: Result<Principal, ApiError>,
+    QueryParams(query): QueryParams<OfrepStreamQuery>,
 ) -> ApiResult<EventStream> {
+    let principal = match (principal, query.token.as_deref()) {
+        (Ok(principal), _) => principal,
+        (Err(_), Some(token)) => Principal::from_stream_token(&state, token)?,
+        (Err(error), None) => return Err(error),
+    };
     let environment = principal
         .evaluation_environment(query.environment.as_deref())?
         .to_owned();

@@ -2,12 +2,18 @@
 //! may not (the OpenFeature clients' own tests, in tests/openfeature, cover
 //! the answers real providers read).
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::{ADMIN_TOKEN, Reply, TestApp};
 
-api_tests!(contexts_and_their_errors, browsers_may_call_it);
+api_tests!(
+    contexts_and_their_errors,
+    browsers_may_call_it,
+    browsers_open_the_stream_with_the_advertised_credential
+);
 
 const ONE: &str = "/ofrep/v1/evaluate/flags/pro_feature";
 const ALL: &str = "/ofrep/v1/evaluate/flags";
@@ -213,4 +219,93 @@ fn assert_json(reply: &Reply) {
         Some("application/json"),
         "OFREP answers JSON: {reply}"
     );
+}
+
+/// A browser's `EventSource` sends no headers: the bulk answer of a client
+/// key advertises its stream with a credential in the URL, which opens that
+/// stream (and only it) until the key is revoked.
+async fn browsers_open_the_stream_with_the_advertised_credential(app: TestApp) {
+    let (key_id, key) = app
+        .create_key(json!({"name": "web", "kind": "client", "environment": "development"}))
+        .await;
+    let bulk = post_raw(&app, &key, ALL, "{}").await.expect_status(200);
+    let uri = bulk.body["eventStreams"][0]["endpoint"]["requestUri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let token = uri
+        .strip_prefix("/ofrep/v1/stream?token=")
+        .unwrap_or_else(|| panic!("a credential in the URL: {bulk}"))
+        .to_owned();
+    assert!(!token.contains(&key), "the key itself is not in the URL");
+    // The advertised URL opens the stream without any header, and a change
+    // reaches it.
+    let mut stream = app.request(Method::GET, &uri, None).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    app.create_flag(&crate::support::simple_flag("seen_by_the_browser"))
+        .await;
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut seen = String::new();
+        while !seen.contains("refetchEvaluation") {
+            let chunk = stream.chunk().await.unwrap().expect("the stream is open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        seen
+    })
+    .await
+    .expect("the change reaches the stream");
+    assert!(seen.contains("refetchEvaluation"), "{seen}");
+    // It is no key: not for evaluation, not for the other stream, not for
+    // the admin API, not in a header.
+    post_raw(&app, &token, ALL, "{}").await.expect_status(401);
+    let evaluate = format!("{ALL}?token={token}");
+    app.send(
+        app.request(Method::POST, &evaluate, None)
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await
+    .expect_status(401);
+    for path in [
+        format!("/api/v1/stream?token={token}"),
+        format!("/api/v1/flags?token={token}"),
+    ] {
+        app.send(app.request(Method::GET, &path, None))
+            .await
+            .expect_status(401);
+    }
+    app.send(app.request(Method::GET, "/ofrep/v1/stream", Some(&token)))
+        .await
+        .expect_status(401);
+    // Altered, it is refused.
+    let altered = format!("{}0", &uri[..uri.len() - 1]);
+    let altered = if altered == uri {
+        format!("{}1", &uri[..uri.len() - 1])
+    } else {
+        altered
+    };
+    app.send(app.request(Method::GET, &altered, None))
+        .await
+        .expect_status(401);
+    // An admin key's bulk answer advertises the plain stream (admin keys
+    // are not for browsers).
+    let admin = post_raw(
+        &app,
+        ADMIN_TOKEN,
+        &format!("{ALL}?environment=development"),
+        "{}",
+    )
+    .await
+    .expect_status(200);
+    assert_eq!(
+        admin.body["eventStreams"][0]["endpoint"]["requestUri"], "/ofrep/v1/stream",
+        "{admin}"
+    );
+    // Revoking the key ends its credentials.
+    app.delete(&format!("/api/v1/api-keys/{key_id}"), ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    app.send(app.request(Method::GET, &uri, None))
+        .await
+        .expect_status(401);
 }
