@@ -36,13 +36,13 @@ pub struct CommonFields {
     pub(super) csrf: String,
     /// Why (required in protected environments).
     #[serde(default)]
-    reason: String,
+    pub(super) reason: String,
     /// `yes` once a confirmation page (or the script's dialog) confirmed.
     #[serde(default)]
     pub(super) confirmed: String,
     /// Where to go afterwards (a local path; default: the referring page).
     #[serde(default)]
-    back: String,
+    pub(super) back: String,
 }
 
 /// `POST /flags/{flag_id}/environments/{env}/toggle`.
@@ -291,7 +291,7 @@ pub(super) struct Retry {
 /// The answer to an action: a redirect with what happened, or the
 /// confirmation page when a protected environment wants a reason or a
 /// confirmation.
-async fn outcome(
+pub(super) async fn outcome(
     state: &AppState,
     principal: &Principal,
     common: &CommonFields,
