@@ -28,6 +28,9 @@ use crate::ui::actions::{CommonFields, Retry, body_json, check_csrf, outcome, wr
 use crate::ui::form_data::FormFields;
 use crate::ui::shell::{PageResult, Shell, UiError, redirect_with_flash, render, viewer};
 
+/// The source named when the document was pasted rather than uploaded.
+const PASTED: &str = "the pasted document";
+
 #[derive(Template)]
 #[template(path = "import.html")]
 struct ImportPage {
@@ -82,6 +85,16 @@ struct ChangeRow {
 }
 
 impl ImportPage {
+    /// Where the document came from, at the start of a sentence (a file's
+    /// name as it is).
+    fn source_title(&self) -> String {
+        if self.source == PASTED {
+            "The pasted document".to_owned()
+        } else {
+            self.source.clone()
+        }
+    }
+
     fn new(shell: Shell, principal: &Principal) -> ImportPage {
         ImportPage {
             shell,
@@ -155,11 +168,7 @@ pub async fn post_import(
                 }
             }
         }
-        None => (
-            text.clone(),
-            "the pasted document".to_owned(),
-            String::new(),
-        ),
+        None => (text.clone(), PASTED.to_owned(), String::new()),
     };
     let mut page = ImportPage::new(shell(&state, &principal, &uri).await, &principal);
     page.prune = prune;

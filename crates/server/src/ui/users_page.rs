@@ -116,9 +116,7 @@ pub struct CreateForm {
     #[serde(default)]
     display_name: String,
     role: String,
-    /// `generate`: make one and show it once; `type`: the one typed.
-    #[serde(default)]
-    password_choice: String,
+    /// The password typed; empty: one is generated and shown once.
     #[serde(default)]
     password: String,
     #[serde(flatten)]
@@ -135,7 +133,7 @@ pub async fn create_user(
 ) -> PageResult {
     let principal = admin(principal)?;
     check_csrf(&principal, &form.common)?;
-    let generated = (form.password_choice == "generate").then(generate_password);
+    let generated = form.password.is_empty().then(generate_password);
     let password = generated.clone().unwrap_or_else(|| form.password.clone());
     let email = form.email.trim().to_owned();
     let display_name = match form.display_name.trim() {
