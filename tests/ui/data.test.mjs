@@ -273,6 +273,8 @@ test(`${backend}: compare two environments and promote one flag`, async () => {
   });
   const page = await newPage();
   await page.goto(url + "/environments");
+  // Each child links to its comparison with its parent.
+  assert.equal(await page.locator("a[href='/environments/compare?from=staging&to=production']").count(), 1);
   await page.click("a:has-text('Compare environments')");
   assert.match(page.url(), /\/environments\/compare$/);
   await page.selectOption("#cmp-from", "development");
