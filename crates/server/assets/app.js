@@ -204,6 +204,60 @@
     if (summary) summary.focus();
   }
 
+  // Bulk selection (the flag list's action bar, <form data-bulk>): the
+  // header's box ticks every row shown (instant search hides the others),
+  // the bar says how many are ticked, and deleting asks first, naming them.
+  // Without the script the header's box means "every flag this search
+  // shows" to the server; with it, only the ticked rows are sent.
+  function bulkSelection(form) {
+    var all = form.querySelector("[data-bulk-all]");
+    var count = form.querySelector("[data-bulk-count]");
+    var hint = count ? count.textContent : "";
+    function picks() { return Array.prototype.slice.call(form.querySelectorAll("[data-bulk-pick]")); }
+    function chosen() { return picks().filter(function (box) { return box.checked; }); }
+    function update() {
+      var n = chosen().length;
+      if (count) count.textContent = n === 0 ? hint : n + (n === 1 ? " flag selected" : " flags selected");
+      form.classList.toggle("has-selection", n > 0);
+      if (all) {
+        var shown = picks().filter(function (box) { return !box.closest("tr").hidden; });
+        var ticked = shown.filter(function (box) { return box.checked; }).length;
+        all.checked = shown.length > 0 && ticked === shown.length;
+        all.indeterminate = ticked > 0 && ticked < shown.length;
+      }
+    }
+    if (all) {
+      all.removeAttribute("name");
+      all.addEventListener("change", function () {
+        picks().forEach(function (box) {
+          if (!box.closest("tr").hidden) box.checked = all.checked;
+        });
+        update();
+      });
+    }
+    form.addEventListener("change", function (event) {
+      if (event.target.hasAttribute("data-bulk-pick")) update();
+    });
+    // The search hides rows: the header's box follows what is shown.
+    document.addEventListener("input", function (event) {
+      if (event.target.hasAttribute && event.target.hasAttribute("data-instant-search")) setTimeout(update, 0);
+    });
+    form.addEventListener("submit", function (event) {
+      var submitter = event.submitter;
+      if (!submitter || submitter.value !== "delete") return;
+      var names = chosen().map(function (box) { return box.value; });
+      if (names.length === 0) return;
+      var shown = names.length > 10 ? names.slice(0, 10).join(", ") + " and " + (names.length - 10) + " more" : names.join(", ");
+      var question = "Delete " + names.length + (names.length === 1 ? " flag" : " flags") + ": " + shown + "?";
+      if (!window.confirm(question)) {
+        event.preventDefault();
+        return;
+      }
+      form.querySelector("input[name=confirmed]").value = "yes";
+    });
+    update();
+  }
+
   // What the script adds to a part of the page (again after a live update).
   function enhance(root) {
     root.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
@@ -224,6 +278,7 @@
   function init() {
     forgetFlash();
     document.querySelectorAll("[data-instant-search]").forEach(instantSearch);
+    document.querySelectorAll("form[data-bulk]").forEach(bulkSelection);
     enhance(document);
     slashToSearch();
     editor();

@@ -27,6 +27,9 @@ struct FlagsPage {
     q: String,
     total: usize,
     flags: Vec<FlagRow>,
+    /// The bulk action bar's choices (`bulk`).
+    environments: Vec<String>,
+    lifecycles: Vec<&'static str>,
 }
 
 struct FlagRow {
@@ -54,16 +57,7 @@ pub async fn show_flags(
     let flags = live
         .flags
         .values()
-        .filter(|stored| {
-            let flag = &stored.flag;
-            needle.is_empty()
-                || flag.flag_id.contains(&needle)
-                || flag
-                    .description
-                    .as_ref()
-                    .is_some_and(|d| d.to_lowercase().contains(&needle))
-                || flag.tags.iter().any(|t| t.to_lowercase().contains(&needle))
-        })
+        .filter(|stored| flag_matches(&stored.flag, &needle))
         .map(|stored| FlagRow {
             flag_id: stored.flag.flag_id.clone(),
             flag_type: stored.flag.flag_type.as_str(),
@@ -80,7 +74,27 @@ pub async fn show_flags(
         q: query.q,
         total: live.flags.len(),
         flags,
+        environments: environments_in_tree_order(&live)
+            .into_iter()
+            .map(|e| e.key)
+            .collect(),
+        lifecycles: ff_engine::Lifecycle::ALL
+            .iter()
+            .map(|l| l.as_str())
+            .collect(),
     })
+}
+
+/// Whether a flag is shown for a search (`needle` in lower case; empty:
+/// every flag): its key, description or a tag contains it.
+pub(super) fn flag_matches(flag: &ff_engine::Flag, needle: &str) -> bool {
+    needle.is_empty()
+        || flag.flag_id.contains(needle)
+        || flag
+            .description
+            .as_ref()
+            .is_some_and(|d| d.to_lowercase().contains(needle))
+        || flag.tags.iter().any(|t| t.to_lowercase().contains(needle))
 }
 
 #[derive(Template)]

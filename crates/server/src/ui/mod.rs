@@ -30,14 +30,25 @@
 //!   CSRF token).
 //! - `sign_in`: `/sign-in` and `/sign-out`; a page asked for without a
 //!   session redirects to `/sign-in` and back.
+//! - `transfer_page`: `/import` (upload or paste, preview the dry run's
+//!   diff, apply with a reason) and `/export` (the download).
+//! - `bulk`: `POST /bulk`, the flag list's action bar (enable, disable,
+//!   tag, lifecycle, delete) through the API's bulk handler.
+//! - `users_page`: `/users`, people (admins only): create, role, disable.
+//! - `compare_page`: `/environments/compare`, the environment diff, with
+//!   previewed promotion.
+//! - `form_data`: form bodies with repeated fields or a file upload.
 
 mod actions;
 mod assets;
 mod audit_page;
+mod bulk;
+mod compare_page;
 mod dashboard;
 mod diff_page;
 mod editor;
 mod flag_page;
+mod form_data;
 mod keys;
 mod lists;
 mod live_updates;
@@ -45,6 +56,8 @@ mod playground;
 pub mod session;
 mod shell;
 mod sign_in;
+mod transfer_page;
+mod users_page;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -98,6 +111,21 @@ pub fn router() -> Router<AppState> {
         .route("/environments", get(lists::show_environments))
         .route("/keys", get(keys::show_keys).post(keys::create_key))
         .route("/keys/{id}/revoke", post(keys::revoke_key))
+        // The data pages: import and export, bulk changes, people, and the
+        // environment comparison.
+        .route(
+            "/import",
+            get(transfer_page::show_import).post(transfer_page::post_import),
+        )
+        .route("/export", get(transfer_page::download_export))
+        .route("/bulk", post(bulk::bulk_change))
+        .route(
+            "/users",
+            get(users_page::show_users).post(users_page::create_user),
+        )
+        .route("/users/update", post(users_page::update_user))
+        .route("/environments/compare", get(compare_page::show_compare))
+        .route("/environments/compare/promote", post(compare_page::promote))
         .route("/live/revision", get(live_updates::wait_for_revision))
         .route("/assets/{name}", get(assets::serve_asset))
         .route(
