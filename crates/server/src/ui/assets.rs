@@ -87,4 +87,36 @@ mod tests {
             hashed_name("app", "css", "b")
         );
     }
+
+    /// Every block of the stylesheet is closed: an unclosed `@media` (easy
+    /// to make when two changes append to the file) silently swallows every
+    /// rule after it.
+    #[test]
+    fn the_stylesheet_closes_every_block() {
+        let mut depth = 0i32;
+        let mut in_comment = false;
+        let bytes = CSS.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match (in_comment, bytes[i], bytes.get(i + 1)) {
+                (false, b'/', Some(b'*')) => {
+                    in_comment = true;
+                    i += 1;
+                }
+                (true, b'*', Some(b'/')) => {
+                    in_comment = false;
+                    i += 1;
+                }
+                (false, b'{', _) => depth += 1,
+                (false, b'}', _) => {
+                    depth -= 1;
+                    assert!(depth >= 0, "a `}` closes nothing at byte {i}");
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        assert_eq!(depth, 0, "a block of app.css is not closed");
+        assert!(!in_comment, "a comment of app.css is not closed");
+    }
 }
