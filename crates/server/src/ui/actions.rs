@@ -291,7 +291,7 @@ pub(super) struct Retry {
 /// The answer to an action: a redirect with what happened, or the
 /// confirmation page when a protected environment wants a reason or a
 /// confirmation.
-async fn outcome(
+pub(super) async fn outcome(
     state: &AppState,
     principal: &Principal,
     common: &CommonFields,
