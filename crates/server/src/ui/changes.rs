@@ -171,12 +171,12 @@ fn request_view(
     let rebased_by_me = request.rebases.iter().any(|r| r.actor == me);
     let not_yours_to_approve = if request.author == me {
         Some(
-            "You made this request: someone else with the approver role must approve it (four eyes)."
+            "You made this request: someone else with the approver role must approve it."
                 .to_owned(),
         )
     } else if rebased_by_me {
         Some(
-            "You rebased this request, so what it applies is partly yours: someone else must approve it (four eyes)."
+            "You rebased this request, so what it applies is partly yours: someone else must approve it."
                 .to_owned(),
         )
     } else if request.approvals.iter().any(|a| a.actor == me) {
@@ -280,10 +280,7 @@ fn pretty(value: &Value) -> String {
 /// People's names by user id (`user:<email>`), to show instead of ids.
 pub(super) async fn people_names(state: &AppState) -> HashMap<String, String> {
     match state.store.users().await {
-        Ok(users) => users
-            .into_iter()
-            .map(|u| (u.id, u.display_name))
-            .collect(),
+        Ok(users) => users.into_iter().map(|u| (u.id, u.display_name)).collect(),
         Err(error) => {
             tracing::warn!(error = %error, "could not read the people's names");
             HashMap::new()
@@ -381,16 +378,34 @@ async fn review(
     let (state, principal) = (State(state), principal);
     let result = match what {
         Review::Approve => {
-            change_requests::approve_change_request(state, principal, headers, Path(id.clone()), body)
-                .await
+            change_requests::approve_change_request(
+                state,
+                principal,
+                headers,
+                Path(id.clone()),
+                body,
+            )
+            .await
         }
         Review::Reject => {
-            change_requests::reject_change_request(state, principal, headers, Path(id.clone()), body)
-                .await
+            change_requests::reject_change_request(
+                state,
+                principal,
+                headers,
+                Path(id.clone()),
+                body,
+            )
+            .await
         }
         Review::Rebase => {
-            change_requests::rebase_change_request(state, principal, headers, Path(id.clone()), body)
-                .await
+            change_requests::rebase_change_request(
+                state,
+                principal,
+                headers,
+                Path(id.clone()),
+                body,
+            )
+            .await
         }
     };
     Ok(match result {

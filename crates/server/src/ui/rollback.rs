@@ -77,7 +77,10 @@ pub async fn show_rollback(
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| {
-            ApiError::NotFound(format!("flag \"{flag_id}\" has no version {}", query.version))
+            ApiError::NotFound(format!(
+                "flag \"{flag_id}\" has no version {}",
+                query.version
+            ))
         })?;
     let now_doc = serde_json::to_value(&current.flag).unwrap_or_default();
     let title = format!("Roll back {flag_id} to version {}", old.version);

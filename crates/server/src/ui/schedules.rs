@@ -126,7 +126,15 @@ pub async fn show_schedules(
     let next_hour = (now + time::Duration::hours(1))
         .replace_minute(0)
         .and_then(|t| t.replace_second(0))
-        .map(|t| format!("{:04}-{:02}-{:02}T{:02}:00", t.year(), u8::from(t.month()), t.day(), t.hour()))
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:00",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour()
+            )
+        })
         .unwrap_or_default();
     render(&SchedulesPage {
         shell,
@@ -393,7 +401,9 @@ pub async fn create_plan(
             rule,
             steps: None,
             percentages: Some(percentages),
-            start_at: Some(utc_time(&form.start_at).ok_or("first step: give a date and time (UTC)")?),
+            start_at: Some(
+                utc_time(&form.start_at).ok_or("first step: give a date and time (UTC)")?,
+            ),
             every_hours: Some(every_hours),
             reason: non_empty(&form.common.reason),
         })
@@ -464,18 +474,32 @@ async fn pause_or_resume(
     });
     let api_headers = write_headers(&headers, &common, None);
     let result = if pause {
-        rollout_plans::pause_rollout_plan(State(state), principal, api_headers, Path(id.clone()), body)
-            .await
+        rollout_plans::pause_rollout_plan(
+            State(state),
+            principal,
+            api_headers,
+            Path(id.clone()),
+            body,
+        )
+        .await
     } else {
-        rollout_plans::resume_rollout_plan(State(state), principal, api_headers, Path(id.clone()), body)
-            .await
+        rollout_plans::resume_rollout_plan(
+            State(state),
+            principal,
+            api_headers,
+            Path(id.clone()),
+            body,
+        )
+        .await
     };
     Ok(match result {
         Ok(_) if pause => redirect_with_flash(&back, "ok", &format!("Paused {id}.")),
         Ok(_) => redirect_with_flash(
             &back,
             "ok",
-            &format!("Resumed {id}: steps whose time has passed apply at the next run, one per run."),
+            &format!(
+                "Resumed {id}: steps whose time has passed apply at the next run, one per run."
+            ),
         ),
         Err(error) => redirect_with_flash(&back, "error", &api_message(error).await),
     })
@@ -489,7 +513,8 @@ fn utc_time(text: &str) -> Option<OffsetDateTime> {
         return Some(at);
     }
     let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let seconds = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let seconds =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     PrimitiveDateTime::parse(text, minutes)
         .or_else(|_| PrimitiveDateTime::parse(text, seconds))
         .ok()
@@ -508,7 +533,10 @@ mod tests {
 
     #[test]
     fn form_times_are_utc() {
-        assert_eq!(utc_time("2026-12-08T09:30"), Some(datetime!(2026-12-08 09:30 UTC)));
+        assert_eq!(
+            utc_time("2026-12-08T09:30"),
+            Some(datetime!(2026-12-08 09:30 UTC))
+        );
         assert_eq!(
             utc_time("2026-12-08T09:30:15"),
             Some(datetime!(2026-12-08 09:30:15 UTC))
