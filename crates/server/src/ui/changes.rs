@@ -139,7 +139,7 @@ pub async fn show_changes(
             ))
         }));
     }
-    decided.sort_by(|a, b| b.0.cmp(&a.0));
+    decided.sort_by_key(|d| std::cmp::Reverse(d.0));
     let decided = decided
         .into_iter()
         .take(RECENT as usize)
