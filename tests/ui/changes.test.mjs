@@ -18,6 +18,8 @@ const FLAGS = [
     environments: { development: true, staging: true, production: { enabled: false, value: true } } },
   { flag_id: "cm_rejected", type: "boolean", default_value: false, description: "Rejected with a comment",
     environments: { development: true, production: { enabled: false, value: true } } },
+  { flag_id: "cm_stale", type: "boolean", default_value: false, description: "Changed while its request waited",
+    environments: { development: true, production: { enabled: false, value: true } } },
   { flag_id: "cm_four_eyes", type: "boolean", default_value: false, description: "Waits for approval (screenshots)",
     environments: { development: true, production: { enabled: false, value: true } } },
   { flag_id: "cm_rollout", type: "boolean", default_value: false, description: "Rolled out step by step",
@@ -131,6 +133,41 @@ test(`${backend}: an approver rejects a request with a comment`, async () => {
   assert.match(await grace.locator("#decided tbody tr", { hasText: id }).innerText(), /rejected[\s\S]*not during the sale/);
   assert.equal(await grace.locator(`article#${id}`).count(), 0);
   await grace.context().close();
+});
+
+test(`${backend}: a stale request is rebased, and whoever rebased it cannot approve it`, async () => {
+  const ada = await newPage();
+  const id = await heldToggle(ada, "cm_stale", "turn it on");
+  await ada.context().close();
+  // The flag moves on meanwhile: the request no longer applies as made.
+  await api("PATCH", "/api/v1/flags/cm_stale", { description: "Changed meanwhile" });
+  const grace = await pageAs(GRACE);
+  await grace.goto(url + "/changes");
+  const card = grace.locator(`article#${id}`);
+  assert.match(await card.locator(".cr-chips").innerText(), /stale/);
+  assert.equal(await card.locator("button", { hasText: /^Approve$/ }).count(), 0);
+  await card.locator("textarea[name=comment]").fill("onto the new description");
+  await card.locator("button", { hasText: "Rebase" }).click();
+  assert.match(await grace.locator(".flash-ok").innerText(), new RegExp(`Rebased: ${id}`));
+  const rebased = await changeRequest(id);
+  assert.equal(rebased.status, "pending");
+  assert.equal(rebased.rebases[0].actor, "user:grace@example.com");
+  // Now part of it is Grace's: she may not approve it either.
+  const after = grace.locator(`article#${id}`);
+  assert.equal(await after.locator(".stale-chip").count(), 0);
+  assert.match(await after.locator("[data-testid=four-eyes]").innerText(), /You rebased this request/);
+  assert.equal(await after.locator("button", { hasText: /^Approve$/ }).count(), 0);
+  // Ada withdraws it (a rejection with her comment).
+  const ada2 = await newPage();
+  await ada2.goto(url + "/changes");
+  const hers = ada2.locator(`article#${id}`);
+  await hers.locator("summary", { hasText: "Withdraw this request" }).click();
+  await hers.locator("textarea[name=comment]").fill("no longer needed");
+  await hers.locator("button", { hasText: "Withdraw (reject)" }).click();
+  assert.match(await ada2.locator(".flash-ok").innerText(), new RegExp(`Rejected: ${id}`));
+  assert.equal((await changeRequest(id)).status, "rejected");
+  await grace.context().close();
+  await ada2.context().close();
 });
 
 test(`${backend}: a scheduled change is created and cancelled`, async () => {
