@@ -110,7 +110,7 @@ mod tests {
                 (false, b'{', _) => depth += 1,
                 (false, b'}', _) => {
                     depth -= 1;
-                    assert!(depth >= 0, "a `}` closes nothing at byte {i}");
+                    assert!(depth >= 0, "a `}}` closes nothing at byte {i}");
                 }
                 _ => {}
             }

@@ -20,6 +20,8 @@ use crate::routes::overview::{
     OverviewEnvironment, cell, effective_config, environments_in_tree_order, pending_requests,
 };
 use crate::state::AppState;
+use crate::ui::changes::WindowState;
+use crate::ui::changes::window_state;
 use crate::ui::dashboard::{CellView, Choice};
 use crate::ui::shell::{PageResult, Shell, format_time, percentage, render, viewer};
 
@@ -62,6 +64,8 @@ struct Column {
     pending: Vec<String>,
     /// The rollout percentage as a CSS width (`25%`).
     meter: String,
+    /// Its change windows now (open, or when they next open).
+    window: Option<WindowState>,
 }
 
 /// A targeting rule in words.
@@ -96,6 +100,8 @@ struct HistoryRow {
     reason: Option<String>,
     deployment_id: Option<String>,
     diff_link: Option<String>,
+    /// The rollback page for this version (not for the current one).
+    rollback_link: Option<String>,
 }
 
 /// How many versions the history shows (the API pages through all).
@@ -116,6 +122,7 @@ pub async fn show_flag(
     let shell = Shell::new(&state, &live, &principal, flag_id.clone(), "flags", &uri).await;
     let environments = environments_in_tree_order(&live);
     let pending = pending_requests(&state).await?;
+    let now = time::OffsetDateTime::now_utc();
     let columns = environments
         .iter()
         .map(|env| {
@@ -124,7 +131,12 @@ pub async fn show_flag(
                 .get(&(flag_id.clone(), env.key.clone()))
                 .cloned()
                 .unwrap_or_default();
-            column(flag, env, &environments, overview_cell, &shell)
+            let mut column = column(flag, env, &environments, overview_cell, &shell);
+            column.window = live
+                .environments
+                .get(&env.key)
+                .and_then(|e| window_state(&e.environment.change_windows, now));
+            column
         })
         .collect();
     let test = test_box(&live, &flag_id, &environments, &query);
@@ -142,6 +154,8 @@ pub async fn show_flag(
                     v.version
                 )
             }),
+            rollback_link: (v.version != stored.version && !v.deleted)
+                .then(|| format!("/flags/{flag_id}/rollback?version={}", v.version)),
             version: v.version,
             action: v.action,
             actor: v.actor,
@@ -195,6 +209,7 @@ fn column(
         cell: CellView::of(&flag.flag_id, &overview_cell, env, &shell.killed),
         rules,
         own_rules,
+        window: None,
     }
 }
 

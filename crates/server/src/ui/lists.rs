@@ -169,7 +169,8 @@ struct EnvironmentRow {
     protected: bool,
     approval_required: bool,
     required_approvals: u32,
-    change_windows: usize,
+    /// The windows now: open, or when they next open.
+    window: Option<crate::ui::changes::WindowState>,
 }
 
 /// `GET /environments`.
@@ -190,6 +191,7 @@ pub async fn show_environments(
     )
     .await;
     let ordered = environments_in_tree_order(&live);
+    let now = time::OffsetDateTime::now_utc();
     let depth = |key: &str| {
         let mut depth = 0;
         let mut current = live.environments.get(key);
@@ -216,7 +218,7 @@ pub async fn show_environments(
                 protected: settings.protected,
                 approval_required: settings.approval_required,
                 required_approvals: settings.required_approvals,
-                change_windows: settings.change_windows.len(),
+                window: crate::ui::changes::window_state(&settings.change_windows, now),
             }
         })
         .collect();

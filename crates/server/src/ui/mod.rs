@@ -21,6 +21,12 @@
 //! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
 //! - `playground`: `/playground`, one context against every flag.
 //! - `audit_page`: `/audit`.
+//! - `changes`: `/changes`, the approvals queue (approve, reject, rebase a
+//!   change request); also the change windows' state shown on pages.
+//! - `schedules`: `/schedules`, scheduled changes and rollout plans
+//!   (create, cancel, pause, resume; a plan's steps as a timeline).
+//! - `rollback`: `/flags/{id}/rollback`, a flag or one environment back to
+//!   an old version (what it changes, a reason, then the API's rollback).
 //! - `lists`: `/flags`, `/segments`, `/environments`.
 //! - `keys`: `/keys`, API keys: list, create (the secret shown once), revoke.
 //! - `live_updates`: `/live/revision`, the long poll that lets an open page
@@ -43,6 +49,7 @@ mod actions;
 mod assets;
 mod audit_page;
 mod bulk;
+mod changes;
 mod compare_page;
 mod dashboard;
 mod diff_page;
@@ -53,6 +60,8 @@ mod keys;
 mod lists;
 mod live_updates;
 mod playground;
+mod rollback;
+mod schedules;
 pub mod session;
 mod shell;
 mod sign_in;
@@ -106,6 +115,22 @@ pub fn router() -> Router<AppState> {
         .route("/flags/{flag_id}/kill", post(actions::kill_flag))
         .route("/flags/{flag_id}/re-enable", post(actions::re_enable_flag))
         .route("/playground", get(playground::show_playground))
+        .route("/changes", get(changes::show_changes))
+        .route("/changes/{id}/approve", post(changes::approve_request))
+        .route("/changes/{id}/reject", post(changes::reject_request))
+        .route("/changes/{id}/rebase", post(changes::rebase_request))
+        .route(
+            "/schedules",
+            get(schedules::show_schedules).post(schedules::create_schedule),
+        )
+        .route("/schedules/{id}/cancel", post(schedules::cancel_schedule))
+        .route("/rollout-plans", post(schedules::create_plan))
+        .route("/rollout-plans/{id}/pause", post(schedules::pause_plan))
+        .route("/rollout-plans/{id}/resume", post(schedules::resume_plan))
+        .route(
+            "/flags/{flag_id}/rollback",
+            get(rollback::show_rollback).post(rollback::rollback_flag),
+        )
         .route("/audit", get(audit_page::show_audit))
         .route("/segments", get(lists::show_segments))
         .route("/environments", get(lists::show_environments))

@@ -45,6 +45,9 @@ pub struct Shell {
     /// The configuration revision the page shows (the script asks
     /// `/live/revision` for a later one); `None`: the page does not follow.
     pub revision: Option<i64>,
+    /// Change requests waiting for approval (the top bar's count; at most
+    /// 100).
+    pub pending_changes: usize,
 }
 
 /// A flag the kill switch turned off in a protected environment.
@@ -85,6 +88,7 @@ impl Shell {
             killed: killed_flags(state, live).await,
             flash: flash_from(uri),
             revision: Some(live.revision),
+            pending_changes: crate::ui::changes::pending_count(state).await,
         }
     }
 
@@ -102,6 +106,7 @@ impl Shell {
             killed: Vec::new(),
             flash: None,
             revision: None,
+            pending_changes: 0,
         }
     }
 }
