@@ -217,50 +217,50 @@ test(`${backend}: people: create one, they sign in, disabling ends their session
   await page.goto(url + "/");
   await page.click("nav a:has-text('Users')");
   assert.match(page.url(), /\/users$/);
-  await page.fill("#user-email", "grace@example.com");
-  await page.fill("#user-name", "Grace Hopper");
+  await page.fill("#user-email", "margaret@example.com");
+  await page.fill("#user-name", "Margaret Hamilton");
   await page.selectOption("#user-role", "editor");
   // No password typed: one is generated, and shown once.
   await Promise.all([page.waitForNavigation(), page.click("button:has-text('Add person')")]);
   const password = (await page.locator("#new-password").innerText()).trim();
   assert.equal(password.length, 20);
-  assert.match(await page.locator("#user-list").innerText(), /Grace Hopper[\s\S]*grace@example\.com/);
+  assert.match(await page.locator("#user-list").innerText(), /Margaret Hamilton[\s\S]*margaret@example\.com/);
   // Shown once: the list page again has no password.
   await page.goto(url + "/users");
   assert.equal(await page.locator("#new-password").count(), 0);
 
-  // Grace signs in with it; as an editor she has no Users link, and the page refuses her.
+  // Margaret signs in with it; as an editor she has no Users link, and the page refuses her.
   const context = await browser.newContext({ viewport: { width: 1366, height: 850 } });
-  const grace = await context.newPage();
-  await grace.goto(url + "/");
-  await grace.fill("#email", "grace@example.com");
-  await grace.fill("#password", password);
-  await Promise.all([grace.waitForNavigation(), grace.click("button[type=submit]")]);
-  assert.match(await grace.locator(".user").innerText(), /Grace Hopper/);
-  assert.equal(await grace.locator("nav a:has-text('Users')").count(), 0);
-  const refused = await grace.goto(url + "/users");
+  const margaret = await context.newPage();
+  await margaret.goto(url + "/");
+  await margaret.fill("#email", "margaret@example.com");
+  await margaret.fill("#password", password);
+  await Promise.all([margaret.waitForNavigation(), margaret.click("button[type=submit]")]);
+  assert.match(await margaret.locator(".user").innerText(), /Margaret Hamilton/);
+  assert.equal(await margaret.locator("nav a:has-text('Users')").count(), 0);
+  const refused = await margaret.goto(url + "/users");
   assert.equal(refused.status(), 403);
-  assert.match(await grace.locator("main").innerText(), /Only admins manage people; you are signed in as editor/);
+  assert.match(await margaret.locator("main").innerText(), /Only admins manage people; you are signed in as editor/);
 
   // Ada makes her a viewer, then disables her.
-  const row = page.locator("#user-list tbody tr", { hasText: "grace@example.com" });
+  const row = page.locator("#user-list tbody tr", { hasText: "margaret@example.com" });
   await row.locator("select[name=role]").selectOption("viewer");
   await Promise.all([page.waitForNavigation(), row.locator("button:has-text('Change')").click()]);
-  assert.match(await page.locator(".flash-ok").innerText(), /grace@example\.com is now viewer/);
+  assert.match(await page.locator(".flash-ok").innerText(), /margaret@example\.com is now viewer/);
   page.once("dialog", (dialog) => dialog.accept());
   await Promise.all([
     page.waitForNavigation(),
-    page.locator("#user-list tbody tr", { hasText: "grace@example.com" }).locator("button:has-text('Disable')").click(),
+    page.locator("#user-list tbody tr", { hasText: "margaret@example.com" }).locator("button:has-text('Disable')").click(),
   ]);
-  assert.match(await page.locator(".flash-ok").innerText(), /grace@example\.com is disabled/);
-  assert.match(await page.locator("#user-list tbody tr", { hasText: "grace@example.com" }).innerText(), /disabled/);
+  assert.match(await page.locator(".flash-ok").innerText(), /margaret@example\.com is disabled/);
+  assert.match(await page.locator("#user-list tbody tr", { hasText: "margaret@example.com" }).innerText(), /disabled/);
   const users = await api("GET", "/api/v1/users");
-  const account = users.items.find((u) => u.email === "grace@example.com");
+  const account = users.items.find((u) => u.email === "margaret@example.com");
   assert.equal(account.role, "viewer");
   assert.ok(account.disabled_at);
   // Her open session is refused: the next page sends her to sign in.
-  await grace.goto(url + "/flags");
-  assert.match(grace.url(), /\/sign-in\?next=/);
+  await margaret.goto(url + "/flags");
+  assert.match(margaret.url(), /\/sign-in\?next=/);
   await context.close();
   await page.context().close();
 });
