@@ -15,6 +15,11 @@
 //!   killed flags, flash message) and the helpers pages share.
 //! - `dashboard`: `/`, every flag × every environment, or the first-run page.
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
+//! - `flag_usage`: the flag page's usage section (evaluations over time per
+//!   environment as a server-drawn SVG chart, values served, error rate).
+//! - `day_usage`: the dashboard's "last 24 h" column (one grouped query).
+//! - `experiments_page`: `/experiments`, A/B experiments: list, create,
+//!   results with statistics and a verdict, stop.
 //! - `diff_page`: `/flags/{id}/diff`, what changed between two versions.
 //! - `actions`: the forms' POST handlers (toggle, kill, re-enable).
 //! - `playground`: `/playground`, one context against every flag.
@@ -33,8 +38,11 @@ mod actions;
 mod assets;
 mod audit_page;
 mod dashboard;
+mod day_usage;
 mod diff_page;
+mod experiments_page;
 mod flag_page;
+mod flag_usage;
 mod keys;
 mod lists;
 mod live_updates;
@@ -85,6 +93,15 @@ pub fn router() -> Router<AppState> {
         .route("/flags/{flag_id}/kill", post(actions::kill_flag))
         .route("/flags/{flag_id}/re-enable", post(actions::re_enable_flag))
         .route("/playground", get(playground::show_playground))
+        .route(
+            "/experiments",
+            get(experiments_page::show_experiments).post(experiments_page::create_experiment),
+        )
+        .route("/experiments/{id}", get(experiments_page::show_experiment))
+        .route(
+            "/experiments/{id}/stop",
+            post(experiments_page::stop_experiment),
+        )
         .route("/audit", get(audit_page::show_audit))
         .route("/segments", get(lists::show_segments))
         .route("/environments", get(lists::show_environments))
