@@ -125,6 +125,8 @@ pub struct SharedState {
     pub evaluation_log: crate::metrics::evaluation_log::EvaluationLog,
     /// The key user ids are hashed with (set once at start).
     pub subject_key: std::sync::OnceLock<String>,
+    /// The dashboard's evaluations per flag over the last day, as last read.
+    pub day_usage: crate::ui::day_usage::DayUsageCache,
 }
 
 impl AppState {
@@ -161,6 +163,7 @@ impl AppState {
             exposures: crate::experiments::exposures::Exposures::default(),
             evaluation_log: crate::metrics::evaluation_log::EvaluationLog::default(),
             subject_key: std::sync::OnceLock::new(),
+            day_usage: crate::ui::day_usage::DayUsageCache::default(),
         }))
     }
 

@@ -251,7 +251,7 @@ pub async fn show_dashboard(
     } else {
         None
     };
-    let usage = crate::ui::day_usage::last_day(&state).await?;
+    let usage = crate::ui::day_usage::cached_last_day(&state).await?;
     let rows: Vec<Row> = overview
         .flags
         .iter()

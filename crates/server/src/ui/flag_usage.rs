@@ -61,7 +61,7 @@ impl Range {
     fn label(self) -> &'static str {
         match self {
             Range::Hour => "Last hour",
-            Range::Day => "Last 24 hours",
+            Range::Day => "Last 24 h",
             Range::Month => "Last 30 days",
         }
     }
@@ -336,6 +336,9 @@ fn shares(counts: BTreeMap<String, i64>, total: i64) -> Vec<Share> {
             width: format!("{:.1}%", count as f64 * 100.0 / total.max(1) as f64),
             label: if label.is_empty() {
                 "(empty)".to_owned()
+            } else if ERROR_CODES.contains(&label.as_str()) {
+                // The API counts failed evaluations under their error code.
+                format!("error: {label}")
             } else {
                 label
             },
@@ -343,6 +346,17 @@ fn shares(counts: BTreeMap<String, i64>, total: i64) -> Vec<Share> {
         })
         .collect()
 }
+
+/// The OpenFeature error codes, which the API's outcomes use for failed
+/// evaluations.
+const ERROR_CODES: [&str; 6] = [
+    "FLAG_NOT_FOUND",
+    "TYPE_MISMATCH",
+    "TARGETING_KEY_MISSING",
+    "INVALID_CONTEXT",
+    "PARSE_ERROR",
+    "GENERAL",
+];
 
 /// The dash patterns of the lines, so that colour is not the only
 /// difference between environments.

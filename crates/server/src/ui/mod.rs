@@ -17,7 +17,8 @@
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
 //! - `flag_usage`: the flag page's usage section (evaluations over time per
 //!   environment as a server-drawn SVG chart, values served, error rate).
-//! - `day_usage`: the dashboard's "last 24 h" column (one grouped query).
+//! - `day_usage`: the dashboard's "last 24 h" column (one grouped query,
+//!   its answer kept in memory for 10 s and read again in the background).
 //! - `experiments_page`: `/experiments`, A/B experiments: list, create,
 //!   results with statistics and a verdict, stop.
 //! - `diff_page`: `/flags/{id}/diff`, what changed between two versions.
@@ -38,7 +39,7 @@ mod actions;
 mod assets;
 mod audit_page;
 mod dashboard;
-mod day_usage;
+pub(crate) mod day_usage;
 mod diff_page;
 mod experiments_page;
 mod flag_page;
