@@ -227,4 +227,12 @@ test(`${backend}: usage and experiment pages have no serious accessibility viola
 
 test(`${backend}: screenshots of the usage and experiment pages`, { skip: !screenshots }, async () => {
   await saveScreenshots(PAGES);
+  // The usage card alone on a phone, to look at the chart close up.
+  const page = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+  await page.goto(url + `/flags/${FLAG}?usage=day`);
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.locator("#usage").screenshot({ path: `${screenshots}/flag-usage-card-phone-${scheme}.png` });
+  }
+  await page.context().close();
 });

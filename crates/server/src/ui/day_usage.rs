@@ -99,8 +99,7 @@ pub struct LastDay(HashMap<String, [i64; HOURS]>);
 /// Reads the last 24 hours (the current hour included) of every flag.
 async fn last_day(state: &AppState) -> Result<LastDay, ApiError> {
     let hour = Granularity::Hour;
-    let until =
-        hour.bucket_of(state.clock.now()) + time::Duration::seconds(hour.seconds());
+    let until = hour.bucket_of(state.clock.now()) + time::Duration::seconds(hour.seconds());
     let since = until - time::Duration::seconds(hour.seconds() * HOURS as i64);
     let mut by_flag: HashMap<String, [i64; HOURS]> = HashMap::new();
     for total in state.store.evaluation_totals(hour, since, until).await? {

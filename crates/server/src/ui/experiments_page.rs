@@ -22,9 +22,7 @@ use crate::extract::{JsonBody, Path};
 use crate::routes::experiments;
 use crate::routes::overview::environments_in_tree_order;
 use crate::state::AppState;
-use crate::ui::actions::{
-    CommonFields, Retry, api_message, check_csrf, confirm, write_headers,
-};
+use crate::ui::actions::{CommonFields, Retry, api_message, check_csrf, confirm, write_headers};
 use crate::ui::dashboard::Choice;
 use crate::ui::shell::{
     PageResult, Shell, format_time, percent_encode, redirect_with_flash, render, viewer,
@@ -96,7 +94,15 @@ pub async fn show_experiments(
 ) -> PageResult {
     let principal = viewer(principal)?;
     let live = state.live.current();
-    let shell = Shell::new(&state, &live, &principal, "Experiments", "experiments", &uri).await;
+    let shell = Shell::new(
+        &state,
+        &live,
+        &principal,
+        "Experiments",
+        "experiments",
+        &uri,
+    )
+    .await;
     let listed = experiments::list_experiments(State(state.clone()), principal.clone())
         .await?
         .0;
@@ -376,7 +382,7 @@ fn metric_view(m: &Value, primary: bool) -> MetricView {
                     lift_text(&v["lift"])
                 },
                 p_value: if name == control {
-                    String::new()
+                    "—".to_owned()
                 } else {
                     p_text(&v["p_value"])
                 },
@@ -578,7 +584,9 @@ mod tests {
         );
         assert_eq!(sentence("not enough data"), "Not enough data");
         assert_eq!(
-            variants_text(&json!([{"variant": "blue", "weight": 50.0}, {"variant": "green", "weight": 50}])),
+            variants_text(
+                &json!([{"variant": "blue", "weight": 50.0}, {"variant": "green", "weight": 50}])
+            ),
             "blue 50 / green 50"
         );
     }

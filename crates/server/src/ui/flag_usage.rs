@@ -523,8 +523,9 @@ mod tests {
 
     #[test]
     fn shares_are_sorted_and_capped() {
-        let counts: BTreeMap<String, i64> =
-            (0..10).map(|i| (format!("v{i}"), i64::from(i) + 1)).collect();
+        let counts: BTreeMap<String, i64> = (0..10)
+            .map(|i| (format!("v{i}"), i64::from(i) + 1))
+            .collect();
         let total: i64 = counts.values().sum();
         let shares = shares(counts, total);
         assert_eq!(shares.len(), MAX_OUTCOMES);

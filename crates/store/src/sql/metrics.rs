@@ -138,10 +138,9 @@ where
             .map(|(flag_id, bucket_start, count)| {
                 Ok(FlagBucketTotal {
                     flag_id,
-                    bucket_start: time::OffsetDateTime::from_unix_timestamp(bucket_start)
-                        .map_err(|e| {
-                            StoreError::Database(format!("bucket time out of range: {e}").into())
-                        })?,
+                    bucket_start: time::OffsetDateTime::from_unix_timestamp(bucket_start).map_err(
+                        |e| StoreError::Database(format!("bucket time out of range: {e}").into()),
+                    )?,
                     count,
                 })
             })
