@@ -166,7 +166,7 @@ test(`${backend}: the dashboard lists every flag in every environment`, async ()
   const headers = await page.locator("#matrix thead th").allTextContents();
   assert.deepEqual(
     headers.map((h) => h.trim().split(/\s+/)[0]),
-    ["Flag", "development", "staging", "production"],
+    ["Flag", "development", "staging", "production", "Evaluations"],
   );
   // staging follows development for search_v2 (auto_sync): said so.
   const row = page.locator("#matrix tbody tr", { hasText: "search_v2" });

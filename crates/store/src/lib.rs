@@ -16,7 +16,7 @@ pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
 pub use experiments::{
     ExperimentRecord, Exposure, LogEntry, LogSwitch, StoredExperiment, TrackedEvent, VariantTally,
 };
-pub use metrics::{CountQuery, EvaluationCount, Granularity};
+pub use metrics::{CountQuery, EvaluationCount, FlagBucketTotal, Granularity};
 pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
 pub use sqlite::SqliteStore;
@@ -150,6 +150,15 @@ pub trait FlagStore: Send + Sync + 'static {
         &self,
         query: &CountQuery,
     ) -> Result<Vec<EvaluationCount>, StoreError>;
+
+    /// Every flag's total per bucket of `granularity` in `[since, until)`,
+    /// in one query (flags without evaluations are absent).
+    async fn evaluation_totals(
+        &self,
+        granularity: Granularity,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Result<Vec<FlagBucketTotal>, StoreError>;
 
     /// Deletes the buckets of `granularity` that start before `before`.
     async fn prune_evaluation_counts(

@@ -87,3 +87,16 @@ pub struct CountQuery {
     /// Buckets starting before this.
     pub until: OffsetDateTime,
 }
+
+/// Every flag's evaluations in one bucket, all environments and outcomes
+/// together (`FlagStore::evaluation_totals`): what a list of every flag
+/// shows beside each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagBucketTotal {
+    /// The flag.
+    pub flag_id: String,
+    /// The bucket's start.
+    pub bucket_start: OffsetDateTime,
+    /// How many evaluations.
+    pub count: i64,
+}

@@ -197,6 +197,7 @@ conformance!(
     work_items_round_trip_and_filter,
     deployment_versions_by_flag_and_version,
     flag_usage_keeps_the_latest_time,
+    evaluation_totals_sum_every_environment_and_outcome_per_flag_and_bucket,
 );
 
 // ---------------------------------------------------------------------------
@@ -1772,4 +1773,54 @@ async fn flag_usage_keeps_the_latest_time(store: Arc<dyn FlagStore>, _raw: Raw) 
     assert_eq!(usage["a"], stored(at(10)));
     assert_eq!(usage["b"], stored(at(20)));
     store.record_flag_usage(&[]).await.unwrap();
+}
+
+/// `evaluation_totals`: one row per flag and bucket of the granularity
+/// asked for, every environment, outcome and reason added up; buckets
+/// outside `[since, until)` and other granularities left out.
+async fn evaluation_totals_sum_every_environment_and_outcome_per_flag_and_bucket(
+    store: Arc<dyn FlagStore>,
+    _raw: Raw,
+) {
+    let hour = ff_store::Granularity::Hour;
+    let start = hour.bucket_of(at(0));
+    let count =
+        |minutes: i64, flag: &str, env: &str, label: &str, n: i64| ff_store::EvaluationCount {
+            granularity: ff_store::Granularity::Minute,
+            bucket_start: ff_store::Granularity::Minute
+                .bucket_of(start + Duration::minutes(minutes)),
+            flag_id: flag.to_owned(),
+            environment: env.to_owned(),
+            label: label.to_owned(),
+            reason: "STATIC".to_owned(),
+            error_code: String::new(),
+            count: n,
+        };
+    store
+        .add_evaluation_counts(&[
+            count(1, "a", "production", "true", 3),
+            count(2, "a", "staging", "false", 4),
+            count(61, "a", "production", "true", 5),
+            count(5, "b", "production", "true", 7),
+            // Before the range asked for.
+            count(-61, "a", "production", "true", 100),
+        ])
+        .await
+        .unwrap();
+    let totals = store
+        .evaluation_totals(hour, start, start + Duration::hours(2))
+        .await
+        .unwrap();
+    let rows: Vec<(String, i64, i64)> = totals
+        .into_iter()
+        .map(|t| (t.flag_id, (t.bucket_start - start).whole_hours(), t.count))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("a".to_owned(), 0, 7),
+            ("a".to_owned(), 1, 5),
+            ("b".to_owned(), 0, 7),
+        ]
+    );
 }

@@ -123,6 +123,8 @@ pub struct Row {
     /// Why it is a cleanup candidate (with the stale filter).
     stale_reason: Option<String>,
     cells: Vec<CellView>,
+    /// Evaluations in the last 24 hours, every environment.
+    usage: crate::ui::day_usage::DayUsage,
 }
 
 /// A flag in one environment, as the matrix shows it.
@@ -249,6 +251,7 @@ pub async fn show_dashboard(
     } else {
         None
     };
+    let usage = crate::ui::day_usage::cached_last_day(&state).await?;
     let rows: Vec<Row> = overview
         .flags
         .iter()
@@ -260,6 +263,7 @@ pub async fn show_dashboard(
             };
             let mut row = row(flag, &overview.environments, &shell.killed);
             row.stale_reason = reason;
+            row.usage = usage.of(&flag.flag_id);
             Some(row)
         })
         .collect();
@@ -356,6 +360,7 @@ fn row(flag: &OverviewFlag, environments: &[OverviewEnvironment], killed: &[Kill
         version: flag.version,
         search: search_text(flag),
         stale_reason: None,
+        usage: crate::ui::day_usage::DayUsage::default(),
         cells: flag
             .environments
             .iter()

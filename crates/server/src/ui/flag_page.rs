@@ -34,6 +34,9 @@ pub struct FlagQuery {
     /// The context, as JSON.
     #[serde(default)]
     context: String,
+    /// The usage chart's range: `hour`, `day` (default) or `month`.
+    #[serde(default)]
+    usage: String,
 }
 
 #[derive(Template)]
@@ -53,6 +56,7 @@ struct FlagPage {
     test: TestBox,
     raw_json: String,
     history: Vec<HistoryRow>,
+    usage: crate::ui::flag_usage::Usage,
 }
 
 /// One environment's column.
@@ -140,6 +144,15 @@ pub async fn show_flag(
         })
         .collect();
     let test = test_box(&live, &flag_id, &environments, &query);
+    let env_keys: Vec<String> = environments.iter().map(|e| e.key.clone()).collect();
+    let usage = crate::ui::flag_usage::flag_usage(
+        &state,
+        &principal,
+        &flag_id,
+        &env_keys,
+        crate::ui::flag_usage::Range::from_query(&query.usage),
+    )
+    .await?;
     let history = state
         .store
         .flag_versions(&flag_id, None, HISTORY)
@@ -177,6 +190,7 @@ pub async fn show_flag(
         columns,
         test,
         history,
+        usage,
         flag_id,
         shell,
     })

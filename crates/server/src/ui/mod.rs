@@ -15,6 +15,12 @@
 //!   killed flags, flash message) and the helpers pages share.
 //! - `dashboard`: `/`, every flag × every environment, or the first-run page.
 //! - `flag_page`: `/flags/{id}`, one flag in every environment side by side.
+//! - `flag_usage`: the flag page's usage section (evaluations over time per
+//!   environment as a server-drawn SVG chart, values served, error rate).
+//! - `day_usage`: the dashboard's "last 24 h" column (one grouped query,
+//!   its answer kept in memory for 10 s and read again in the background).
+//! - `experiments_page`: `/experiments`, A/B experiments: list, create,
+//!   results with statistics and a verdict, stop.
 //! - `diff_page`: `/flags/{id}/diff`, what changed between two versions.
 //! - `editor`: `/new-flag` and `/flags/{id}/edit`, the whole flag in one
 //!   form (rules from dropdowns, problems next to their fields).
@@ -52,9 +58,12 @@ mod bulk;
 mod changes;
 mod compare_page;
 mod dashboard;
+pub(crate) mod day_usage;
 mod diff_page;
 mod editor;
+mod experiments_page;
 mod flag_page;
+mod flag_usage;
 mod form_data;
 mod keys;
 mod lists;
@@ -130,6 +139,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/flags/{flag_id}/rollback",
             get(rollback::show_rollback).post(rollback::rollback_flag),
+        )
+        .route(
+            "/experiments",
+            get(experiments_page::show_experiments).post(experiments_page::create_experiment),
+        )
+        .route("/experiments/{id}", get(experiments_page::show_experiment))
+        .route(
+            "/experiments/{id}/stop",
+            post(experiments_page::stop_experiment),
         )
         .route("/audit", get(audit_page::show_audit))
         .route("/segments", get(lists::show_segments))

@@ -4,7 +4,7 @@
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::{Backend, SqlStore, db_error};
-use crate::{CountQuery, EvaluationCount, Granularity, StoreError};
+use crate::{CountQuery, EvaluationCount, FlagBucketTotal, Granularity, StoreError};
 
 /// A row of `evaluation_counts`.
 #[derive(Debug, sqlx::FromRow)]
@@ -112,6 +112,39 @@ where
         .into_iter()
         .map(CountRow::into_count)
         .collect()
+    }
+
+    /// One grouped read over the `(granularity, bucket_start)` index. The
+    /// sum is cast back to a 64-bit integer: PostgreSQL sums `BIGINT`s
+    /// into `NUMERIC`.
+    pub(crate) async fn evaluation_totals(
+        &self,
+        granularity: Granularity,
+        since: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Result<Vec<FlagBucketTotal>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT flag_id, bucket_start, CAST(SUM(count) AS BIGINT) FROM evaluation_counts \
+             WHERE granularity = $1 AND bucket_start >= $2 AND bucket_start < $3 \
+             GROUP BY flag_id, bucket_start ORDER BY flag_id, bucket_start",
+        )
+        .bind(granularity.as_str())
+        .bind(since.unix_timestamp())
+        .bind(until.unix_timestamp())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(flag_id, bucket_start, count)| {
+                Ok(FlagBucketTotal {
+                    flag_id,
+                    bucket_start: time::OffsetDateTime::from_unix_timestamp(bucket_start).map_err(
+                        |e| StoreError::Database(format!("bucket time out of range: {e}").into()),
+                    )?,
+                    count,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn prune_evaluation_counts(

@@ -610,6 +610,15 @@ macro_rules! delegate_flag_store {
                 self.sql.evaluation_counts(query).await
             }
 
+            async fn evaluation_totals(
+                &self,
+                granularity: $crate::Granularity,
+                since: time::OffsetDateTime,
+                until: time::OffsetDateTime,
+            ) -> Result<Vec<$crate::FlagBucketTotal>, $crate::StoreError> {
+                self.sql.evaluation_totals(granularity, since, until).await
+            }
+
             async fn prune_evaluation_counts(
                 &self,
                 granularity: $crate::Granularity,
