@@ -128,7 +128,7 @@ pub struct SharedState {
     /// The secret stream credentials are signed with (set once at start).
     pub stream_token_secret: std::sync::OnceLock<String>,
     /// The dashboard's evaluations per flag over the last day, as last read.
-    pub day_usage: crate::ui::day_usage::DayUsageCache,
+    pub day_usage: crate::metrics::day_usage::DayUsageCache,
 }
 
 impl AppState {
@@ -166,7 +166,7 @@ impl AppState {
             evaluation_log: crate::metrics::evaluation_log::EvaluationLog::default(),
             subject_key: std::sync::OnceLock::new(),
             stream_token_secret: std::sync::OnceLock::new(),
-            day_usage: crate::ui::day_usage::DayUsageCache::default(),
+            day_usage: crate::metrics::day_usage::DayUsageCache::default(),
         }))
     }
 

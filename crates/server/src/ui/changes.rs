@@ -35,7 +35,6 @@ use crate::state::AppState;
 use crate::ui::actions::{CommonFields, api_message, back_to, check_csrf, write_headers};
 use crate::ui::shell::{PageResult, Shell, format_time, redirect_with_flash, render, viewer};
 use crate::work::change_request::{self, ChangeRequest, RequestStatus};
-use crate::work::item::Status;
 use crate::work::operations;
 
 #[derive(Template)]
@@ -460,24 +459,6 @@ pub(super) fn window_state(windows: &[ChangeWindow], now: OffsetDateTime) -> Opt
             windows: described,
         },
     })
-}
-
-/// The number of pending change requests for the top bar (at most 100:
-/// the badge says "99+" beyond).
-pub async fn pending_count(state: &AppState) -> usize {
-    let query = ff_store::WorkQuery {
-        kind: Some(ff_store::WorkKind::ChangeRequest),
-        statuses: vec![RequestStatus::Pending.as_str().to_owned()],
-        limit: Some(100),
-        ..ff_store::WorkQuery::default()
-    };
-    match state.store.work_items(&query).await {
-        Ok(items) => items.len(),
-        Err(error) => {
-            tracing::warn!(error = %error, "could not count the pending change requests");
-            0
-        }
-    }
 }
 
 #[cfg(test)]

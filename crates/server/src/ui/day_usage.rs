@@ -6,7 +6,7 @@
 //! The query reads every hourly bucket of the day (with 1 000 flags in 3
 //! environments, over a hundred thousand rows), too slow for every view of
 //! a page that must render in milliseconds. So its answer is kept in
-//! memory ([`DayUsageCache`]): a view uses the figure in hand and, when it
+//! memory (`DayUsageCache`, kept in the service's state): a view uses the figure in hand and, when it
 //! is more than [`FRESH_SECONDS`] old, has it read again in the background
 //! (stale while revalidating; only the very first view waits). Counts reach
 //! the store every 10 s anyway, so the column is at most about 20 s behind.
@@ -14,35 +14,17 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use arc_swap::ArcSwapOption;
 use ff_store::Granularity;
 
 use crate::error::ApiError;
+pub use crate::metrics::day_usage::LastDay;
+use crate::metrics::day_usage::{Figure, HOURS};
 use crate::state::AppState;
 
 /// How long a figure is used without being read again (seconds).
 pub const FRESH_SECONDS: i64 = 10;
-
-/// The last figure read, and whether a read is under way.
-#[derive(Default)]
-pub struct DayUsageCache {
-    figure: ArcSwapOption<Figure>,
-    refreshing: AtomicBool,
-}
-
-impl std::fmt::Debug for DayUsageCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DayUsageCache").finish_non_exhaustive()
-    }
-}
-
-/// A figure and when it was read (Unix seconds).
-struct Figure {
-    read_at: i64,
-    last_day: Arc<LastDay>,
-}
 
 /// The figure to show now: the one in hand (read again in the background
 /// when old), or, the first time, one read now.
@@ -74,9 +56,6 @@ async fn refresh(state: &AppState) -> Result<Arc<LastDay>, ApiError> {
     Ok(last_day)
 }
 
-/// Hours in the column.
-const HOURS: usize = 24;
-
 /// One flag's last day.
 #[derive(Debug, Default)]
 pub struct DayUsage {
@@ -92,9 +71,6 @@ impl DayUsage {
         crate::ui::flag_usage::compact(self.total)
     }
 }
-
-/// Every flag's hourly counts over the last day.
-pub struct LastDay(HashMap<String, [i64; HOURS]>);
 
 /// Reads the last 24 hours (the current hour included) of every flag.
 async fn last_day(state: &AppState) -> Result<LastDay, ApiError> {

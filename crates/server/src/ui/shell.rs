@@ -18,6 +18,8 @@ use crate::live::LiveConfig;
 use crate::routes::overview::{cell, environments_in_tree_order};
 use crate::state::AppState;
 use crate::ui::{assets, session};
+use crate::work::change_request::RequestStatus;
+use crate::work::item::Status;
 
 /// The frame of every page.
 pub struct Shell {
@@ -88,7 +90,7 @@ impl Shell {
             killed: killed_flags(state, live).await,
             flash: flash_from(uri),
             revision: Some(live.revision),
-            pending_changes: crate::ui::changes::pending_count(state).await,
+            pending_changes: pending_count(state).await,
         }
     }
 
@@ -153,6 +155,24 @@ pub async fn killed_flags(state: &AppState, live: &LiveConfig) -> Vec<Killed> {
         Err(error) => tracing::warn!(error = %error, "could not read the kill switch entries"),
     }
     off
+}
+
+/// The number of pending change requests for the top bar (at most 100:
+/// the badge says "99+" beyond).
+async fn pending_count(state: &AppState) -> usize {
+    let query = ff_store::WorkQuery {
+        kind: Some(ff_store::WorkKind::ChangeRequest),
+        statuses: vec![<RequestStatus as Status>::as_str(RequestStatus::Pending).to_owned()],
+        limit: Some(100),
+        ..ff_store::WorkQuery::default()
+    };
+    match state.store.work_items(&query).await {
+        Ok(items) => items.len(),
+        Err(error) => {
+            tracing::warn!(error = %error, "could not count the pending change requests");
+            0
+        }
+    }
 }
 
 /// An error as a page: the message, and what to do.
