@@ -238,11 +238,8 @@ impl Page {
         uri: &Uri,
         version: Option<i64>,
     ) -> Page {
-        let title = "Edit flag";
-        let mut shell = Shell::new(state, live, principal, title, "flags", uri).await;
-        // The editor is not refreshed in place by live updates (it would
-        // overwrite what is being typed); its script warns instead.
-        shell.revision = Some(live.revision);
+        // The title names the flag once the page is built (`EditorPage`).
+        let shell = Shell::new(state, live, principal, "", "flags", uri).await;
         Page {
             shell,
             live: live.clone(),

@@ -659,13 +659,11 @@ impl EditorPage {
                 anchor: placer.anchor(&field_path(&p.path, &draft)),
             })
             .collect();
-        if page.shell.title == "Edit flag" {
-            page.shell.title = if page.is_new {
-                "New flag".to_owned()
-            } else {
-                format!("Edit {}", page.flag_id)
-            };
-        }
+        page.shell.title = if page.is_new {
+            "New flag".to_owned()
+        } else {
+            format!("Edit {}", page.flag_id)
+        };
         page
     }
 }
