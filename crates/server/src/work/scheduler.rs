@@ -54,8 +54,10 @@ pub async fn run(state: AppState, interval: Duration) {
             _ = ticks.tick() => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
+        let result = run_due(&state).await;
+        // Counted once the run is over, so a count says the work is done.
         state.metrics.scheduler_runs.inc();
-        if let Err(error) = run_due(&state).await {
+        if let Err(error) = result {
             state.metrics.scheduler_failures.inc();
             tracing::warn!(%error, "scheduler run failed; retrying at the next tick");
         }

@@ -151,10 +151,23 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = oneshot::channel::<()>();
+        let scheduler_runs = state.metrics.scheduler_runs.clone();
         let server = tokio::spawn(ff_server::serve(listener, state, async move {
             // A dropped sender (a panicking test) stops the server too.
             let _ = signal.await;
         }));
+        // The scheduler runs once as the service starts. A test that moves
+        // its clock right after starting must not race that first run, so
+        // wait for it: afterwards the scheduler sleeps for the configured
+        // hour and tests run due work explicitly.
+        let first_run = async {
+            while scheduler_runs.get() == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), first_run)
+            .await
+            .expect("the scheduler runs once at start");
         TestApp {
             backend,
             base,
