@@ -17,6 +17,7 @@ use crate::model::{
     Condition, Environment, EnvironmentEntry, Flag, FlagType, Operator, Rule, Segment, Serve,
 };
 use crate::parse::compile_regex;
+use crate::table::FlagTable;
 use crate::validate::{Problem, segment_operand, validate_set};
 use crate::values::{parse_date, parse_semver, thousandths};
 
@@ -63,11 +64,6 @@ impl Snapshot {
         let (compiled_segments, segment_index) = compile_segments(segments);
         let tree: FastMap<&str, &Environment> =
             environments.iter().map(|e| (e.key.as_str(), e)).collect();
-        let flag_index: FastMap<Box<str>, usize> = flags
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (Box::from(f.flag_id.as_str()), i))
-            .collect();
 
         let mut per_env: FastMap<&str, Vec<Arc<CompiledFlag>>> = environments
             .iter()
@@ -87,8 +83,7 @@ impl Snapshot {
             .map(|(key, flags)| {
                 let snapshot = EnvironmentSnapshot {
                     key: key.to_owned(),
-                    flags,
-                    index: flag_index.clone(),
+                    flags: FlagTable::of(flags),
                     segments: compiled_segments.clone(),
                     segment_index: segment_index.clone(),
                 };
@@ -351,8 +346,9 @@ impl<'f> EffectiveConfig<'f> {
 #[derive(Debug)]
 pub struct EnvironmentSnapshot {
     pub(crate) key: String,
-    pub(crate) flags: Vec<Arc<CompiledFlag>>,
-    pub(crate) index: FastMap<Box<str>, usize>,
+    /// Shared with the snapshots before and after a change, but for what
+    /// the change touched.
+    pub(crate) flags: FlagTable,
     pub(crate) segments: Arc<[CompiledSegment]>,
     pub(crate) segment_index: Arc<FastMap<Box<str>, usize>>,
 }
@@ -363,30 +359,17 @@ impl EnvironmentSnapshot {
         EnvironmentSnapshot {
             key: self.key.clone(),
             flags: self.flags.clone(),
-            index: self.index.clone(),
             segments: self.segments.clone(),
             segment_index: self.segment_index.clone(),
         }
     }
 
     fn remove(&mut self, flag_id: &str) {
-        let Some(position) = self.index.remove(flag_id) else {
-            return;
-        };
-        self.flags.swap_remove(position);
-        if let Some(moved) = self.flags.get(position) {
-            self.index.insert(moved.key.clone(), position);
-        }
+        self.flags.remove(flag_id);
     }
 
     fn upsert(&mut self, flag: Arc<CompiledFlag>) {
-        match self.index.get(&flag.key) {
-            Some(&position) => self.flags[position] = flag,
-            None => {
-                self.index.insert(flag.key.clone(), self.flags.len());
-                self.flags.push(flag);
-            }
-        }
+        self.flags.upsert(flag);
     }
 
     /// The environment's key.
@@ -401,7 +384,7 @@ impl EnvironmentSnapshot {
 
     /// Whether it holds no flag.
     pub fn is_empty(&self) -> bool {
-        self.flags.is_empty()
+        self.flags.len() == 0
     }
 
     /// The flag keys, in configuration order.
@@ -411,7 +394,7 @@ impl EnvironmentSnapshot {
 
     /// The type of a flag, if it exists.
     pub fn flag_type(&self, flag_id: &str) -> Option<FlagType> {
-        self.index.get(flag_id).map(|&i| self.flags[i].flag_type)
+        self.flags.get(flag_id).map(|f| f.flag_type)
     }
 }
 

@@ -173,8 +173,8 @@ const MAX_PREREQUISITE_EVALUATIONS: usize = 1024;
 impl EnvironmentSnapshot {
     /// Evaluates one flag for a context.
     pub fn evaluate(&self, flag_id: &str, context: &Context) -> Resolution<'_> {
-        match self.index.get(flag_id) {
-            Some(&i) => self.evaluate_flag(&self.flags[i], context, 0, &mut 0),
+        match self.flags.get(flag_id) {
+            Some(flag) => self.evaluate_flag(flag, context, 0, &mut 0),
             None => Resolution::error(ErrorCode::FlagNotFound),
         }
     }
@@ -187,9 +187,9 @@ impl EnvironmentSnapshot {
         context: &Context,
         expected: FlagType,
     ) -> Resolution<'_> {
-        match self.index.get(flag_id) {
-            Some(&i) if self.flags[i].flag_type == expected || expected == FlagType::Json => {
-                self.evaluate_flag(&self.flags[i], context, 0, &mut 0)
+        match self.flags.get(flag_id) {
+            Some(flag) if flag.flag_type == expected || expected == FlagType::Json => {
+                self.evaluate_flag(flag, context, 0, &mut 0)
             }
             Some(_) => Resolution::error(ErrorCode::TypeMismatch),
             None => Resolution::error(ErrorCode::FlagNotFound),
@@ -222,8 +222,8 @@ impl EnvironmentSnapshot {
             *evaluated += 1;
             let holds = depth < MAX_PREREQUISITE_DEPTH
                 && *evaluated <= MAX_PREREQUISITE_EVALUATIONS
-                && self.index.get(&prerequisite.key).is_some_and(|&i| {
-                    self.evaluate_flag(&self.flags[i], context, depth + 1, evaluated)
+                && self.flags.get(&prerequisite.key).is_some_and(|required| {
+                    self.evaluate_flag(required, context, depth + 1, evaluated)
                         .value
                         .is_some_and(|v| json_equal(v, &prerequisite.required_value))
                 });

@@ -9,6 +9,7 @@ mod evaluate;
 pub mod model;
 pub mod parse;
 pub mod privacy;
+mod table;
 pub mod tally;
 pub mod validate;
 pub mod values;

@@ -165,6 +165,27 @@ impl Client {
         self.send_prepared(request).await
     }
 
+    /// The server this client talks to.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Sends a request and reads the answer as it came: status, headers
+    /// and the body's bytes (still compressed if it was).
+    pub async fn send_raw(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> anyhow::Result<(StatusCode, hyper::HeaderMap, Bytes)> {
+        if self.sender.is_closed() || self.sender.ready().await.is_err() {
+            *self = Client::connect(&self.target).await?;
+        }
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok((status, headers, bytes))
+    }
+
     /// Sends a request built with [`request`] and reads the whole answer.
     pub async fn send_prepared(&mut self, request: Request<Full<Bytes>>) -> anyhow::Result<Answer> {
         if self.sender.is_closed() || self.sender.ready().await.is_err() {

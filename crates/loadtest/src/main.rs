@@ -5,6 +5,7 @@ mod fanout;
 mod hello;
 mod idle;
 mod propagation;
+mod scale;
 mod sse;
 mod stats;
 
@@ -34,6 +35,10 @@ enum Command {
     Hello(hello::Args),
     /// A minimal axum SSE fan-out server: the floor for `propagation`.
     Fanout(fanout::Args),
+    /// A large configuration (100 000 flags by default): imports, the kill
+    /// switch during an import, single-flag writes, streams opening at
+    /// once, the OFREP bulk answer, memory.
+    Scale(scale::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +58,7 @@ fn main() -> anyhow::Result<()> {
             Command::Idle(args) => idle::run(args).await,
             Command::Hello(args) => hello::run(args).await,
             Command::Fanout(args) => fanout::run(args).await,
+            Command::Scale(args) => scale::run(args).await,
         }
     })
 }

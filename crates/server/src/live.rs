@@ -43,21 +43,26 @@ pub fn hash_secret(secret: &str) -> String {
 pub struct LiveConfig {
     /// The store revision this view reflects.
     pub revision: i64,
-    /// Live flags by id. Shared (`Arc`) so that the next view, which differs
-    /// by a few flags, copies pointers rather than documents.
-    pub flags: BTreeMap<String, Arc<StoredFlag>>,
+    /// Live flags by id, in id order. A persistent map: the next view,
+    /// which differs by a few flags, shares the rest (a write costs in
+    /// proportion to what it changes, not to the number of flags).
+    pub flags: imbl::OrdMap<String, Arc<StoredFlag>>,
     /// Segments by id.
     pub segments: BTreeMap<String, Arc<StoredSegment>>,
     /// Environments by key.
     pub environments: BTreeMap<String, Arc<StoredEnvironment>>,
     /// API keys by secret hash (revoked ones included, so that they can be
-    /// told apart from unknown ones).
-    pub keys_by_hash: HashMap<SecretDigest, Arc<ApiKey>>,
+    /// told apart from unknown ones). Shared until a key changes.
+    pub keys_by_hash: Arc<HashMap<SecretDigest, Arc<ApiKey>>>,
     /// The compiled flags per environment.
     pub snapshot: Snapshot,
     /// The `number` flags whose values are floats (OFREP sends them as
     /// floats, integers as integers).
-    pub float_flags: std::collections::HashSet<String>,
+    pub float_flags: imbl::OrdSet<String>,
+    /// For each flag that is a prerequisite, the flags that name it in
+    /// `depends_on`: dependency checks look them up instead of scanning
+    /// every flag.
+    pub dependents: imbl::OrdMap<String, imbl::OrdSet<String>>,
 }
 
 impl LiveConfig {
@@ -90,11 +95,54 @@ impl LiveConfig {
             keys_by_hash: self.keys_by_hash.clone(),
             snapshot: Snapshot::default(),
             float_flags: self.float_flags.clone(),
+            dependents: self.dependents.clone(),
+        }
+    }
+
+    /// The flags whose prerequisites name `flag_id`, in id order.
+    pub fn dependents_of(&self, flag_id: &str) -> impl Iterator<Item = &StoredFlag> {
+        self.dependents
+            .get(flag_id)
+            .into_iter()
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| self.flags.get(id.as_str()).map(|f| &**f))
+    }
+
+    /// Keeps [`LiveConfig::dependents`] right when `flag_id`'s prerequisites
+    /// go from `before` to `after`.
+    fn reindex_dependencies(&mut self, flag_id: &str, before: Option<&Flag>, after: Option<&Flag>) {
+        for dependency in before.map(|f| f.depends_on.as_slice()).unwrap_or_default() {
+            let emptied = match self.dependents.get_mut(dependency.flag.as_str()) {
+                Some(ids) => {
+                    ids.remove(flag_id);
+                    ids.is_empty()
+                }
+                None => false,
+            };
+            if emptied {
+                self.dependents.remove(dependency.flag.as_str());
+            }
+        }
+        for dependency in after.map(|f| f.depends_on.as_slice()).unwrap_or_default() {
+            self.dependents
+                .entry(dependency.flag.clone())
+                .or_default()
+                .insert(flag_id.to_owned());
         }
     }
 
     /// Puts a live flag, or removes one (`None`: deleted).
     fn put_flag(&mut self, flag_id: &str, flag: Option<Arc<StoredFlag>>) {
+        let before = self.flags.get(flag_id).cloned();
+        let (before_deps, after_deps) = (
+            before.as_deref().map(|f| &f.flag),
+            flag.as_deref().map(|f| &f.flag),
+        );
+        if before_deps.is_some_and(|f| !f.depends_on.is_empty())
+            || after_deps.is_some_and(|f| !f.depends_on.is_empty())
+        {
+            self.reindex_dependencies(flag_id, before_deps, after_deps);
+        }
         match flag {
             Some(flag) => {
                 if crate::flag_ops::is_float_flag(&flag.flag) {
@@ -114,7 +162,7 @@ impl LiveConfig {
     /// Puts an API key (a new one, or one revoked).
     fn put_key(&mut self, key: ApiKey) {
         if let Some((digest, key)) = key_by_hash(key) {
-            self.keys_by_hash.insert(digest, key);
+            Arc::make_mut(&mut self.keys_by_hash).insert(digest, key);
         }
     }
 
@@ -319,7 +367,7 @@ impl Live {
             next.environments = by_key(all.environments, |e| e.environment.tree.key.clone());
         }
         if reload_keys {
-            next.keys_by_hash = keys_by_hash(self.store.api_keys().await?);
+            next.keys_by_hash = Arc::new(keys_by_hash(self.store.api_keys().await?));
         }
         Ok(self.install(&current, next, changes, reload_segments_and_environments))
     }
@@ -510,13 +558,22 @@ async fn load_all(store: &dyn FlagStore) -> Result<LiveConfig, StoreError> {
     let all = store.load().await?;
     let mut config = LiveConfig {
         revision: all.revision,
-        flags: by_key(all.flags, |f| f.flag.flag_id.clone()),
+        flags: all
+            .flags
+            .into_iter()
+            .map(|f| (f.flag.flag_id.clone(), Arc::new(f)))
+            .collect(),
         segments: by_key(all.segments, |s| s.segment.segment_id.clone()),
         environments: by_key(all.environments, |e| e.environment.tree.key.clone()),
-        keys_by_hash: keys_by_hash(store.api_keys().await?),
+        keys_by_hash: Arc::new(keys_by_hash(store.api_keys().await?)),
         snapshot: Snapshot::default(),
         float_flags: Default::default(),
+        dependents: Default::default(),
     };
+    let flags: Vec<Arc<StoredFlag>> = config.flags.values().cloned().collect();
+    for flag in flags.iter().filter(|f| !f.flag.depends_on.is_empty()) {
+        config.reindex_dependencies(&flag.flag.flag_id, None, Some(&flag.flag));
+    }
     config.float_flags = config
         .flags
         .values()

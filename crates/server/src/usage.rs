@@ -8,7 +8,6 @@
 //! client-side SDKs fetch them) is one mark for all flags, kept under the
 //! key [`ALL_FLAGS`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -24,7 +23,9 @@ pub const ALL_FLAGS: &str = "*";
 /// flush).
 #[derive(Default)]
 pub struct FlagUsage {
-    by_flag: ArcSwap<HashMap<String, AtomicI64>>,
+    /// A persistent map, so that making room for a new flag on the write
+    /// path costs a few nodes, not a copy of every flag's entry.
+    by_flag: ArcSwap<imbl::HashMap<String, Arc<AtomicI64>>>,
     all: AtomicI64,
     /// Held from [`FlagUsage::take`] until what was taken is stored: a
     /// reader that flushes first (`/flags/stale`) then waits for a flush in
@@ -62,25 +63,30 @@ impl FlagUsage {
     /// they are not: called on every write).
     pub fn track_written<'a>(&self, live: &LiveConfig, written: impl IntoIterator<Item = &'a str>) {
         let current = self.by_flag.load();
-        if written
+        let new: Vec<&str> = written
             .into_iter()
-            .any(|id| !current.contains_key(id) && live.flags.contains_key(id))
-        {
-            self.rebuild(live);
+            .filter(|id| !current.contains_key(*id) && live.flags.contains_key(*id))
+            .collect();
+        if new.is_empty() {
+            return;
         }
+        self.by_flag.rcu(|map| {
+            let mut next = (**map).clone();
+            for id in &new {
+                next.entry((*id).to_owned()).or_default();
+            }
+            next
+        });
     }
 
+    /// Room for every live flag and none other, keeping what was recorded.
     fn rebuild(&self, live: &LiveConfig) {
-        let current = self.by_flag.load();
-        let next: HashMap<String, AtomicI64> = live
-            .flags
-            .keys()
-            .map(|id| {
-                let seen = current.get(id).map_or(0, |s| s.load(Ordering::Relaxed));
-                (id.clone(), AtomicI64::new(seen))
-            })
-            .collect();
-        self.by_flag.store(Arc::new(next));
+        self.by_flag.rcu(|current| {
+            live.flags
+                .keys()
+                .map(|id| (id.clone(), current.get(id).cloned().unwrap_or_default()))
+                .collect::<imbl::HashMap<_, _>>()
+        });
     }
 
     /// The uses since the last call, to write to the store.

@@ -386,13 +386,24 @@ fn check_flag_changes(live: &LiveConfig, changes: &[AuditedChange]) -> Result<()
             _ => {}
         }
     }
-    let flag_ids: HashSet<&str> = live
-        .flags
-        .keys()
-        .map(String::as_str)
-        .chain(puts.keys().copied())
-        .filter(|id| !deleted.contains(id))
+    let exists =
+        |id: &str| !deleted.contains(id) && (puts.contains_key(id) || live.flags.contains_key(id));
+    let named: HashSet<&str> = puts
+        .values()
+        .flat_map(|f| f.depends_on.iter().map(|d| d.flag.as_str()))
         .collect();
+    let flag_ids: HashSet<&str> = if named.iter().all(|id| exists(id)) {
+        // Every prerequisite resolves: the set need hold only those.
+        named
+    } else {
+        // A problem will be reported: its suggestions come from every flag.
+        live.flags
+            .keys()
+            .map(String::as_str)
+            .chain(puts.keys().copied())
+            .filter(|id| !deleted.contains(id))
+            .collect()
+    };
     let segment_ids: HashSet<&str> = live.segments.keys().map(String::as_str).collect();
     let env_keys: HashSet<&str> = live.environments.keys().map(String::as_str).collect();
     let mut problems = Vec::new();
@@ -404,32 +415,50 @@ fn check_flag_changes(live: &LiveConfig, changes: &[AuditedChange]) -> Result<()
                 .map(|p| p.prefixed(&prefix)),
         );
     }
-    for stored in live.flags.values() {
-        let flag = &stored.flag;
-        if deleted.contains(flag.flag_id.as_str()) || puts.contains_key(flag.flag_id.as_str()) {
-            continue;
-        }
-        for (i, dependency) in flag.depends_on.iter().enumerate() {
-            if deleted.contains(dependency.flag.as_str()) {
-                problems.push(Problem::error(
-                    format!("flags[{}].depends_on[{i}].flag", flag.flag_id),
-                    format!(
-                        "flag \"{}\" depends on \"{}\", which this change deletes",
-                        flag.flag_id, dependency.flag
-                    ),
-                ));
+    let mut deleted_ids: Vec<&str> = deleted.iter().copied().collect();
+    deleted_ids.sort_unstable();
+    for deleted_id in deleted_ids {
+        for stored in live.dependents_of(deleted_id) {
+            let flag = &stored.flag;
+            if deleted.contains(flag.flag_id.as_str()) || puts.contains_key(flag.flag_id.as_str()) {
+                continue;
+            }
+            for (i, dependency) in flag.depends_on.iter().enumerate() {
+                if dependency.flag == deleted_id {
+                    problems.push(Problem::error(
+                        format!("flags[{}].depends_on[{i}].flag", flag.flag_id),
+                        format!(
+                            "flag \"{}\" depends on \"{}\", which this change deletes",
+                            flag.flag_id, dependency.flag
+                        ),
+                    ));
+                }
             }
         }
     }
     if puts.values().any(|f| !f.depends_on.is_empty()) {
-        let after: Vec<&Flag> = live
-            .flags
-            .iter()
-            .filter(|(id, _)| !deleted.contains(id.as_str()) && !puts.contains_key(id.as_str()))
-            .map(|(_, f)| &f.flag)
-            .chain(puts.values().copied())
-            .collect();
-        problems.extend(ff_engine::validate::prerequisite_cycles(&after));
+        // A cycle this change makes runs through a written flag: look among
+        // the flags reachable from them only.
+        let get = |id: &str| -> Option<&Flag> {
+            if deleted.contains(id) {
+                return None;
+            }
+            puts.get(id)
+                .copied()
+                .or_else(|| live.flags.get(id).map(|f| &f.flag))
+        };
+        let mut reachable: BTreeMap<&str, &Flag> = BTreeMap::new();
+        let mut pending: Vec<&str> = puts.keys().copied().collect();
+        while let Some(id) = pending.pop() {
+            if reachable.contains_key(id) {
+                continue;
+            }
+            let Some(flag) = get(id) else { continue };
+            reachable.insert(id, flag);
+            pending.extend(flag.depends_on.iter().map(|d| d.flag.as_str()));
+        }
+        let reachable: Vec<&Flag> = reachable.into_values().collect();
+        problems.extend(ff_engine::validate::prerequisite_cycles(&reachable));
     }
     if problems.is_empty() {
         return Ok(());

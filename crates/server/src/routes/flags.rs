@@ -380,10 +380,12 @@ fn lifecycle_only(before: &Flag, after: &Flag) -> bool {
 /// with `dependency_policy: refuse` never get here with one.
 fn dependency_warnings(live: &LiveConfig, flag: &Flag) -> Vec<String> {
     let tree = live.environment_tree();
-    let all = live.flags.values().map(|f| &f.flag);
     live.environments
         .keys()
-        .flat_map(|env| crate::governance::dependency_problems(flag, env, &tree, all.clone()))
+        .flat_map(|env| {
+            let flags = crate::governance::FlagView::live(live);
+            crate::governance::dependency_problems(flag, env, &tree, &flags)
+        })
         .collect()
 }
 
