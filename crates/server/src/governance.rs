@@ -822,9 +822,9 @@ mod tests {
                 created_at: datetime!(2026-01-01 00:00 UTC),
                 updated_at: datetime!(2026-01-01 00:00 UTC),
             };
-            live.flags.insert(
-                doc["flag_id"].as_str().unwrap().to_owned(),
-                std::sync::Arc::new(stored),
+            live.put_flag(
+                doc["flag_id"].as_str().unwrap(),
+                Some(std::sync::Arc::new(stored)),
             );
         }
         live

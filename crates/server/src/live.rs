@@ -132,7 +132,7 @@ impl LiveConfig {
     }
 
     /// Puts a live flag, or removes one (`None`: deleted).
-    fn put_flag(&mut self, flag_id: &str, flag: Option<Arc<StoredFlag>>) {
+    pub(crate) fn put_flag(&mut self, flag_id: &str, flag: Option<Arc<StoredFlag>>) {
         let before = self.flags.get(flag_id).cloned();
         let (before_deps, after_deps) = (
             before.as_deref().map(|f| &f.flag),
