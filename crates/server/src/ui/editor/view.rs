@@ -103,7 +103,11 @@ impl Outcome {
                 code: "already_exists",
                 message,
                 ..
-            } => at(key_field, format!("{message}; choose another key")),
+            } => at(
+                key_field,
+                // Without the API's advice (`use PUT to replace it`).
+                format!("{}; choose another key", until_advice(&message)),
+            ),
             ApiError::Refused {
                 code: "reason_required",
                 message,
@@ -132,6 +136,11 @@ impl Outcome {
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or(StatusCode::OK)
     }
+}
+
+/// A message up to its advice for API callers, after the first `;`.
+fn until_advice(message: &str) -> &str {
+    message.split(';').next().unwrap_or(message)
 }
 
 /// A refusal's message up to its advice, which names the API's headers
