@@ -197,8 +197,8 @@ test(`${backend}: rules are copied to another environment in the editor and save
   }, [201, 409]);
   const page = await newPage({ javaScriptEnabled: false });
   await page.goto(url + "/flags/adm_copy/edit");
-  const copy = page.locator("button[aria-label='Copy the rules of development to staging']");
-  assert.equal(await copy.innerText(), "staging");
+  const copy = page.locator("button[aria-label='Copy rules to staging from development']");
+  assert.match(await copy.innerText(), /Copy rules to staging$/);
   await submit(page, copy);
   assert.match(await page.locator(".flash-ok").innerText(), /Copied 2 rules from development to staging\. Nothing is saved yet/);
   // Staging now has settings and rules of its own: the copies.
@@ -234,6 +234,9 @@ test(`${backend}: an environment's settings are edited, with the API's problems 
   // A root cannot auto-sync: the API's problem, next to the box.
   await page.selectOption("#f-parent", "");
   await page.check("input[name=auto_sync]");
+  // The number of approvals shows once approval is asked for.
+  assert.equal(await page.isVisible("#f-required_approvals"), false);
+  await page.check("input[name=approval_required]");
   await page.fill("#f-required_approvals", "0");
   await submit(page, page.locator("button[value=save]"));
   assert.match(await page.locator("#f-auto_sync-error").innerText(), /auto_sync needs a parent to follow/);
@@ -244,7 +247,6 @@ test(`${backend}: an environment's settings are edited, with the API's problems 
   assert.equal(await page.isChecked("input[name=auto_sync]"), true);
   await page.selectOption("#f-parent", "staging");
   await page.fill("#f-required_approvals", "2");
-  await page.check("input[name=approval_required]");
   // A change window, added by its button: office hours, then a wrong end.
   await submit(page, page.locator("button[value=add_window]"));
   assert.equal(await page.isChecked("input[name='change_windows[0].days'][value=monday]"), true);
@@ -254,6 +256,7 @@ test(`${backend}: an environment's settings are edited, with the API's problems 
   await page.fill("#f-change_windows-0--time_zone", "Europe/Rome");
   await submit(page, page.locator("button[value=save]"));
   assert.match(await page.locator("#f-change_windows-0--end-error").innerText(), /must end after it starts/);
+  await snapshot(page, "environment-window-problem");
   await page.fill("#f-change_windows-0--end", "17:30");
   await page.selectOption("#f-dependency_policy", "refuse");
   await submit(page, page.locator("button[value=save]"));
