@@ -308,7 +308,14 @@ pub async fn submit_edit_environment(
     let shown_version = version.unwrap_or_default();
     let answer = |shell, draft, version, outcome: Outcome| -> PageResult {
         let status = outcome.status();
-        let html = render(&build(shell, &live, draft, version, outcome, &common.reason))?;
+        let html = render(&build(
+            shell,
+            &live,
+            draft,
+            version,
+            outcome,
+            &common.reason,
+        ))?;
         Ok((status, html).into_response())
     };
     if !(op.is_empty() || op == "save") {
@@ -342,9 +349,7 @@ pub async fn submit_edit_environment(
             details,
             ..
         }) => {
-            let current = details["current_version"]
-                .as_i64()
-                .unwrap_or(shown_version);
+            let current = details["current_version"].as_i64().unwrap_or(shown_version);
             let outcome = Outcome {
                 message: Some(format!(
                     "Someone changed {env}'s settings while you were editing. Your edits are \
@@ -455,17 +460,14 @@ fn build(
         approval_checked: draft.approval_required,
         required_approvals: placer.field("required_approvals", &draft.required_approvals),
         dependency_policy: placer.field("dependency_policy", &draft.dependency_policy),
-        policy_choices: [
-            ("warn", "allowed, with a warning"),
-            ("refuse", "refused"),
-        ]
-        .into_iter()
-        .map(|(value, label)| Choice {
-            value: value.to_owned(),
-            label: label.to_owned(),
-            selected: draft.dependency_policy == value,
-        })
-        .collect(),
+        policy_choices: [("warn", "allowed, with a warning"), ("refuse", "refused")]
+            .into_iter()
+            .map(|(value, label)| Choice {
+                value: value.to_owned(),
+                label: label.to_owned(),
+                selected: draft.dependency_policy == value,
+            })
+            .collect(),
         windows_id,
         windows,
         reason: placer.field("reason", reason),

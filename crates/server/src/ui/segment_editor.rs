@@ -148,7 +148,14 @@ pub async fn show_new_segment(
     let principal = editor(principal)?;
     let live = state.live.current();
     let shell = Shell::new(&state, &live, &principal, "New segment", "segments", &uri).await;
-    let page = build(shell, &live, SegmentDraft::new_segment(), None, Outcome::default(), "");
+    let page = build(
+        shell,
+        &live,
+        SegmentDraft::new_segment(),
+        None,
+        Outcome::default(),
+        "",
+    );
     render(&page)
 }
 
@@ -197,7 +204,14 @@ pub async fn submit_new_segment(
     let document = match draft.to_document() {
         Ok(document) => document,
         Err(problems) => {
-            return answer(shell, &live, draft, None, Outcome::problems(problems), &form);
+            return answer(
+                shell,
+                &live,
+                draft,
+                None,
+                Outcome::problems(problems),
+                &form,
+            );
         }
     };
     let segment_id = draft.segment_id.trim().to_owned();
@@ -324,11 +338,7 @@ pub async fn delete_segment(
     )
     .await;
     Ok(match result {
-        Ok(_) => redirect_with_flash(
-            "/segments",
-            "ok",
-            &format!("Deleted segment {segment_id}."),
-        ),
+        Ok(_) => redirect_with_flash("/segments", "ok", &format!("Deleted segment {segment_id}.")),
         Err(error) => redirect_with_flash(&back, "error", &api_message(error).await),
     })
 }

@@ -918,7 +918,11 @@ impl<'a> FormFields<'a> {
 
     /// The paths `base[0]`, `base[1]`, … for as long as `base[i].marker`
     /// is a field (the editor numbers rows without gaps).
-    pub(in crate::ui) fn indexed<'s>(&'s self, base: &'s str, marker: &'s str) -> impl Iterator<Item = String> + 's {
+    pub(in crate::ui) fn indexed<'s>(
+        &'s self,
+        base: &'s str,
+        marker: &'s str,
+    ) -> impl Iterator<Item = String> + 's {
         (0..)
             .map(move |i| format!("{base}[{i}]"))
             .take_while(move |p| self.has(&format!("{p}.{marker}")))
