@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::governance::rules_use_segment;
+use crate::live::LiveConfig;
 use crate::routes::overview::environments_in_tree_order;
 use crate::state::AppState;
 use crate::ui::shell::{PageResult, Shell, format_time, render, viewer};
@@ -129,16 +130,21 @@ pub async fn show_segments(
                 segment_id: id.clone(),
                 description: stored.segment.description.clone().unwrap_or_default(),
                 conditions: stored.segment.conditions.len(),
-                used_by: live
-                    .flags
-                    .values()
-                    .filter(|f| uses_segment(&f.flag, id))
-                    .map(|f| f.flag.flag_id.clone())
-                    .collect(),
+                used_by: flags_using_segment(&live, id),
             }
         })
         .collect();
     render(&SegmentsPage { shell, segments })
+}
+
+/// The flags whose rules use the segment (deleting it is refused while
+/// any does).
+pub(super) fn flags_using_segment(live: &LiveConfig, segment_id: &str) -> Vec<String> {
+    live.flags
+        .values()
+        .filter(|f| uses_segment(&f.flag, segment_id))
+        .map(|f| f.flag.flag_id.clone())
+        .collect()
 }
 
 /// Whether any rule of the flag (flag level or an environment's) tests

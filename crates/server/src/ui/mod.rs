@@ -34,6 +34,8 @@
 //! - `rollback`: `/flags/{id}/rollback`, a flag or one environment back to
 //!   an old version (what it changes, a reason, then the API's rollback).
 //! - `lists`: `/flags`, `/segments`, `/environments`.
+//! - `segment_editor`: `/new-segment` and `/segments/{id}/edit`, a
+//!   segment's conditions from the flag editor's dropdowns; deleting one.
 //! - `keys`: `/keys`, API keys: list, create (the secret shown once), revoke.
 //! - `live_updates`: `/live/revision`, the long poll that lets an open page
 //!   show a change made elsewhere without a reload.
@@ -47,6 +49,8 @@
 //! - `bulk`: `POST /bulk`, the flag list's action bar (enable, disable,
 //!   tag, lifecycle, delete) through the API's bulk handler.
 //! - `users_page`: `/users`, people (admins only): create, role, disable.
+//! - `environment_editor`: `/environments/{env}/edit`, an environment's
+//!   settings (parent, auto-sync, protection, approvals, change windows).
 //! - `compare_page`: `/environments/compare`, the environment diff, with
 //!   previewed promotion.
 //! - `form_data`: form bodies with repeated fields or a file upload.
@@ -61,6 +65,7 @@ mod dashboard;
 pub(crate) mod day_usage;
 mod diff_page;
 mod editor;
+mod environment_editor;
 mod experiments_page;
 mod flag_page;
 mod flag_usage;
@@ -71,6 +76,7 @@ mod live_updates;
 mod playground;
 mod rollback;
 mod schedules;
+mod segment_editor;
 pub mod session;
 mod shell;
 mod sign_in;
@@ -151,7 +157,24 @@ pub fn router() -> Router<AppState> {
         )
         .route("/audit", get(audit_page::show_audit))
         .route("/segments", get(lists::show_segments))
+        .route(
+            "/new-segment",
+            get(segment_editor::show_new_segment).post(segment_editor::submit_new_segment),
+        )
+        .route(
+            "/segments/{segment_id}/edit",
+            get(segment_editor::show_edit_segment).post(segment_editor::submit_edit_segment),
+        )
+        .route(
+            "/segments/{segment_id}/delete",
+            post(segment_editor::delete_segment),
+        )
         .route("/environments", get(lists::show_environments))
+        .route(
+            "/environments/{env}/edit",
+            get(environment_editor::show_edit_environment)
+                .post(environment_editor::submit_edit_environment),
+        )
         .route("/keys", get(keys::show_keys).post(keys::create_key))
         .route("/keys/{id}/revoke", post(keys::revoke_key))
         // The data pages: import and export, bulk changes, people, and the

@@ -11,7 +11,8 @@ governed_api_tests!(
     pages_answer_html_and_ui_false_turns_them_off,
     a_form_takes_the_same_write_path_as_the_api,
     pages_render_a_thousand_flags,
-    an_open_page_hears_of_a_change_at_once
+    an_open_page_hears_of_a_change_at_once,
+    the_segment_and_environment_forms_answer_bad_input_with_4xx
 );
 
 async fn pages_answer_html_and_ui_false_turns_them_off(app: TestApp) {
@@ -289,4 +290,129 @@ async fn an_open_page_hears_of_a_change_at_once(app: TestApp) {
     app.send(app.request(Method::GET, "/live/revision?after=0", None))
         .await
         .expect_status(401);
+}
+
+/// The segment and environment forms (their behaviour in a browser is
+/// tests/ui/admin.test.mjs's): bad input is a 4xx page that says what is
+/// wrong, never a 500; what they save is what the API stores.
+async fn the_segment_and_environment_forms_answer_bad_input_with_4xx(app: TestApp) {
+    let post = |path: &str, form: &str| {
+        app.request(Method::POST, path, Some(ADMIN_TOKEN))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+    };
+    let page = |reply: &crate::support::Reply| reply.body.as_str().unwrap_or_default().to_owned();
+    for (path, form, status, says) in [
+        (
+            "/new-segment",
+            "segment_id=Bad+Key&conditions[0].attribute=plan&conditions[0].operator=equals&conditions[0].value=pro",
+            422,
+            "segment_id",
+        ),
+        (
+            "/new-segment",
+            "segment_id=form_segment&conditions[0].attribute=plan&conditions[0].operator=explode&conditions[0].value=x",
+            422,
+            "explode",
+        ),
+        (
+            "/new-segment",
+            "segment_id=form_segment&conditions[0].attribute=age&conditions[0].operator=gte&conditions[0].value=old",
+            422,
+            "is not a number",
+        ),
+        (
+            "/segments/no_such_segment/edit",
+            "description=x",
+            404,
+            "no_such_segment",
+        ),
+        (
+            "/environments/no_such_env/edit",
+            "description=x",
+            404,
+            "no_such_env",
+        ),
+        (
+            "/environments/development/edit",
+            "required_approvals=two",
+            422,
+            "is not a whole number",
+        ),
+        (
+            "/environments/development/edit",
+            "change_windows[0].days=funday&change_windows[0].start=25:00&change_windows[0].end=26:00&change_windows[0].time_zone=Mars/Base",
+            422,
+            "unknown time zone",
+        ),
+        (
+            "/environments/development/edit",
+            "parent=development",
+            422,
+            "cannot be its own parent",
+        ),
+    ] {
+        let reply = app.send(post(path, form)).await;
+        assert_eq!(reply.status, status, "{path} {form}: {}", page(&reply));
+        assert!(
+            page(&reply).contains(says),
+            "{path} {form}: {}",
+            page(&reply)
+        );
+    }
+
+    // A good form saves what the API then answers.
+    let created = app
+        .send(post(
+            "/new-segment",
+            "segment_id=form_segment&description=From+a+form&conditions[0].attribute=country&conditions[0].operator=in&conditions[0].value=IT%2C+FR&op=save",
+        ))
+        .await;
+    // (The client follows the redirect to the list, which says it.)
+    assert_eq!(created.status, 200, "{}", page(&created));
+    assert!(page(&created).contains("Created segment form_segment."));
+    let segment = app
+        .get("/api/v1/segments/form_segment", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    assert_eq!(segment.body["conditions"][0]["value"], json!(["IT", "FR"]));
+    let saved = app
+        .send(post(
+            "/environments/staging/edit",
+            "parent=development&auto_sync=true&required_approvals=1&dependency_policy=warn&description=From+a+form&version=1",
+        ))
+        .await;
+    assert_eq!(saved.status, 200, "{}", page(&saved));
+    assert!(page(&saved).contains("Saved the settings of staging (version 2)."));
+    let staging = app
+        .get("/api/v1/environments/staging", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
+    assert_eq!(staging.body["description"], "From a form");
+    // A stale version is a conflict on the page, not an overwrite.
+    let stale = app
+        .send(post(
+            "/environments/staging/edit",
+            "parent=development&description=Stale&version=1",
+        ))
+        .await;
+    assert_eq!(stale.status, 409, "{}", page(&stale));
+    // Deleting a segment a flag uses: the API's refusal, as a message.
+    app.create_flag(&json!({
+        "flag_id": "segment_user", "type": "boolean", "default_value": false,
+        "targeting_rules": [{"conditions": [{"operator": "in_segment", "value": ["form_segment"]}], "value": true}]
+    }))
+    .await;
+    let refused = app
+        .send(post("/segments/form_segment/delete", "confirmed=yes"))
+        .await;
+    assert_eq!(refused.status, 200);
+    assert!(
+        page(&refused).contains("is used by segment_user; change those flags first"),
+        "{}",
+        page(&refused)
+    );
+    app.get("/api/v1/segments/form_segment", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
 }

@@ -114,7 +114,8 @@ where
         .collect()
     }
 
-    /// One grouped read over the `(granularity, bucket_start)` index. The
+    /// One grouped read answered from the covering index
+    /// `(granularity, bucket_start, flag_id, count)` (migration 0008). The
     /// sum is cast back to a 64-bit integer: PostgreSQL sums `BIGINT`s
     /// into `NUMERIC`.
     pub(crate) async fn evaluation_totals(

@@ -365,6 +365,10 @@ impl Draft {
                 true
             }
             Some("remove_dependency") => remove_at(&mut self.dependencies, index(parts.get(1))),
+            Some("copy_rules") => match (parts.get(1), parts.get(2)) {
+                (Some(from), Some(to)) => self.copy_rules(&scope(Some(from)), to),
+                _ => false,
+            },
             Some(name) => {
                 let scope = scope(parts.get(1));
                 let first = index(parts.get(2));
@@ -377,6 +381,43 @@ impl Draft {
             }
             None => false,
         }
+    }
+}
+
+impl Draft {
+    /// The rules a scope's section shows: an environment's own when it has
+    /// them, else the flag's (which it uses).
+    pub fn rules_shown(&self, scope: &Scope) -> Option<&[RuleDraft]> {
+        match scope {
+            None => Some(&self.rules),
+            Some(env) => self.environments.iter().find(|e| e.key == *env).map(|e| {
+                if e.custom && e.own_rules {
+                    e.rules.as_slice()
+                } else {
+                    self.rules.as_slice()
+                }
+            }),
+        }
+    }
+
+    /// `copy_rules|<from>|<to>`: environment `to` gets settings of its own
+    /// with rules of its own, a copy of the rules `from` shows (`*`: the
+    /// flag's). Saved by the form's normal save, like any other edit.
+    fn copy_rules(&mut self, from: &Scope, to: &str) -> bool {
+        if from.as_deref() == Some(to) {
+            return false;
+        }
+        let Some(rules) = self.rules_shown(from).map(<[RuleDraft]>::to_vec) else {
+            return false;
+        };
+        let Some(target) = self.environments.iter_mut().find(|e| e.key == to) else {
+            return false;
+        };
+        target.custom = true;
+        target.own_rules = true;
+        target.bare = false;
+        target.rules = rules;
+        true
     }
 }
 
@@ -403,10 +444,7 @@ fn rule_op(
         },
         "add_condition" => match first.and_then(|i| rules.get_mut(i)) {
             Some(rule) => {
-                rule.conditions.push(ConditionDraft {
-                    operator: "in".to_owned(),
-                    ..ConditionDraft::default()
-                });
+                rule.conditions.push(ConditionDraft::empty());
                 true
             }
             None => false,
@@ -446,10 +484,7 @@ impl RuleDraft {
     pub fn new(position: usize, flag_type: FlagType) -> RuleDraft {
         RuleDraft {
             name: format!("rule_{}", position + 1),
-            conditions: vec![ConditionDraft {
-                operator: "in".to_owned(),
-                ..ConditionDraft::default()
-            }],
+            conditions: vec![ConditionDraft::empty()],
             serve: "value".to_owned(),
             value: if flag_type == FlagType::Boolean {
                 "true".to_owned()
@@ -550,7 +585,16 @@ impl RuleDraft {
 }
 
 impl ConditionDraft {
-    fn from_condition(condition: &Condition) -> ConditionDraft {
+    /// A new, empty row ("is one of", the most used operator).
+    pub(in crate::ui) fn empty() -> ConditionDraft {
+        ConditionDraft {
+            operator: "in".to_owned(),
+            ..ConditionDraft::default()
+        }
+    }
+
+    /// The fields of a stored condition (shared with the segment editor).
+    pub(in crate::ui) fn from_condition(condition: &Condition) -> ConditionDraft {
         ConditionDraft {
             attribute: condition.attribute.clone().unwrap_or_default(),
             operator: condition.operator.as_str().to_owned(),
@@ -562,7 +606,9 @@ impl ConditionDraft {
         }
     }
 
-    fn to_document(&self, path: &str, problems: &mut Vec<Problem>) -> Value {
+    /// The condition as the API takes it; operands that do not read are
+    /// problems at `{path}.value`.
+    pub(in crate::ui) fn to_document(&self, path: &str, problems: &mut Vec<Problem>) -> Value {
         let mut condition = Map::new();
         let operator = Operator::from_name(&self.operator);
         if !operator.is_some_and(Operator::is_segment) {
@@ -844,12 +890,12 @@ pub fn split_list(text: &str) -> Vec<String> {
 }
 
 /// A submitted form's fields by name (the last value of a repeated name).
-struct FormFields<'a> {
+pub(in crate::ui) struct FormFields<'a> {
     fields: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> FormFields<'a> {
-    fn new(pairs: &'a [(String, String)]) -> FormFields<'a> {
+    pub(in crate::ui) fn new(pairs: &'a [(String, String)]) -> FormFields<'a> {
         FormFields {
             fields: pairs
                 .iter()
@@ -858,7 +904,7 @@ impl<'a> FormFields<'a> {
         }
     }
 
-    fn get(&self, name: &str) -> String {
+    pub(in crate::ui) fn get(&self, name: &str) -> String {
         self.fields
             .get(name)
             .copied()
@@ -872,24 +918,33 @@ impl<'a> FormFields<'a> {
 
     /// The paths `base[0]`, `base[1]`, … for as long as `base[i].marker`
     /// is a field (the editor numbers rows without gaps).
-    fn indexed<'s>(&'s self, base: &'s str, marker: &'s str) -> impl Iterator<Item = String> + 's {
+    pub(in crate::ui) fn indexed<'s>(
+        &'s self,
+        base: &'s str,
+        marker: &'s str,
+    ) -> impl Iterator<Item = String> + 's {
         (0..)
             .map(move |i| format!("{base}[{i}]"))
             .take_while(move |p| self.has(&format!("{p}.{marker}")))
+    }
+
+    /// The condition rows `base[0]`, `base[1]`, … (a rule's, or a
+    /// segment's `conditions`).
+    pub(in crate::ui) fn conditions(&self, base: &str) -> Vec<ConditionDraft> {
+        self.indexed(base, "operator")
+            .map(|c| ConditionDraft {
+                attribute: self.get(&format!("{c}.attribute")),
+                operator: self.get(&format!("{c}.operator")),
+                value: self.get(&format!("{c}.value")),
+            })
+            .collect()
     }
 
     fn rules(&self, base: &str) -> Vec<RuleDraft> {
         self.indexed(base, "serve")
             .map(|p| RuleDraft {
                 name: self.get(&format!("{p}.name")),
-                conditions: self
-                    .indexed(&format!("{p}.conditions"), "operator")
-                    .map(|c| ConditionDraft {
-                        attribute: self.get(&format!("{c}.attribute")),
-                        operator: self.get(&format!("{c}.operator")),
-                        value: self.get(&format!("{c}.value")),
-                    })
-                    .collect(),
+                conditions: self.conditions(&format!("{p}.conditions")),
                 serve: self.get(&format!("{p}.serve")),
                 value: self.get(&format!("{p}.value")),
                 variant: self.get(&format!("{p}.variant")),
@@ -1082,6 +1137,45 @@ mod tests {
         assert!(!draft.apply_op("add_rule|nowhere"));
         assert!(!draft.apply_op("move_rule_up|*|0"));
         assert!(!draft.apply_op("explode"));
+    }
+
+    #[test]
+    fn rules_are_copied_to_another_environment() {
+        let mut draft = Draft::new_flag(&envs());
+        draft.flag_id = "f".into();
+        assert!(draft.apply_op("add_rule|*"));
+        assert!(draft.apply_op("add_rule|staging"));
+        draft.environments[1].custom = true;
+        draft.environments[1].own_rules = true;
+        draft.environments[1].rules[0].name = "eu".into();
+        draft.environments[1].rules[0].conditions[0].attribute = "country".into();
+        assert!(draft.apply_op("copy_rules|staging|production"));
+        let production = &draft.environments[2];
+        assert!(production.custom && production.own_rules);
+        assert_eq!(production.rules[0].name, "eu");
+        assert_eq!(production.rules[0].conditions[0].attribute, "country");
+        // The source keeps its rules; the flag's rules copy as well.
+        assert_eq!(draft.environments[1].rules.len(), 1);
+        assert!(draft.apply_op("copy_rules|*|development"));
+        assert_eq!(draft.environments[0].rules[0].name, "rule_1");
+        // An environment without rules of its own shows the flag's.
+        draft.environments[1].own_rules = false;
+        assert!(draft.apply_op("copy_rules|staging|production"));
+        assert_eq!(draft.environments[2].rules[0].name, "rule_1");
+        // Nowhere, or onto itself: refused.
+        assert!(!draft.apply_op("copy_rules|staging|nowhere"));
+        assert!(!draft.apply_op("copy_rules|nowhere|staging"));
+        assert!(!draft.apply_op("copy_rules|staging|staging"));
+        assert!(!draft.apply_op("copy_rules|staging"));
+        // Saved as any edit: the copied rules are in the document.
+        let document = match draft.to_document() {
+            Ok(document) => document,
+            Err(problems) => panic!("{problems:?}"),
+        };
+        assert_eq!(
+            document["environments"]["production"]["targeting_rules"][0]["name"],
+            "rule_1"
+        );
     }
 
     #[test]

@@ -22,8 +22,8 @@
 //!   turned into the document.
 //! - `view`: the page's fields, with their problems placed.
 
-mod draft;
-mod view;
+pub(super) mod draft;
+pub(super) mod view;
 
 use axum::Form;
 use axum::extract::{self, State};
@@ -276,7 +276,7 @@ impl Page {
     /// answers the form again, as typed otherwise.
     fn rework(self, mut draft: Draft, form: &Submitted) -> PageResult {
         let outcome = if draft.apply_op(&form.op) {
-            Outcome::default()
+            copied_notice(&draft, &form.op).map_or_else(Outcome::default, Outcome::notice)
         } else {
             Outcome::message("That row is gone already; the form shows what is left.")
         };
@@ -300,6 +300,30 @@ impl Page {
             status,
         )
     }
+}
+
+/// After `copy_rules|<from>|<to>`: what was copied, and that it is saved
+/// with the form.
+fn copied_notice(draft: &Draft, op: &str) -> Option<String> {
+    let mut parts = op.split('|');
+    let (Some("copy_rules"), Some(from), Some(to)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let count = draft
+        .environments
+        .iter()
+        .find(|e| e.key == to)
+        .map_or(0, |e| e.rules.len());
+    let source = if from == "*" {
+        "the rules for every environment".to_owned()
+    } else {
+        from.to_owned()
+    };
+    let rules = if count == 1 { "rule" } else { "rules" };
+    Some(format!(
+        "Copied {count} {rules} from {source} to {to}. Nothing is saved yet: review them below, then save."
+    ))
 }
 
 /// The editor is for editors and up; a viewer is told so.

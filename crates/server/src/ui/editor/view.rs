@@ -23,10 +23,12 @@ use crate::ui::shell::{Shell, format_time};
 /// What stopped a save (or nothing, on a fresh form).
 #[derive(Default)]
 pub struct Outcome {
-    problems: Vec<Problem>,
-    message: Option<String>,
-    conflict: Option<Conflict>,
-    status: Option<StatusCode>,
+    pub(in crate::ui) problems: Vec<Problem>,
+    pub(in crate::ui) message: Option<String>,
+    /// What a button did, for the top of the form (not a problem).
+    pub(in crate::ui) notice: Option<String>,
+    pub(in crate::ui) conflict: Option<Conflict>,
+    pub(in crate::ui) status: Option<StatusCode>,
 }
 
 impl Outcome {
@@ -47,6 +49,14 @@ impl Outcome {
         }
     }
 
+    /// What a button did (e.g. rules copied), shown as done, not wrong.
+    pub fn notice(notice: String) -> Outcome {
+        Outcome {
+            notice: Some(notice),
+            ..Outcome::default()
+        }
+    }
+
     /// Someone saved the flag since the form was opened.
     pub fn conflict(conflict: Option<Conflict>) -> Outcome {
         let message = conflict.is_none().then(|| {
@@ -63,6 +73,13 @@ impl Outcome {
 
     /// The API's refusal, placed at its field where it names one.
     pub async fn from_error(error: ApiError) -> Outcome {
+        Outcome::from_error_keyed(error, "flag_id").await
+    }
+
+    /// As [`Outcome::from_error`], for a document whose key is the field
+    /// `key_field` (`flag_id`, `segment_id`): a key taken already is shown
+    /// there.
+    pub async fn from_error_keyed(error: ApiError, key_field: &str) -> Outcome {
         let status = match &error {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -86,7 +103,11 @@ impl Outcome {
                 code: "already_exists",
                 message,
                 ..
-            } => at("flag_id", format!("{message}; choose another key")),
+            } => at(
+                key_field,
+                // Without the API's advice (`use PUT to replace it`).
+                format!("{}; choose another key", until_advice(&message)),
+            ),
             ApiError::Refused {
                 code: "reason_required",
                 message,
@@ -115,6 +136,11 @@ impl Outcome {
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or(StatusCode::OK)
     }
+}
+
+/// A message up to its advice for API callers, after the first `;`.
+fn until_advice(message: &str) -> &str {
+    message.split(';').next().unwrap_or(message)
 }
 
 /// A refusal's message up to its advice, which names the API's headers
@@ -284,6 +310,11 @@ pub struct ConditionView {
     /// What the value field expects, in words.
     pub hint: &'static str,
     pub remove_op: String,
+    /// 1-based, for the labels ("Value of condition 2").
+    pub number: usize,
+    /// What the condition belongs to, for the remove button's label
+    /// ("rule 1", "the segment").
+    pub owner: String,
 }
 
 /// A weighted share of a split.
@@ -309,11 +340,34 @@ pub struct EnvironmentView {
     pub bare: bool,
     pub rules: Vec<RuleView>,
     pub add_rule_op: String,
+    /// The "copy these rules to …" buttons (when it has rules of its own).
+    pub copy_targets: Vec<CopyTarget>,
     /// Where it takes its entry from when it has none of its own.
     pub follows: String,
     pub protected: bool,
     pub approval: bool,
     pub problems: Vec<String>,
+}
+
+/// A button copying a section's rules into another environment.
+pub struct CopyTarget {
+    /// `copy_rules|<from>|<to>`.
+    pub op: String,
+    /// The environment that receives them.
+    pub to: String,
+}
+
+/// The buttons copying the rules of `from` (`*`: the flag's) to every
+/// other environment.
+fn copy_targets(from: &str, environments: &[String]) -> Vec<CopyTarget> {
+    environments
+        .iter()
+        .filter(|e| e.as_str() != from)
+        .map(|to| CopyTarget {
+            op: format!("copy_rules|{from}|{to}"),
+            to: to.clone(),
+        })
+        .collect()
 }
 
 /// One line of the problem summary.
@@ -333,6 +387,7 @@ pub struct EditorPage {
     pub version: String,
     pub summary: Vec<SummaryItem>,
     pub message: Option<String>,
+    pub notice: Option<String>,
     pub conflict: Option<Conflict>,
     pub flag_id_field: Field,
     pub type_field: Field,
@@ -346,6 +401,8 @@ pub struct EditorPage {
     pub variants: Vec<VariantView>,
     pub flag_rules: Vec<RuleView>,
     pub flag_rules_id: String,
+    /// The flag's rules copied into an environment.
+    pub flag_copy_targets: Vec<CopyTarget>,
     pub environments: Vec<EnvironmentView>,
     pub dependencies: Vec<DependencyView>,
     pub reason: Field,
@@ -363,19 +420,26 @@ pub struct EditorPage {
 
 /// Places problems on the fields built: each field takes the problem at its
 /// own path; the ids built are remembered for the summary's links.
-struct Placer {
+pub(in crate::ui) struct Placer {
     by_path: HashMap<String, Vec<String>>,
     ids: RefCell<HashSet<String>>,
 }
 
 impl Placer {
     fn new(problems: &[Problem], draft: &Draft) -> Placer {
+        Placer::at_paths(
+            problems
+                .iter()
+                .map(|p| (field_path(&p.path, draft), p.message.clone())),
+        )
+    }
+
+    /// A placer for problems already at their fields' paths (forms whose
+    /// field names are exactly the document's paths).
+    pub(in crate::ui) fn at_paths(problems: impl Iterator<Item = (String, String)>) -> Placer {
         let mut by_path: HashMap<String, Vec<String>> = HashMap::new();
-        for problem in problems {
-            by_path
-                .entry(field_path(&problem.path, draft))
-                .or_default()
-                .push(problem.message.clone());
+        for (path, message) in problems {
+            by_path.entry(path).or_default().push(message);
         }
         Placer {
             by_path,
@@ -383,7 +447,7 @@ impl Placer {
         }
     }
 
-    fn field(&self, name: &str, value: &str) -> Field {
+    pub(in crate::ui) fn field(&self, name: &str, value: &str) -> Field {
         let id = html_id(name);
         self.ids.borrow_mut().insert(id.clone());
         Field {
@@ -397,7 +461,7 @@ impl Placer {
     /// A part of the form (a rule, an environment): its id, and the
     /// problems at its own path or at `extra` paths under it that no field
     /// shows.
-    fn part(&self, path: &str, extra: &[&str]) -> (String, Vec<String>) {
+    pub(in crate::ui) fn part(&self, path: &str, extra: &[&str]) -> (String, Vec<String>) {
         let id = html_id(path);
         self.ids.borrow_mut().insert(id.clone());
         let mut problems: Vec<String> = self.by_path.get(path).cloned().unwrap_or_default();
@@ -411,7 +475,7 @@ impl Placer {
 
     /// The id a problem at `path` links to: its field's, else the nearest
     /// enclosing part's.
-    fn anchor(&self, path: &str) -> Option<String> {
+    pub(in crate::ui) fn anchor(&self, path: &str) -> Option<String> {
         let ids = self.ids.borrow();
         let mut path = path.to_owned();
         loop {
@@ -439,7 +503,7 @@ fn field_path(path: &str, draft: &Draft) -> String {
 
 /// An HTML id for a path: `f-` and the path with every other character
 /// than a letter, digit, `_` or `-` as `-`.
-fn html_id(path: &str) -> String {
+pub(in crate::ui) fn html_id(path: &str) -> String {
     let mut id = String::with_capacity(path.len() + 2);
     id.push_str("f-");
     id.extend(path.chars().map(|c| {
@@ -453,7 +517,7 @@ fn html_id(path: &str) -> String {
 }
 
 /// A path in words: `staging › rule 1 › condition 2 › value`.
-fn describe(path: &str, environments: &[String]) -> String {
+pub(in crate::ui) fn describe(path: &str, environments: &[String]) -> String {
     if path.is_empty() {
         return "the flag".to_owned();
     }
@@ -541,14 +605,18 @@ impl EditorPage {
                     },
                     _ => "uses the flag's defaults".to_owned(),
                 };
-                environment_view(
+                let mut view = environment_view(
                     env,
                     &ctx,
                     &default_text,
                     follows,
                     info.is_some_and(|e| e.protected),
                     info.is_some_and(|e| e.approval_required),
-                )
+                );
+                if env.custom && env.own_rules && !env.rules.is_empty() {
+                    view.copy_targets = copy_targets(&env.key, &env_keys);
+                }
+                view
             })
             .collect();
         let (flag_rules_id, _) = placer.part("targeting_rules", &[]);
@@ -594,6 +662,7 @@ impl EditorPage {
             version: version.map(|v| v.to_string()).unwrap_or_default(),
             summary: Vec::new(),
             message: outcome.message.clone(),
+            notice: outcome.notice.clone(),
             conflict: outcome.conflict,
             flag_id_field: placer.field("flag_id", &draft.flag_id),
             type_field: placer.field("type", &draft.flag_type),
@@ -626,6 +695,11 @@ impl EditorPage {
             variants,
             flag_rules,
             flag_rules_id,
+            flag_copy_targets: if draft.rules.is_empty() {
+                Vec::new()
+            } else {
+                copy_targets("*", &env_keys)
+            },
             environments,
             dependencies,
             reason: placer.field("reason", reason),
@@ -704,6 +778,7 @@ fn environment_view(
         bare: env.bare,
         rules: rule_views(&env.rules, &Some(env.key.clone()), ctx),
         add_rule_op: format!("add_rule|{}", env.key),
+        copy_targets: Vec::new(),
         follows,
         protected,
         approval,
@@ -763,9 +838,13 @@ fn rule_view(
             .iter()
             .enumerate()
             .map(|(j, c)| {
-                condition_view(c, &format!("{path}.conditions[{j}]"), placer, || {
-                    format!("remove_condition|{scope_op}|{index}|{j}")
-                })
+                condition_view(
+                    c,
+                    &format!("{path}.conditions[{j}]"),
+                    placer,
+                    format!("remove_condition|{scope_op}|{index}|{j}"),
+                    (j + 1, format!("rule {}", index + 1)),
+                )
             })
             .collect(),
         serve: field("serve", serve),
@@ -811,11 +890,13 @@ fn rule_view(
     }
 }
 
-fn condition_view(
+/// A condition's row at `path`; `(number, owner)` name it in labels.
+pub(in crate::ui) fn condition_view(
     condition: &ConditionDraft,
     path: &str,
     placer: &Placer,
-    remove_op: impl FnOnce() -> String,
+    remove_op: String,
+    (number, owner): (usize, String),
 ) -> ConditionView {
     let operator = Operator::from_name(&condition.operator);
     let (value_list, hint) = match operator {
@@ -846,7 +927,9 @@ fn condition_view(
         value: placer.field(&format!("{path}.value"), &condition.value),
         value_list,
         hint,
-        remove_op: remove_op(),
+        remove_op,
+        number,
+        owner,
     }
 }
 
@@ -901,7 +984,7 @@ fn operator_choices(selected: &str) -> Vec<Choice> {
 
 /// Attribute names for the attribute fields' suggestions: those the
 /// installation's rules and segments already test, and the usual ones.
-fn attribute_suggestions(live: &LiveConfig) -> Vec<String> {
+pub(in crate::ui) fn attribute_suggestions(live: &LiveConfig) -> Vec<String> {
     /// Enough to choose from; a large installation's long tail is typed.
     const MAX: usize = 200;
     let mut names: BTreeSet<String> = ["user_id", "email", "country", "platform", "app_version"]
