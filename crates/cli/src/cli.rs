@@ -40,6 +40,10 @@ pub struct Global {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// A PEM file of CA certificates to trust besides the system's, for a
+    /// service whose certificate a private CA signed (`serve --tls-cert`).
+    #[arg(long, env = "FEATURE_FLAGS_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// A profile saved by `login` (default: the last one saved).
     #[arg(long, env = "FEATURE_FLAGS_PROFILE", global = true)]
     pub profile: Option<String>,

@@ -48,7 +48,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> CliResult {
     let printer = Printer::new(cli.global.output, cli.global.quiet);
     let connection = || profiles::resolve(&cli.global);
-    let client = || connection().map(|(url, token)| Client::new(&url, token));
+    let client = || {
+        connection()
+            .and_then(|(url, token)| Client::new(&url, token, cli.global.ca_cert.as_deref()))
+    };
     match &cli.command {
         Command::Serve(_) => Ok(()),
         Command::Login { name } => profiles::login(&cli.global, name, &printer).await,
