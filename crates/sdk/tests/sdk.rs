@@ -661,6 +661,7 @@ fn private_ca(dir: &Path) -> String {
 /// client given that CA follows it; without it, it never connects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_follows_an_https_service_given_its_ca() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let ca = private_ca(dir.path());
     let admin_http = reqwest::Client::builder()
