@@ -212,7 +212,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("could not listen on {}:{}", address.0, address.1))?;
-    tracing::info!(address = %listener.local_addr()?, "serving");
+    tracing::info!(
+        address = %listener.local_addr()?,
+        tls = state.config.serves_tls(),
+        "serving"
+    );
     ff_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -21,6 +21,7 @@ api_tests!(
     streams_deliver_changes_over_both_protocols,
     certificates_rotate_while_streams_stay_open,
     clients_that_never_speak_are_dropped,
+    tls_connections_count_against_the_connection_limit,
     unusable_certificate_files_are_refused_at_start,
 );
 
@@ -503,6 +504,45 @@ async fn clients_that_never_speak_are_dropped(app: TestApp) {
         .await
         .unwrap_or_else(|e| panic!("GET /health/live: {e}"));
     assert_eq!(live.status(), 200);
+}
+
+async fn tls_connections_count_against_the_connection_limit(app: TestApp) {
+    let certificates = Certificates::new();
+    let app = app
+        .fresh(|config| {
+            certificates.configure(config);
+            config.max_connections = 2;
+            config.header_read_timeout_secs = 600;
+        })
+        .await;
+    // Two connections, one mid-handshake (a bare socket) and one after it,
+    // take every place...
+    let mut held = vec![
+        TcpStream::connect(address(&app))
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}")),
+    ];
+    let after_handshake = handshake(&certificates, &app, b"http/1.1").await;
+    // ...so another client's request is not served...
+    let client = certificates.client(false);
+    let url = format!("{}/health/live", app.base);
+    let waiting = tokio::spawn(async move {
+        client
+            .get(url)
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "served beyond the connection limit");
+    // ...until one of them goes away.
+    drop(held.pop());
+    let status = match tokio::time::timeout(RESPONSIVE, waiting).await {
+        Ok(Ok(Ok(status))) => status,
+        other => panic!("not served once a place was free: {other:?}"),
+    };
+    assert_eq!(status, 200);
+    drop(after_handshake);
 }
 
 /// A TLS connection to `app` offering only `protocol` by ALPN.
