@@ -31,6 +31,8 @@ struct Service {
 impl Service {
     /// Serves the SQLite database at `db` on `address` (port 0: any).
     async fn start(db: &Path, address: SocketAddr) -> Service {
+        // Before the client is built: reqwest has no provider of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Service::start_with(db, address, |_| {}, reqwest::Client::new()).await
     }
 
