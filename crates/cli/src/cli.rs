@@ -40,6 +40,10 @@ pub struct Global {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// A PEM file of CA certificates to trust besides the system's, for a
+    /// service whose certificate a private CA signed (`serve --tls-cert`).
+    #[arg(long, env = "FEATURE_FLAGS_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// A profile saved by `login` (default: the last one saved).
     #[arg(long, env = "FEATURE_FLAGS_PROFILE", global = true)]
     pub profile: Option<String>,
@@ -86,7 +90,9 @@ pub enum Command {
     /// With no options it listens on 0.0.0.0:8001 and keeps everything in
     /// ./feature-flags.db. On first start it creates the environments
     /// development → staging → production and prints an admin API key once.
-    Serve(ServeConfig),
+    // Boxed: the settings are by far the largest variant (clippy's
+    // large_enum_variant), and parsed once per process.
+    Serve(Box<ServeConfig>),
     /// Save a service URL and key as a profile for later commands.
     Login {
         /// The profile's name.

@@ -2,6 +2,7 @@
 //! messages for people and exit codes for scripts.
 
 use std::fmt;
+use std::path::Path;
 use std::process::ExitCode;
 
 use ff_api_types::ErrorBody;
@@ -110,18 +111,23 @@ pub struct Answer {
 }
 
 impl Client {
-    /// A client of `base` (e.g. `http://localhost:8001`).
-    pub fn new(base: &str, token: Option<String>) -> Client {
+    /// A client of `base` (e.g. `http://localhost:8001`), trusting the CA
+    /// certificates in the PEM file `ca_cert` besides the system's (for a
+    /// service with a certificate from a private CA).
+    pub fn new(base: &str, token: Option<String>, ca_cert: Option<&Path>) -> CliResult<Client> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        Client {
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
+        if let Some(path) = ca_cert {
+            builder = builder.tls_certs_merge(ca_certificates(path)?);
+        }
+        let http = builder.build().map_err(|e| {
+            CliError::invalid(format!("cannot set up the HTTP client: {}", root_cause(&e)))
+        })?;
+        Ok(Client {
             base: base.trim_end_matches('/').to_owned(),
             token,
             http,
-        }
+        })
     }
 
     /// `GET path`.
@@ -214,6 +220,23 @@ impl Client {
         }
         Err(error_of(status, &body))
     }
+}
+
+/// The certificates of a PEM file given with `--ca-cert`.
+fn ca_certificates(path: &Path) -> CliResult<Vec<reqwest::Certificate>> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| {
+        CliError::invalid(format!("cannot read the CA file {shown} (--ca-cert): {e}"))
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        CliError::invalid(format!("the CA file {shown} (--ca-cert) is not PEM: {e}"))
+    })?;
+    if certificates.is_empty() {
+        return Err(CliError::invalid(format!(
+            "the CA file {shown} (--ca-cert) holds no PEM certificate"
+        )));
+    }
+    Ok(certificates)
 }
 
 /// The innermost cause of a connection error ("Connection refused").

@@ -25,7 +25,7 @@ use crate::output::Printer;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Serve(config) = cli.command {
-        return match serve(config).await {
+        return match serve(*config).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -48,7 +48,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> CliResult {
     let printer = Printer::new(cli.global.output, cli.global.quiet);
     let connection = || profiles::resolve(&cli.global);
-    let client = || connection().map(|(url, token)| Client::new(&url, token));
+    let client = || {
+        connection()
+            .and_then(|(url, token)| Client::new(&url, token, cli.global.ca_cert.as_deref()))
+    };
     match &cli.command {
         Command::Serve(_) => Ok(()),
         Command::Login { name } => profiles::login(&cli.global, name, &printer).await,
@@ -209,7 +212,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("could not listen on {}:{}", address.0, address.1))?;
-    tracing::info!(address = %listener.local_addr()?, "serving");
+    tracing::info!(
+        address = %listener.local_addr()?,
+        tls = state.config.serves_tls(),
+        "serving"
+    );
     ff_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -93,7 +93,7 @@ pub async fn login(global: &Global, name: &str, printer: &Printer) -> CliResult 
         )
     })?;
     // Any admin key may list environments: this checks URL and key at once.
-    Client::new(&url, Some(token.clone()))
+    Client::new(&url, Some(token.clone()), global.ca_cert.as_deref())?
         .get("/api/v1/environments")
         .await?;
     let path = config_path()

@@ -70,6 +70,8 @@ pub struct ClientBuilder {
     pub(crate) max_backoff: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) metrics_interval: Option<Duration>,
+    /// PEM CA certificates trusted besides the system's.
+    pub(crate) ca_certificates_pem: Vec<u8>,
 }
 
 impl ClientBuilder {
@@ -85,6 +87,15 @@ impl ClientBuilder {
     pub fn backoff(mut self, initial: Duration, max: Duration) -> ClientBuilder {
         self.initial_backoff = initial.max(Duration::from_millis(10));
         self.max_backoff = max.max(self.initial_backoff);
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` (PEM text, one or more
+    /// `CERTIFICATE` sections) besides the system's: for a service whose
+    /// certificate a private CA signed. May be called more than once.
+    pub fn ca_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> ClientBuilder {
+        self.ca_certificates_pem.extend_from_slice(pem.as_ref());
+        self.ca_certificates_pem.push(b'\n');
         self
     }
 
@@ -200,19 +211,32 @@ impl FlagClient {
             max_backoff: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(45),
             metrics_interval: Some(Duration::from_secs(60)),
+            ca_certificates_pem: Vec::new(),
         }
     }
 
     /// A client from the environment: `FEATURE_FLAGS_OFFLINE_FILE` (a
     /// snapshot file: offline), else `FEATURE_FLAGS_URL` and
-    /// `FEATURE_FLAGS_API_KEY`.
+    /// `FEATURE_FLAGS_API_KEY`, and `FEATURE_FLAGS_CA_CERT` (a PEM file of
+    /// CA certificates to trust besides the system's) if set.
     pub fn from_env() -> Result<FlagClient, SdkError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(path) = var("FEATURE_FLAGS_OFFLINE_FILE") {
             return FlagClient::builder("", "").offline_file(path).build();
         }
         match (var("FEATURE_FLAGS_URL"), var("FEATURE_FLAGS_API_KEY")) {
-            (Some(url), Some(key)) => FlagClient::builder(url, key).build(),
+            (Some(url), Some(key)) => {
+                let mut builder = FlagClient::builder(url, key);
+                if let Some(path) = var("FEATURE_FLAGS_CA_CERT") {
+                    let pem = std::fs::read(&path).map_err(|e| {
+                        SdkError::Config(format!(
+                            "cannot read FEATURE_FLAGS_CA_CERT file {path}: {e}"
+                        ))
+                    })?;
+                    builder = builder.ca_certificates_pem(pem);
+                }
+                builder.build()
+            }
             _ => Err(SdkError::Config(
                 "set FEATURE_FLAGS_URL and FEATURE_FLAGS_API_KEY (or FEATURE_FLAGS_OFFLINE_FILE)"
                     .into(),

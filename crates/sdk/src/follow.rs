@@ -38,9 +38,20 @@ impl Connection {
         }
         // reqwest is built without a default TLS provider: choose ring once.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("ff-sdk-rust/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("ff-sdk-rust/", env!("CARGO_PKG_VERSION")));
+        if !settings.ca_certificates_pem.is_empty() {
+            let roots = reqwest::Certificate::from_pem_bundle(&settings.ca_certificates_pem)
+                .map_err(|e| SdkError::Config(format!("the CA certificates are not PEM: {e}")))?;
+            if roots.is_empty() {
+                return Err(SdkError::Config(
+                    "the CA certificates hold no PEM certificate".into(),
+                ));
+            }
+            http = http.tls_certs_merge(roots);
+        }
+        let http = http
             .build()
             .map_err(|e| SdkError::Config(format!("cannot make an HTTP client: {e}")))?;
         Ok(Connection {

@@ -21,6 +21,8 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A running service.
 struct Service {
     address: SocketAddr,
+    /// `http`, or `https` with `--tls-cert`.
+    scheme: &'static str,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -29,9 +31,24 @@ struct Service {
 impl Service {
     /// Serves the SQLite database at `db` on `address` (port 0: any).
     async fn start(db: &Path, address: SocketAddr) -> Service {
+        // Before the client is built: reqwest has no provider of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Service::start_with(db, address, |_| {}, reqwest::Client::new()).await
+    }
+
+    /// [`Service::start`] with settings changed by `configure`, called
+    /// with `http`.
+    async fn start_with(
+        db: &Path,
+        address: SocketAddr,
+        configure: impl FnOnce(&mut ServeConfig),
+        http: reqwest::Client,
+    ) -> Service {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = format!("sqlite://{}", db.display());
-        let config = ServeConfig::for_tests(&url, ADMIN);
+        let mut config = ServeConfig::for_tests(&url, ADMIN);
+        configure(&mut config);
+        let scheme = if config.serves_tls() { "https" } else { "http" };
         let (state, _) = ff_server::prepare(config, Arc::new(SystemClock))
             .await
             .expect("the service starts");
@@ -43,14 +60,15 @@ impl Service {
         }));
         Service {
             address,
-            http: reqwest::Client::new(),
+            scheme,
+            http,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     async fn stop(mut self) {
@@ -617,4 +635,94 @@ async fn local_evaluations_are_reported_and_survive_an_outage() {
     assert_eq!(client.metrics_dropped(), 0);
     drop(client);
     back.stop().await;
+}
+
+/// A private CA (PEM) and a certificate for 127.0.0.1 it signed, written
+/// as `cert.pem` and `key.pem` into `dir`.
+fn private_ca(dir: &Path) -> String {
+    let ca_key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("a CA key: {e}"));
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap_or_else(|e| panic!("CA parameters: {e}"));
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ff-sdk test CA");
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let ca = rcgen::CertifiedIssuer::self_signed(params, ca_key)
+        .unwrap_or_else(|e| panic!("a CA certificate: {e}"));
+    let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("a key: {e}"));
+    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .and_then(|params| params.signed_by(&key, &ca))
+        .unwrap_or_else(|e| panic!("a certificate: {e}"));
+    std::fs::write(dir.join("cert.pem"), certificate.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    ca.pem()
+}
+
+/// A service that speaks https with a certificate from a private CA: the
+/// client given that CA follows it; without it, it never connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_follows_an_https_service_given_its_ca() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = private_ca(dir.path());
+    let admin_http = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let service = Service::start_with(
+        &dir.path().join("flags.db"),
+        "127.0.0.1:0".parse().unwrap(),
+        |config| {
+            config.tls_cert = Some(dir.path().join("cert.pem"));
+            config.tls_key = Some(dir.path().join("key.pem"));
+        },
+        admin_http,
+    )
+    .await;
+    assert!(service.url().starts_with("https://"), "{}", service.url());
+    seeded(&service).await;
+    let (_, key) = service.server_key("development").await;
+
+    let client = FlagClient::builder(service.url(), &key)
+        .ca_certificates_pem(&ca)
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert!(client.wait_until_ready(WAIT).await, "{:?}", client.status());
+    caught_up(&client, &service).await;
+    let beta = Context::for_user("user-9").with("plan", "beta");
+    assert!(client.is_enabled("new_checkout", &beta));
+    // A change reaches it over the https stream.
+    service
+        .post(
+            "/api/v1/emergency/disable",
+            json!({"flag_id": "new_checkout", "environment": "development", "reason": "incident"}),
+        )
+        .await;
+    caught_up(&client, &service).await;
+    assert!(!client.is_enabled("new_checkout", &beta));
+    assert!(
+        client.flush_metrics().await.is_ok(),
+        "metrics are reported over https too"
+    );
+
+    // Without the CA the certificate is refused: never ready.
+    let stranger = FlagClient::builder(service.url(), &key)
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .metrics_interval(None)
+        .build()
+        .unwrap();
+    assert!(!stranger.wait_until_ready(Duration::from_millis(500)).await);
+    assert_ne!(stranger.status(), Status::Connected);
+    // PEM that is not a certificate is a configuration error.
+    let error = FlagClient::builder(service.url(), &key)
+        .ca_certificates_pem("not a certificate")
+        .build()
+        .err()
+        .unwrap();
+    assert!(matches!(error, SdkError::Config(_)), "{error:?}");
+
+    drop((client, stranger));
+    service.stop().await;
 }

@@ -133,6 +133,17 @@ pub struct ServeConfig {
     #[arg(long, env = "FEATURE_FLAGS_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// A PEM file with the server's certificate (then any intermediates):
+    /// with `--tls-key`, the service speaks HTTPS itself (HTTP/2 and
+    /// HTTP/1.1, chosen by ALPN) instead of plain HTTP. Both files are read
+    /// again when they change, so a renewed certificate needs no restart.
+    #[arg(long, env = "FEATURE_FLAGS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// A PEM file with the private key of `--tls-cert` (PKCS#8, RSA or EC).
+    #[arg(long, env = "FEATURE_FLAGS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// Hours a sign-in lasts, whatever happens (sign-out ends it sooner).
     #[arg(long, env = "FEATURE_FLAGS_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
@@ -234,6 +245,8 @@ impl ServeConfig {
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Text,
             public_url: None,
+            tls_cert: None,
+            tls_key: None,
             session_hours: 12,
             admin_email: None,
             admin_password: None,
@@ -268,6 +281,9 @@ pub enum ConfigError {
     /// The operator's admin token is unsafe or unusable.
     #[error("{0}")]
     AdminToken(String),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A file named by a setting cannot be read.
     #[error("cannot read {setting} file {path}: {source}")]
     File {
@@ -300,12 +316,33 @@ impl ServeConfig {
         ]
     }
 
-    /// Whether people reach the service over https (its public URL says
-    /// so): session cookies are then `Secure`.
+    /// Whether people reach the service over https (it serves TLS itself,
+    /// or its public URL says so): session cookies are then `Secure`.
     pub fn serves_https(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+        self.serves_tls()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
+    /// Whether the service speaks TLS itself (`--tls-cert` and `--tls-key`).
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// The certificate files, loaded (`None` without `--tls-cert`): a
+    /// missing, unreadable or mismatched file is an error at start.
+    pub fn tls_certificate(&self) -> Result<Option<crate::tls::CertificateFiles>, ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(certificate), Some(key)) => {
+                Ok(Some(crate::tls::CertificateFiles::load(certificate, key)?))
+            }
+            (None, None) => Ok(None),
+            // clap requires both; a caller building the settings by hand
+            // gets the same answer.
+            _ => Err(ConfigError::Tls(crate::tls::TlsError::Incomplete)),
+        }
     }
 
     /// The database URL: `--database-url`, or the contents of
@@ -392,6 +429,9 @@ impl fmt::Debug for ServeConfig {
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("log_format", &self.log_format)
+            .field("public_url", &self.public_url)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .field("ui", &self.ui)
             .field("clock_file", &self.clock_file)
             .finish()

@@ -50,6 +50,10 @@
 //! - `error`: `ApiError`, the one JSON error envelope; internal causes are
 //!   logged once there.
 //! - `config`: the settings, read there and nowhere else.
+//! - `https`: one connection over TLS (handshake deadline, HTTP/2 or
+//!   HTTP/1.1 by ALPN, HTTP/2's idle timeout).
+//! - `tls`: the certificate of `--tls-cert`, reloaded when its files
+//!   change, and the listener's rustls settings.
 //! - `bootstrap`: the first start of an empty database.
 #![recursion_limit = "256"]
 
@@ -62,6 +66,7 @@ mod experiments;
 mod extract;
 mod flag_ops;
 mod governance;
+mod https;
 mod live;
 mod metrics;
 mod openapi;
@@ -69,6 +74,7 @@ mod people;
 mod routes;
 mod state;
 mod stream_token;
+mod tls;
 mod ui;
 mod unknown_keys;
 mod usage;
@@ -97,6 +103,7 @@ pub use bootstrap::Bootstrapped;
 pub use config::{ConfigError, LogFormat, ServeConfig};
 pub use routes::{Access, ROUTES, Route, openapi_json as openapi_document};
 pub use state::{AppState, Clock, FileClock, ManualClock, SharedState, SystemClock};
+pub use tls::{CertificateFiles, TlsError};
 
 use crate::error::ApiError;
 
@@ -123,6 +130,8 @@ pub async fn prepare(
 ) -> Result<(AppState, Option<bootstrap::Bootstrapped>), StartError> {
     let admin_secret = config.admin_secret()?;
     let database_url = config.database_url()?;
+    // Before the database: a bad certificate must not leave one behind.
+    let tls = config.tls_certificate()?;
     let clock: Arc<dyn Clock> = match &config.clock_file {
         Some(path) => Arc::new(FileClock(path.clone())),
         None => clock,
@@ -142,6 +151,9 @@ pub async fn prepare(
         }
     }
     let state = AppState::new(store, live, config, clock);
+    if let Some(tls) = tls {
+        let _ = state.tls.set(Arc::new(tls));
+    }
     let key = state
         .store
         .secret(
@@ -216,7 +228,10 @@ pub fn app(
         ]);
     let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
     let measured = axum::middleware::from_fn_with_state(state.clone(), measure_request);
-    let router = if state.config.ui {
+    let router = if state.config.ui && state.config.serves_tls() {
+        routes::router()
+            .merge(ui::router().layer(axum::middleware::map_response(strict_transport_security)))
+    } else if state.config.ui {
         routes::router().merge(ui::router())
     } else {
         routes::router()
@@ -238,6 +253,20 @@ pub fn app(
         .map_request(|request: Request<Incoming>| request.map(axum::body::Body::new))
         .layer(measured)
         .service(router)
+}
+
+/// `Strict-Transport-Security` on the admin interface's pages when the
+/// service speaks TLS itself: a browser that reached it over https once
+/// never tries plain http for a year (a year: what browsers' preload lists
+/// ask for). Not on the API: programs do not keep HSTS state.
+async fn strict_transport_security(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }
 
 /// Request ids for requests that bring none: this process's random prefix
@@ -356,7 +385,14 @@ pub async fn serve(
         stopping.send_replace(true);
     };
     let limits = ConnectionLimits::from_config(&state.config);
-    let result = serve_http1(listener, app(state.clone()), limits, shutdown).await;
+    let tls = match state.tls.get() {
+        Some(certificates) => {
+            let config = tls::server_config(certificates.clone()).map_err(std::io::Error::other)?;
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+        }
+        None => None,
+    };
+    let result = serve_connections(listener, app(state.clone()), limits, tls, shutdown).await;
     background.abort();
     follower.abort();
     scheduler.abort();
@@ -469,21 +505,24 @@ fn default_max_connections() -> usize {
 /// Accepts connections until `shutdown` resolves, then waits (at most
 /// `limits.shutdown_timeout`) for the open ones to finish.
 ///
-/// HTTP/1.1 only, rather than `axum::serve`'s HTTP/1-or-2 connections: a
-/// connection's task is sized for the largest protocol it might speak, and
-/// tens of thousands of idle SSE streams pay for that in memory. Every
-/// client here (SDKs, OpenFeature providers, browsers behind a proxy) speaks
-/// HTTP/1.1; TLS and HTTP/2 belong to the proxy in front.
+/// Plain connections are HTTP/1.1 only, rather than `axum::serve`'s
+/// HTTP/1-or-2 connections: a connection's task is sized for the largest
+/// protocol it might speak, and tens of thousands of idle SSE streams pay
+/// for that in memory. Every client here (SDKs, OpenFeature providers,
+/// browsers behind a proxy) speaks HTTP/1.1. With `tls`, each connection
+/// is served by [`https::Https`] after its handshake, in the protocol ALPN
+/// chose (HTTP/2 or HTTP/1.1), under the same limits.
 ///
 /// A connection that sends nothing, sends its headers too slowly, or sits
 /// idle between requests longer than the header-read timeout is closed
 /// (hyper arms that timer whenever it waits for a request head; an open
 /// stream is a response in flight, never waiting for one). Bodies have their
 /// own deadline where they are read (`extract::RawBody`).
-async fn serve_http1<S, B>(
+async fn serve_connections<S, B>(
     listener: TcpListener,
     app: S,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
@@ -493,10 +532,15 @@ where
         + Sync
         + 'static,
     S::Future: Send + 'static,
-    B: HttpBody<Data = Bytes, Error = axum::Error> + Send + 'static,
+    B: HttpBody<Data = Bytes, Error = axum::Error> + Send + Unpin + 'static,
 {
     let app = Arc::new(app);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    // TLS connections are watched by their own tasks (an HTTP/2 one also
+    // closes itself when idle, which `GracefulShutdown` cannot ask for):
+    // they close on this signal, and the semaphore counts them out.
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let https = tls.map(|acceptor| Arc::new(https::Https::new(acceptor, limits, closed)));
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(hyper_util::rt::TokioTimer::new())
@@ -542,6 +586,14 @@ where
         // Small SSE events go out at once rather than waiting for an ACK.
         let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
+        if let Some(https) = &https {
+            let (https, app) = (https.clone(), app.clone());
+            tokio::spawn(async move {
+                https.serve_connection(stream, peer, app).await;
+                drop(permit);
+            });
+            continue;
+        }
         let service = SharedApp(app.clone(), peer);
         let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = connections.watch(connection);
@@ -552,7 +604,14 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.shutdown_timeout, connections.shutdown())
+    closing.send_replace(true);
+    let every_connection_closed = async {
+        connections.shutdown().await;
+        // Every permit back: no TLS connection is left either.
+        let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+        let _ = open.acquire_many(all).await;
+    };
+    if tokio::time::timeout(limits.shutdown_timeout, every_connection_closed)
         .await
         .is_err()
     {
@@ -570,7 +629,7 @@ where
 /// keeps only this pointer rather than a copy of the stack.
 /// The peer's address is added to each request (`ConnectInfo`), for the
 /// per-address limit on failed sign-ins.
-struct SharedApp<S>(Arc<S>, std::net::SocketAddr);
+pub(crate) struct SharedApp<S>(Arc<S>, std::net::SocketAddr);
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for SharedApp<S>
 where

@@ -129,6 +129,9 @@ pub struct SharedState {
     pub stream_token_secret: std::sync::OnceLock<String>,
     /// The dashboard's evaluations per flag over the last day, as last read.
     pub day_usage: crate::metrics::day_usage::DayUsageCache,
+    /// The TLS certificate, when the service speaks TLS itself (set once
+    /// at start, by `prepare`).
+    pub tls: std::sync::OnceLock<Arc<crate::tls::CertificateFiles>>,
 }
 
 impl AppState {
@@ -167,6 +170,7 @@ impl AppState {
             subject_key: std::sync::OnceLock::new(),
             stream_token_secret: std::sync::OnceLock::new(),
             day_usage: crate::metrics::day_usage::DayUsageCache::default(),
+            tls: std::sync::OnceLock::new(),
         }))
     }
 

@@ -14,4 +14,5 @@ mod shutdown;
 mod startup;
 mod streams;
 mod support;
+mod tls;
 mod writes;

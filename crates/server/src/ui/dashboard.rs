@@ -235,8 +235,7 @@ pub async fn show_dashboard(
     let live = state.live.current();
     if live.flags.is_empty() {
         let shell = Shell::new(&state, &live, &principal, "Welcome", "dashboard", &uri).await;
-        let public_url = state.config.public_url.as_deref();
-        return render(&first_run(shell, &live, public_url, &headers, None));
+        return render(&first_run(shell, &live, &state.config, &headers, None));
     }
     let shell = Shell::new(&state, &live, &principal, "Dashboard", "dashboard", &uri).await;
     let pending = pending_requests(&state).await?;
@@ -294,7 +293,7 @@ pub async fn show_dashboard(
 pub(super) fn first_run(
     shell: Shell,
     live: &crate::live::LiveConfig,
-    public_url: Option<&str>,
+    config: &crate::config::ServeConfig,
     headers: &HeaderMap,
     key: Option<NewKey>,
 ) -> FirstRunPage {
@@ -308,7 +307,7 @@ pub(super) fn first_run(
         .collect();
     FirstRunPage {
         shell,
-        base_url: base_url(public_url, headers),
+        base_url: base_url(config, headers),
         environments: Choice::list(keys.iter().map(String::as_str), &chosen),
         key,
     }
@@ -416,9 +415,9 @@ async fn recent_changes(state: &AppState) -> Result<Vec<RecentChange>, ApiError>
 }
 
 /// This service's URL for the snippets: `--public-url`, else as the
-/// browser reached it.
-fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
-    if let Some(url) = public_url {
+/// browser reached it (https when the service speaks TLS itself).
+fn base_url(config: &crate::config::ServeConfig, headers: &HeaderMap) -> String {
+    if let Some(url) = &config.public_url {
         return url.trim_end_matches('/').to_owned();
     }
     let host = headers
@@ -429,6 +428,6 @@ fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok())
         .filter(|p| *p == "https")
-        .unwrap_or("http");
+        .unwrap_or(if config.serves_tls() { "https" } else { "http" });
     format!("{scheme}://{host}")
 }

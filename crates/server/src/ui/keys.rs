@@ -169,11 +169,10 @@ pub async fn create_key(
     if form.from == "welcome" {
         let live = state.live.current();
         let shell = Shell::new(&state, &live, &principal, "Welcome", "dashboard", &uri).await;
-        let public_url = state.config.public_url.as_deref();
         return render(&first_run(
             shell,
             &live,
-            public_url,
+            &state.config,
             &headers,
             Some(created),
         ))

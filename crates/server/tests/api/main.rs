@@ -86,4 +86,5 @@ mod schedules;
 mod segments;
 mod subjects;
 mod support;
+mod tls;
 mod transfer;

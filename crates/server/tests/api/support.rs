@@ -86,7 +86,7 @@ where
 pub struct TestApp {
     /// The database it runs on.
     pub backend: Backend,
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` with `--tls-cert`).
     pub base: String,
     /// The client (no default headers).
     pub client: reqwest::Client,
@@ -149,7 +149,10 @@ impl TestApp {
             make_production_ordinary(&state).await;
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        // With `--tls-cert`, the service speaks https (`tls` tests bring
+        // their own clients, which trust their CA).
+        let scheme = if config.serves_tls() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = oneshot::channel::<()>();
         let scheduler_runs = state.metrics.scheduler_runs.clone();
         let server = tokio::spawn(ff_server::serve(listener, state, async move {
