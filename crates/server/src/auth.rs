@@ -5,6 +5,8 @@
 //! random strings, so a fast hash is enough) and looked up in memory by the
 //! digest's bytes.
 
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -13,6 +15,7 @@ use ff_store::{ApiKey, KeyKind, Role};
 use governor::clock::{Clock as _, DefaultClock};
 use rand::RngExt as _;
 
+use crate::client_address;
 use crate::error::ApiError;
 pub use crate::live::{hash_secret, secret_digest};
 use crate::people::session::{self, SignedIn};
@@ -152,7 +155,7 @@ impl FromRequestParts<AppState> for Principal {
                 "this API key has been revoked".into(),
             ));
         }
-        check_rate(state, &key)?;
+        check_rate(state, &key, client_address::of_request(parts, state))?;
         let now = state.clock.now();
         if let Ok(mut usage) = state.key_usage.lock() {
             // The id is copied once per key and flush, not per request.
@@ -172,7 +175,11 @@ impl Principal {
     /// derived from, if the credential is genuine and unexpired and the key
     /// still exists, is not revoked and belongs to an environment. Only the
     /// OFREP stream accepts this.
-    pub fn from_stream_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    pub fn from_stream_token(
+        state: &AppState,
+        token: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Principal, ApiError> {
         let refused = || {
             ApiError::Unauthorized(
                 "this stream credential is not valid (expired, or its key was revoked);                  evaluate again for a new one"
@@ -193,7 +200,7 @@ impl Principal {
         if key.revoked_at.is_some() || key.environment.is_none() {
             return Err(refused());
         }
-        check_rate(state, &key)?;
+        check_rate(state, &key, address)?;
         Ok(Principal { key, session: None })
     }
 
@@ -240,7 +247,7 @@ async fn session_principal(parts: &Parts, state: &AppState) -> Result<Principal,
         }
     }
     let principal = Principal::for_session(Arc::new(session));
-    check_rate(state, &principal.key)?;
+    check_rate(state, &principal.key, None)?;
     Ok(principal)
 }
 
@@ -265,8 +272,15 @@ fn presented_key(parts: &Parts) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-fn check_rate(state: &AppState, key: &ApiKey) -> Result<(), ApiError> {
-    match state.limiter.check_key(&key.id) {
+/// Counts a request against its budget: a client key's per device (key and
+/// client address: every install of an app shares the key, so one device
+/// must not use up the others' budget), any other key's per key.
+fn check_rate(state: &AppState, key: &ApiKey, address: Option<IpAddr>) -> Result<(), ApiError> {
+    let bucket = match (key.kind, address) {
+        (KeyKind::Client, Some(address)) => Cow::Owned(format!("{}@{address}", key.id)),
+        _ => Cow::Borrowed(&key.id),
+    };
+    match state.limiter.check_key(&bucket) {
         Ok(()) => Ok(()),
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());

@@ -47,13 +47,26 @@ pub struct ServeConfig {
     )]
     pub admin_token_file: Option<std::path::PathBuf>,
 
-    /// Requests per second allowed per API key (sustained).
+    /// Requests per second allowed per API key (sustained); per device
+    /// (key and client address, see `--trusted-proxy-header`) for client
+    /// keys, which every install of an app shares.
     #[arg(long, env = "FEATURE_FLAGS_RATE_LIMIT", default_value_t = 20_000)]
     pub rate_limit: u32,
 
-    /// Requests per API key allowed in a burst above the sustained rate.
+    /// Requests per API key (per device for client keys) allowed in a burst
+    /// above the sustained rate.
     #[arg(long, env = "FEATURE_FLAGS_RATE_BURST", default_value_t = 40_000)]
     pub rate_burst: u32,
+
+    /// The header a reverse proxy in front of the service writes the
+    /// client's address in (`X-Forwarded-For`, `X-Real-IP`, `Forwarded`):
+    /// its last entry then counts as the client's address for per-device
+    /// limits (client keys' request rate, failed sign-ins per address).
+    /// Off by default: the connection's peer counts, and such headers are
+    /// ignored, since any client can send them. Set it only behind a proxy
+    /// that always writes the header.
+    #[arg(long, env = "FEATURE_FLAGS_TRUSTED_PROXY_HEADER", value_parser = parse_header_name)]
+    pub trusted_proxy_header: Option<axum::http::HeaderName>,
 
     /// Advertise the OFREP event stream (`/ofrep/v1/stream`) in bulk
     /// evaluation answers, so that OpenFeature providers re-fetch on change.
@@ -233,6 +246,7 @@ impl ServeConfig {
             admin_token_file: None,
             rate_limit: 1000,
             rate_burst: 2000,
+            trusted_proxy_header: None,
             ofrep_event_stream: true,
             max_body_bytes: 4 * 1024 * 1024,
             max_flag_bytes: 256 * 1024,
@@ -270,6 +284,12 @@ pub enum LogFormat {
     Text,
     /// For machines: one JSON object per line.
     Json,
+}
+
+/// A header name as `--trusted-proxy-header` takes it.
+fn parse_header_name(text: &str) -> Result<axum::http::HeaderName, String> {
+    axum::http::HeaderName::try_from(text.trim())
+        .map_err(|_| format!("{text:?} is not a header name (e.g. X-Forwarded-For)"))
 }
 
 /// The shortest operator-chosen admin token accepted.
@@ -418,6 +438,7 @@ impl fmt::Debug for ServeConfig {
             )
             .field("rate_limit", &self.rate_limit)
             .field("rate_burst", &self.rate_burst)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("ofrep_event_stream", &self.ofrep_event_stream)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_flag_bytes", &self.max_flag_bytes)
@@ -558,6 +579,12 @@ mod tests {
             )
         };
         assert!(parse(&["--database-url-file", "/run/secrets/db"]).is_ok());
+        let proxied = parse(&["--trusted-proxy-header", "X-Forwarded-For"]).unwrap();
+        assert_eq!(
+            proxied.config.trusted_proxy_header.map(|h| h.to_string()),
+            Some("x-forwarded-for".to_owned())
+        );
+        assert!(parse(&["--trusted-proxy-header", "not a header"]).is_err());
         let error = parse(&[
             "--database-url",
             "sqlite://a.db",

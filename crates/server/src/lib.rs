@@ -22,6 +22,8 @@
 //!   the JSON Schemas of the `ff_api_types` types each route names.
 //! - `auth`: who is calling, as an extractor (`Principal`): an API key or
 //!   a signed-in person's session; roles, rate limits.
+//! - `client_address`: the address a request came from (the peer, or a
+//!   trusted proxy's header), for the per-device limits.
 //! - `people`: user accounts, argon2id passwords, sign-in throttling,
 //!   sessions and their CSRF tokens.
 //! - `metrics`: evaluation counts, evaluation logs and the Prometheus
@@ -59,6 +61,7 @@
 
 mod auth;
 mod bootstrap;
+mod client_address;
 mod config;
 mod document;
 mod error;
@@ -409,6 +412,9 @@ async fn background_tasks(state: AppState) {
         flush_key_usage(&state).await;
         flush_flag_usage(&state).await;
         flush_evaluation_counts(&state).await;
+        // Client keys are limited per device: forget the buckets that have
+        // refilled, so that a stream of new addresses does not grow memory.
+        state.limiter.retain_recent();
         reload_experiments_and_log_switches(&state).await;
         // A safety net under the commit notifications: a node that missed
         // one still catches up within one tick.
@@ -628,7 +634,8 @@ where
 /// called by `&mut`), as hyper's own adapter would, but an idle connection
 /// keeps only this pointer rather than a copy of the stack.
 /// The peer's address is added to each request (`ConnectInfo`), for the
-/// per-address limit on failed sign-ins.
+/// per-address limit on failed sign-ins and the per-device limits
+/// (`client_address`).
 pub(crate) struct SharedApp<S>(Arc<S>, std::net::SocketAddr);
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for SharedApp<S>

@@ -8,15 +8,24 @@
 //! of the installation (kept in the store, shared by every node). It opens
 //! the OFREP event stream of that key's environment and nothing else (no
 //! evaluation, no admin API), stops working when the key is revoked, and
-//! expires after [`LIFETIME`]: a provider whose stream closes for good
+//! expires after at most [`LIFETIME_SECONDS`]: a provider whose stream closes for good
 //! fetches the bulk evaluation again, which brings a fresh one. A stream
 //! already open is not cut when its credential expires.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// How long a credential opens streams.
+/// How long a credential opens streams, at most.
 pub const LIFETIME_SECONDS: i64 = 15 * 60;
+
+/// Credentials are issued per window of this many seconds: every bulk
+/// answer within a window advertises the same URL, and each credential
+/// still opens streams for at least `LIFETIME_SECONDS - WINDOW_SECONDS`.
+/// The web provider keeps its open stream only while the advertised URL is
+/// unchanged: with a credential per second it closed and reopened the
+/// stream after nearly every re-fetch, and a change committed in between
+/// would not have reached it.
+pub const WINDOW_SECONDS: i64 = 5 * 60;
 
 /// The store's name of the signing secret.
 pub const SECRET_NAME: &str = "stream_token_key";
@@ -30,9 +39,11 @@ pub fn new_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-/// A credential for `key_id`, valid until `now + LIFETIME_SECONDS`.
+/// The credential for `key_id` in the window of `now_unix`: valid until
+/// the window's start plus `LIFETIME_SECONDS`.
 pub fn issue(secret: &str, key_id: &str, now_unix: i64) -> String {
-    let expires = now_unix.saturating_add(LIFETIME_SECONDS);
+    let window_start = now_unix - now_unix.rem_euclid(WINDOW_SECONDS);
+    let expires = window_start.saturating_add(LIFETIME_SECONDS);
     let payload = format!("{PREFIX}.{key_id}.{expires}");
     format!("{payload}.{}", hex::encode(signature(secret, &payload)))
 }
@@ -75,22 +86,38 @@ mod tests {
 
     #[test]
     fn a_credential_names_its_key_until_it_expires() {
-        let token = issue("secret", "key_abc", 1_000);
-        assert_eq!(verify("secret", &token, 1_000).as_deref(), Some("key_abc"));
+        let window = 10 * WINDOW_SECONDS;
+        for issued in [window, window + 1, window + WINDOW_SECONDS - 1] {
+            let token = issue("secret", "key_abc", issued);
+            assert_eq!(verify("secret", &token, issued).as_deref(), Some("key_abc"));
+            assert_eq!(
+                verify("secret", &token, window + LIFETIME_SECONDS - 1).as_deref(),
+                Some("key_abc")
+            );
+            assert_eq!(verify("secret", &token, window + LIFETIME_SECONDS), None);
+        }
+    }
+
+    #[test]
+    fn one_window_advertises_one_credential() {
+        let window = 10 * WINDOW_SECONDS;
+        let first = issue("secret", "key_abc", window);
         assert_eq!(
-            verify("secret", &token, 1_000 + LIFETIME_SECONDS - 1).as_deref(),
-            Some("key_abc")
+            issue("secret", "key_abc", window + WINDOW_SECONDS - 1),
+            first
         );
-        assert_eq!(verify("secret", &token, 1_000 + LIFETIME_SECONDS), None);
+        assert_ne!(issue("secret", "key_abc", window + WINDOW_SECONDS), first);
+        assert_ne!(issue("secret", "key_xyz", window), first);
     }
 
     #[test]
     fn forged_or_altered_credentials_are_refused() {
-        let token = issue("secret", "key_abc", 1_000);
+        let token = issue("secret", "key_abc", 1_200);
+        assert_eq!(verify("secret", &token, 1_200).as_deref(), Some("key_abc"));
         assert_eq!(verify("another secret", &token, 1_000), None);
         let altered = token.replace("key_abc", "key_abd");
         assert_eq!(verify("secret", &altered, 1_000), None);
-        let later = token.replacen(&(1_000 + LIFETIME_SECONDS).to_string(), "9999999999", 1);
+        let later = token.replacen(&(1_200 + LIFETIME_SECONDS).to_string(), "9999999999", 1);
         assert_eq!(verify("secret", &later, 1_000), None);
         for junk in [
             "",

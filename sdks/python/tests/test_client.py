@@ -4,10 +4,12 @@ changes arrive, lookups never raise, offline files serve their values."""
 
 import asyncio
 import json
+import logging
+import time
 
 import pytest
 
-from feature_flags.client import EvaluationDetails, FeatureFlagClient
+from feature_flags.client import EnvironmentMismatch, EvaluationDetails, FeatureFlagClient
 from support import SERVER_KEY, URL, admin, service_revision
 
 def test_local_evaluations_agree_with_the_service(client, flags):
@@ -65,10 +67,59 @@ def test_lookups_never_raise(client, flags):
     assert client.get_value_sync(flags["items"], not_json) is not_json
 
 
-def test_a_key_of_another_environment_is_refused_at_start():
-    client = FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="production")
-    with pytest.raises(ValueError, match="development"):
-        client.wait_until_ready_sync(10)
+def test_a_key_of_another_environment_is_refused_at_construction():
+    # With the rules fetched by start_wait (the default), and without them
+    # (start_wait=0: the constructor asks the service).
+    for start_wait in (5.0, 0):
+        with pytest.raises(EnvironmentMismatch) as refused:
+            FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="production",
+                              start_wait=start_wait)
+        assert isinstance(refused.value, ValueError)
+        assert (refused.value.actual, refused.value.expected) == ("development", "production")
+        assert "belongs to environment 'development', not 'production'" in str(refused.value)
+    # The key's own environment is accepted either way.
+    for start_wait in (5.0, 0):
+        FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="development",
+                          start_wait=start_wait)
+
+
+def test_start_wait_serves_real_values_from_the_first_lookup(flags):
+    # The seed's snippet as written: no wait_until_ready, and the first
+    # lookup already answers the service's value, not the default.
+    started = time.monotonic()
+    client = FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="development")
+    assert time.monotonic() - started < 5
+    assert client.status == "connected"
+    assert client.get_value_sync(flags["items"], 20) == 50
+    details = client.evaluate_sync(flags["config"], {})
+    assert (details.value, details.error_code) == ({"theme": "light"}, None)
+
+
+def test_start_wait_gives_up_on_time_and_serves_defaults(caplog):
+    # Nothing listens on port 9 (discard) on loopback: the service is down.
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="feature_flags"):
+        client = FeatureFlagClient(api_url="http://127.0.0.1:9", api_key=SERVER_KEY,
+                                   environment="development", start_wait=0.5)
+    waited = time.monotonic() - started
+    assert 0.4 <= waited < 5, waited
+    assert client.status.startswith(("connecting", "reconnecting")), client.status
+    assert client.get_value_sync("anything", 20) == 20
+    assert "start_wait=0.5" in caplog.text
+    # The environment could not be checked: left to wait_until_ready.
+    assert "cannot check the key's environment" in caplog.text
+    # start_wait=0 does not wait at all.
+    started = time.monotonic()
+    FeatureFlagClient(api_url="http://127.0.0.1:9", api_key=SERVER_KEY, start_wait=0)
+    assert time.monotonic() - started < 0.4
+
+
+def test_bad_settings_are_refused():
+    for start_wait in (-1, "5", None):
+        with pytest.raises(ValueError, match="start_wait"):
+            FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, start_wait=start_wait)
+    with pytest.raises(ValueError, match="environment"):
+        FeatureFlagClient(api_url=URL, api_key=SERVER_KEY, environment="")
 
 
 def test_settings_are_required(monkeypatch):

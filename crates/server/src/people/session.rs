@@ -7,10 +7,8 @@
 //! A request presenting a session costs one indexed read, so a sign-out, a
 //! disabled user or a changed role takes effect on every node at once.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use ff_store::{NewSession, User};
 use subtle::ConstantTimeEq as _;
@@ -175,24 +173,6 @@ fn cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
         format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     // Hex and fixed text only: always a valid header value.
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("ff_session=; Max-Age=0"))
-}
-
-/// The address a request came from: the TCP peer (a proxy in front shows
-/// as one address, which the per-account limit still covers). `None` where
-/// the connection has no peer address (tests calling the router directly).
-pub struct ClientAddress(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip()),
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use ff_api_types::SignInRequest;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::client_address::ClientAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::people::session::{self, ClientAddress, SignedIn};
+use crate::people::session::{self, SignedIn};
 use crate::state::AppState;
 
 /// `POST /api/v1/sessions`: signs in with an email and a password; sets

@@ -42,6 +42,7 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Principal;
+use crate::client_address::ClientAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::live::{ChangeBatch, Live, LiveConfig};
@@ -119,11 +120,12 @@ pub async fn stream_flags(
 pub async fn stream_ofrep(
     State(state): State<AppState>,
     principal: Result<Principal, ApiError>,
+    ClientAddress(address): ClientAddress,
     QueryParams(query): QueryParams<OfrepStreamQuery>,
 ) -> ApiResult<EventStream> {
     let principal = match (principal, query.token.as_deref()) {
         (Ok(principal), _) => principal,
-        (Err(_), Some(token)) => Principal::from_stream_token(&state, token)?,
+        (Err(_), Some(token)) => Principal::from_stream_token(&state, token, address)?,
         (Err(error), None) => return Err(error),
     };
     let environment = principal

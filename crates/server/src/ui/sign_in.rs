@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::auth::Principal;
+use crate::client_address::ClientAddress;
 use crate::error::ApiError;
-use crate::people::session::{self as sessions, ClientAddress};
+use crate::people::session::{self as sessions};
 use crate::state::AppState;
 use crate::ui::shell::{Shell, local_path};
 

@@ -240,16 +240,27 @@ impl TestApp {
         }
     }
 
+    /// Another device, as the service sees it: requests whose connections
+    /// come from `local` (any `127.x.y.z` reaches the service on loopback).
+    pub fn device(&self, local: &str) -> TestDevice<'_> {
+        let address: std::net::IpAddr = local.parse().expect("an address");
+        let client = reqwest::Client::builder()
+            .local_address(address)
+            .build()
+            .expect("a client");
+        TestDevice { app: self, client }
+    }
+
     /// Sends a request and reads its answer.
     /// Every answer is checked against the OpenAPI document (`contract`).
     pub async fn send(&self, builder: RequestBuilder) -> Reply {
+        self.send_with(&self.client, builder).await
+    }
+
+    async fn send_with(&self, client: &reqwest::Client, builder: RequestBuilder) -> Reply {
         let request = builder.build().expect("a request");
         let (method, path) = (request.method().clone(), request.url().path().to_owned());
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .expect("the server answers");
+        let response = client.execute(request).await.expect("the server answers");
         let reply = Reply::read(response).await;
         crate::contract::check(
             &method,
@@ -324,6 +335,33 @@ impl TestApp {
             .await
             .expect_status(200);
         reply.body["items"].as_array().unwrap().clone()
+    }
+}
+
+/// Requests to a [`TestApp`] from another local address ([`TestApp::device`]).
+pub struct TestDevice<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+}
+
+impl TestDevice<'_> {
+    /// `POST path` with a JSON body, `key` as bearer token and extra headers.
+    pub async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .bearer_auth(key)
+            .json(body);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.app.send_with(&self.client, builder).await
     }
 }
 

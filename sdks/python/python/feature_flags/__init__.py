@@ -6,6 +6,6 @@ stream and evaluates locally, with the service's own engine compiled in
 raise into the application.
 """
 
-from .client import EvaluationDetails, FeatureFlagClient
+from .client import EnvironmentMismatch, EvaluationDetails, FeatureFlagClient
 
-__all__ = ["EvaluationDetails", "FeatureFlagClient"]
+__all__ = ["EnvironmentMismatch", "EvaluationDetails", "FeatureFlagClient"]

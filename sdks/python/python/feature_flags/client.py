@@ -7,12 +7,74 @@ import datetime
 import json
 import logging
 import os
+import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from ._native import NativeClient
 
 log = logging.getLogger("feature_flags")
+
+
+#: Seconds the constructor's environment check waits for the service, when
+#: ``start_wait`` did not already bring the rules.
+ENVIRONMENT_CHECK_TIMEOUT = 5.0
+
+
+class EnvironmentMismatch(ValueError):
+    """The key belongs to another environment than the one the client was
+    told (``environment=``)."""
+
+    def __init__(self, actual: Optional[str], expected: str, detail: str = "") -> None:
+        shown = repr(actual) if actual else "another environment"
+        super().__init__(
+            f"this API key belongs to {'environment ' if actual else ''}{shown}, not "
+            f"{expected!r}: use a server key of {expected!r}"
+            + (f", or environment={actual!r}" if actual else "")
+            + (f" (the service said: {detail})" if detail else "")
+        )
+        #: The key's environment (``None`` when the service did not name it).
+        self.actual = actual
+        #: The environment the client was given.
+        self.expected = expected
+
+
+def _refuse_other_environment(actual: Optional[str], expected: str) -> None:
+    if actual is not None and actual != expected:
+        raise EnvironmentMismatch(actual, expected)
+
+
+def _key_environment(api_url: str, api_key: str, expected: str) -> Optional[str]:
+    """The key's environment, asked of the service: an evaluation of no flag
+    in ``expected``, which the service refuses (403, naming the key's own
+    environment) for a key of another one; raises :class:`EnvironmentMismatch`
+    then. ``None`` when it cannot be told (the service unreachable, the key
+    unknown): then the check waits for the first rules
+    (:meth:`FeatureFlagClient.wait_until_ready`)."""
+    request = urllib.request.Request(
+        api_url.rstrip("/") + "/api/v1/evaluate",
+        method="POST",
+        data=json.dumps({"flag_ids": [], "environment": expected}).encode(),
+        headers={"X-API-Key": api_key, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=ENVIRONMENT_CHECK_TIMEOUT):
+            return expected
+    except urllib.error.HTTPError as error:
+        if error.code == 403:
+            try:
+                message = json.loads(error.read())["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = ""
+            # The service's message: `this key belongs to environment "x", not "y"`.
+            found = re.search(r'environment "([^"]+)"', message)
+            raise EnvironmentMismatch(found.group(1) if found else None, expected, message) from None
+        log.warning("feature flags: cannot check the key's environment now (HTTP %s)", error.code)
+    except (OSError, ValueError) as error:
+        log.warning("feature flags: cannot check the key's environment now (%s)", error)
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,8 +105,19 @@ class FeatureFlagClient:
 
     Arguments left out are read from ``FEATURE_FLAGS_URL``,
     ``FEATURE_FLAGS_API_KEY`` and ``FEATURE_FLAGS_OFFLINE_FILE``.
-    ``environment``, when given, is checked against the key's environment by
-    :meth:`wait_until_ready`.
+
+    ``start_wait`` (seconds, 5 by default, as LaunchDarkly's SDK) blocks the
+    constructor until the first rules arrived, so that the first request is
+    served real values; when they have not arrived in time it logs a warning
+    and returns (lookups answer defaults until they do). ``start_wait=0``
+    returns at once.
+
+    ``environment``, when given, is checked at construction against the
+    key's environment: :class:`EnvironmentMismatch` (a ``ValueError``) when
+    they differ. The rules fetched by ``start_wait`` tell the key's
+    environment; without them the constructor asks the service (one request,
+    at most ``ENVIRONMENT_CHECK_TIMEOUT`` seconds). Only when the service
+    cannot be reached at all is the check left to :meth:`wait_until_ready`.
 
     Lookups (``is_enabled``, ``get_value``, ``evaluate`` and their ``_sync``
     forms) answer from memory and never raise: an unknown flag, a value of
@@ -58,6 +131,7 @@ class FeatureFlagClient:
         environment: Optional[str] = None,
         *,
         offline_file: Optional[str] = None,
+        start_wait: float = 5.0,
     ) -> None:
         offline_file = offline_file or os.environ.get("FEATURE_FLAGS_OFFLINE_FILE") or None
         api_url = api_url or os.environ.get("FEATURE_FLAGS_URL", "")
@@ -67,8 +141,26 @@ class FeatureFlagClient:
                 "FeatureFlagClient needs api_url and api_key (or FEATURE_FLAGS_URL and "
                 "FEATURE_FLAGS_API_KEY), or an offline_file (FEATURE_FLAGS_OFFLINE_FILE)"
             )
+        if not isinstance(start_wait, (int, float)) or start_wait < 0:
+            raise ValueError(f"start_wait is seconds (0 or more), not {start_wait!r}")
+        if environment is not None and not (isinstance(environment, str) and environment):
+            raise ValueError(f"environment is an environment's key, not {environment!r}")
         self._environment = environment
         self._native = NativeClient(api_url, api_key, offline_file)
+        if offline_file:
+            return
+        ready = start_wait > 0 and self._native.wait_until_ready(float(start_wait))
+        if start_wait > 0 and not ready:
+            log.warning(
+                "feature flags: no rules from %s within start_wait=%ss (%s); "
+                "serving defaults until they arrive",
+                api_url, start_wait, self.status,
+            )
+        if environment is not None:
+            actual = self._native.environment() if ready else _key_environment(
+                api_url, api_key, environment
+            )
+            _refuse_other_environment(actual, environment)
 
     # -- state ---------------------------------------------------------------
 
@@ -122,13 +214,8 @@ class FeatureFlagClient:
         return self._native.wait_for_revision(revision, timeout)
 
     def _check_environment(self, ready: bool) -> None:
-        if not (ready and self._environment):
-            return
-        actual = self._native.environment()
-        if actual is not None and actual != self._environment:
-            raise ValueError(
-                f"this key belongs to environment {actual!r}, not {self._environment!r}"
-            )
+        if ready and self._environment:
+            _refuse_other_environment(self._native.environment(), self._environment)
 
     # -- lookups ---------------------------------------------------------------
 
