@@ -19,8 +19,11 @@ use time::OffsetDateTime;
 pub struct WebhookRecord {
     /// `wh_…`.
     pub id: String,
-    /// Its settings (URL, events, environments, format, enabled,
-    /// description): what the API answers and the audit log shows.
+    /// Where to send (kept out of the document: the audit log shows the
+    /// document, and a URL may carry a credential).
+    pub url: String,
+    /// Its settings (events, environments, format, enabled, description,
+    /// the URL without its path): what the audit log shows.
     pub document: Value,
     /// The signing secret: `Some` at creation (or rotation); `None` keeps
     /// the stored one. Never in the audit log.
@@ -32,6 +35,8 @@ pub struct WebhookRecord {
 pub struct StoredWebhook {
     /// `wh_…`.
     pub id: String,
+    /// Where to send.
+    pub url: String,
     /// Its settings.
     pub document: Value,
     /// The signing secret (for the dispatcher; never answered but once).

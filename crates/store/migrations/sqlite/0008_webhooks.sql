@@ -1,6 +1,8 @@
--- Outgoing webhooks. Endpoints change through commits (audited like keys;
--- the audit shows the document, never the signing secret, which is kept in
--- its own column because the server must sign with it).
+-- Outgoing webhooks. Endpoints change through commits (audited like keys).
+-- The audit shows the document, never the signing secret nor the whole URL
+-- (a Slack incoming-webhook URL is itself a credential, and viewers read the
+-- audit log): both are kept in their own columns, in clear, because the
+-- server must send and sign with them.
 --
 -- Deliveries are an outbox derived from the audit log: a dispatcher reads
 -- audit entries after `webhook_cursor.audit_id` and, in one transaction,
@@ -10,6 +12,7 @@
 -- only an unleased or expired row, so one sender at a time.
 CREATE TABLE webhooks (
     id          TEXT PRIMARY KEY,
+    url         TEXT NOT NULL,
     document    TEXT NOT NULL,
     secret      TEXT NOT NULL,
     version     BIGINT NOT NULL,

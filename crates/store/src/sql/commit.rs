@@ -903,13 +903,14 @@ where
             }
         };
         sqlx::query(
-            "INSERT INTO webhooks (id, document, secret, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (id) DO UPDATE SET document = excluded.document, \
+            "INSERT INTO webhooks (id, url, document, secret, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET url = excluded.url, document = excluded.document, \
              secret = excluded.secret, version = excluded.version, \
              updated_at = excluded.updated_at",
         )
         .bind(key)
+        .bind(webhook.url.as_str())
         .bind(text.as_str())
         .bind(secret.as_str())
         .bind(version)

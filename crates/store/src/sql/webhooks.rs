@@ -14,7 +14,7 @@ use crate::{
 /// `SELECT <every column of WebhookRow> FROM webhooks`, for `concat!`.
 macro_rules! select_webhooks {
     () => {
-        "SELECT id, document, secret, version, created_at, updated_at FROM webhooks"
+        "SELECT id, url, document, secret, version, created_at, updated_at FROM webhooks"
     };
 }
 pub(crate) use select_webhooks;
@@ -31,6 +31,7 @@ macro_rules! select_deliveries {
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct WebhookRow {
     pub id: String,
+    pub url: String,
     pub document: String,
     pub secret: String,
     pub version: i64,
@@ -47,6 +48,7 @@ impl WebhookRow {
         })?;
         Ok(StoredWebhook {
             id: self.id,
+            url: self.url,
             document,
             secret: self.secret,
             version: self.version,
