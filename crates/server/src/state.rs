@@ -129,6 +129,9 @@ pub struct SharedState {
     pub stream_token_secret: std::sync::OnceLock<String>,
     /// The dashboard's evaluations per flag over the last day, as last read.
     pub day_usage: crate::metrics::day_usage::DayUsageCache,
+    /// What sends webhook deliveries (the HTTP client, this node's lease
+    /// name).
+    pub webhooks: crate::webhooks::dispatch::Sender,
 }
 
 impl AppState {
@@ -144,6 +147,7 @@ impl AppState {
             .unwrap_or(NonZeroU32::MIN);
         let flag_usage = Arc::new(crate::usage::FlagUsage::default());
         let config_max_flags = config.prometheus_max_flags;
+        let webhooks = crate::webhooks::dispatch::Sender::new(&config);
         flag_usage.track(&live.current());
         AppState(Arc::new(SharedState {
             store,
@@ -167,6 +171,7 @@ impl AppState {
             subject_key: std::sync::OnceLock::new(),
             stream_token_secret: std::sync::OnceLock::new(),
             day_usage: crate::metrics::day_usage::DayUsageCache::default(),
+            webhooks,
         }))
     }
 
