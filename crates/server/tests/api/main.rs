@@ -87,3 +87,4 @@ mod segments;
 mod subjects;
 mod support;
 mod transfer;
+mod webhooks;
