@@ -92,6 +92,8 @@ pub struct NewDelivery {
     /// The event (`evt_<audit id>`, or a ping's own id); one delivery per
     /// endpoint and event, whichever node inserts it first.
     pub event_id: String,
+    /// The audit entry the event comes from (`None` for a ping).
+    pub audit_id: Option<i64>,
     /// The event's name (`flag.changed`, `ping`, …).
     pub event: String,
     /// The exact body to send.
@@ -111,6 +113,8 @@ pub struct Delivery {
     pub webhook_id: String,
     /// The event's id.
     pub event_id: String,
+    /// The audit entry the event comes from (`None` for a ping).
+    pub audit_id: Option<i64>,
     /// The event's name.
     pub event: String,
     /// The body sent.

@@ -34,7 +34,7 @@ const BATCH: u32 = 200;
 /// Due deliveries read per tick.
 const DUE_PER_TICK: u32 = 100;
 
-/// Requests in flight at once per node.
+/// Endpoints sent to at once per node.
 const CONCURRENT_SENDS: usize = 8;
 
 /// A lease outlives the request's timeout by this much, so that a slow
@@ -130,6 +130,7 @@ pub async fn enqueue_new(state: &AppState) -> Result<(), StoreError> {
                         id: generate_id("whd"),
                         webhook_id: stored.id.clone(),
                         event_id: event.id.clone(),
+                        audit_id: Some(event.entry.id),
                         event: event.name.to_owned(),
                         payload: body(&event, &settings.format),
                         next_attempt_at: now,
@@ -164,16 +165,28 @@ pub async fn send_due(state: &AppState) -> Result<(), StoreError> {
         .into_iter()
         .map(|stored| (stored.id.clone(), stored))
         .collect();
-    futures::stream::iter(due)
-        .for_each_concurrent(CONCURRENT_SENDS, |delivery| {
+    // One endpoint's deliveries one after the other, in the order of their
+    // events (when none fails, a receiver sees them in order); endpoints
+    // side by side, so that a slow one holds up no other.
+    let mut queues: Vec<(String, Vec<Delivery>)> = Vec::new();
+    for delivery in due {
+        match queues.iter_mut().find(|(id, _)| *id == delivery.webhook_id) {
+            Some((_, queue)) => queue.push(delivery),
+            None => queues.push((delivery.webhook_id.clone(), vec![delivery])),
+        }
+    }
+    futures::stream::iter(queues)
+        .for_each_concurrent(CONCURRENT_SENDS, |(webhook_id, queue)| {
             let endpoint = endpoints
-                .get(&delivery.webhook_id)
+                .get(&webhook_id)
                 .filter(|stored| Settings::of(stored).enabled);
             async move {
                 // A disabled (or just deleted) endpoint's deliveries wait.
                 let Some(endpoint) = endpoint else { return };
-                if let Err(error) = attempt(state, endpoint, &delivery).await {
-                    tracing::warn!(%error, delivery.id = %delivery.id, "webhooks: could not record an attempt");
+                for delivery in &queue {
+                    if let Err(error) = attempt(state, endpoint, delivery).await {
+                        tracing::warn!(%error, delivery.id = %delivery.id, "webhooks: could not record an attempt");
+                    }
                 }
             }
         })
@@ -242,6 +255,7 @@ pub async fn ping(state: &AppState, endpoint: &StoredWebhook) -> Result<Delivery
         webhook_id: endpoint.id.clone(),
         payload: ping_body(&event_id, &endpoint.id, &format, at),
         event_id,
+        audit_id: None,
         event: "ping".to_owned(),
         next_attempt_at: at,
         created_at: at,

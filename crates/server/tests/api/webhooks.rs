@@ -575,6 +575,7 @@ async fn events_and_environments_are_filtered(app: TestApp) {
     assert!(kill_rows.iter().all(|d| d["event"] == "flag.killed"));
     assert_eq!(got_kills.len(), 2);
     assert_eq!(production_changes.all().await.len(), 2);
+    production_changes.fail_next(0);
 
     // Disabled: nothing more is sent; enabled again: new events flow.
     app.patch(
@@ -585,6 +586,12 @@ async fn events_and_environments_are_filtered(app: TestApp) {
     .await
     .expect_status(200);
     kill(&app, "checkout_v2", "development").await;
+    // Once the other endpoint has its next event, the dispatcher has read
+    // past the kill made while this one was disabled.
+    set_entry(&app, "checkout_v2", "production", json!(true)).await;
+    production_changes
+        .wait_for("the next production change", |all| all.len() >= 3)
+        .await;
     app.patch(
         &format!("/api/v1/webhooks/{kills_id}"),
         ADMIN_TOKEN,

@@ -24,6 +24,7 @@ CREATE TABLE webhook_deliveries (
     id               TEXT PRIMARY KEY,
     webhook_id       TEXT NOT NULL,
     event_id         TEXT NOT NULL,
+    audit_id         BIGINT, -- the event's audit entry (NULL for a ping): orders deliveries
     event            TEXT NOT NULL,
     payload          TEXT NOT NULL,
     status           TEXT NOT NULL,

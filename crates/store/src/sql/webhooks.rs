@@ -22,7 +22,7 @@ pub(crate) use select_webhooks;
 /// `SELECT <every column of DeliveryRow> FROM webhook_deliveries`.
 macro_rules! select_deliveries {
     () => {
-        "SELECT id, webhook_id, event_id, event, payload, status, attempts, next_attempt_at, \
+        "SELECT id, webhook_id, event_id, audit_id, event, payload, status, attempts, next_attempt_at, \
          last_status, last_error, created_at, updated_at FROM webhook_deliveries"
     };
 }
@@ -64,6 +64,7 @@ struct DeliveryRow {
     id: String,
     webhook_id: String,
     event_id: String,
+    audit_id: Option<i64>,
     event: String,
     payload: String,
     status: String,
@@ -86,6 +87,7 @@ impl DeliveryRow {
             id: self.id,
             webhook_id: self.webhook_id,
             event_id: self.event_id,
+            audit_id: self.audit_id,
             event: self.event,
             payload: self.payload,
             status,
@@ -171,8 +173,8 @@ where
             sqlx::query(
                 "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, payload, \
                  status, attempts, next_attempt_at, lease_owner, lease_until, last_status, \
-                 last_error, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, NULL, NULL, NULL, NULL, $8, $8) \
+                 last_error, created_at, updated_at, audit_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, NULL, NULL, NULL, NULL, $8, $8, $9) \
                  ON CONFLICT (webhook_id, event_id) DO NOTHING",
             )
             .bind(delivery.id.as_str())
@@ -183,6 +185,7 @@ where
             .bind(DeliveryStatus::Pending.as_str())
             .bind(unix_millis(delivery.next_attempt_at))
             .bind(unix_millis(delivery.created_at))
+            .bind(delivery.audit_id)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -201,7 +204,7 @@ where
             select_deliveries!(),
             " WHERE status = $1 AND next_attempt_at <= $2 \
              AND (lease_until IS NULL OR lease_until <= $2) \
-             ORDER BY next_attempt_at, id LIMIT $3"
+             ORDER BY next_attempt_at, COALESCE(audit_id, 0), id LIMIT $3"
         ))
         .bind(DeliveryStatus::Pending.as_str())
         .bind(now)
@@ -302,7 +305,8 @@ where
     ) -> Result<Vec<Delivery>, StoreError> {
         sqlx::query_as::<DB, DeliveryRow>(concat!(
             select_deliveries!(),
-            " WHERE webhook_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+            " WHERE webhook_id = $1 \
+             ORDER BY created_at DESC, COALESCE(audit_id, 0) DESC, id DESC LIMIT $2"
         ))
         .bind(webhook_id)
         .bind(limit(count))
