@@ -24,7 +24,10 @@ pub const WEBHOOK_FORMATS: [&str; 2] = ["json", "slack"];
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// Where to POST: an `http` or `https` URL. Redirects are never followed.
-    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://[^\s/?#]+[^\s]*$"))]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^https?://[^\s/?#]+[^\s]*$")
+    )]
     pub url: String,
     /// What to send: at least one of `flag.changed`, `flag.killed` (the
     /// kill switch), `change_request.opened`, `change_request.decided`,
@@ -57,7 +60,10 @@ pub struct CreateWebhookRequest {
 pub struct UpdateWebhookRequest {
     /// A new URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://[^\s/?#]+[^\s]*$"))]
+    #[schemars(
+        length(min = 1, max = 2048),
+        regex(pattern = r"^https?://[^\s/?#]+[^\s]*$")
+    )]
     pub url: Option<String>,
     /// New events (replacing the old).
     #[serde(default, skip_serializing_if = "Option::is_none")]

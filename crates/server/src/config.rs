@@ -91,17 +91,29 @@ pub struct ServeConfig {
 
     /// How often the webhook dispatcher turns new audit entries into
     /// deliveries and sends the due ones, in milliseconds.
-    #[arg(long, env = "FEATURE_FLAGS_WEBHOOK_INTERVAL_MS", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_WEBHOOK_INTERVAL_MS",
+        default_value_t = 1000
+    )]
     pub webhook_interval_ms: u64,
 
     /// The first retry of a failed webhook delivery waits about this long
     /// (milliseconds); each further one twice as long (with jitter).
-    #[arg(long, env = "FEATURE_FLAGS_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
     pub webhook_retry_base_ms: u64,
 
     /// The longest wait between two attempts of a webhook delivery, in
     /// milliseconds.
-    #[arg(long, env = "FEATURE_FLAGS_WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000)]
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 3_600_000
+    )]
     pub webhook_retry_max_ms: u64,
 
     /// Attempts of a webhook delivery before it is marked failed.

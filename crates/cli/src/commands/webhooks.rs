@@ -150,7 +150,9 @@ fn delivery_row(d: WebhookDelivery) -> Vec<String> {
         d.event,
         d.status,
         d.attempts.to_string(),
-        d.last_status_code.map(|s| s.to_string()).unwrap_or_default(),
+        d.last_status_code
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
         d.next_attempt_at.unwrap_or_default(),
         d.last_error.unwrap_or_default(),
         d.created_at,

@@ -1235,7 +1235,10 @@ async fn webhooks_are_registered_tested_and_removed() {
     };
     let table = setup.ff(&["webhooks", "list"]).ok();
     assert!(table.stdout.contains(id), "{}", table.stdout);
-    let ping = setup.ff(&["webhooks", "test", id, "-o", "json"]).ok().json();
+    let ping = setup
+        .ff(&["webhooks", "test", id, "-o", "json"])
+        .ok()
+        .json();
     assert_eq!(ping["event"], "ping");
     let deliveries = setup
         .ff(&["webhooks", "deliveries", id, "-o", "json"])

@@ -62,7 +62,10 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
-            .user_agent(concat!("feature-flags-webhooks/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "feature-flags-webhooks/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build();
         let client = match client {
             Ok(client) => Some(client),
@@ -221,12 +224,13 @@ pub async fn attempt(
         Err((status, error)) => {
             let config = &state.config;
             let retry_at = (attempts < config.webhook_max_attempts.max(1)).then(|| {
-                now() + backoff(
-                    attempts,
-                    config.webhook_retry_base_ms,
-                    config.webhook_retry_max_ms,
-                    rand::random::<f64>(),
-                )
+                now()
+                    + backoff(
+                        attempts,
+                        config.webhook_retry_base_ms,
+                        config.webhook_retry_max_ms,
+                        rand::random::<f64>(),
+                    )
             });
             tracing::warn!(webhook.id = %endpoint.id, delivery.id = %delivery.id, event = %delivery.event, attempts, %error, gives_up = retry_at.is_none(), "webhook delivery failed");
             AttemptOutcome::Failed {

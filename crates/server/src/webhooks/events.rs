@@ -131,7 +131,9 @@ fn slack_text(event: &Event<'_>) -> String {
     };
     let who = escape(&entry.actor);
     let mut text = match event.name {
-        "flag.killed" => format!(":rotating_light: Kill switch: flag {key} turned off{place} by {who}"),
+        "flag.killed" => {
+            format!(":rotating_light: Kill switch: flag {key} turned off{place} by {who}")
+        }
         "flag.changed" => format!(
             ":triangular_flag_on_post: Flag {key} changed ({}){place} by {who}",
             escape(&entry.action)
@@ -139,7 +141,11 @@ fn slack_text(event: &Event<'_>) -> String {
         "change_request.opened" => format!(":memo: Change request {key} opened{place} by {who}"),
         "change_request.decided" => {
             let decided = decision(entry);
-            let icon = if decided == "rejected" { ":x:" } else { ":white_check_mark:" };
+            let icon = if decided == "rejected" {
+                ":x:"
+            } else {
+                ":white_check_mark:"
+            };
             format!("{icon} Change request {key} {decided}{place} by {who}")
         }
         "schedule.applied" => format!(
@@ -149,7 +155,11 @@ fn slack_text(event: &Event<'_>) -> String {
         _ => format!(
             ":warning: Scheduled change {key} of flag `{}` failed{place}: {}",
             escape(entry.after["flag_id"].as_str().unwrap_or("?")),
-            escape(entry.after["document"]["error"].as_str().unwrap_or("see the audit log"))
+            escape(
+                entry.after["document"]["error"]
+                    .as_str()
+                    .unwrap_or("see the audit log")
+            )
         ),
     };
     if let Some(reason) = &entry.reason {
@@ -169,7 +179,12 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn entry(kind: ResourceKind, action: &str, environment: Option<&str>, after: Value) -> AuditEntry {
+    fn entry(
+        kind: ResourceKind,
+        action: &str,
+        environment: Option<&str>,
+        after: Value,
+    ) -> AuditEntry {
         AuditEntry {
             id: 7,
             at: time::OffsetDateTime::UNIX_EPOCH,
@@ -195,30 +210,84 @@ mod tests {
             (Flag, "emergency.disable", Value::Null, Some("flag.killed")),
             (Flag, "emergency.enable", Value::Null, Some("flag.changed")),
             (Flag, "flag.update", Value::Null, Some("flag.changed")),
-            (Flag, "flag.environment.update", Value::Null, Some("flag.changed")),
-            (ChangeRequest, "change_request.create", Value::Null, Some("change_request.opened")),
-            (ChangeRequest, "change_request.approve", json!({"status": "pending"}), None),
-            (ChangeRequest, "change_request.approve", json!({"status": "applied"}), Some("change_request.decided")),
-            (ChangeRequest, "change_request.reject", json!({"status": "rejected"}), Some("change_request.decided")),
+            (
+                Flag,
+                "flag.environment.update",
+                Value::Null,
+                Some("flag.changed"),
+            ),
+            (
+                ChangeRequest,
+                "change_request.create",
+                Value::Null,
+                Some("change_request.opened"),
+            ),
+            (
+                ChangeRequest,
+                "change_request.approve",
+                json!({"status": "pending"}),
+                None,
+            ),
+            (
+                ChangeRequest,
+                "change_request.approve",
+                json!({"status": "applied"}),
+                Some("change_request.decided"),
+            ),
+            (
+                ChangeRequest,
+                "change_request.reject",
+                json!({"status": "rejected"}),
+                Some("change_request.decided"),
+            ),
             (ChangeRequest, "change_request.rebase", Value::Null, None),
-            (Schedule, "schedule.applied", Value::Null, Some("schedule.applied")),
-            (Schedule, "schedule.failed", Value::Null, Some("schedule.failed")),
+            (
+                Schedule,
+                "schedule.applied",
+                Value::Null,
+                Some("schedule.applied"),
+            ),
+            (
+                Schedule,
+                "schedule.failed",
+                Value::Null,
+                Some("schedule.failed"),
+            ),
             (Schedule, "schedule.create", Value::Null, None),
-            (RolloutPlan, "rollout_plan.active", Value::Null, Some("schedule.applied")),
-            (RolloutPlan, "rollout_plan.failed", Value::Null, Some("schedule.failed")),
+            (
+                RolloutPlan,
+                "rollout_plan.active",
+                Value::Null,
+                Some("schedule.applied"),
+            ),
+            (
+                RolloutPlan,
+                "rollout_plan.failed",
+                Value::Null,
+                Some("schedule.failed"),
+            ),
             (Segment, "segment.update", Value::Null, None),
             (ApiKey, "api_key.create", Value::Null, None),
             (Webhook, "webhook.create", Value::Null, None),
         ];
         for (kind, action, after, expected) in cases {
             let entry = entry(*kind, action, None, after.clone());
-            assert_eq!(event_of(&entry).map(|e| e.name), *expected, "{action} {after}");
+            assert_eq!(
+                event_of(&entry).map(|e| e.name),
+                *expected,
+                "{action} {after}"
+            );
         }
     }
 
     #[test]
     fn filters_by_event_and_environment() {
-        let prod = entry(ResourceKind::Flag, "emergency.disable", Some("production"), Value::Null);
+        let prod = entry(
+            ResourceKind::Flag,
+            "emergency.disable",
+            Some("production"),
+            Value::Null,
+        );
         let everywhere = entry(ResourceKind::Flag, "emergency.disable", None, Value::Null);
         let (Some(prod), Some(everywhere)) = (event_of(&prod), event_of(&everywhere)) else {
             panic!("kill switches are events");
@@ -236,7 +305,12 @@ mod tests {
 
     #[test]
     fn slack_bodies_are_one_escaped_line() {
-        let entry = entry(ResourceKind::Flag, "emergency.disable", Some("production"), Value::Null);
+        let entry = entry(
+            ResourceKind::Flag,
+            "emergency.disable",
+            Some("production"),
+            Value::Null,
+        );
         let Some(event) = event_of(&entry) else {
             panic!("an event");
         };

@@ -117,10 +117,7 @@ impl Settings {
         if !WEBHOOK_FORMATS.contains(&self.format.as_str()) {
             problems.push(Problem::error(
                 "format",
-                format!(
-                    "unknown format \"{}\"; expected json or slack",
-                    self.format
-                ),
+                format!("unknown format \"{}\"; expected json or slack", self.format),
             ));
         }
         if let Some(description) = &self.description
@@ -255,10 +252,22 @@ mod tests {
     #[test]
     fn urls_are_checked_and_redacted() {
         let cases: &[(&str, Result<(), &str>, &str)] = &[
-            ("http://127.0.0.1:8080/hook", Ok(()), "http://127.0.0.1:8080/…"),
-            ("https://hooks.slack.com/services/T/B/x", Ok(()), "https://hooks.slack.com/…"),
+            (
+                "http://127.0.0.1:8080/hook",
+                Ok(()),
+                "http://127.0.0.1:8080/…",
+            ),
+            (
+                "https://hooks.slack.com/services/T/B/x",
+                Ok(()),
+                "https://hooks.slack.com/…",
+            ),
             ("https://example.com", Ok(()), "https://example.com/"),
-            ("ftp://example.com/x", Err("scheme \"ftp\""), "ftp://example.com/…"),
+            (
+                "ftp://example.com/x",
+                Err("scheme \"ftp\""),
+                "ftp://example.com/…",
+            ),
             ("not a url", Err("not a valid URL"), "…"),
             ("file:///etc/passwd", Err("scheme \"file\""), "file:///…"),
         ];

@@ -472,7 +472,9 @@ fn routes() -> Vec<Route> {
             (
                 Method::POST,
                 "/api/v1/webhooks".into(),
-                Some(json!({"url": format!("http://127.0.0.1:9/{who}"), "events": ["schedule.failed"]})),
+                Some(
+                    json!({"url": format!("http://127.0.0.1:9/{who}"), "events": ["schedule.failed"]}),
+                ),
             )
         }),
         route(ADMIN, |context, _| {

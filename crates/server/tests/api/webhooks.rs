@@ -233,7 +233,10 @@ async fn registration_is_audited_and_the_secret_shown_once(app: TestApp) {
     };
     assert!(id.starts_with("wh_"), "{id}");
     let secret = created["secret"].as_str().unwrap_or_default();
-    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 40,
+        "{secret}"
+    );
     // Duplicates dropped; defaults filled in.
     assert_eq!(created["events"], json!(["flag.killed", "flag.changed"]));
     assert_eq!(created["environments"], json!([]));
@@ -252,7 +255,10 @@ async fn registration_is_audited_and_the_secret_shown_once(app: TestApp) {
         got["url"],
         "https://hooks.example.com/services/T0/B0/s3cr3t"
     );
-    let listed = app.get("/api/v1/webhooks", ADMIN_TOKEN).await.expect_status(200);
+    let listed = app
+        .get("/api/v1/webhooks", ADMIN_TOKEN)
+        .await
+        .expect_status(200);
     assert_eq!(listed.items().len(), 1);
     assert!(listed.items()[0].get("secret").is_none());
 
@@ -376,9 +382,13 @@ async fn bad_input_is_refused_with_what_and_where(app: TestApp) {
         )
         .await;
     assert_eq!(refused(reply)[0].0, "url");
-    app.patch("/api/v1/webhooks/wh_missing", ADMIN_TOKEN, &json!({"enabled": false}))
-        .await
-        .expect_error(404, "not_found");
+    app.patch(
+        "/api/v1/webhooks/wh_missing",
+        ADMIN_TOKEN,
+        &json!({"enabled": false}),
+    )
+    .await
+    .expect_error(404, "not_found");
     // Nothing was written by the refusals.
     assert_eq!(app.audit("action=webhook.create").await.len(), 1);
 }
@@ -411,13 +421,23 @@ async fn a_flag_change_and_the_kill_switch_arrive_signed(app: TestApp) {
     let change = &events[1];
     assert_eq!(change["action"], "flag.environment.update");
     assert_eq!(change["environment"], "production");
-    assert_eq!(change["resource"], json!({"kind": "flag", "key": "checkout_v2"}));
+    assert_eq!(
+        change["resource"],
+        json!({"kind": "flag", "key": "checkout_v2"})
+    );
     assert_eq!(change["data"]["after"]["environments"]["production"], false);
     let killed = &events[2];
     assert_eq!(killed["environment"], "staging");
     assert_eq!(killed["reason"], "incident 7");
-    assert_eq!(killed["data"]["after"]["environments"]["staging"]["enabled"], false);
-    assert!(killed["id"].as_str().is_some_and(|id| id.starts_with("evt_")));
+    assert_eq!(
+        killed["data"]["after"]["environments"]["staging"]["enabled"],
+        false
+    );
+    assert!(
+        killed["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("evt_"))
+    );
 
     // The deliveries say so.
     let listed = settled(&app, &id, 3).await;
@@ -436,7 +456,11 @@ async fn a_flag_change_and_the_kill_switch_arrive_signed(app: TestApp) {
 async fn a_failing_receiver_gets_the_delivery_retried(app: TestApp) {
     let receiver = Receiver::start().await;
     receiver.fail_next(2);
-    let (id, secret) = register(&app, json!({"url": receiver.url, "events": ["flag.killed"]})).await;
+    let (id, secret) = register(
+        &app,
+        json!({"url": receiver.url, "events": ["flag.killed"]}),
+    )
+    .await;
     app.create_flag(&checkout()).await;
     kill(&app, "checkout_v2", "production").await;
 
@@ -475,7 +499,11 @@ async fn a_failing_receiver_gets_the_delivery_retried(app: TestApp) {
 
 async fn a_restart_loses_no_delivery(app: TestApp) {
     let receiver = Receiver::start().await;
-    let (id, secret) = register(&app, json!({"url": receiver.url, "events": ["flag.killed"]})).await;
+    let (id, secret) = register(
+        &app,
+        json!({"url": receiver.url, "events": ["flag.killed"]}),
+    )
+    .await;
     app.create_flag(&checkout()).await;
     // The receiver is down: the first attempt fails and the delivery waits.
     receiver.fail_next(usize::MAX);
@@ -512,12 +540,19 @@ async fn a_restart_loses_no_delivery(app: TestApp) {
         .await;
     let listed = settled(&app, &id, 2).await;
     assert_eq!(listed.len(), 2, "{listed:?}");
-    assert!(listed.iter().all(|d| d["status"] == "delivered"), "{listed:?}");
+    assert!(
+        listed.iter().all(|d| d["status"] == "delivered"),
+        "{listed:?}"
+    );
 }
 
 async fn two_nodes_deliver_each_event_once(app: TestApp) {
     let receiver = Receiver::start().await;
-    let (id, _) = register(&app, json!({"url": receiver.url, "events": ["flag.changed"]})).await;
+    let (id, _) = register(
+        &app,
+        json!({"url": receiver.url, "events": ["flag.changed"]}),
+    )
+    .await;
     let other = app.another_node().await;
     let nodes = [&app, &other];
     for i in 0..8 {
@@ -527,7 +562,11 @@ async fn two_nodes_deliver_each_event_once(app: TestApp) {
     }
     let listed = settled(&app, &id, 8).await;
     assert_eq!(listed.len(), 8, "{listed:?}");
-    assert!(listed.iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1));
+    assert!(
+        listed
+            .iter()
+            .all(|d| d["status"] == "delivered" && d["attempts"] == 1)
+    );
     // Both dispatchers keep running: give them a few more ticks to send
     // anything twice, then count.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -566,12 +605,18 @@ async fn events_and_environments_are_filtered(app: TestApp) {
     let changes = settled(&app, &changes_id, 2).await;
     let kill_rows = settled(&app, &kills_id, 2).await;
     let environments = |items: &[Value]| -> Vec<Value> {
-        items.iter().map(|d| d["payload"]["environment"].clone()).collect()
+        items
+            .iter()
+            .map(|d| d["payload"]["environment"].clone())
+            .collect()
     };
     // Newest first: the production change, then the creation.
     assert_eq!(environments(&changes), [json!("production"), Value::Null]);
     assert!(changes.iter().all(|d| d["event"] == "flag.changed"));
-    assert_eq!(environments(&kill_rows), [json!("staging"), json!("production")]);
+    assert_eq!(
+        environments(&kill_rows),
+        [json!("staging"), json!("production")]
+    );
     assert!(kill_rows.iter().all(|d| d["event"] == "flag.killed"));
     assert_eq!(got_kills.len(), 2);
     assert_eq!(production_changes.all().await.len(), 2);
@@ -605,7 +650,11 @@ async fn events_and_environments_are_filtered(app: TestApp) {
     assert_eq!(got.len(), 3);
     assert_eq!(got[2].json()["environment"], "development");
     let listed = settled(&app, &kills_id, 3).await;
-    assert_eq!(listed.len(), 3, "the kill while disabled is never sent: {listed:?}");
+    assert_eq!(
+        listed.len(),
+        3,
+        "the kill while disabled is never sent: {listed:?}"
+    );
 }
 
 async fn the_slack_format_is_a_text_body(app: TestApp) {
@@ -618,17 +667,27 @@ async fn the_slack_format_is_a_text_body(app: TestApp) {
     .await;
     app.create_flag(&checkout()).await;
     kill(&app, "checkout_v2", "production").await;
-    let all = receiver.wait_for("two messages", |all| all.len() >= 2).await;
+    let all = receiver
+        .wait_for("two messages", |all| all.len() >= 2)
+        .await;
     all[1].assert_signed(&secret);
     assert_eq!(all[1].header("x-ff-event"), "flag.killed");
-    let text = all[1].json()["text"].as_str().unwrap_or_default().to_owned();
+    let text = all[1].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
-        text.starts_with(":rotating_light: Kill switch: flag `checkout_v2` turned off in *production* by "),
+        text.starts_with(
+            ":rotating_light: Kill switch: flag `checkout_v2` turned off in *production* by "
+        ),
         "{text}"
     );
     assert!(text.ends_with(". Reason: incident 7"), "{text}");
     assert_eq!(all[1].json().as_object().map(|o| o.len()), Some(1));
-    let created = all[0].json()["text"].as_str().unwrap_or_default().to_owned();
+    let created = all[0].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         created.starts_with(":triangular_flag_on_post: Flag `checkout_v2` changed (flag.create) in every environment by "),
         "{created}"
@@ -637,9 +696,17 @@ async fn the_slack_format_is_a_text_body(app: TestApp) {
 
 async fn a_test_ping_is_sent_and_listed(app: TestApp) {
     let receiver = Receiver::start().await;
-    let (id, secret) = register(&app, json!({"url": receiver.url, "events": ["flag.killed"]})).await;
+    let (id, secret) = register(
+        &app,
+        json!({"url": receiver.url, "events": ["flag.killed"]}),
+    )
+    .await;
     let sent = app
-        .post(&format!("/api/v1/webhooks/{id}/test"), ADMIN_TOKEN, &json!({}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/test"),
+            ADMIN_TOKEN,
+            &json!({}),
+        )
         .await
         .expect_status(200)
         .body;
@@ -659,13 +726,20 @@ async fn a_test_ping_is_sent_and_listed(app: TestApp) {
     )
     .await;
     let sent = app
-        .post(&format!("/api/v1/webhooks/{down}/test"), ADMIN_TOKEN, &json!({}))
+        .post(
+            &format!("/api/v1/webhooks/{down}/test"),
+            ADMIN_TOKEN,
+            &json!({}),
+        )
         .await
         .expect_status(200)
         .body;
     if sent["attempts"] == 1 {
         assert_eq!(sent["status"], "pending", "{sent}");
-        assert!(sent["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{sent}");
+        assert!(
+            sent["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{sent}"
+        );
         assert!(sent.get("last_status_code").is_none(), "{sent}");
         assert!(sent["next_attempt_at"].is_string(), "{sent}");
     }
@@ -734,11 +808,20 @@ async fn change_requests_and_schedules_are_events(app: TestApp) {
         .await
         .expect_status(200);
 
-    let all = receiver.wait_for("three events", |all| all.len() >= 3).await;
-    let names: Vec<String> = all.iter().map(|r| r.header("x-ff-event").to_owned()).collect();
+    let all = receiver
+        .wait_for("three events", |all| all.len() >= 3)
+        .await;
+    let names: Vec<String> = all
+        .iter()
+        .map(|r| r.header("x-ff-event").to_owned())
+        .collect();
     assert_eq!(
         names,
-        ["change_request.opened", "change_request.decided", "schedule.applied"]
+        [
+            "change_request.opened",
+            "change_request.decided",
+            "schedule.applied"
+        ]
     );
     for request in &all {
         request.assert_signed(&secret);

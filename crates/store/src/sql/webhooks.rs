@@ -78,11 +78,12 @@ struct DeliveryRow {
 
 impl DeliveryRow {
     fn into_delivery(self) -> Result<Delivery, StoreError> {
-        let status = DeliveryStatus::from_name(&self.status).ok_or_else(|| StoreError::Corrupt {
-            kind: ResourceKind::Webhook,
-            key: self.webhook_id.clone(),
-            message: format!("delivery {} has status {:?}", self.id, self.status),
-        })?;
+        let status =
+            DeliveryStatus::from_name(&self.status).ok_or_else(|| StoreError::Corrupt {
+                kind: ResourceKind::Webhook,
+                key: self.webhook_id.clone(),
+                message: format!("delivery {} has status {:?}", self.id, self.status),
+            })?;
         Ok(Delivery {
             id: self.id,
             webhook_id: self.webhook_id,
@@ -158,12 +159,14 @@ where
         // up, a flag write longer than its own short statements.
         let mut tx = self.write.begin().await.map_err(db_error)?;
         if let Some((from, to)) = cursor {
-            let moved = sqlx::query("UPDATE webhook_cursor SET audit_id = $1 WHERE id = 1 AND audit_id = $2")
-                .bind(to)
-                .bind(from)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            let moved = sqlx::query(
+                "UPDATE webhook_cursor SET audit_id = $1 WHERE id = 1 AND audit_id = $2",
+            )
+            .bind(to)
+            .bind(from)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
             if DB::rows_affected(&moved) != 1 {
                 let _ = tx.rollback().await;
                 return Ok(false);
