@@ -86,7 +86,8 @@ pub enum Command {
     /// With no options it listens on 0.0.0.0:8001 and keeps everything in
     /// ./feature-flags.db. On first start it creates the environments
     /// development → staging → production and prints an admin API key once.
-    Serve(ServeConfig),
+    // Boxed: the settings are several times larger than any other command.
+    Serve(Box<ServeConfig>),
     /// Save a service URL and key as a profile for later commands.
     Login {
         /// The profile's name.

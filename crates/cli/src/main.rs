@@ -25,7 +25,7 @@ use crate::output::Printer;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Serve(config) = cli.command {
-        return match serve(config).await {
+        return match serve(*config).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error:#}");

@@ -14,8 +14,9 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-/// An endpoint to create or replace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An endpoint to create or replace (`Debug` shows neither the secret nor
+/// the URL, which may be a credential).
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookRecord {
     /// `wh_…`.
     pub id: String,
@@ -30,8 +31,8 @@ pub struct WebhookRecord {
     pub secret: Option<String>,
 }
 
-/// An endpoint as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// An endpoint as stored (`Debug` redacts the secret and the URL).
+#[derive(Clone, PartialEq)]
 pub struct StoredWebhook {
     /// `wh_…`.
     pub id: String,
@@ -47,6 +48,31 @@ pub struct StoredWebhook {
     pub created_at: OffsetDateTime,
     /// When it last changed.
     pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("url", &"[redacted]")
+            .field("document", &self.document)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StoredWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredWebhook")
+            .field("id", &self.id)
+            .field("url", &"[redacted]")
+            .field("document", &self.document)
+            .field("secret", &"[redacted]")
+            .field("version", &self.version)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// Where a delivery stands.

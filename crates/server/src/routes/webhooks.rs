@@ -172,6 +172,10 @@ pub async fn test_webhook(
 }
 
 async fn find(state: &AppState, id: &str) -> Result<StoredWebhook, ApiError> {
+    // No id has a NUL, which PostgreSQL refuses in text: not a 5xx.
+    if id.contains('\0') {
+        return Err(ApiError::not_found("webhook", id));
+    }
     state
         .store
         .webhook(id)

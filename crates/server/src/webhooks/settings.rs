@@ -207,6 +207,14 @@ fn check_url(url: &str) -> Result<(), String> {
     if url.chars().count() > MAX_URL_CHARS {
         return Err(format!("at most {MAX_URL_CHARS} characters"));
     }
+    if let Some(at) = url
+        .chars()
+        .position(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(format!(
+            "a space or control character at position {at}; percent-encode it"
+        ));
+    }
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a valid URL ({e})"))?;
     match parsed.scheme() {
         "http" | "https" => {}
@@ -270,6 +278,11 @@ mod tests {
             ),
             ("not a url", Err("not a valid URL"), "…"),
             ("file:///etc/passwd", Err("scheme \"file\""), "file:///…"),
+            (
+                "http://a/\u{0}",
+                Err("control character at position 9"),
+                "http://a/…",
+            ),
         ];
         for (url, verdict, shown) in cases {
             match (check_url(url), verdict) {
