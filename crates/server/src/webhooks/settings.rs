@@ -80,8 +80,8 @@ impl Settings {
         self.checked(environments)
     }
 
-    /// Every problem at once, each with its path; duplicates are dropped.
-    fn checked(mut self, environments: &dyn Fn(&str) -> bool) -> Result<Settings, ApiError> {
+    /// Every problem at once, each with its path.
+    fn checked(self, environments: &dyn Fn(&str) -> bool) -> Result<Settings, ApiError> {
         let mut problems = Vec::new();
         if let Err(message) = check_url(&self.url) {
             problems.push(Problem::error("url", message));
@@ -104,6 +104,19 @@ impl Settings {
                         WEBHOOK_EVENTS.join(", ")
                     ),
                 ));
+            }
+        }
+        for (field, items) in [
+            ("events", &self.events),
+            ("environments", &self.environments),
+        ] {
+            for (i, item) in items.iter().enumerate() {
+                if items[..i].contains(item) {
+                    problems.push(Problem::error(
+                        format!("{field}[{i}]"),
+                        format!("\"{item}\" is listed twice"),
+                    ));
+                }
             }
         }
         for (i, environment) in self.environments.iter().enumerate() {
@@ -132,8 +145,6 @@ impl Settings {
         if !problems.is_empty() {
             return Err(ApiError::Validation(problems));
         }
-        dedup(&mut self.events);
-        dedup(&mut self.environments);
         Ok(self)
     }
 
@@ -246,11 +257,6 @@ fn redacted_url(url: &str) -> String {
         }
         Err(_) => "…".to_owned(),
     }
-}
-
-fn dedup(items: &mut Vec<String>) {
-    let mut seen = std::collections::HashSet::new();
-    items.retain(|item| seen.insert(item.clone()));
 }
 
 #[cfg(test)]

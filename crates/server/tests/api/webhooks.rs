@@ -222,7 +222,7 @@ async fn registration_is_audited_and_the_secret_shown_once(app: TestApp) {
             "/api/v1/webhooks",
             ADMIN_TOKEN,
             &json!({"url": "https://hooks.example.com/services/T0/B0/s3cr3t",
-                    "events": ["flag.killed", "flag.changed", "flag.killed"],
+                    "events": ["flag.killed", "flag.changed"],
                     "description": "ops channel"}),
         )
         .await
@@ -237,7 +237,7 @@ async fn registration_is_audited_and_the_secret_shown_once(app: TestApp) {
         secret.starts_with("whsec_") && secret.len() > 40,
         "{secret}"
     );
-    // Duplicates dropped; defaults filled in.
+    // Defaults filled in.
     assert_eq!(created["events"], json!(["flag.killed", "flag.changed"]));
     assert_eq!(created["environments"], json!([]));
     assert_eq!(created["format"], "json");
@@ -322,8 +322,12 @@ async fn bad_input_is_refused_with_what_and_where(app: TestApp) {
     let refused = |reply: Reply| problems(&reply);
     let cases: Vec<(Value, Vec<(&str, &str)>)> = vec![
         (
-            json!({"url": "not a url", "events": ["flag.changed"]}),
+            json!({"url": "not-a-url", "events": ["flag.changed"]}),
             vec![("url", "not a valid URL")],
+        ),
+        (
+            json!({"url": "http://127.0.0.1/a b", "events": ["flag.killed", "flag.killed"]}),
+            vec![("url", "a space"), ("events[1]", "listed twice")],
         ),
         (
             json!({"url": "ftp://example.com/x", "events": ["flag.changed"]}),
