@@ -282,7 +282,12 @@ mod tests {
                 Err("scheme \"ftp\""),
                 "ftp://example.com/…",
             ),
-            ("not a url", Err("not a valid URL"), "…"),
+            ("not-a-url", Err("not a valid URL"), "…"),
+            (
+                "http://a/x y",
+                Err("a space or control character at position 11"),
+                "http://a/…",
+            ),
             ("file:///etc/passwd", Err("scheme \"file\""), "file:///…"),
             (
                 "http://a/\u{0}",
