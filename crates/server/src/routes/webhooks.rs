@@ -44,9 +44,10 @@ pub async fn create_webhook(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<CreateWebhookRequest>,
+    JsonBody(request): JsonBody<serde_json::Value>,
 ) -> ApiResult<Response> {
     principal.require(Role::Admin)?;
+    let request: CreateWebhookRequest = object(request)?;
     let live = state.live.current();
     let settings = Settings::create(request, &|env| live.environments.contains_key(env))?;
     let id = generate_id("wh");
@@ -88,9 +89,10 @@ pub async fn update_webhook(
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<UpdateWebhookRequest>,
+    JsonBody(request): JsonBody<serde_json::Value>,
 ) -> ApiResult<Json<Webhook>> {
     principal.require(Role::Admin)?;
+    let request: UpdateWebhookRequest = object(request)?;
     let current = find(&state, &id).await?;
     let live = state.live.current();
     let before = Settings::of(&current);
@@ -169,6 +171,20 @@ pub async fn test_webhook(
     let endpoint = find(&state, &id).await?;
     let sent = dispatch::ping(&state, &endpoint).await?;
     Ok(Json(delivery(&sent)))
+}
+
+/// A body that is a JSON object of `T`'s fields. serde would also read a
+/// struct from an array of its fields in order (`[null, null]`), which the
+/// schema does not allow.
+fn object<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("{}: {}", e.path(), e.inner())))
 }
 
 async fn find(state: &AppState, id: &str) -> Result<StoredWebhook, ApiError> {

@@ -364,6 +364,7 @@ async fn bad_input_is_refused_with_what_and_where(app: TestApp) {
     for body in [
         json!({"url": "http://127.0.0.1/x", "events": ["flag.changed"], "secret": "mine"}),
         json!({"url": 7, "events": ["flag.changed"]}),
+        json!(["http://127.0.0.1/x", ["flag.changed"]]),
     ] {
         let reply = app.post("/api/v1/webhooks", ADMIN_TOKEN, &body).await;
         assert!(
@@ -386,6 +387,13 @@ async fn bad_input_is_refused_with_what_and_where(app: TestApp) {
         )
         .await;
     assert_eq!(refused(reply)[0].0, "url");
+    app.patch(
+        &format!("/api/v1/webhooks/{id}"),
+        ADMIN_TOKEN,
+        &json!([null, null]),
+    )
+    .await
+    .expect_error(400, "invalid_body");
     app.patch(
         "/api/v1/webhooks/wh_missing",
         ADMIN_TOKEN,
