@@ -12,6 +12,7 @@
 //! - `insights`: evaluation metrics, experiments, tracked events, privacy
 //!   requests and evaluation logs.
 //! - `queries`: the query strings.
+//! - `webhooks`: outgoing webhook endpoints and their deliveries.
 //!
 //! Every type derives `schemars::JsonSchema`; the server's OpenAPI document
 //! is generated from these schemas (`ff_server`'s `openapi` module).
@@ -27,6 +28,7 @@ mod people;
 mod queries;
 mod resources;
 mod stream;
+mod webhooks;
 mod work;
 
 pub use documents::*;
@@ -40,6 +42,7 @@ pub use people::*;
 pub use queries::*;
 pub use resources::*;
 pub use stream::*;
+pub use webhooks::*;
 pub use work::*;
 
 use schemars::JsonSchema;

@@ -152,6 +152,9 @@ pub enum Command {
     /// People who sign in to the admin interface: create, list, update.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Outgoing webhooks: create, list, deliveries, test, delete.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Changes held for approval: list, show, approve, reject, rebase.
     #[command(subcommand, name = "change-requests")]
     ChangeRequests(ChangeRequestsCommand),
@@ -726,6 +729,52 @@ pub enum KeysCommand {
     /// Revoke a key at once.
     Revoke {
         /// The key id.
+        id: String,
+    },
+}
+
+/// `webhooks …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// List endpoints (never their secrets).
+    List,
+    /// Register an endpoint; its signing secret is printed once.
+    Create {
+        /// Where to POST (http or https; redirects are not followed).
+        #[arg(value_name = "URL")]
+        endpoint: String,
+        /// An event to send (repeatable, or comma-separated): flag.changed,
+        /// flag.killed, change_request.opened, change_request.decided,
+        /// schedule.applied, schedule.failed.
+        #[arg(long = "event", required = true, value_delimiter = ',')]
+        events: Vec<String>,
+        /// Only events in this environment (repeatable, or comma-separated;
+        /// none: every environment).
+        #[arg(long = "environment", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// json (the event) or slack (a Slack incoming webhook's `{"text"}`).
+        #[arg(long, value_parser = ["json", "slack"])]
+        format: Option<String>,
+        /// Register it paused.
+        #[arg(long)]
+        disabled: bool,
+        /// For people.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// An endpoint's newest deliveries: status, attempts, last answer.
+    Deliveries {
+        /// The endpoint id (`wh_…`).
+        id: String,
+    },
+    /// Send a signed ping to an endpoint now.
+    Test {
+        /// The endpoint id.
+        id: String,
+    },
+    /// Remove an endpoint and its deliveries.
+    Delete {
+        /// The endpoint id.
         id: String,
     },
 }

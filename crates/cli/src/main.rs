@@ -71,6 +71,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Audit(args) => commands::audit(&client()?, &printer, args).await,
         Command::Keys(command) => commands::keys(&client()?, &printer, command).await,
         Command::Users(command) => commands::users(&client()?, &printer, command).await,
+        Command::Webhooks(command) => commands::webhooks(&client()?, &printer, command).await,
         Command::Metrics(args) => commands::metrics(&client()?, &printer, args).await,
         Command::EvaluationLog(args) => commands::evaluation_log(&client()?, &printer, args).await,
         Command::CodeRefs(args) if !args.keys.is_empty() => {

@@ -102,6 +102,42 @@ pub struct ServeConfig {
     )]
     pub scheduler_interval_ms: u64,
 
+    /// How often the webhook dispatcher turns new audit entries into
+    /// deliveries and sends the due ones, in milliseconds.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_WEBHOOK_INTERVAL_MS",
+        default_value_t = 1000
+    )]
+    pub webhook_interval_ms: u64,
+
+    /// The first retry of a failed webhook delivery waits about this long
+    /// (milliseconds); each further one twice as long (with jitter).
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
+    pub webhook_retry_base_ms: u64,
+
+    /// The longest wait between two attempts of a webhook delivery, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "FEATURE_FLAGS_WEBHOOK_RETRY_MAX_MS",
+        default_value_t = 3_600_000
+    )]
+    pub webhook_retry_max_ms: u64,
+
+    /// Attempts of a webhook delivery before it is marked failed.
+    #[arg(long, env = "FEATURE_FLAGS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 12)]
+    pub webhook_max_attempts: u32,
+
+    /// How long one webhook request may take (connect, send, answer), in
+    /// milliseconds.
+    #[arg(long, env = "FEATURE_FLAGS_WEBHOOK_TIMEOUT_MS", default_value_t = 5000)]
+    pub webhook_timeout_ms: u64,
+
     /// Seconds a client has to send a request's headers, and to start its
     /// next request on an idle kept-alive connection (open streams are not
     /// idle: they send keep-alives).
@@ -253,6 +289,13 @@ impl ServeConfig {
             compliance_tags: vec!["sox".to_owned()],
             // Tests run the scheduler explicitly (`POST /api/v1/schedules/run`).
             scheduler_interval_ms: 3_600_000,
+            // Deliveries within a test's patience; tests never assert on
+            // how fast they arrive.
+            webhook_interval_ms: 100,
+            webhook_retry_base_ms: 50,
+            webhook_retry_max_ms: 1000,
+            webhook_max_attempts: 6,
+            webhook_timeout_ms: 2000,
             header_read_timeout_secs: 30,
             body_read_timeout_secs: 60,
             max_connections: 0,
@@ -445,6 +488,11 @@ impl fmt::Debug for ServeConfig {
             .field("compliance_tags", &self.compliance_tags)
             .field("admin_token_file", &self.admin_token_file)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("webhook_interval_ms", &self.webhook_interval_ms)
+            .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
+            .field("webhook_retry_max_ms", &self.webhook_retry_max_ms)
+            .field("webhook_max_attempts", &self.webhook_max_attempts)
+            .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("body_read_timeout_secs", &self.body_read_timeout_secs)
             .field("max_connections", &self.max_connections)

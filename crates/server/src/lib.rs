@@ -46,6 +46,9 @@
 //! - `live`: the live configuration (flags, segments, environments, keys and
 //!   the compiled snapshot) in memory, swapped atomically on change.
 //! - `usage`: when flags were last evaluated (for stale-flag reports).
+//! - `webhooks`: outgoing webhooks: endpoint settings, the events derived
+//!   from the audit log, and the dispatcher that sends them from an outbox
+//!   in the store (started by [`serve`], like the scheduler).
 //! - `state`: [`AppState`], what every handler can reach, and the clock.
 //! - `unknown_keys`: a key this node does not know yet is looked up in the
 //!   store (coalesced, briefly remembered when unknown) before a 401.
@@ -81,6 +84,7 @@ mod tls;
 mod ui;
 mod unknown_keys;
 mod usage;
+mod webhooks;
 mod wire;
 mod work;
 mod write;
@@ -380,6 +384,10 @@ pub async fn serve(
         state.clone(),
         Duration::from_millis(state.config.scheduler_interval_ms.max(10)),
     ));
+    let webhooks = tokio::spawn(webhooks::dispatch::run(
+        state.clone(),
+        Duration::from_millis(state.config.webhook_interval_ms.max(10)),
+    ));
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;
@@ -399,6 +407,7 @@ pub async fn serve(
     background.abort();
     follower.abort();
     scheduler.abort();
+    webhooks.abort();
     flush_key_usage(&state).await;
     flush_flag_usage(&state).await;
     flush_evaluation_counts(&state).await;

@@ -358,7 +358,8 @@ impl Live {
                 | ResourceKind::Schedule
                 | ResourceKind::RolloutPlan
                 | ResourceKind::User
-                | ResourceKind::Experiment => {}
+                | ResourceKind::Experiment
+                | ResourceKind::Webhook => {}
             }
         }
         if reload_segments_and_environments {
@@ -542,7 +543,9 @@ fn own_changes(
             Change::PutWorkItem(..)
             | Change::PutExperiment(..)
             | Change::CreateUser(_)
-            | Change::UpdateUser(_) => continue,
+            | Change::UpdateUser(_)
+            | Change::PutWebhook(..)
+            | Change::DeleteWebhook(..) => continue,
         };
         records.push(ChangeRecord {
             revision: commit.revision,

@@ -132,6 +132,9 @@ pub struct SharedState {
     /// The TLS certificate, when the service speaks TLS itself (set once
     /// at start, by `prepare`).
     pub tls: std::sync::OnceLock<Arc<crate::tls::CertificateFiles>>,
+    /// What sends webhook deliveries (the HTTP client, this node's lease
+    /// name).
+    pub webhooks: crate::webhooks::dispatch::Sender,
 }
 
 impl AppState {
@@ -147,6 +150,7 @@ impl AppState {
             .unwrap_or(NonZeroU32::MIN);
         let flag_usage = Arc::new(crate::usage::FlagUsage::default());
         let config_max_flags = config.prometheus_max_flags;
+        let webhooks = crate::webhooks::dispatch::Sender::new(&config);
         flag_usage.track(&live.current());
         AppState(Arc::new(SharedState {
             store,
@@ -171,6 +175,7 @@ impl AppState {
             stream_token_secret: std::sync::OnceLock::new(),
             day_usage: crate::metrics::day_usage::DayUsageCache::default(),
             tls: std::sync::OnceLock::new(),
+            webhooks,
         }))
     }
 

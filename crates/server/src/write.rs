@@ -335,7 +335,9 @@ pub(crate) fn check_references(
             | Change::PutWorkItem(..)
             | Change::PutExperiment(..)
             | Change::CreateUser(_)
-            | Change::UpdateUser(_) => {}
+            | Change::UpdateUser(_)
+            | Change::PutWebhook(..)
+            | Change::DeleteWebhook(..) => {}
         }
     }
     let after = validate_set(

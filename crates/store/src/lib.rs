@@ -11,6 +11,7 @@ mod sqlite;
 pub mod testing;
 pub mod text;
 mod types;
+mod webhooks;
 
 pub use audit::{AuditVerification, GENESIS_HASH, entry_hash};
 pub use experiments::{
@@ -21,6 +22,9 @@ pub use people::{NewSession, NewUser, SessionUser, User, UserUpdate};
 pub use postgres::{NOTIFY_CHANNEL, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use types::*;
+pub use webhooks::{
+    AttemptOutcome, Delivery, DeliveryStatus, NewDelivery, StoredWebhook, WebhookRecord,
+};
 
 use std::sync::Arc;
 
@@ -251,6 +255,64 @@ pub trait FlagStore: Send + Sync + 'static {
         secret_hash: &str,
         at: time::OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// Every webhook endpoint, by id.
+    async fn webhooks(&self) -> Result<Vec<StoredWebhook>, StoreError>;
+
+    /// One webhook endpoint.
+    async fn webhook(&self, id: &str) -> Result<Option<StoredWebhook>, StoreError>;
+
+    /// The last audit entry the webhook dispatcher has turned into
+    /// deliveries.
+    async fn webhook_cursor(&self) -> Result<i64, StoreError>;
+
+    /// Inserts deliveries (one per endpoint and event: a duplicate is
+    /// skipped) and, with `cursor = Some((from, to))`, moves the dispatch
+    /// cursor from `from` to `to` in the same transaction. Answers `false`,
+    /// inserting nothing, when the cursor was no longer at `from` (another
+    /// node got there first).
+    async fn enqueue_deliveries(
+        &self,
+        cursor: Option<(i64, i64)>,
+        deliveries: &[NewDelivery],
+    ) -> Result<bool, StoreError>;
+
+    /// Pending deliveries due at `now` and not leased, oldest due first.
+    async fn due_deliveries(
+        &self,
+        now: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Leases a pending delivery to `owner` until `until`, if it is due
+    /// and nobody holds an unexpired lease on it; `false` otherwise.
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        owner: &str,
+        now: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Records an attempt's outcome and releases the lease, if `owner`
+    /// still holds it (`false` otherwise: nothing is written).
+    async fn finish_delivery(
+        &self,
+        id: &str,
+        owner: &str,
+        outcome: &AttemptOutcome,
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// One delivery.
+    async fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
+
+    /// An endpoint's newest `limit` deliveries, newest first.
+    async fn webhook_deliveries(
+        &self,
+        webhook_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

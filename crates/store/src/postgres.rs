@@ -134,6 +134,10 @@ impl Backend for Postgres {
                 .map(|_| ())
         }
     }
+
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 delegate_flag_store!(PostgresStore);

@@ -121,6 +121,10 @@ impl Backend for Sqlite {
         // One process owns an SQLite file: there is no one else to tell.
         std::future::ready(Ok(()))
     }
+
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 impl SqliteStore {

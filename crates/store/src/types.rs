@@ -193,6 +193,10 @@ pub enum Change {
     /// Change a user account; disabling it or changing its password ends
     /// its sessions in the same transaction.
     UpdateUser(crate::UserUpdate),
+    /// Create or replace a webhook endpoint.
+    PutWebhook(crate::WebhookRecord, Expect),
+    /// Delete a webhook endpoint and its deliveries.
+    DeleteWebhook(String, Expect),
 }
 
 /// One change and how the audit log names it.
@@ -258,6 +262,8 @@ pub enum ResourceKind {
     User,
     /// An A/B experiment.
     Experiment,
+    /// An outgoing webhook endpoint.
+    Webhook,
 }
 
 impl ResourceKind {
@@ -273,6 +279,7 @@ impl ResourceKind {
             ResourceKind::RolloutPlan => "rollout_plan",
             ResourceKind::User => "user",
             ResourceKind::Experiment => "experiment",
+            ResourceKind::Webhook => "webhook",
         }
     }
 
@@ -288,6 +295,7 @@ impl ResourceKind {
             ResourceKind::RolloutPlan,
             ResourceKind::User,
             ResourceKind::Experiment,
+            ResourceKind::Webhook,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -22,6 +22,7 @@ mod schedules;
 mod segments;
 mod transfer;
 mod users;
+mod webhooks;
 
 pub(crate) use audit::audit;
 pub(crate) use change_requests::change_requests;
@@ -40,6 +41,7 @@ pub(crate) use schedules::schedule;
 pub(crate) use segments::segments;
 pub(crate) use transfer::{apply, export, import_document};
 pub(crate) use users::users;
+pub(crate) use webhooks::webhooks;
 
 use std::io::{BufRead, IsTerminal, Write};
 

@@ -1202,3 +1202,57 @@ async fn code_references_are_found_in_a_tree() {
         stale.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_registered_tested_and_removed() {
+    let setup = Setup::new().await;
+    // Nothing listens on port 9 (discard): the ping fails and says why.
+    let created = setup
+        .ff(&[
+            "webhooks",
+            "create",
+            "http://127.0.0.1:9/hook",
+            "--event",
+            "flag.killed,flag.changed",
+            "--environment",
+            "production",
+            "--format",
+            "slack",
+        ])
+        .ok();
+    let secret = created.stdout.trim().to_owned();
+    assert!(secret.starts_with("whsec_"), "{}", created.stdout);
+    let listed = setup.ff(&["webhooks", "list", "-o", "json"]).ok().json();
+    let Some(endpoint) = listed["items"].as_array().and_then(|items| items.first()) else {
+        panic!("no endpoint listed: {listed}");
+    };
+    assert_eq!(endpoint["events"], json!(["flag.killed", "flag.changed"]));
+    assert_eq!(endpoint["environments"], json!(["production"]));
+    assert_eq!(endpoint["format"], "slack");
+    assert!(endpoint.get("secret").is_none(), "{endpoint}");
+    let Some(id) = endpoint["id"].as_str() else {
+        panic!("no id: {endpoint}");
+    };
+    let table = setup.ff(&["webhooks", "list"]).ok();
+    assert!(table.stdout.contains(id), "{}", table.stdout);
+    let ping = setup
+        .ff(&["webhooks", "test", id, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(ping["event"], "ping");
+    let deliveries = setup
+        .ff(&["webhooks", "deliveries", id, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(deliveries["items"].as_array().map(Vec::len), Some(1));
+    setup.ff(&["webhooks", "deliveries", id]).ok();
+    // Bad input is refused with the invalid-input exit code.
+    setup
+        .ff(&["webhooks", "create", "ftp://x", "--event", "flag.killed"])
+        .code(7);
+    setup
+        .ff(&["webhooks", "create", "http://x", "--event", "flag.exploded"])
+        .code(7);
+    setup.ff(&["webhooks", "delete", id]).ok();
+    setup.ff(&["webhooks", "delete", id]).code(5);
+}

@@ -29,6 +29,7 @@ pub mod stream;
 pub mod subjects;
 pub mod transfer;
 pub mod users;
+pub mod webhooks;
 
 pub(crate) mod table;
 
@@ -167,6 +168,13 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/api/v1/api-keys" => api_keys::list_api_keys, "api-keys", ADMIN, "All API keys (never their secrets).", ok = [200 json Page<ApiKey>]),
     route!("POST" "/api/v1/api-keys" => api_keys::create_api_key, "api-keys", ADMIN, "Create a key; its secret is answered once, under `key`.", body = json CreateApiKeyRequest, ok = [201 json ApiKey], errors = [404]),
     route!("DELETE" "/api/v1/api-keys/{id}" => api_keys::revoke_api_key, "api-keys", ADMIN, "Revoke a key at once.", ok = [200 json ApiKeyRevoked], errors = [400]),
+    route!("GET" "/api/v1/webhooks" => webhooks::list_webhooks, "webhooks", ADMIN, "Outgoing webhook endpoints (never their secrets).", ok = [200 json Page<Webhook>]),
+    route!("POST" "/api/v1/webhooks" => webhooks::create_webhook, "webhooks", ADMIN, "Register an endpoint for events (flag.changed, flag.killed, change_request.opened/decided, schedule.applied/failed), optionally per environment, as json or slack; its signing secret is answered once, under `secret`.", body = json CreateWebhookRequest, ok = [201 json Webhook]),
+    route!("GET" "/api/v1/webhooks/{id}" => webhooks::get_webhook, "webhooks", ADMIN, "One endpoint.", ok = [200 json Webhook]),
+    route!("PATCH" "/api/v1/webhooks/{id}" => webhooks::update_webhook, "webhooks", ADMIN, "Change an endpoint's URL, events, environments, format, description, or pause it (enabled: false).", body = json UpdateWebhookRequest, ok = [200 json Webhook]),
+    route!("DELETE" "/api/v1/webhooks/{id}" => webhooks::delete_webhook, "webhooks", ADMIN, "Remove an endpoint and its deliveries.", ok = [200 json WebhookDeleted]),
+    route!("GET" "/api/v1/webhooks/{id}/deliveries" => webhooks::list_webhook_deliveries, "webhooks", ADMIN, "An endpoint's newest deliveries: status, attempts, last status code and error, next attempt.", ok = [200 json Page<WebhookDelivery>]),
+    route!("POST" "/api/v1/webhooks/{id}/test" => webhooks::test_webhook, "webhooks", ADMIN, "Send a signed `ping` to the endpoint now; answers the delivery after the attempt.", ok = [200 json WebhookDelivery]),
     route!("GET" "/api/v1/export" => transfer::export_configuration, "transfer", VIEWER, "Everything (flags, segments, environments) as JSON or YAML.",
         query = ExportQuery, ok = [200 json_or_yaml ExportDocument]),
     route!("POST" "/api/v1/import" => transfer::import_configuration, "transfer", EDITOR, "Apply an export document in one transaction.",

@@ -3,7 +3,8 @@
 //! Callers: no key, an unknown key, a revoked key (all 401); admin keys with
 //! each role; a server and a client key of `production`. Viewers read;
 //! editors (and approvers) also write flags, segments, the kill switch, bulk
-//! changes and imports; admins also manage keys and environments; server and
+//! changes and imports; admins also manage keys, environments and webhooks
+//! (webhooks are admin-only even to read); server and
 //! client keys may only evaluate, in their own environment (server keys may
 //! also stream its rules).
 //!
@@ -65,6 +66,10 @@ struct Context {
     revocable: HashMap<&'static str, String>,
     /// Pending change requests by (what the caller does to it, caller).
     change_requests: HashMap<(&'static str, &'static str), String>,
+    /// A webhook endpoint every caller reads, changes and pings.
+    webhook: String,
+    /// Webhook endpoints each caller may delete.
+    webhooks: HashMap<&'static str, String>,
 }
 
 impl Context {
@@ -461,6 +466,49 @@ fn routes() -> Vec<Route> {
             let id = context.revocable.get(who).cloned().unwrap_or_default();
             (Method::DELETE, format!("/api/v1/api-keys/{id}"), None)
         }),
+        // Webhooks: admins only, reads included (a URL may be a credential).
+        route(ADMIN, |_, _| (Method::GET, "/api/v1/webhooks".into(), None)),
+        route(ADMIN, |_, who| {
+            (
+                Method::POST,
+                "/api/v1/webhooks".into(),
+                Some(
+                    json!({"url": format!("http://127.0.0.1:9/{who}"), "events": ["schedule.failed"]}),
+                ),
+            )
+        }),
+        route(ADMIN, |context, _| {
+            (
+                Method::GET,
+                format!("/api/v1/webhooks/{}", context.webhook),
+                None,
+            )
+        }),
+        route(ADMIN, |context, who| {
+            (
+                Method::PATCH,
+                format!("/api/v1/webhooks/{}", context.webhook),
+                Some(json!({"description": format!("changed by {who}")})),
+            )
+        }),
+        route(ADMIN, |context, who| {
+            let id = context.webhooks.get(who).cloned().unwrap_or_default();
+            (Method::DELETE, format!("/api/v1/webhooks/{id}"), None)
+        }),
+        route(ADMIN, |context, _| {
+            (
+                Method::GET,
+                format!("/api/v1/webhooks/{}/deliveries", context.webhook),
+                None,
+            )
+        }),
+        route(ADMIN, |context, _| {
+            (
+                Method::POST,
+                format!("/api/v1/webhooks/{}/test", context.webhook),
+                None,
+            )
+        }),
         // Experiments and tracked events.
         route(EDITOR, |_, who| {
             (
@@ -839,9 +887,26 @@ async fn prepare(app: &TestApp, callers: &[&'static str]) -> Context {
             change_requests.insert((purpose, *who), id);
         }
     }
+    // Port 9 (discard): nothing listens, so pings fail at once.
+    let webhook = |who: &str| json!({"url": format!("http://127.0.0.1:9/{who}"), "events": ["schedule.failed"]});
+    let created = app
+        .post("/api/v1/webhooks", ADMIN_TOKEN, &webhook("matrix"))
+        .await
+        .expect_status(201);
+    let matrix_webhook = created.body["id"].as_str().unwrap().to_owned();
+    let mut webhooks = HashMap::new();
+    for who in callers {
+        let created = app
+            .post("/api/v1/webhooks", ADMIN_TOKEN, &webhook(who))
+            .await
+            .expect_status(201);
+        webhooks.insert(*who, created.body["id"].as_str().unwrap().to_owned());
+    }
     Context {
         revocable,
         change_requests,
+        webhook: matrix_webhook,
+        webhooks,
     }
 }
 

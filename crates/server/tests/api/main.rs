@@ -88,3 +88,4 @@ mod subjects;
 mod support;
 mod tls;
 mod transfer;
+mod webhooks;

@@ -16,12 +16,13 @@ use super::rows::{
     key_kind_name, role_name, select_api_keys, select_environments, select_flags, select_segments,
     select_users, select_work_items,
 };
+use super::webhooks::{WebhookRow, select_webhooks};
 use super::{Backend, SqlStore, db_error};
 use crate::audit::unix_millis;
 use crate::{
     ApiKey, AuditEntry, AuditedChange, Change, ChangeRecord, ChangeSet, Committed, Expect,
     ExperimentRecord, GENESIS_HASH, NewApiKey, NewUser, ResourceKind, StoreError, User, UserUpdate,
-    WorkItem, entry_hash,
+    WebhookRecord, WorkItem, entry_hash,
 };
 
 /// What applying one change did, for its audit entry and change-log row.
@@ -309,6 +310,10 @@ where
             }
             Change::CreateUser(new) => Self::create_user(conn, context, new).await,
             Change::UpdateUser(update) => Self::update_user(conn, context, update).await,
+            Change::PutWebhook(webhook, expected) => {
+                Self::put_webhook(conn, context, webhook, *expected).await
+            }
+            Change::DeleteWebhook(id, expected) => Self::delete_webhook(conn, id, *expected).await,
         }
     }
 
@@ -853,6 +858,105 @@ where
             removed: false,
             before,
             after,
+        })
+    }
+
+    async fn current_webhook(
+        conn: &mut DB::Connection,
+        id: &str,
+    ) -> Result<Option<WebhookRow>, StoreError> {
+        sqlx::query_as::<DB, WebhookRow>(concat!(select_webhooks!(), " WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)
+    }
+
+    /// Creates or replaces an endpoint. The audit shows its document; the
+    /// secret is its own column, never in `before` or `after`.
+    async fn put_webhook(
+        conn: &mut DB::Connection,
+        context: &Context<'_>,
+        webhook: &WebhookRecord,
+        expected: Expect,
+    ) -> Result<Applied, StoreError> {
+        let kind = ResourceKind::Webhook;
+        let key = webhook.id.as_str();
+        crate::text::check_name("id", key, crate::text::MAX_ID_CHARS)?;
+        let current = Self::current_webhook(conn, key).await?;
+        check(kind, key, expected, current.as_ref().map(|row| row.version))?;
+        let (after, text) = document(kind, key, &webhook.document)?;
+        let (before, version, secret) = match &current {
+            Some(row) => (
+                stored_json(kind, key, &row.document)?,
+                row.version + 1,
+                webhook.secret.clone().unwrap_or_else(|| row.secret.clone()),
+            ),
+            None => {
+                let Some(secret) = webhook.secret.clone() else {
+                    return Err(StoreError::Invalid {
+                        field: "secret".into(),
+                        message: "a new webhook needs a signing secret".into(),
+                    });
+                };
+                (Value::Null, 1, secret)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO webhooks (id, url, document, secret, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET url = excluded.url, document = excluded.document, \
+             secret = excluded.secret, version = excluded.version, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(webhook.url.as_str())
+        .bind(text.as_str())
+        .bind(secret.as_str())
+        .bind(version)
+        .bind(context.at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(Applied {
+            kind,
+            key: key.to_owned(),
+            version,
+            removed: false,
+            before,
+            after,
+        })
+    }
+
+    /// Deletes an endpoint and its deliveries (pending ones are never
+    /// sent).
+    async fn delete_webhook(
+        conn: &mut DB::Connection,
+        key: &str,
+        expected: Expect,
+    ) -> Result<Applied, StoreError> {
+        let kind = ResourceKind::Webhook;
+        let Some(row) = Self::current_webhook(conn, key).await? else {
+            return Err(missing(kind, key, expected));
+        };
+        check(kind, key, expected, Some(row.version))?;
+        for statement in [
+            "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
+            "DELETE FROM webhooks WHERE id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(key)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(Applied {
+            kind,
+            key: key.to_owned(),
+            version: row.version + 1,
+            removed: true,
+            before: stored_json(kind, key, &row.document)?,
+            after: Value::Null,
         })
     }
 

@@ -13,6 +13,7 @@ mod experiments;
 mod metrics;
 mod people;
 pub(crate) mod rows;
+mod webhooks;
 
 use std::future::Future;
 
@@ -52,6 +53,10 @@ pub(crate) trait Backend: Database {
         revision: i64,
         changes: &'c [ChangeRecord],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c;
+
+    /// How many rows a statement changed (claims and compare-and-set
+    /// updates are checked by it).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
 /// The store over one database: a pool for reads and one for commits (the
@@ -737,6 +742,72 @@ macro_rules! delegate_flag_store {
                 at: time::OffsetDateTime,
             ) -> Result<(), $crate::StoreError> {
                 self.sql.revoke_session(secret_hash, at).await
+            }
+
+            async fn webhooks(&self) -> Result<Vec<$crate::StoredWebhook>, $crate::StoreError> {
+                self.sql.webhooks().await
+            }
+
+            async fn webhook(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::StoredWebhook>, $crate::StoreError> {
+                self.sql.webhook(id).await
+            }
+
+            async fn webhook_cursor(&self) -> Result<i64, $crate::StoreError> {
+                self.sql.webhook_cursor().await
+            }
+
+            async fn enqueue_deliveries(
+                &self,
+                cursor: Option<(i64, i64)>,
+                deliveries: &[$crate::NewDelivery],
+            ) -> Result<bool, $crate::StoreError> {
+                self.sql.enqueue_deliveries(cursor, deliveries).await
+            }
+
+            async fn due_deliveries(
+                &self,
+                now: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<$crate::Delivery>, $crate::StoreError> {
+                self.sql.due_deliveries(now, limit).await
+            }
+
+            async fn claim_delivery(
+                &self,
+                id: &str,
+                owner: &str,
+                now: time::OffsetDateTime,
+                until: time::OffsetDateTime,
+            ) -> Result<bool, $crate::StoreError> {
+                self.sql.claim_delivery(id, owner, now, until).await
+            }
+
+            async fn finish_delivery(
+                &self,
+                id: &str,
+                owner: &str,
+                outcome: &$crate::AttemptOutcome,
+                now: time::OffsetDateTime,
+            ) -> Result<bool, $crate::StoreError> {
+                self.sql.finish_delivery(id, owner, outcome, now).await
+            }
+
+            async fn delivery(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::Delivery>, $crate::StoreError> {
+                self.sql.delivery(id).await
+            }
+
+            async fn webhook_deliveries(
+                &self,
+                webhook_id: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::Delivery>, $crate::StoreError> {
+                self.sql.webhook_deliveries(webhook_id, limit).await
             }
 
             async fn ping(&self) -> Result<(), $crate::StoreError> {
