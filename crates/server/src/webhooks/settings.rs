@@ -222,6 +222,8 @@ fn check_url(url: &str) -> Result<(), String> {
         .chars()
         .position(|c| c.is_control() || c.is_whitespace())
     {
+        // Counted from 1, as a person reads the URL.
+        let at = at + 1;
         return Err(format!(
             "a space or control character at position {at}; percent-encode it"
         ));
@@ -291,8 +293,9 @@ mod tests {
             ("file:///etc/passwd", Err("scheme \"file\""), "file:///…"),
             (
                 "http://a/\u{0}",
-                Err("control character at position 9"),
-                "http://a/…",
+                Err("control character at position 10"),
+                // The URL parser drops a trailing control character.
+                "http://a/",
             ),
         ];
         for (url, verdict, shown) in cases {
