@@ -37,9 +37,12 @@ const DUE_PER_TICK: u32 = 100;
 /// Endpoints sent to at once per node.
 const CONCURRENT_SENDS: usize = 8;
 
-/// A lease outlives the request's timeout by this much, so that a slow
-/// answer never lets a second node send the same delivery.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// A lease outlives the request's timeout by at least this much (or by
+/// the timeout again, if longer), so that a slow answer never lets a second
+/// node send the same delivery; what the margin covers is recording the
+/// outcome. Longer only delays the resend after a node stops mid-send
+/// (30 s made a restart wait half a minute).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// What sends: the HTTP client (no redirects, a short timeout) and this
 /// node's name on the leases it takes.
@@ -104,23 +107,28 @@ pub async fn run(state: AppState, interval: Duration) {
 /// moving the cursor in the same transaction; another node having moved
 /// it first means reading again from where it is.
 pub async fn enqueue_new(state: &AppState) -> Result<(), StoreError> {
-    let endpoints: Vec<(StoredWebhook, Settings)> = state
-        .store
-        .webhooks()
-        .await?
-        .into_iter()
-        .map(|stored| {
-            let settings = Settings::of(&stored);
-            (stored, settings)
-        })
-        .filter(|(_, settings)| settings.enabled)
-        .collect();
     loop {
         let cursor = state.store.webhook_cursor().await?;
         let entries = state.store.audit_chain(cursor, BATCH).await?;
         let Some(last) = entries.last() else {
             return Ok(());
         };
+        // Read after the entries: an endpoint registered before one of them
+        // was committed is then in the list. Read before them, a
+        // registration and the events right after it could both land
+        // between the two reads, and the cursor would move past events
+        // nobody was found to want.
+        let endpoints: Vec<(StoredWebhook, Settings)> = state
+            .store
+            .webhooks()
+            .await?
+            .into_iter()
+            .map(|stored| {
+                let settings = Settings::of(&stored);
+                (stored, settings)
+            })
+            .filter(|(_, settings)| settings.enabled)
+            .collect();
         let now = now();
         let mut deliveries = Vec::new();
         for event in entries.iter().filter_map(event_of) {
@@ -206,7 +214,7 @@ pub async fn attempt(
 ) -> Result<bool, StoreError> {
     let sender = &state.webhooks;
     let claimed_at = now();
-    let lease = claimed_at + sender.timeout + LEASE_MARGIN;
+    let lease = claimed_at + sender.timeout + sender.timeout.max(LEASE_MARGIN);
     if !state
         .store
         .claim_delivery(&delivery.id, &sender.node, claimed_at, lease)
