@@ -304,13 +304,7 @@ pub fn generate_secret(kind: KeyKind) -> String {
 
 /// A new public key id: `key_` and 16 hex characters.
 pub fn generate_key_id() -> String {
-    generate_id("key")
-}
-
-/// A new random id: `{prefix}_` and 16 hex characters (`cr_…`, `sch_…`).
-pub fn generate_id(prefix: &str) -> String {
-    let bytes: [u8; 8] = rand::rng().random();
-    format!("{prefix}_{}", hex::encode(bytes))
+    crate::ids::generate_id("key")
 }
 
 /// How many random characters of a generated secret are shown, after its

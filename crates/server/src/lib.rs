@@ -54,6 +54,7 @@
 //!   store (coalesced, briefly remembered when unknown) before a 401.
 //! - `error`: `ApiError`, the one JSON error envelope; internal causes are
 //!   logged once there.
+//! - `ids`: random ids for what the service creates.
 //! - `config`: the settings, read there and nowhere else.
 //! - `https`: one connection over TLS (handshake deadline, HTTP/2 or
 //!   HTTP/1.1 by ALPN, HTTP/2's idle timeout).
@@ -73,6 +74,7 @@ mod extract;
 mod flag_ops;
 mod governance;
 mod https;
+mod ids;
 mod live;
 mod metrics;
 mod openapi;

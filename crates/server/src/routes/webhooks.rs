@@ -13,11 +13,12 @@ use ff_api_types::{
 };
 use ff_store::{Change, Delivery, Expect, Role, StoredWebhook, WebhookRecord};
 
-use crate::auth::{Principal, generate_id};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
 use crate::flag_ops::rfc3339;
 use crate::governance::{WriteMeta, WriteMode};
+use crate::ids::generate_id;
 use crate::state::AppState;
 use crate::webhooks::dispatch;
 use crate::webhooks::settings::{Settings, new_secret, wire};

@@ -23,9 +23,9 @@ use sha2::Sha256;
 
 use super::events::{body, event_of, ping_body, wanted};
 use super::settings::Settings;
-use crate::auth::generate_id;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::ids::generate_id;
 use crate::state::AppState;
 
 /// Audit entries read per step.

@@ -31,10 +31,10 @@ use time::OffsetDateTime;
 use super::item::{ItemStep, Status, bookkeeping, from_value, to_value};
 use super::rollout_plan::{self, PlanStatus};
 use super::schedule::{self, ScheduleStatus};
-use crate::auth::generate_id;
 use crate::error::ApiError;
 use crate::flag_ops::{merge_diff, merge_patch, parse_flag};
 use crate::governance::{Review, WriteMeta};
+use crate::ids::generate_id;
 use crate::live::LiveConfig;
 
 /// Where a change request is.

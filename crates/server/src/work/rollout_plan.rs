@@ -20,9 +20,9 @@ use time::OffsetDateTime;
 
 use super::action::Action;
 use super::item::{Status, Step, from_value, to_value};
-use crate::auth::generate_id;
 use crate::error::ApiError;
 use crate::flag_ops::rfc3339;
+use crate::ids::generate_id;
 
 /// Where a plan is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
