@@ -17,7 +17,7 @@ use crate::model::{
     Condition, Environment, EnvironmentEntry, Flag, FlagType, Operator, Rule, Segment, Serve,
 };
 use crate::parse::compile_regex;
-use crate::table::FlagTable;
+use crate::table::{FlagTable, Keyed};
 use crate::validate::{Problem, segment_operand, validate_set};
 use crate::values::{parse_date, parse_semver, thousandths};
 
@@ -348,7 +348,7 @@ pub struct EnvironmentSnapshot {
     pub(crate) key: String,
     /// Shared with the snapshots before and after a change, but for what
     /// the change touched.
-    pub(crate) flags: FlagTable,
+    pub(crate) flags: FlagTable<CompiledFlag>,
     pub(crate) segments: Arc<[CompiledSegment]>,
     pub(crate) segment_index: Arc<FastMap<Box<str>, usize>>,
 }
@@ -409,6 +409,12 @@ pub(crate) struct CompiledFlag {
     pub(crate) fallthrough: Value,
     pub(crate) rules: Arc<[CompiledRule]>,
     pub(crate) prerequisites: Box<[Prerequisite]>,
+}
+
+impl Keyed for CompiledFlag {
+    fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 impl CompiledFlag {

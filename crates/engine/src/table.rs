@@ -10,10 +10,16 @@
 //! the one shard) it writes. A lookup stays two hash-map probes' worth of
 //! work: the shard's hash, the shard's map, one chunk index.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use crate::compile::{CompiledFlag, FastMap};
+/// What a table holds: anything with a key (compiled flags).
+pub(crate) trait Keyed {
+    fn key(&self) -> &str;
+}
+
+type Index = HashMap<Box<str>, usize, foldhash::fast::FixedState>;
 
 /// Flags per chunk: what a replaced flag copies (pointers).
 const CHUNK: usize = 1024;
@@ -25,15 +31,27 @@ const SHARD_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Compiled flags in configuration order, with an index by key. Cloning it
 /// copies about `len / 1024 + 64` pointers.
-#[derive(Debug, Clone)]
-pub(crate) struct FlagTable {
-    chunks: Vec<Arc<Vec<Arc<CompiledFlag>>>>,
-    shards: Vec<Arc<FastMap<Box<str>, usize>>>,
+#[derive(Debug)]
+pub(crate) struct FlagTable<T> {
+    chunks: Vec<Arc<Vec<Arc<T>>>>,
+    shards: Vec<Arc<Index>>,
     len: usize,
 }
 
-impl Default for FlagTable {
-    fn default() -> FlagTable {
+// Not derived: a derived `Clone` would ask `T: Clone`, and only pointers
+// are copied.
+impl<T> Clone for FlagTable<T> {
+    fn clone(&self) -> FlagTable<T> {
+        FlagTable {
+            chunks: self.chunks.clone(),
+            shards: self.shards.clone(),
+            len: self.len,
+        }
+    }
+}
+
+impl<T> Default for FlagTable<T> {
+    fn default() -> FlagTable<T> {
         FlagTable {
             chunks: Vec::new(),
             shards: (0..SHARDS).map(|_| Arc::default()).collect(),
@@ -48,22 +66,20 @@ fn shard_of(key: &str) -> usize {
     (hash >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
-impl FlagTable {
+impl<T: Keyed> FlagTable<T> {
     /// A table of `flags` (in this order; keys are unique).
-    pub(crate) fn of(flags: Vec<Arc<CompiledFlag>>) -> FlagTable {
-        let mut shards: Vec<FastMap<Box<str>, usize>> = (0..SHARDS)
-            .map(|_| {
-                FastMap::with_capacity_and_hasher(flags.len() / SHARDS + 1, Default::default())
-            })
+    pub(crate) fn of(flags: Vec<Arc<T>>) -> FlagTable<T> {
+        let mut shards: Vec<Index> = (0..SHARDS)
+            .map(|_| Index::with_capacity_and_hasher(flags.len() / SHARDS + 1, Default::default()))
             .collect();
         for (position, flag) in flags.iter().enumerate() {
-            shards[shard_of(&flag.key)].insert(flag.key.clone(), position);
+            shards[shard_of(flag.key())].insert(flag.key().into(), position);
         }
         let len = flags.len();
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
         let mut flags = flags.into_iter();
         loop {
-            let chunk: Vec<Arc<CompiledFlag>> = flags.by_ref().take(CHUNK).collect();
+            let chunk: Vec<Arc<T>> = flags.by_ref().take(CHUNK).collect();
             if chunk.is_empty() {
                 break;
             }
@@ -78,17 +94,17 @@ impl FlagTable {
 
     /// The flag with this key.
     #[inline]
-    pub(crate) fn get(&self, key: &str) -> Option<&CompiledFlag> {
+    pub(crate) fn get(&self, key: &str) -> Option<&T> {
         let &position = self.shards[shard_of(key)].get(key)?;
         self.at(position).map(|flag| &**flag)
     }
 
     #[inline]
-    fn at(&self, position: usize) -> Option<&Arc<CompiledFlag>> {
+    fn at(&self, position: usize) -> Option<&Arc<T>> {
         self.chunks.get(position / CHUNK)?.get(position % CHUNK)
     }
 
-    fn set(&mut self, position: usize, flag: Arc<CompiledFlag>) {
+    fn set(&mut self, position: usize, flag: Arc<T>) {
         if let Some(chunk) = self.chunks.get_mut(position / CHUNK)
             && let Some(slot) = Arc::make_mut(chunk).get_mut(position % CHUNK)
         {
@@ -96,18 +112,19 @@ impl FlagTable {
         }
     }
 
-    fn index_mut(&mut self, key: &str) -> &mut FastMap<Box<str>, usize> {
+    fn index_mut(&mut self, key: &str) -> &mut Index {
         Arc::make_mut(&mut self.shards[shard_of(key)])
     }
 
     /// Replaces the flag with the same key, or appends it.
-    pub(crate) fn upsert(&mut self, flag: Arc<CompiledFlag>) {
-        if let Some(&position) = self.shards[shard_of(&flag.key)].get(&flag.key) {
+    pub(crate) fn upsert(&mut self, flag: Arc<T>) {
+        if let Some(&position) = self.shards[shard_of(flag.key())].get(flag.key()) {
             self.set(position, flag);
             return;
         }
         let position = self.len;
-        self.index_mut(&flag.key).insert(flag.key.clone(), position);
+        self.index_mut(flag.key())
+            .insert(flag.key().into(), position);
         if position.is_multiple_of(CHUNK) {
             self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
@@ -127,12 +144,13 @@ impl FlagTable {
             return;
         };
         if position < self.len {
-            self.index_mut(&last.key).insert(last.key.clone(), position);
+            self.index_mut(last.key())
+                .insert(last.key().into(), position);
             self.set(position, last);
         }
     }
 
-    fn pop(&mut self) -> Option<Arc<CompiledFlag>> {
+    fn pop(&mut self) -> Option<Arc<T>> {
         let chunk = self.chunks.last_mut()?;
         let flag = Arc::make_mut(chunk).pop();
         if chunk.is_empty() {
@@ -149,7 +167,7 @@ impl FlagTable {
     }
 
     /// The flags in configuration order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &CompiledFlag> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks
             .iter()
             .flat_map(|chunk| chunk.iter().map(|f| &**f))
@@ -158,25 +176,29 @@ impl FlagTable {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
-
     use super::*;
-    use crate::model::FlagType;
 
-    fn flag(key: &str, serving: u64) -> Arc<CompiledFlag> {
-        Arc::new(CompiledFlag {
+    #[derive(Debug)]
+    struct Entry {
+        key: Box<str>,
+        serving: u64,
+    }
+
+    impl Keyed for Entry {
+        fn key(&self) -> &str {
+            &self.key
+        }
+    }
+
+    fn flag(key: &str, serving: u64) -> Arc<Entry> {
+        Arc::new(Entry {
             key: key.into(),
-            flag_type: FlagType::Number,
-            enabled: true,
-            off_value: Value::from(0),
-            fallthrough: Value::from(serving),
-            rules: Arc::from(Vec::new()),
-            prerequisites: Box::default(),
+            serving,
         })
     }
 
-    fn serving(table: &FlagTable, key: &str) -> Option<u64> {
-        table.get(key).and_then(|f| f.fallthrough.as_u64())
+    fn serving(table: &FlagTable<Entry>, key: &str) -> Option<u64> {
+        table.get(key).map(|f| f.serving)
     }
 
     /// The table against a plain list, over several chunks: appends,
@@ -207,12 +229,7 @@ mod tests {
         assert_eq!(table.len(), model.len());
         let listed: Vec<(String, u64)> = table
             .iter()
-            .map(|f| {
-                (
-                    f.key.to_string(),
-                    f.fallthrough.as_u64().unwrap_or(u64::MAX),
-                )
-            })
+            .map(|f| (f.key.to_string(), f.serving))
             .collect();
         assert_eq!(listed, model);
         for (key, value) in &model {

@@ -134,7 +134,7 @@ pub struct SharedState {
     pub tls: std::sync::OnceLock<Arc<crate::tls::CertificateFiles>>,
     /// What sends webhook deliveries (the HTTP client, this node's lease
     /// name).
-    pub webhooks: crate::webhooks::dispatch::Sender,
+    pub webhooks: crate::webhooks::sender::Sender,
 }
 
 impl AppState {
@@ -150,7 +150,7 @@ impl AppState {
             .unwrap_or(NonZeroU32::MIN);
         let flag_usage = Arc::new(crate::usage::FlagUsage::default());
         let config_max_flags = config.prometheus_max_flags;
-        let webhooks = crate::webhooks::dispatch::Sender::new(&config);
+        let webhooks = crate::webhooks::sender::Sender::new(&config);
         flag_usage.track(&live.current());
         AppState(Arc::new(SharedState {
             store,

@@ -22,8 +22,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::events::{body, event_of, ping_body, wanted};
+use super::sender::Sender;
 use super::settings::Settings;
-use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::ids::generate_id;
 use crate::state::AppState;
@@ -43,47 +43,6 @@ const CONCURRENT_SENDS: usize = 8;
 /// outcome. Longer only delays the resend after a node stops mid-send
 /// (30 s made a restart wait half a minute).
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
-
-/// What sends: the HTTP client (no redirects, a short timeout) and this
-/// node's name on the leases it takes.
-pub struct Sender {
-    client: Option<reqwest::Client>,
-    node: String,
-    timeout: Duration,
-}
-
-impl Sender {
-    /// A sender with the settings' timeout.
-    pub fn new(config: &ServeConfig) -> Sender {
-        let timeout = Duration::from_millis(config.webhook_timeout_ms.max(1));
-        // rustls needs a process-wide crypto provider; ring is ours (the
-        // binary installs it too: whoever is first wins, both are ring).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            // Never follow a redirect: the registered URL is the one that
-            // gets the signed body (and a redirect could point anywhere).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!(
-                "feature-flags-webhooks/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build();
-        let client = match client {
-            Ok(client) => Some(client),
-            Err(error) => {
-                tracing::error!(%error, "cannot build the webhook HTTP client; webhooks will fail");
-                None
-            }
-        };
-        Sender {
-            client,
-            node: generate_id("node"),
-            timeout,
-        }
-    }
-}
 
 /// Turns new audit entries into deliveries and sends the due ones, every
 /// `interval`, until the service stops.

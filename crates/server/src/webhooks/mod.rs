@@ -18,7 +18,9 @@
 //!   (`json` and `slack`).
 //! - `dispatch`: the outbox: enqueueing, claiming, sending, signing,
 //!   backing off.
+//! - `sender`: the HTTP client and lease name a node sends with.
 
 pub mod dispatch;
 pub mod events;
+pub mod sender;
 pub mod settings;
