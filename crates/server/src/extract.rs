@@ -57,7 +57,7 @@ where
 
 /// Reads one JSON document of type `T`, locating a mismatch by its path.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    crate::document::check_depth(bytes)?;
+    ff_documents::check_depth(bytes)?;
     {
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {

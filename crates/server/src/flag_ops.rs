@@ -9,11 +9,6 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 
-/// Fields a response adds to a flag document. A client may send a document it
-/// read back unchanged: these are removed before parsing (`version` becomes
-/// the expected version).
-const META_FIELDS: &[&str] = &["version", "created_at", "updated_at", "deleted", "warnings"];
-
 /// A flag as the API returns it: the document plus `version`, `created_at`,
 /// `updated_at` (and `deleted` when it is).
 pub fn flag_response(stored: &StoredFlag) -> ff_api_types::Flag {
@@ -41,32 +36,10 @@ pub fn rfc3339(at: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Removes the response metadata from a document; returns its `version`.
+/// Removes the response metadata from a document; returns its `version`
+/// (`ff_documents::strip_meta`, answering the API's error).
 pub fn strip_meta(doc: &mut Value) -> Result<Option<i64>, ApiError> {
-    let Value::Object(map) = doc else {
-        return Ok(None);
-    };
-    let version = match map.get("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(whole_number(v).ok_or_else(|| {
-            ApiError::bad_request("invalid_version", "version must be an integer")
-        })?),
-    };
-    for field in META_FIELDS {
-        map.shift_remove(*field);
-    }
-    Ok(version)
-}
-
-/// A JSON number that is a whole number: `2`, and also `2.0`, which JSON
-/// does not tell apart from it (nor does JSON Schema's `integer`).
-fn whole_number(value: &Value) -> Option<i64> {
-    value.as_i64().or_else(|| {
-        let f = value.as_f64()?;
-        // i64::MAX as f64 rounds up to 2^63, which is out of range.
-        let in_range = f >= i64::MIN as f64 && f < i64::MAX as f64;
-        (f.fract() == 0.0 && in_range).then_some(f as i64)
-    })
+    Ok(ff_documents::strip_meta(doc)?)
 }
 
 /// The document with `environments[env]` replaced by `entry` (JSON), or

@@ -33,7 +33,9 @@
 //! - `extract`: request extractors that answer in the error envelope
 //!   (JSON bodies, body deadlines) and the `If-Match` version.
 //! - `document`: whole documents in a body (an import,
-//!   `flag-dependencies.yaml`), JSON or YAML, read with bounds.
+//!   `flag-dependencies.yaml`): the declared format, and reading a large one
+//!   off the async workers (the reading itself, with its bounds, is
+//!   `ff_documents`').
 //! - `work`: work items (change requests, schedules, rollout plans): their
 //!   documents and transitions, their operations, and the scheduler.
 //! - `write`: the write path every change takes: plan, check references,

@@ -17,7 +17,7 @@ use ff_store::Role;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
-use crate::document::{Format, read_document};
+use crate::document::{declared_format, read_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, QueryParams, RawBody};
 use crate::live::LiveConfig;
@@ -60,7 +60,7 @@ pub async fn check_dependencies(
     if body.len() > MAX_DOCUMENT_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    let format = Format::of(&headers, query.format.as_deref())?;
+    let format = declared_format(&headers, query.format.as_deref())?;
     let requirements =
         read_document(body, format, |document| parse_requirements(&document)).await?;
     let tree = live.environment_tree();

@@ -12,7 +12,7 @@ use ff_store::{AuditedChange, Change, EnvironmentSettings, Expect, Role};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
-use crate::document::{Format, read_document};
+use crate::document::{declared_format, read_document};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
 use crate::governance::WriteMeta;
@@ -83,7 +83,7 @@ pub async fn import_configuration(
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     principal.require(Role::Editor)?;
-    let format = Format::of(&headers, query.format.as_deref())?;
+    let format = declared_format(&headers, query.format.as_deref())?;
     let incoming = read_document(body, format, |document| Incoming::parse(&document)).await?;
     if !incoming.environments.is_empty() {
         principal.require(Role::Admin)?;
