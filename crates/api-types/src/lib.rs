@@ -17,6 +17,11 @@
 //! Every type derives `schemars::JsonSchema`; the server's OpenAPI document
 //! is generated from these schemas (`ff_server`'s `openapi` module).
 
+// Requests, documents and contexts reach this crate's arithmetic: it must
+// neither panic nor wrap unnoticed. Where an invariant keeps an operation in
+// range, the function says which (`#[expect(..., reason = ...)]`).
+#![cfg_attr(not(test), deny(clippy::panic, clippy::arithmetic_side_effects))]
+
 mod documents;
 mod error;
 mod evaluate;

@@ -15,6 +15,11 @@
 //! fuzz targets (`fuzz/`) build it in a few minutes rather than building the
 //! whole service.
 
+// Requests, documents and contexts reach this crate's arithmetic: it must
+// neither panic nor wrap unnoticed. Where an invariant keeps an operation in
+// range, the function says which (`#[expect(..., reason = ...)]`).
+#![cfg_attr(not(test), deny(clippy::panic, clippy::arithmetic_side_effects))]
+
 use std::fmt;
 
 use serde_json::Value;
@@ -132,7 +137,7 @@ pub fn too_deep(bytes: &[u8], limit: usize) -> Option<usize> {
         match byte {
             b'"' => in_string = true,
             b'[' | b'{' => {
-                depth += 1;
+                depth = depth.saturating_add(1);
                 if depth > limit {
                     return Some(at);
                 }

@@ -41,6 +41,10 @@ impl Murmur3 {
     }
 
     /// Feeds more bytes.
+    #[expect(
+        clippy::arithmetic_side_effects,
+        reason = "pending_len stays within 0..4 and take within 0..=4 - pending_len"
+    )]
     pub fn write(&mut self, mut bytes: &[u8]) {
         self.total_len = self.total_len.wrapping_add(bytes.len() as u32);
         if self.pending_len > 0 {
@@ -73,6 +77,7 @@ impl Murmur3 {
     }
 
     /// The hash of everything written.
+    #[expect(clippy::arithmetic_side_effects, reason = "i < pending_len < 4")]
     pub fn finish(&self) -> u32 {
         let mut hash = self.hash;
         if self.pending_len > 0 {

@@ -610,7 +610,7 @@ fn compile_rule(
                 shares
                     .iter()
                     .map(|share| {
-                        upper += thousandths(share.weight);
+                        upper = upper.saturating_add(thousandths(share.weight));
                         (
                             upper,
                             share.variant.as_str().into(),

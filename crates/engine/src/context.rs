@@ -47,6 +47,7 @@ impl AttributeName {
 
 /// The first 8 bytes of a name (zero-padded) mixed with its length: equal
 /// names have equal tags; most different names have different ones.
+#[expect(clippy::arithmetic_side_effects, reason = "i counts to at most 8")]
 const fn name_tag(name: &str) -> u64 {
     let bytes = name.as_bytes();
     let mut word = [0u8; 8];
@@ -219,8 +220,9 @@ impl Context {
         let attributes = &mut self.attributes;
         let repeated = if attributes.len() <= 16 {
             attributes.iter().enumerate().any(|(i, a)| {
-                attributes[i + 1..]
+                attributes[i..]
                     .iter()
+                    .skip(1)
                     .any(|b| a.tag == b.tag && a.name == b.name)
             })
         } else {

@@ -219,11 +219,11 @@ impl EnvironmentSnapshot {
             return Resolution::served(&flag.off_value, Reason::Disabled);
         }
         for prerequisite in &flag.prerequisites {
-            *evaluated += 1;
+            *evaluated = evaluated.saturating_add(1);
             let holds = depth < MAX_PREREQUISITE_DEPTH
                 && *evaluated <= MAX_PREREQUISITE_EVALUATIONS
                 && self.flags.get(&prerequisite.key).is_some_and(|required| {
-                    self.evaluate_flag(required, context, depth + 1, evaluated)
+                    self.evaluate_flag(required, context, depth.saturating_add(1), evaluated)
                         .value
                         .is_some_and(|v| json_equal(v, &prerequisite.required_value))
                 });
@@ -346,11 +346,9 @@ fn test_value(test: &Test, value: &Value) -> bool {
                 && crate::values::fast_eq_bytes(&s.as_bytes()[..prefix.len()], prefix.as_bytes())
         }),
         Test::EndsWith(suffix) => value.as_str().is_some_and(|s| {
-            s.len() >= suffix.len()
-                && crate::values::fast_eq_bytes(
-                    &s.as_bytes()[s.len() - suffix.len()..],
-                    suffix.as_bytes(),
-                )
+            s.len().checked_sub(suffix.len()).is_some_and(|start| {
+                crate::values::fast_eq_bytes(&s.as_bytes()[start..], suffix.as_bytes())
+            })
         }),
         Test::Matches(regex) => value.as_str().is_some_and(|s| regex.is_match(s)),
         Test::Number(ordering, operand) => {

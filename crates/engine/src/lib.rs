@@ -1,4 +1,8 @@
 #![doc = include_str!("../README.md")]
+// Requests, documents and contexts reach this crate's arithmetic: it must
+// neither panic nor wrap unnoticed. Where an invariant keeps an operation in
+// range, the function says which (`#[expect(..., reason = ...)]`).
+#![cfg_attr(not(test), deny(clippy::panic, clippy::arithmetic_side_effects))]
 
 pub mod bucket;
 mod compile;

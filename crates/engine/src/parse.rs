@@ -574,7 +574,8 @@ impl Parser {
                 }
             };
             if let (Some(variant), Some(weight)) = (variant, weight) {
-                total_thousandths += u64::from(crate::values::thousandths(weight));
+                total_thousandths =
+                    total_thousandths.saturating_add(u64::from(crate::values::thousandths(weight)));
                 shares.push(WeightedVariant { variant, weight });
             }
         }

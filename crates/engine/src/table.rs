@@ -60,17 +60,22 @@ impl<T> Default for FlagTable<T> {
     }
 }
 
+/// How far a 64-bit hash is shifted to keep the bits that pick a shard.
+const SHARD_SHIFT: u32 = 64 - SHARDS.trailing_zeros();
+
 fn shard_of(key: &str) -> usize {
     let hash = foldhash::fast::FixedState::with_seed(SHARD_SEED).hash_one(key);
     // The top bits: a multiply-mix's best.
-    (hash >> (64 - SHARDS.trailing_zeros())) as usize
+    (hash >> SHARD_SHIFT) as usize
 }
 
 impl<T: Keyed> FlagTable<T> {
     /// A table of `flags` (in this order; keys are unique).
     pub(crate) fn of(flags: Vec<Arc<T>>) -> FlagTable<T> {
         let mut shards: Vec<Index> = (0..SHARDS)
-            .map(|_| Index::with_capacity_and_hasher(flags.len() / SHARDS + 1, Default::default()))
+            .map(|_| {
+                Index::with_capacity_and_hasher(flags.len().div_ceil(SHARDS), Default::default())
+            })
             .collect();
         for (position, flag) in flags.iter().enumerate() {
             shards[shard_of(flag.key())].insert(flag.key().into(), position);
@@ -131,7 +136,7 @@ impl<T: Keyed> FlagTable<T> {
         if let Some(last) = self.chunks.last_mut() {
             Arc::make_mut(last).push(flag);
         }
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
     }
 
     /// Removes the flag with this key (if any); the last flag takes its
@@ -157,7 +162,7 @@ impl<T: Keyed> FlagTable<T> {
             self.chunks.pop();
         }
         if flag.is_some() {
-            self.len -= 1;
+            self.len = self.len.saturating_sub(1);
         }
         flag
     }

@@ -352,7 +352,7 @@ pub fn prerequisite_cycles(flags: &[impl Borrow<Flag>]) -> Vec<Problem> {
             let edges = graph.get(node).map(Vec::as_slice).unwrap_or(&[]);
             if let Some(&child) = edges.get(next) {
                 if let Some(top) = stack.last_mut() {
-                    top.1 += 1;
+                    top.1 = top.1.saturating_add(1);
                 }
                 match colour.get(child).copied() {
                     Some(Colour::White) => {

@@ -285,7 +285,9 @@ fn check_rate(state: &AppState, key: &ApiKey, address: Option<IpAddr>) -> Result
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             Err(ApiError::RateLimited {
-                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                retry_after: wait
+                    .as_secs()
+                    .saturating_add(u64::from(wait.subsec_nanos() > 0)),
             })
         }
     }
@@ -318,7 +320,8 @@ const SHOWN_RANDOM_CHARACTERS: usize = 4;
 /// is safe to show.
 pub fn secret_prefix(secret: &str) -> String {
     generated_label(secret)
-        .map(|label| secret[..label + SHOWN_RANDOM_CHARACTERS].to_owned())
+        .and_then(|label| secret.get(..label.saturating_add(SHOWN_RANDOM_CHARACTERS)))
+        .map(str::to_owned)
         .unwrap_or_default()
 }
 
@@ -329,7 +332,9 @@ fn generated_label(secret: &str) -> Option<usize> {
     let (kind, random) = rest.split_once('_')?;
     let known = ["admin", "server", "client"].contains(&kind);
     let random_shape = random.len() == 40 && random.bytes().all(|b| b.is_ascii_alphanumeric());
-    (known && random_shape).then_some("ff_".len() + kind.len() + 1)
+    // `ff_`, the kind and the `_` after it: the length of `secret` up to
+    // the random part, which `strip_prefix` and `split_once` measured.
+    (known && random_shape).then(|| secret.len().saturating_sub(random.len()))
 }
 
 #[cfg(test)]

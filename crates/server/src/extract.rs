@@ -180,6 +180,10 @@ where
 }
 
 /// Whether a query string, once percent-decoded, holds a control character.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "i stays within the query's length, which is far below usize::MAX"
+)]
 fn has_control_character(query: &str) -> bool {
     let bytes = query.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());

@@ -640,7 +640,7 @@ pub fn outside_windows(windows: &[ChangeWindow], now: OffsetDateTime) -> Option<
         };
         let local = timestamp.to_zoned(tz.clone());
         let today = local.date();
-        let minutes = i32::from(local.hour()) * 60 + i32::from(local.minute());
+        let minutes = minutes_since_midnight(i32::from(local.hour()), i32::from(local.minute()));
         if on_day(window, today.weekday()) && start <= minutes && minutes < end {
             return None;
         }
@@ -708,7 +708,15 @@ fn on_day(window: &ChangeWindow, day: Weekday) -> bool {
 fn hh_mm(text: &str) -> Option<i32> {
     let (h, m) = text.split_once(':')?;
     let (h, m) = (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?);
-    ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
+    ((0..24).contains(&h) && (0..60).contains(&m)).then(|| minutes_since_midnight(h, m))
+}
+
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "hours and minutes of a clock time, checked or given in range"
+)]
+fn minutes_since_midnight(hour: i32, minute: i32) -> i32 {
+    hour * 60 + minute
 }
 
 fn window_refusal(env: &str, next: &NextWindow, meta: &WriteMeta) -> ApiError {

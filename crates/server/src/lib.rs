@@ -63,6 +63,11 @@
 //! - `tls`: the certificate of `--tls-cert`, reloaded when its files
 //!   change, and the listener's rustls settings.
 //! - `bootstrap`: the first start of an empty database.
+
+// Requests, documents and contexts reach this crate's arithmetic: it must
+// neither panic nor wrap unnoticed. Where an invariant keeps an operation in
+// range, the function says which (`#[expect(..., reason = ...)]`).
+#![cfg_attr(not(test), deny(clippy::panic, clippy::arithmetic_side_effects))]
 #![recursion_limit = "256"]
 
 mod auth;
@@ -468,7 +473,7 @@ async fn follow_commits(state: AppState) {
             Err(error) => tracing::warn!(%error, "cannot listen for commits; retrying"),
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(10));
+        backoff = backoff.saturating_mul(2).min(Duration::from_secs(10));
     }
 }
 
@@ -674,7 +679,7 @@ where
 pub async fn flush_evaluation_counts(state: &AppState) {
     let counts = state.evaluation_counts.take();
     let logged = state.evaluation_log.take();
-    let keep_since = state.clock.now() - time::Duration::days(1);
+    let keep_since = state.clock.now().saturating_sub(time::Duration::days(1));
     if let Err(error) = state.store.append_evaluation_log(&logged, keep_since).await {
         tracing::warn!(%error, "could not store logged evaluations (dropped: a log is a sample)");
     }
@@ -703,7 +708,7 @@ pub async fn flush_evaluation_counts(state: &AppState) {
     for (granularity, kept) in state.config.count_retention() {
         if let Err(error) = state
             .store
-            .prune_evaluation_counts(granularity, now - kept)
+            .prune_evaluation_counts(granularity, now.saturating_sub(kept))
             .await
         {
             tracing::warn!(%error, "could not delete old evaluation counts");

@@ -298,7 +298,7 @@ impl Live {
             // first.
             return Ok(());
         }
-        if commit.revision == planned_at + 1 {
+        if commit.revision == planned_at.saturating_add(1) {
             match own_changes(&current, commit) {
                 Some((_, records)) if records.is_empty() => {
                     // Work items only: nothing evaluated changed.

@@ -42,7 +42,7 @@ pub fn new_secret() -> String {
 /// The credential for `key_id` in the window of `now_unix`: valid until
 /// the window's start plus `LIFETIME_SECONDS`.
 pub fn issue(secret: &str, key_id: &str, now_unix: i64) -> String {
-    let window_start = now_unix - now_unix.rem_euclid(WINDOW_SECONDS);
+    let window_start = now_unix.saturating_sub(now_unix.rem_euclid(WINDOW_SECONDS));
     let expires = window_start.saturating_add(LIFETIME_SECONDS);
     let payload = format!("{PREFIX}.{key_id}.{expires}");
     format!("{payload}.{}", hex::encode(signature(secret, &payload)))

@@ -216,7 +216,7 @@ async fn commit(
 /// that what the live configuration records is what a read would give.
 fn stored_time(at: OffsetDateTime) -> OffsetDateTime {
     let millis = at.unix_timestamp_nanos() / 1_000_000;
-    OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).unwrap_or(at)
+    OffsetDateTime::from_unix_timestamp_nanos(millis.saturating_mul(1_000_000)).unwrap_or(at)
 }
 
 /// Refuses flag documents larger than `max_bytes` serialised: every

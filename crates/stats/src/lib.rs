@@ -13,6 +13,11 @@
 //!   over the special functions of `special.rs` (private).
 //! - `error.rs`: [`StatsError`], for input that describes no experiment.
 
+// Requests, documents and contexts reach this crate's arithmetic: it must
+// neither panic nor wrap unnoticed. Where an invariant keeps an operation in
+// range, the function says which (`#[expect(..., reason = ...)]`).
+#![cfg_attr(not(test), deny(clippy::panic, clippy::arithmetic_side_effects))]
+
 mod conversion;
 pub mod distributions;
 mod error;

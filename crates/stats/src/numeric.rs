@@ -90,7 +90,7 @@ impl NumericSummary {
 
     /// The sample variance (divisor `n − 1`), `None` below two users.
     pub fn variance(&self) -> Option<f64> {
-        (self.n >= 2).then(|| self.squared_deviations / (self.n - 1) as f64)
+        (self.n >= 2).then(|| self.squared_deviations / self.n.saturating_sub(1) as f64)
     }
 
     /// `variance / n`: the squared standard error of the mean.
@@ -167,8 +167,8 @@ pub fn welch_t_test(control: &NumericSummary, variant: &NumericSummary) -> Optio
     let control_share = control_part / squared_error;
     let variant_share = variant_part / squared_error;
     let degrees_of_freedom = 1.0
-        / (control_share * control_share / (control.n - 1) as f64
-            + variant_share * variant_share / (variant.n - 1) as f64);
+        / (control_share * control_share / control.n.saturating_sub(1) as f64
+            + variant_share * variant_share / variant.n.saturating_sub(1) as f64);
     if !(t.is_finite() && degrees_of_freedom.is_finite()) {
         return None;
     }

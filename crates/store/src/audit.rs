@@ -75,7 +75,7 @@ impl AuditVerification {
     /// [`AuditVerification::start`] for the first page).
     pub fn check_page(&mut self, entries: &[AuditEntry]) {
         for entry in entries {
-            self.entries += 1;
+            self.entries = self.entries.saturating_add(1);
             let expected_prev = self.head_hash.as_deref().unwrap_or(GENESIS_HASH);
             let holds = entry.prev_hash == expected_prev
                 && entry.hash == entry_hash(&entry.prev_hash, entry);

@@ -45,7 +45,8 @@ impl Granularity {
     /// The start of the bucket that holds `at`.
     pub fn bucket_of(self, at: OffsetDateTime) -> OffsetDateTime {
         let seconds = at.unix_timestamp();
-        let start = seconds - seconds.rem_euclid(self.seconds());
+        // Only a timestamp within one bucket of i64::MIN could go below it.
+        let start = seconds.saturating_sub(seconds.rem_euclid(self.seconds()));
         OffsetDateTime::from_unix_timestamp(start).unwrap_or(at)
     }
 }

@@ -94,9 +94,9 @@ fn postgres_url(name: &str) -> String {
         Some((main, params)) => (main.to_owned(), format!("?{params}")),
         None => (base.clone(), String::new()),
     };
-    let authority = main.find("://").map_or(0, |i| i + 3);
+    let authority = main.find("://").map_or(0, |i| i.saturating_add(3));
     let server = match main[authority..].find('/') {
-        Some(slash) => &main[..authority + slash],
+        Some(slash) => &main[..authority.saturating_add(slash)],
         None => main.as_str(),
     };
     format!("{server}/{name}{params}")

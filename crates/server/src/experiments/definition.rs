@@ -114,7 +114,7 @@ pub fn define(
             names.join(", ")
         )));
     }
-    let mut metrics = Vec::with_capacity(1 + request.secondary_metrics.len());
+    let mut metrics = Vec::with_capacity(request.secondary_metrics.len().saturating_add(1));
     for (i, metric) in std::iter::once(&request.primary_metric)
         .chain(&request.secondary_metrics)
         .enumerate()
@@ -126,7 +126,7 @@ pub fn define(
                 let place = if i == 0 {
                     "primary_metric".to_owned()
                 } else {
-                    format!("secondary_metrics[{}]", i - 1)
+                    format!("secondary_metrics[{}]", i.saturating_sub(1))
                 };
                 return Err(ApiError::unprocessable(
                     "invalid_metric",

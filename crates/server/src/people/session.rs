@@ -133,7 +133,9 @@ pub async fn sign_in(
         user_id: user.id.clone(),
         csrf_token: new_secret(),
         created_at: now,
-        expires_at: now + time::Duration::hours(i64::from(state.config.session_hours.max(1))),
+        expires_at: now.saturating_add(time::Duration::hours(i64::from(
+            state.config.session_hours.max(1),
+        ))),
     };
     state.store.create_session(&session).await?;
     Ok((

@@ -71,8 +71,8 @@ where
 {
     let map = map.lock().ok()?;
     let window = map.get(key)?;
-    let ends = window.started + WINDOW;
-    (window.failures >= limit && now < ends).then(|| ends - now)
+    let ends = window.started.checked_add(WINDOW)?;
+    (window.failures >= limit && now < ends).then(|| ends.saturating_duration_since(now))
 }
 
 fn count<K: std::hash::Hash + Eq>(map: &Mutex<HashMap<K, Window>>, key: K, now: Instant) {

@@ -33,7 +33,7 @@ pub async fn list_audit(
     // Whether the page stopped at its size with entries left after it.
     let mut more = false;
     'reading: while items.len() < limit {
-        let wanted = (limit - items.len()).min(CHUNK);
+        let wanted = limit.saturating_sub(items.len()).min(CHUNK);
         query.limit = u32::try_from(wanted).ok();
         let chunk = state.store.audit(&query).await?;
         let exhausted = chunk.len() < wanted;

@@ -158,7 +158,12 @@ async fn plan_reverts(
             })?;
         let before = match first_version {
             1 => None,
-            v => state.store.flag_version(flag_id, v - 1).await?,
+            v => {
+                state
+                    .store
+                    .flag_version(flag_id, v.saturating_sub(1))
+                    .await?
+            }
         };
         let before_doc = before.as_ref().filter(|b| !b.deleted).map(|b| &b.document);
         let target = match (environment, before_doc) {

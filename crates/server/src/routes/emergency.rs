@@ -82,9 +82,9 @@ async fn switch(
     // A plan read here may advance (the scheduler, another node) before the
     // commit, which then fails its version check: the kill switch must not
     // fail for that, so it reads the plans again and retries.
-    let mut attempts = 0;
+    let mut attempts = 0u32;
     let (plans, committed) = loop {
-        attempts += 1;
+        attempts = attempts.saturating_add(1);
         // Turning a flag off pauses its gradual rollouts there: a plan must
         // not raise the percentage of something that was just killed.
         let plans = if enabled {

@@ -283,9 +283,14 @@ pub async fn promote_environment(
             format!("environment \"{env}\" has no parent to promote from"),
         ));
     };
-    let selectors = usize::from(!body.flags.is_empty())
-        + usize::from(body.all)
-        + usize::from(body.changed_since.is_some());
+    let selectors = [
+        !body.flags.is_empty(),
+        body.all,
+        body.changed_since.is_some(),
+    ]
+    .into_iter()
+    .filter(|&chosen| chosen)
+    .count();
     if selectors != 1 {
         return Err(ApiError::bad_request(
             "invalid_body",
@@ -571,12 +576,12 @@ pub async fn diff_environments(
     }
     let tree = live.environment_tree();
     let mut differences = Vec::new();
-    let mut equal = 0;
+    let mut equal = 0u64;
     for stored in live.flags.values() {
         let a = effective(&stored.flag, &from, &tree);
         let b = effective(&stored.flag, &to, &tree);
         if a == b {
-            equal += 1;
+            equal = equal.saturating_add(1);
             continue;
         }
         differences.push(EnvironmentDifference {

@@ -197,7 +197,9 @@ fn checked(
         Some(text) => {
             let when = OffsetDateTime::parse(text, &Rfc3339)
                 .map_err(|_| bad("timestamp", "give an RFC 3339 time"))?;
-            if when < now - time::Duration::days(7) || when > now + time::Duration::minutes(5) {
+            if when < now.saturating_sub(time::Duration::days(7))
+                || when > now.saturating_add(time::Duration::minutes(5))
+            {
                 return Err(bad("timestamp", "must be within the last 7 days"));
             }
             when

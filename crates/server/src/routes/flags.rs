@@ -84,9 +84,14 @@ pub async fn list_flags(
     let page: Vec<_> = matching
         .into_iter()
         .filter(|f| query.cursor.as_ref().is_none_or(|c| f.flag.flag_id > *c))
-        .take(limit + 1)
+        .take(limit.saturating_add(1))
         .collect();
-    let next_cursor = (page.len() > limit).then(|| page[limit - 1].flag.flag_id.clone());
+    let next_cursor = (page.len() > limit)
+        .then(|| {
+            page.get(limit.saturating_sub(1))
+                .map(|f| f.flag.flag_id.clone())
+        })
+        .flatten();
     Ok(Json(Page {
         items: page.into_iter().take(limit).map(flag_response).collect(),
         total: Some(total),

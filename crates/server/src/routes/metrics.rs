@@ -163,7 +163,7 @@ fn record_exposures(
     environment: &str,
 ) -> u64 {
     let index = state.exposures.index.load();
-    let mut noted = 0;
+    let mut noted = 0u64;
     for (exposure, &at) in exposures.iter().zip(exposed_at) {
         if let Some(id) = index.running(&exposure.flag_id, environment) {
             let subject = crate::experiments::privacy::subject(
@@ -172,7 +172,7 @@ fn record_exposures(
                 state.config.clear_subject_ids,
             );
             state.exposures.note(id, subject, &exposure.variant, at);
-            noted += 1;
+            noted = noted.saturating_add(1);
         }
     }
     noted
@@ -187,7 +187,9 @@ fn window_end(text: Option<&str>, now: OffsetDateTime) -> Result<OffsetDateTime,
     let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
         ApiError::unprocessable("invalid_window_end", "window_end: give an RFC 3339 time")
     })?;
-    if at < now - time::Duration::days(1) || at > now + time::Duration::minutes(5) {
+    if at < now.saturating_sub(time::Duration::days(1))
+        || at > now.saturating_add(time::Duration::minutes(5))
+    {
         return Err(ApiError::unprocessable(
             "invalid_window_end",
             "window_end: must be within the last 24 hours",
@@ -230,10 +232,26 @@ pub async fn get_flag_metrics(
         })?,
     };
     let now = state.clock.now();
-    let until = granularity.bucket_of(query.until.unwrap_or(now))
-        + time::Duration::seconds(granularity.seconds());
-    let since = granularity.bucket_of(query.since.unwrap_or(now - time::Duration::days(1)));
-    let buckets = (until - since).whole_seconds() / granularity.seconds();
+    let bucket = time::Duration::seconds(granularity.seconds());
+    let until = granularity
+        .bucket_of(query.until.unwrap_or(now))
+        .checked_add(bucket)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_range",
+                "until: its bucket would end after the last time there is (year 9999)",
+            )
+        })?;
+    let since = granularity.bucket_of(
+        query
+            .since
+            .unwrap_or(now.saturating_sub(time::Duration::days(1))),
+    );
+    let buckets = until
+        .unix_timestamp()
+        .saturating_sub(since.unix_timestamp())
+        .checked_div(granularity.seconds())
+        .unwrap_or(0);
     if buckets <= 0 || buckets > MAX_BUCKETS {
         return Err(ApiError::unprocessable(
             "invalid_range",
@@ -276,12 +294,14 @@ fn summary(
     counts: &[EvaluationCount],
     last_evaluated_at: Option<OffsetDateTime>,
 ) -> Value {
+    let bucket = time::Duration::seconds(granularity.seconds());
     let mut totals = Tally::default();
     let mut by_environment: BTreeMap<&str, i64> = BTreeMap::new();
     let mut by_bucket: BTreeMap<i64, Tally> = BTreeMap::new();
     for count in counts {
         totals.add(count);
-        *by_environment.entry(&count.environment).or_default() += count.count;
+        let total = by_environment.entry(&count.environment).or_default();
+        *total = total.saturating_add(count.count);
         by_bucket
             .entry(count.bucket_start.unix_timestamp())
             .or_default()
@@ -289,7 +309,8 @@ fn summary(
     }
     let series: Vec<Value> = (0..buckets)
         .map(|i| {
-            let start = since + time::Duration::seconds(i * granularity.seconds());
+            let start =
+                since.saturating_add(bucket.saturating_mul(i32::try_from(i).unwrap_or(i32::MAX)));
             let tally = by_bucket
                 .remove(&start.unix_timestamp())
                 .unwrap_or_default();
@@ -310,7 +331,7 @@ fn summary(
         "flag_id": flag_id,
         "granularity": granularity.as_str(),
         "since": rfc3339(since),
-        "until": rfc3339(since + time::Duration::seconds(buckets * granularity.seconds())),
+        "until": rfc3339(since.saturating_add(bucket.saturating_mul(i32::try_from(buckets).unwrap_or(i32::MAX)))),
         "totals": {
             "evaluations": totals.evaluations,
             "errors": totals.errors,
@@ -344,8 +365,10 @@ impl Tally {
         } else {
             &count.error_code
         };
-        *self.by_outcome.entry(outcome.clone()).or_default() += count.count;
-        *self.by_reason.entry(count.reason.clone()).or_default() += count.count;
+        let by_outcome = self.by_outcome.entry(outcome.clone()).or_default();
+        *by_outcome = by_outcome.saturating_add(count.count);
+        let by_reason = self.by_reason.entry(count.reason.clone()).or_default();
+        *by_reason = by_reason.saturating_add(count.count);
     }
 }
 
@@ -419,7 +442,10 @@ pub async fn start_evaluation_log(
             "minutes: between 1 and 60",
         ));
     }
-    let until = state.clock.now() + time::Duration::minutes(i64::from(minutes));
+    let until = state
+        .clock
+        .now()
+        .saturating_add(time::Duration::minutes(i64::from(minutes)));
     let clear = request.clear_context.unwrap_or(false);
     state
         .store

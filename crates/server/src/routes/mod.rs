@@ -38,6 +38,8 @@ use std::sync::OnceLock;
 use axum::Router;
 use axum::routing::{MethodFilter, on};
 use ff_store::Role;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::openapi;
 use crate::state::AppState;
@@ -229,11 +231,43 @@ pub fn openapi_json() -> &'static serde_json::Value {
     DOCUMENT.get_or_init(|| openapi::build(ROUTES))
 }
 
+/// Routes whose answers grow with the configuration (every flag evaluated,
+/// listed or exported; the audit log; the OpenAPI document; Prometheus'
+/// text). They are gzipped, at the fastest level, for a client that asks
+/// (`Accept-Encoding: gzip`) when the answer is over [`COMPRESS_ABOVE`]:
+/// JSON of many flags shrinks about tenfold. The other routes answer a few
+/// hundred bytes, and the evaluation hot paths are measured without it.
+const COMPRESSED: &[&str] = &[
+    "/api/v1/flags",
+    "/api/v1/segments",
+    "/api/v1/audit",
+    "/api/v1/export",
+    "/ofrep/v1/evaluate/flags",
+    "/api/v1/openapi.json",
+    "/metrics",
+];
+
+/// Answers smaller than this are sent as they are: below a few packets,
+/// compressing costs more time than it saves.
+pub const COMPRESS_ABOVE: u64 = 4 * 1024;
+
 /// The router of every route in [`ROUTES`].
 pub fn router() -> Router<AppState> {
     ROUTES.iter().fold(Router::new(), |router, route| {
-        router.route(route.path, (route.handler)())
+        let handler = (route.handler)();
+        if COMPRESSED.contains(&route.path) {
+            router.route(route.path, handler.layer(compression()))
+        } else {
+            router.route(route.path, handler)
+        }
     })
+}
+
+fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
+        .gzip(true)
+        .quality(CompressionLevel::Fastest)
+        .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE)))
 }
 
 #[cfg(test)]

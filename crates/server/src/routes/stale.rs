@@ -66,7 +66,7 @@ pub async fn list_stale_flags(
             )),
             None if stored.created_at < unused_since => reasons.push(format!(
                 "never evaluated, created {} days ago",
-                (now - stored.created_at).whole_days()
+                days_between(stored.created_at, now)
             )),
             _ => {}
         }
@@ -134,4 +134,13 @@ fn rolled_out_value(flag: &Flag, env: &str, tree: &[ff_engine::Environment]) -> 
                 .then(|| flag.variants.get(&first_share.variant).cloned())?
         }
     }
+}
+
+/// Whole days from `earlier` to `later`, without the panic that subtracting
+/// two times far apart could cause.
+fn days_between(earlier: time::OffsetDateTime, later: time::OffsetDateTime) -> i64 {
+    later
+        .unix_timestamp()
+        .saturating_sub(earlier.unix_timestamp())
+        .div_euclid(86_400)
 }

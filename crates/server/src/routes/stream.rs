@@ -182,7 +182,7 @@ fn sse(
 /// An event in wire form. `data` is compact JSON (one line) or plain text;
 /// each of its lines becomes a `data:` line, as the format requires.
 fn event(name: &str, data: &str, id: Option<i64>) -> Event {
-    let mut wire = String::with_capacity(data.len() + name.len() + 32);
+    let mut wire = String::with_capacity(data.len().saturating_add(name.len()).saturating_add(32));
     wire.push_str("event: ");
     wire.push_str(name);
     wire.push('\n');
@@ -202,7 +202,7 @@ fn event(name: &str, data: &str, id: Option<i64>) -> Event {
 
 /// The same event with `id: <revision>` (the last of a revision's events).
 fn with_id(event: &Event, revision: i64) -> Event {
-    let mut wire = Vec::with_capacity(event.len() + 24);
+    let mut wire = Vec::with_capacity(event.len().saturating_add(24));
     // Before the blank line that ends the event.
     wire.extend_from_slice(&event[..event.len().saturating_sub(1)]);
     wire.extend_from_slice(b"id: ");

@@ -401,7 +401,7 @@ impl ImportPlan {
             (Some(before), Some(version)) => {
                 let differences = crate::wire::differences(&before, &after);
                 if differences.is_empty() {
-                    self.unchanged += 1;
+                    self.unchanged = self.unchanged.saturating_add(1);
                 } else {
                     self.updated.push(import_item(kind, key, Some(differences)));
                     self.changes.push(make(Expect::Version(version)));
@@ -416,10 +416,10 @@ impl ImportPlan {
 }
 
 fn depth(settings: &EnvironmentSettings, all: &[EnvironmentSettings]) -> usize {
-    let mut depth = 0;
+    let mut depth = 0usize;
     let mut parent = settings.tree.parent.as_deref();
     while let Some(key) = parent {
-        depth += 1;
+        depth = depth.saturating_add(1);
         if depth > all.len() {
             break;
         }

@@ -214,7 +214,7 @@ fn name_flags(flags: &[String]) -> String {
         _ if flags.len() > NAMED => format!(
             "{} and {} more",
             flags[..NAMED].join(", "),
-            flags.len() - NAMED
+            flags.len().saturating_sub(NAMED)
         ),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }

@@ -298,7 +298,11 @@ pub(super) fn name_of(names: &HashMap<String, String>, actor: &str) -> String {
 
 /// `3 min ago`, `2 h ago`, `4 days ago`.
 fn age(at: OffsetDateTime, now: OffsetDateTime) -> String {
-    let minutes = (now - at).whole_minutes().max(0);
+    let minutes = now
+        .unix_timestamp()
+        .saturating_sub(at.unix_timestamp())
+        .div_euclid(60)
+        .max(0);
     match minutes {
         0 => "just now".to_owned(),
         1..=59 => format!("{minutes} min ago"),

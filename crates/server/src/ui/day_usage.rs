@@ -32,7 +32,9 @@ pub async fn cached_last_day(state: &AppState) -> Result<Arc<LastDay>, ApiError>
     let cache = &state.day_usage;
     let now = state.clock.now().unix_timestamp();
     if let Some(figure) = cache.figure.load_full() {
-        if now - figure.read_at >= FRESH_SECONDS && !cache.refreshing.swap(true, Ordering::AcqRel) {
+        if now.saturating_sub(figure.read_at) >= FRESH_SECONDS
+            && !cache.refreshing.swap(true, Ordering::AcqRel)
+        {
             let state = state.clone();
             tokio::spawn(async move {
                 if let Err(error) = refresh(&state).await {
@@ -75,15 +77,23 @@ impl DayUsage {
 /// Reads the last 24 hours (the current hour included) of every flag.
 async fn last_day(state: &AppState) -> Result<LastDay, ApiError> {
     let hour = Granularity::Hour;
-    let until = hour.bucket_of(state.clock.now()) + time::Duration::seconds(hour.seconds());
-    let since = until - time::Duration::seconds(hour.seconds() * HOURS as i64);
+    let bucket = time::Duration::seconds(hour.seconds());
+    let until = hour.bucket_of(state.clock.now()).saturating_add(bucket);
+    let since = until.saturating_sub(bucket.saturating_mul(HOURS as i32));
     let mut by_flag: HashMap<String, [i64; HOURS]> = HashMap::new();
     for total in state.store.evaluation_totals(hour, since, until).await? {
-        let index = (total.bucket_start - since).whole_seconds() / hour.seconds();
+        let index = total
+            .bucket_start
+            .unix_timestamp()
+            .saturating_sub(since.unix_timestamp())
+            .div_euclid(hour.seconds());
         if let Ok(index) = usize::try_from(index)
             && index < HOURS
         {
-            by_flag.entry(total.flag_id).or_insert([0; HOURS])[index] += total.count;
+            let hours = by_flag.entry(total.flag_id).or_insert([0; HOURS]);
+            if let Some(hour) = hours.get_mut(index) {
+                *hour = hour.saturating_add(total.count);
+            }
         }
     }
     Ok(LastDay(by_flag))
@@ -102,8 +112,8 @@ impl LastDay {
             // Whole units: 24 points 2 apart, heights 1 to 15 (short markup
             // for 1 000 rows).
             for (i, count) in hours.iter().enumerate() {
-                let y = 15 - count.saturating_mul(14) / max;
-                let _ = write!(points, "{},{y} ", i * 2);
+                let y = 15_i64.saturating_sub(count.saturating_mul(14).div_euclid(max));
+                let _ = write!(points, "{},{y} ", i.saturating_mul(2));
             }
         }
         DayUsage {

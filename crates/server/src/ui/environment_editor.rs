@@ -421,7 +421,7 @@ fn build(
                 }
             }
             WindowView {
-                number: i + 1,
+                number: super::ordinal(i),
                 days_name: format!("{base}.days"),
                 days: DAYS
                     .iter()
@@ -516,11 +516,11 @@ fn describe(path: &str) -> String {
     path.split('.')
         .map(|part| match part.split_once('[') {
             Some(("change_windows", index)) => {
-                let n = index.trim_end_matches(']').parse::<usize>().unwrap_or(0) + 1;
+                let n = super::ordinal(index.trim_end_matches(']').parse::<usize>().unwrap_or(0));
                 format!("change window {n}")
             }
             Some((name, index)) => {
-                let n = index.trim_end_matches(']').parse::<usize>().unwrap_or(0) + 1;
+                let n = super::ordinal(index.trim_end_matches(']').parse::<usize>().unwrap_or(0));
                 format!("{} {n}", name.replace('_', " "))
             }
             None => part.replace('_', " "),

@@ -163,7 +163,7 @@ pub async fn show_flag(
             diff_link: (v.version > 1).then(|| {
                 format!(
                     "/flags/{flag_id}/diff?from={}&to={}",
-                    v.version - 1,
+                    v.version.saturating_sub(1),
                     v.version
                 )
             }),
@@ -232,7 +232,7 @@ fn rule_view(index: usize, rule: &Rule) -> RuleView {
         name: rule
             .name
             .clone()
-            .unwrap_or_else(|| format!("Rule {}", index + 1)),
+            .unwrap_or_else(|| format!("Rule {}", super::ordinal(index))),
         conditions: rule.conditions.iter().map(condition_text).collect(),
         serve: match &rule.serve {
             Serve::Value(value) => format!("serve {value}"),
@@ -335,8 +335,8 @@ fn evaluate(
         variant: result.variant,
         reason: result.reason,
         rule: result.rule.map(|r| match r.name {
-            Some(name) => format!("{name} (rule {})", r.index + 1),
-            None => format!("Rule {}", r.index + 1),
+            Some(name) => format!("{name} (rule {})", super::ordinal(r.index)),
+            None => format!("Rule {}", super::ordinal(r.index)),
         }),
         error_code: result.error_code,
     })

@@ -187,7 +187,12 @@ pub async fn flag_usage(
 ) -> Result<Usage, ApiError> {
     let granularity = range.granularity();
     let now = state.clock.now();
-    let since = now - time::Duration::seconds((range.buckets() - 1) * granularity.seconds());
+    let since = now.saturating_sub(time::Duration::seconds(
+        range
+            .buckets()
+            .saturating_sub(1)
+            .saturating_mul(granularity.seconds()),
+    ));
     let mut series = Vec::with_capacity(environments.len());
     for env in environments {
         let query: MetricsQuery = serde_json::from_value(json!({
@@ -214,19 +219,20 @@ pub async fn flag_usage(
 }
 
 fn summarise(flag_id: &str, range: Range, series: &[Series]) -> Usage {
-    let mut total = 0;
-    let mut errors = 0;
+    let mut total = 0i64;
+    let mut errors = 0i64;
     let mut outcomes: BTreeMap<String, i64> = BTreeMap::new();
     let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
     let mut last_evaluated = None;
     for s in series {
         let totals = &s.answer["totals"];
-        total += totals["evaluations"].as_i64().unwrap_or(0);
-        errors += totals["errors"].as_i64().unwrap_or(0);
+        total = total.saturating_add(totals["evaluations"].as_i64().unwrap_or(0));
+        errors = errors.saturating_add(totals["errors"].as_i64().unwrap_or(0));
         for (into, field) in [(&mut outcomes, "by_outcome"), (&mut reasons, "by_reason")] {
             if let Some(map) = totals[field].as_object() {
                 for (label, count) in map {
-                    *into.entry(label.clone()).or_default() += count.as_i64().unwrap_or(0);
+                    let sum = into.entry(label.clone()).or_default();
+                    *sum = sum.saturating_add(count.as_i64().unwrap_or(0));
                 }
             }
         }
@@ -262,11 +268,14 @@ fn summarise(flag_id: &str, range: Range, series: &[Series]) -> Usage {
         .iter()
         .zip(&counts)
         .enumerate()
-        .map(|(i, (s, c))| LegendEntry {
-            env: s.env.clone(),
-            total: c.iter().sum(),
-            class: format!("series-{}", i % DASHES.len()),
-            dash: DASHES[i % DASHES.len()],
+        .map(|(i, (s, c))| {
+            let style = i.checked_rem(DASHES.len()).unwrap_or(0);
+            LegendEntry {
+                env: s.env.clone(),
+                total: c.iter().sum(),
+                class: format!("series-{style}"),
+                dash: DASHES[style],
+            }
         })
         .collect();
     let rows = starts
@@ -421,7 +430,7 @@ fn chart_svg(
     // About six labels on the x axis.
     let every = n.div_ceil(6).max(1);
     for (i, start) in starts.iter().enumerate() {
-        if i % every == 0 {
+        if i.is_multiple_of(every) {
             let _ = write!(
                 svg,
                 "<text class=\"axis\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
@@ -488,7 +497,7 @@ fn nice_ceiling(max: i64) -> i64 {
         if step > i64::MAX / 10 {
             return i64::MAX;
         }
-        step *= 10;
+        step = step.saturating_mul(10);
     }
 }
 

@@ -112,19 +112,23 @@ fn multipart(body: &[u8], boundary: &str) -> Result<Vec<Field>, ApiError> {
     let invalid = || ApiError::bad_request("invalid_form", "the uploaded form could not be read");
     let delimiter = format!("--{boundary}").into_bytes();
     let next_part = format!("\r\n--{boundary}").into_bytes();
-    let mut at = find(body, &delimiter, 0).ok_or_else(invalid)? + delimiter.len();
+    let mut at = find(body, &delimiter, 0)
+        .ok_or_else(invalid)?
+        .saturating_add(delimiter.len());
     let mut fields = Vec::new();
     loop {
         if body[at..].starts_with(b"--") {
             return Ok(fields);
         }
-        at += body[at..]
-            .starts_with(b"\r\n")
-            .then_some(2)
-            .ok_or_else(invalid)?;
+        at = at.saturating_add(
+            body[at..]
+                .starts_with(b"\r\n")
+                .then_some(2)
+                .ok_or_else(invalid)?,
+        );
         let head_end = find(body, b"\r\n\r\n", at).ok_or_else(invalid)?;
         let head = String::from_utf8_lossy(&body[at..head_end]);
-        let content_start = head_end + 4;
+        let content_start = head_end.saturating_add(4);
         let content_end = find(body, &next_part, content_start).ok_or_else(invalid)?;
         let (name, filename) = disposition(&head).ok_or_else(invalid)?;
         fields.push(Field {
@@ -132,7 +136,7 @@ fn multipart(body: &[u8], boundary: &str) -> Result<Vec<Field>, ApiError> {
             value: body[content_start..content_end].to_vec(),
             filename,
         });
-        at = content_end + next_part.len();
+        at = content_end.saturating_add(next_part.len());
     }
 }
 
@@ -162,7 +166,7 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .get(from..)?
         .windows(needle.len())
         .position(|window| window == needle)
-        .map(|i| i + from)
+        .map(|i| i.saturating_add(from))
 }
 
 #[cfg(test)]

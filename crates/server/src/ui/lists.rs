@@ -199,10 +199,10 @@ pub async fn show_environments(
     let ordered = environments_in_tree_order(&live);
     let now = time::OffsetDateTime::now_utc();
     let depth = |key: &str| {
-        let mut depth = 0;
+        let mut depth = 0usize;
         let mut current = live.environments.get(key);
         while let Some(parent) = current.and_then(|e| e.environment.tree.parent.as_deref()) {
-            depth += 1;
+            depth = depth.saturating_add(1);
             current = live.environments.get(parent);
             if depth > ordered.len() {
                 break;

@@ -40,7 +40,9 @@ pub async fn wait_for_revision(
     // Subscribe before reading, so that no change falls in between.
     let mut changes = state.live.subscribe();
     let mut stopping = state.stopping.subscribe();
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = tokio::time::Instant::now()
+        .checked_add(WAIT)
+        .unwrap_or_else(tokio::time::Instant::now);
     loop {
         let revision = state.live.current().revision;
         if revision > after.after {

@@ -109,6 +109,11 @@ async fn sign_in_first(
     response
 }
 
+/// A position as people count it: the rule at index 0 is "rule 1".
+fn ordinal(index: usize) -> usize {
+    index.saturating_add(1)
+}
+
 /// The interface's routes (merged into the service's router unless
 /// `--ui=false`).
 pub fn router() -> Router<AppState> {

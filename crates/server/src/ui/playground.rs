@@ -150,7 +150,7 @@ fn evaluate_all(
 fn cell(result: &EvaluationResult) -> ResultCell {
     let rule = result.rule.as_ref().map(|r| match &r.name {
         Some(name) => format!("rule {name}"),
-        None => format!("rule {}", r.index + 1),
+        None => format!("rule {}", super::ordinal(r.index)),
     });
     let detail = [
         rule,

@@ -123,7 +123,8 @@ pub async fn show_schedules(
         .collect();
     let environments = environments_in_tree_order(&live);
     let now = OffsetDateTime::now_utc();
-    let next_hour = (now + time::Duration::hours(1))
+    let next_hour = now
+        .saturating_add(time::Duration::hours(1))
         .replace_minute(0)
         .and_then(|t| t.replace_second(0))
         .map(|t| {
@@ -218,7 +219,7 @@ fn plan_view(
         status: stored.item.status.clone(),
         rule: match &plan.rule {
             Some(ff_engine::edit::RuleSelector::Name(name)) => format!("rule {name}"),
-            Some(ff_engine::edit::RuleSelector::Index(i)) => format!("rule {}", i + 1),
+            Some(ff_engine::edit::RuleSelector::Index(i)) => format!("rule {}", super::ordinal(*i)),
             None => "the first rule with a percentage".to_owned(),
         },
         author: name_of(names, &plan.author),
@@ -392,7 +393,7 @@ pub async fn create_plan(
         let rule = form.rule.trim();
         let rule = match rule.parse::<usize>() {
             _ if rule.is_empty() => None,
-            Ok(number) if number >= 1 => Some(RuleSelector::Index(number - 1)),
+            Ok(number) if number >= 1 => Some(RuleSelector::Index(number.saturating_sub(1))),
             _ => Some(RuleSelector::Name(rule.to_owned())),
         };
         Ok(CreateRolloutPlanRequest {

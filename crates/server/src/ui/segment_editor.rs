@@ -443,7 +443,7 @@ fn build(
                 &format!("conditions[{j}]"),
                 &placer,
                 format!("remove_condition|{j}"),
-                (j + 1, "the segment".to_owned()),
+                (super::ordinal(j), "the segment".to_owned()),
             )
         })
         .collect();

@@ -68,7 +68,10 @@ struct ReportView {
 
 impl ReportView {
     fn changes(&self) -> usize {
-        self.created.len() + self.updated.len() + self.deleted.len()
+        [&self.created, &self.updated, &self.deleted]
+            .iter()
+            .map(|list| list.len())
+            .fold(0, usize::saturating_add)
     }
 }
 
@@ -262,7 +265,7 @@ async fn apply(
         Ok(response) if response.status() == StatusCode::OK => {
             let report = serde_json::from_value::<ImportReport>(body_json(response).await).ok();
             let message = match report {
-                Some(r) if r.created.len() + r.updated.len() + r.deleted.len() == 0 => {
+                Some(r) if r.created.is_empty() && r.updated.is_empty() && r.deleted.is_empty() => {
                     "Nothing to import: everything in the document is already so.".to_owned()
                 }
                 Some(r) => format!(

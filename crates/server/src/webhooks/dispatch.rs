@@ -173,7 +173,12 @@ pub async fn attempt(
 ) -> Result<bool, StoreError> {
     let sender = &state.webhooks;
     let claimed_at = now();
-    let lease = claimed_at + sender.timeout + sender.timeout.max(LEASE_MARGIN);
+    let lease = after(
+        claimed_at,
+        sender
+            .timeout
+            .saturating_add(sender.timeout.max(LEASE_MARGIN)),
+    );
     if !state
         .store
         .claim_delivery(&delivery.id, &sender.node, claimed_at, lease)
@@ -191,13 +196,12 @@ pub async fn attempt(
         Err((status, error)) => {
             let config = &state.config;
             let retry_at = (attempts < config.webhook_max_attempts.max(1)).then(|| {
-                now()
-                    + backoff(
-                        attempts,
-                        config.webhook_retry_base_ms,
-                        config.webhook_retry_max_ms,
-                        rand::random::<f64>(),
-                    )
+                now().saturating_add(backoff(
+                    attempts,
+                    config.webhook_retry_base_ms,
+                    config.webhook_retry_max_ms,
+                    rand::random::<f64>(),
+                ))
             });
             tracing::warn!(webhook.id = %endpoint.id, delivery.id = %delivery.id, event = %delivery.event, attempts, %error, gives_up = retry_at.is_none(), "webhook delivery failed");
             AttemptOutcome::Failed {
@@ -305,8 +309,14 @@ pub fn backoff(attempts: u32, base_ms: u64, max_ms: u64, jitter: f64) -> time::D
         .min(max_ms.max(1))
         .max(1);
     let half = full / 2;
-    let jittered = half + ((full - half) as f64 * jitter.clamp(0.0, 1.0)) as u64;
+    let jittered =
+        half.saturating_add((full.saturating_sub(half) as f64 * jitter.clamp(0.0, 1.0)) as u64);
     time::Duration::milliseconds(i64::try_from(jittered).unwrap_or(i64::MAX))
+}
+
+/// `wait` after `at`, at most the latest time there is.
+fn after(at: time::OffsetDateTime, wait: Duration) -> time::OffsetDateTime {
+    at.saturating_add(time::Duration::try_from(wait).unwrap_or(time::Duration::MAX))
 }
 
 fn now() -> time::OffsetDateTime {

@@ -223,7 +223,7 @@ fn check_url(url: &str) -> Result<(), String> {
         .position(|c| c.is_control() || c.is_whitespace())
     {
         // Counted from 1, as a person reads the URL.
-        let at = at + 1;
+        let at = at.saturating_add(1);
         return Err(format!(
             "a space or control character at position {at}; percent-encode it"
         ));

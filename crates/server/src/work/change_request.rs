@@ -333,7 +333,7 @@ pub fn approval(
     let mut changes = Vec::new();
     let status = if applies {
         changes = request_changes(live, id, &request)?;
-        request.applied_revision = Some(live.revision + 1);
+        request.applied_revision = Some(live.revision.saturating_add(1));
         if let Some((origin, item)) = origin {
             changes.push(origin_applied(id, origin, item));
         }

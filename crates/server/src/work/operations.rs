@@ -374,6 +374,6 @@ async fn write_next(
         .versions
         .first()
         .copied()
-        .unwrap_or(stored.version + 1);
+        .unwrap_or(stored.version.saturating_add(1));
     Ok(stored_after(Some(stored), written, version, commit.at))
 }

@@ -162,16 +162,18 @@ pub fn plan_steps(asked: &StepsAsked) -> Result<Vec<PlanStep>, ApiError> {
         return Err(invalid("a plan needs at least one step".into()));
     }
     for (i, step) in steps.iter().enumerate() {
+        let previous = i.checked_sub(1);
         if !(0.0..=100.0).contains(&step.percentage) {
             return Err(invalid(format!(
                 "steps[{i}].percentage must be between 0 and 100, found {}",
                 step.percentage
             )));
         }
-        if i > 0 && step.at < steps[i - 1].at {
+        if let Some(previous) = previous
+            && steps.get(previous).is_some_and(|p| step.at < p.at)
+        {
             return Err(invalid(format!(
-                "steps[{i}].at is before steps[{}].at",
-                i - 1
+                "steps[{i}].at is before steps[{previous}].at"
             )));
         }
     }
@@ -206,7 +208,7 @@ pub fn step(item: &StoredWorkItem, now: OffsetDateTime) -> Result<Step, ApiError
         "percentage": current.percentage,
         "applied_at": rfc3339(now),
     }));
-    plan.next_step += 1;
+    plan.next_step = plan.next_step.saturating_add(1);
     let mut next = item.item.clone();
     next.due_at = plan.steps.get(plan.next_step).map(|s| s.at);
     if next.due_at.is_none() {

@@ -131,6 +131,16 @@ async fn evaluations_are_counted_by_outcome_and_reason(app: TestApp) {
         ),
         ("since=yesterday", "invalid_query"),
         ("colour=blue", "invalid_query"),
+        // The last day there is: its bucket's end lies beyond it (this
+        // panicked, dropping the connection, before checked time arithmetic).
+        (
+            "granularity=day&since=9999-12-30T00:00:00Z&until=9999-12-31T23:59:59Z",
+            "invalid_range",
+        ),
+        (
+            "since=-9999-01-01T00:00:00Z&until=-9999-01-01T00:00:00Z",
+            "invalid_query",
+        ),
     ] {
         let reply = app
             .get(

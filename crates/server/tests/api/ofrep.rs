@@ -12,7 +12,8 @@ use crate::support::{ADMIN_TOKEN, Reply, TestApp};
 api_tests!(
     contexts_and_their_errors,
     browsers_may_call_it,
-    browsers_open_the_stream_with_the_advertised_credential
+    browsers_open_the_stream_with_the_advertised_credential,
+    large_answers_are_gzipped_for_clients_that_ask,
 );
 
 const ONE: &str = "/ofrep/v1/evaluate/flags/pro_feature";
@@ -184,6 +185,98 @@ async fn browsers_may_call_it(app: TestApp) {
         }
     }
     assert!(answered.header("etag").is_some(), "{answered}");
+}
+
+/// The bulk answer grows with the configuration: it is gzipped for a client
+/// that asks, decodes to the same answer, keeps its ETag (and its `304`);
+/// a single flag's small answer is not compressed.
+async fn large_answers_are_gzipped_for_clients_that_ask(app: TestApp) {
+    for i in 0..60 {
+        app.create_flag(&json!({
+            "flag_id": format!("checkout_redesign_experiment_{i:02}"),
+            "type": "boolean",
+            "default_value": false,
+            "environments": {"production": {"enabled": true, "value": true}}
+        }))
+        .await;
+    }
+    let (_, key) = app
+        .create_key(json!({"name": "ofrep", "kind": "server", "environment": "production"}))
+        .await;
+    let bulk = |encoding: Option<&str>| {
+        let mut request = app
+            .request(Method::POST, ALL, Some(&key))
+            .header("content-type", "application/json")
+            .body(r#"{"context": {"targetingKey": "u1"}}"#);
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        async move { request.send().await.unwrap() }
+    };
+
+    let plain = bulk(None).await;
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let plain_body: Value = serde_json::from_slice(&plain.bytes().await.unwrap()).unwrap();
+    assert_eq!(plain_body["flags"].as_array().unwrap().len(), 60);
+
+    let gzipped = bulk(Some("gzip, br")).await;
+    assert_eq!(gzipped.status(), 200);
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert!(
+        gzipped.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept-encoding"),
+        "{:?}",
+        gzipped.headers()
+    );
+    assert_eq!(gzipped.headers()["etag"].to_str().unwrap(), plain_etag);
+    let compressed = gzipped.bytes().await.unwrap();
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut decoded,
+    )
+    .unwrap();
+    assert!(
+        compressed.len() * 4 < decoded.len(),
+        "{} -> {}",
+        decoded.len(),
+        compressed.len()
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&decoded).unwrap(),
+        plain_body
+    );
+
+    let unchanged = app
+        .request(Method::POST, ALL, Some(&key))
+        .header("content-type", "application/json")
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", plain_etag.as_str())
+        .body(r#"{"context": {"targetingKey": "u1"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+
+    let single = app
+        .request(
+            Method::POST,
+            "/ofrep/v1/evaluate/flags/checkout_redesign_experiment_00",
+            Some(&key),
+        )
+        .header("content-type", "application/json")
+        .header("accept-encoding", "gzip")
+        .body(r#"{"context": {"targetingKey": "u1"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(single.status(), 200);
+    assert_eq!(single.headers().get("content-encoding"), None);
 }
 
 async fn post_raw(app: &TestApp, key: &str, path: &str, body: &str) -> Reply {

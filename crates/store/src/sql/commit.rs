@@ -49,6 +49,14 @@ struct Context<'s> {
 
 /// Checks a change's expectation against the current version (`None`:
 /// absent).
+/// The number after a version, revision or audit id. These count writes, so
+/// i64 is not exhausted by them (at 1 000 writes a second it would take
+/// 3 * 10^8 years); saturating keeps a manually edited value from wrapping
+/// to a negative one.
+fn successor(counter: i64) -> i64 {
+    counter.saturating_add(1)
+}
+
 fn check(
     kind: ResourceKind,
     key: &str,
@@ -176,7 +184,7 @@ where
                 audit_ids: Vec::new(),
             });
         }
-        let revision = revision + 1;
+        let revision = successor(revision);
         let (mut last_id, mut prev_hash): (i64, String) =
             sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
@@ -197,7 +205,7 @@ where
         for (seq, audited) in set.changes.iter().enumerate() {
             let applied = Self::apply(conn, &context, audited).await?;
             let mut entry = AuditEntry {
-                id: last_id + 1,
+                id: successor(last_id),
                 at,
                 actor: set.actor.clone(),
                 action: audited.action.clone(),
@@ -360,7 +368,7 @@ where
                 (1, Value::Null)
             }
             Some(row) => {
-                let version = row.version + 1;
+                let version = successor(row.version);
                 sqlx::query(
                     "UPDATE work_items SET status = $3, flag_id = $4, environment = $5, \
                      due_at = $6, document = $7, version = $8, updated_at = $9 \
@@ -436,7 +444,7 @@ where
                 (1, Value::Null)
             }
             Some(row) => {
-                let version = row.version + 1;
+                let version = successor(row.version);
                 Self::update_flag(conn, key, &text, version, false, context.at_ms).await?;
                 let before = if row.deleted {
                     Value::Null
@@ -487,7 +495,7 @@ where
                 actual: Some(row.version),
             });
         }
-        let version = row.version + 1;
+        let version = successor(row.version);
         Self::update_flag(conn, key, &row.document, version, delete, context.at_ms).await?;
         Self::insert_flag_version(conn, context, action, key, version, &row.document, delete)
             .await?;
@@ -585,7 +593,7 @@ where
             Some(row) => stored_json(kind, key, &row.document)?,
             None => Value::Null,
         };
-        let version = current.map_or(1, |row| row.version + 1);
+        let version = current.map_or(1, |row| successor(row.version));
         sqlx::query(
             "INSERT INTO segments (segment_id, document, version, updated_at) \
              VALUES ($1, $2, $3, $4) \
@@ -627,7 +635,7 @@ where
         Ok(Applied {
             kind,
             key: key.to_owned(),
-            version: row.version + 1,
+            version: successor(row.version),
             removed: true,
             before: stored_json(kind, key, &row.document)?,
             after: Value::Null,
@@ -660,7 +668,7 @@ where
             Some(row) => stored_json(kind, key, &row.settings)?,
             None => Value::Null,
         };
-        let version = current.map_or(1, |row| row.version + 1);
+        let version = current.map_or(1, |row| successor(row.version));
         sqlx::query(
             "INSERT INTO environments (key, settings, version, updated_at) \
              VALUES ($1, $2, $3, $4) \
@@ -702,7 +710,7 @@ where
         Ok(Applied {
             kind,
             key: key.to_owned(),
-            version: row.version + 1,
+            version: successor(row.version),
             removed: true,
             before: stored_json(kind, key, &row.settings)?,
             after: Value::Null,
@@ -835,7 +843,7 @@ where
             Some(row) => stored_json(kind, key, &row.document)?,
             None => Value::Null,
         };
-        let version = current.map_or(1, |row| row.version + 1);
+        let version = current.map_or(1, |row| successor(row.version));
         sqlx::query(
             "INSERT INTO experiments (id, flag_id, environment, document, version, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
@@ -889,7 +897,7 @@ where
         let (before, version, secret) = match &current {
             Some(row) => (
                 stored_json(kind, key, &row.document)?,
-                row.version + 1,
+                successor(row.version),
                 webhook.secret.clone().unwrap_or_else(|| row.secret.clone()),
             ),
             None => {
@@ -953,7 +961,7 @@ where
         Ok(Applied {
             kind,
             key: key.to_owned(),
-            version: row.version + 1,
+            version: successor(row.version),
             removed: true,
             before: stored_json(kind, key, &row.document)?,
             after: Value::Null,

@@ -350,7 +350,7 @@ impl UserRow {
 
 /// A stored time: Unix milliseconds (see [`crate::audit::unix_millis`]).
 pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms).saturating_mul(1_000_000))
         .map_err(|e| StoreError::Database(format!("stored time {ms} is out of range: {e}").into()))
 }
 

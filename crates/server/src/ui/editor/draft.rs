@@ -437,7 +437,7 @@ fn rule_op(
         "remove_rule" => remove_at(rules, first),
         "move_rule_up" => match first {
             Some(i) if i > 0 && i < rules.len() => {
-                rules.swap(i - 1, i);
+                rules.swap(i.saturating_sub(1), i);
                 true
             }
             _ => false,
@@ -483,7 +483,7 @@ impl RuleDraft {
     /// A new rule: one empty condition, serving `true` for a boolean flag.
     pub fn new(position: usize, flag_type: FlagType) -> RuleDraft {
         RuleDraft {
-            name: format!("rule_{}", position + 1),
+            name: format!("rule_{}", super::super::ordinal(position)),
             conditions: vec![ConditionDraft::empty()],
             serve: "value".to_owned(),
             value: if flag_type == FlagType::Boolean {

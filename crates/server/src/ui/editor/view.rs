@@ -504,7 +504,7 @@ fn field_path(path: &str, draft: &Draft) -> String {
 /// An HTML id for a path: `f-` and the path with every other character
 /// than a letter, digit, `_` or `-` as `-`.
 pub(in crate::ui) fn html_id(path: &str) -> String {
-    let mut id = String::with_capacity(path.len() + 2);
+    let mut id = String::with_capacity(path.len().saturating_add(2));
     id.push_str("f-");
     id.extend(path.chars().map(|c| {
         if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -542,7 +542,7 @@ pub(in crate::ui) fn describe(path: &str, environments: &[String]) -> String {
             Some((name, index)) => (name, index.trim_end_matches(']').parse::<usize>().ok()),
             None => (part, None),
         };
-        let number = index.map(|i| i + 1);
+        let number = index.map(crate::ui::ordinal);
         let word = match (name, number) {
             ("targeting_rules", Some(n)) => {
                 in_rule = true;
@@ -831,7 +831,7 @@ fn rule_view(
         rule.serve.as_str()
     };
     RuleView {
-        number: index + 1,
+        number: crate::ui::ordinal(index),
         name: field("name", &rule.name),
         conditions: rule
             .conditions
@@ -843,7 +843,10 @@ fn rule_view(
                     &format!("{path}.conditions[{j}]"),
                     placer,
                     format!("remove_condition|{scope_op}|{index}|{j}"),
-                    (j + 1, format!("rule {}", index + 1)),
+                    (
+                        crate::ui::ordinal(j),
+                        format!("rule {}", crate::ui::ordinal(index)),
+                    ),
                 )
             })
             .collect(),
