@@ -1006,6 +1006,21 @@ mod tests {
     /// need and the windows overridden; or the code of the refusal.
     type Verdict = Result<(Vec<&'static str>, u32, Vec<&'static str>), &'static str>;
 
+    /// Production's settings, for [`governed_cases`].
+    type Settings = fn(&mut ff_store::EnvironmentSettings);
+
+    /// What a case is about, production's settings, the write, the writer,
+    /// when, the compliance tags and the verdict.
+    type GovernedCase = (
+        &'static str,
+        Settings,
+        Write,
+        WriteMeta,
+        OffsetDateTime,
+        &'static [&'static str],
+        Verdict,
+    );
+
     /// Required approvals, compliance tags, window overrides, rollbacks,
     /// segments and metadata-only edits, one case a line: what it is about,
     /// production's settings, the write, the writer, when, the compliance
@@ -1018,9 +1033,8 @@ mod tests {
         use Role::*;
         use Write::*;
         use WriteMode::*;
-        type Settings = fn(&mut ff_store::EnvironmentSettings);
         #[rustfmt::skip]
-        let cases: Vec<(&str, Settings, Write, WriteMeta, OffsetDateTime, &[&str], Verdict)> = vec![
+        let cases: Vec<GovernedCase> = vec![
             ("required approvals are production's", two_approvals, Entry("production", "true"),
              writer(Governed, Editor, Some("why"), false), MONDAY, &[], Ok((vec!["production"], 2, vec![]))),
             ("a request needs at least one approval", zero_approvals, Entry("production", "true"),
