@@ -6,33 +6,28 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ff_sdk::{Context, ErrorCode, FlagClient, Reason, SdkError, Status};
-use ff_server::{ServeConfig, SystemClock};
+use ff_server::ServeConfig;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-const ADMIN: &str = "ff_admin_sdk_tests_0123456789abcdef";
+const ADMIN: &str = ff_testkit::ADMIN_TOKEN;
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A running service.
+/// A running service (the harness's, `production` made ordinary) and the
+/// client the tests administer it with.
 struct Service {
+    service: ff_testkit::Service,
     address: SocketAddr,
-    /// `http`, or `https` with `--tls-cert`.
-    scheme: &'static str,
     http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Service {
     /// Serves the SQLite database at `db` on `address` (port 0: any).
     async fn start(db: &Path, address: SocketAddr) -> Service {
         // Before the client is built: reqwest has no provider of its own.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        ff_testkit::install_crypto_provider();
         Service::start_with(db, address, |_| {}, reqwest::Client::new()).await
     }
 
@@ -44,38 +39,24 @@ impl Service {
         configure: impl FnOnce(&mut ServeConfig),
         http: reqwest::Client,
     ) -> Service {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let url = format!("sqlite://{}", db.display());
-        let mut config = ServeConfig::for_tests(&url, ADMIN);
-        configure(&mut config);
-        let scheme = if config.serves_tls() { "https" } else { "http" };
-        let (state, _) = ff_server::prepare(config, Arc::new(SystemClock))
-            .await
-            .expect("the service starts");
-        let listener = TcpListener::bind(address).await.expect("a free port");
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(ff_server::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
+        let service = ff_testkit::Service::builder(&format!("sqlite://{}", db.display()))
+            .address(address)
+            .configure(configure)
+            .start()
+            .await;
         Service {
-            address,
-            scheme,
+            address: service.address,
+            service,
             http,
-            stop: Some(stop),
-            task: Some(task),
         }
     }
 
     fn url(&self) -> String {
-        format!("{}://{}", self.scheme, self.address)
+        self.service.url.clone()
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().map(|stop| stop.send(()));
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
+    async fn stop(self) {
+        self.service.stop().await;
     }
 
     /// An admin call; panics unless 2xx. Returns the answer's JSON.
@@ -194,15 +175,8 @@ fn flags() -> Vec<Value> {
 }
 
 async fn seeded(service: &Service) {
-    // Production as first start seeds it holds changes for approval; these
-    // tests change flags directly.
-    let path = "/api/v1/environments/production";
-    let mut production = service.admin(reqwest::Method::GET, path, None).await;
-    production["approval_required"] = json!(false);
-    production["protected"] = json!(false);
-    service
-        .admin(reqwest::Method::PUT, path, Some(production))
-        .await;
+    // Production holds no changes for approval (the harness made it an
+    // ordinary environment): these tests change flags directly.
     service
         .post(
             "/api/v1/segments",

@@ -795,6 +795,13 @@ mod tests {
     /// production (approval, protected, dependency policy `refuse`), with the
     /// flags `base` (on everywhere) and `feature`, which requires `base`.
     fn live() -> LiveConfig {
+        live_with(|_| {})
+    }
+
+    /// [`live`] with production's settings changed by `production`, and a
+    /// third flag, `segmented`, whose rules (in every environment) use the
+    /// segment `beta`.
+    fn live_with(production_settings: fn(&mut ff_store::EnvironmentSettings)) -> LiveConfig {
         let mut live = LiveConfig::default();
         let environment = |key: &str, parent: Option<&str>, auto_sync: bool| {
             let settings: ff_store::EnvironmentSettings = serde_json::from_value(json!({
@@ -809,6 +816,7 @@ mod tests {
         production.approval_required = true;
         production.protected = true;
         production.dependency_policy = DependencyPolicy::Refuse;
+        production_settings(&mut production);
         for settings in [environment("development", None, false), staging, production] {
             let key = settings.tree.key.clone();
             let stored = StoredEnvironment {
@@ -821,6 +829,9 @@ mod tests {
         for doc in [
             json!({"flag_id": "base", "default_value": true}),
             json!({"flag_id": "feature", "default_value": true, "depends_on": [{"flag": "base"}]}),
+            json!({"flag_id": "segmented", "default_value": false, "targeting_rules": [
+                {"name": "beta", "conditions": [{"operator": "in_segment", "value": "beta"}], "value": true}
+            ]}),
         ] {
             let flag = ff_engine::parse_flag(&doc).unwrap();
             let stored = ff_store::StoredFlag {
@@ -840,12 +851,26 @@ mod tests {
 
     /// `base` with its entry in `env` set to `entry`.
     fn put_base(live: &LiveConfig, env: &str, entry: Value) -> ff_store::AuditedChange {
+        put_flag(
+            based(live, &json!({"environments": { env: entry }})),
+            Some(env),
+        )
+    }
+
+    /// `base`'s document with the fields of `changes` replaced.
+    fn based(live: &LiveConfig, changes: &Value) -> Flag {
         let mut doc = serde_json::to_value(&live.flags["base"].flag).unwrap();
-        doc["environments"] = json!({ env: entry });
+        for (field, value) in changes.as_object().into_iter().flatten() {
+            doc[field] = value.clone();
+        }
+        ff_engine::parse_flag(&doc).unwrap()
+    }
+
+    fn put_flag(flag: Flag, env: Option<&str>) -> ff_store::AuditedChange {
         ff_store::AuditedChange {
-            change: Change::PutFlag(ff_engine::parse_flag(&doc).unwrap(), Expect::Version(1)),
+            change: Change::PutFlag(flag, Expect::Version(1)),
             action: "flag.update".into(),
-            environment: Some(env.into()),
+            environment: env.map(str::to_owned),
         }
     }
 
@@ -908,6 +933,269 @@ mod tests {
                 }
                 (got, expected) => panic!("case {i}: {got:?}, expected {expected:?}"),
             }
+        }
+    }
+
+    /// What a write changes, for [`governed_cases`].
+    #[derive(Clone, Copy)]
+    enum Write {
+        /// `base`'s entry in an environment.
+        Entry(&'static str, &'static str),
+        /// `base` tagged `sox`, its entry in production turned on.
+        TaggedEntry,
+        /// `base`'s description only.
+        Description,
+        /// The segment `beta`, which `segmented` uses everywhere.
+        Segment,
+    }
+
+    impl Write {
+        fn changes(self, live: &LiveConfig) -> Vec<ff_store::AuditedChange> {
+            let change = match self {
+                Write::Entry(env, entry) => {
+                    put_base(live, env, serde_json::from_str(entry).unwrap())
+                }
+                Write::TaggedEntry => put_flag(
+                    based(
+                        live,
+                        &json!({"tags": ["sox"], "environments": {"production": true}}),
+                    ),
+                    Some("production"),
+                ),
+                Write::Description => {
+                    put_flag(based(live, &json!({"description": "now described"})), None)
+                }
+                Write::Segment => {
+                    let segment = ff_engine::parse_segment(&json!({
+                        "segment_id": "beta",
+                        "conditions": [{"attribute": "plan", "operator": "equals", "value": "beta"}]
+                    }))
+                    .unwrap();
+                    ff_store::AuditedChange {
+                        change: Change::PutSegment(segment, Expect::Version(1)),
+                        action: "segment.update".into(),
+                        environment: None,
+                    }
+                }
+            };
+            vec![change]
+        }
+    }
+
+    /// The writer: mode, role, reason, `X-Override-Change-Window`.
+    fn writer(
+        mode: WriteMode,
+        role: Role,
+        reason: Option<&str>,
+        override_window: bool,
+    ) -> WriteMeta {
+        WriteMeta {
+            actor: "key_a".into(),
+            role: Some(role),
+            mode,
+            reason: reason.map(str::to_owned),
+            override_window,
+            ..WriteMeta::default()
+        }
+    }
+
+    fn unchanged(_: &mut ff_store::EnvironmentSettings) {}
+    fn two_approvals(settings: &mut ff_store::EnvironmentSettings) {
+        settings.required_approvals = 2;
+    }
+    fn zero_approvals(settings: &mut ff_store::EnvironmentSettings) {
+        settings.required_approvals = 0;
+    }
+    fn protected_only(settings: &mut ff_store::EnvironmentSettings) {
+        settings.approval_required = false;
+    }
+
+    /// What a review decided: the environments held, the approvals they
+    /// need and the windows overridden; or the code of the refusal.
+    type Verdict = Result<(Vec<&'static str>, u32, Vec<&'static str>), &'static str>;
+
+    /// Production's settings, for [`governed_cases`].
+    type Settings = fn(&mut ff_store::EnvironmentSettings);
+
+    /// What a case is about, production's settings, the write, the writer,
+    /// when, the compliance tags and the verdict.
+    type GovernedCase = (
+        &'static str,
+        Settings,
+        Write,
+        WriteMeta,
+        OffsetDateTime,
+        &'static [&'static str],
+        Verdict,
+    );
+
+    /// Required approvals, compliance tags, window overrides, rollbacks,
+    /// segments and metadata-only edits, one case a line: what it is about,
+    /// production's settings, the write, the writer, when, the compliance
+    /// tags, the verdict.
+    #[test]
+    fn governed_cases() {
+        const MONDAY: OffsetDateTime = datetime!(2026-11-30 10:00 UTC);
+        const SATURDAY: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
+        const SOX: &[&str] = &["sox"];
+        use Role::*;
+        use Write::*;
+        use WriteMode::*;
+        #[rustfmt::skip]
+        let cases: Vec<GovernedCase> = vec![
+            ("required approvals are production's", two_approvals, Entry("production", "true"),
+             writer(Governed, Editor, Some("why"), false), MONDAY, &[], Ok((vec!["production"], 2, vec![]))),
+            ("a request needs at least one approval", zero_approvals, Entry("production", "true"),
+             writer(Governed, Editor, Some("why"), false), MONDAY, &[], Ok((vec!["production"], 1, vec![]))),
+            ("a compliance tag holds a write in a protected environment", protected_only, TaggedEntry,
+             writer(Governed, Editor, Some("why"), false), MONDAY, SOX, Ok((vec!["production"], 1, vec![]))),
+            ("without a compliance tag a protected environment does not hold", protected_only, TaggedEntry,
+             writer(Governed, Editor, Some("why"), false), MONDAY, &[], Ok((vec![], 0, vec![]))),
+            ("an admin with a reason overrides a window", unchanged, Entry("staging", "false"),
+             writer(Governed, Admin, Some("hotfix"), true), SATURDAY, &[], Ok((vec![], 0, vec!["staging"]))),
+            ("an inherited change overrides the heir's window", unchanged, Entry("development", "false"),
+             writer(Governed, Admin, Some("hotfix"), true), SATURDAY, &[], Ok((vec![], 0, vec!["staging"]))),
+            ("an approver may not override a window", unchanged, Entry("staging", "false"),
+             writer(Governed, Approver, Some("hotfix"), true), SATURDAY, &[], Err("outside_change_window")),
+            ("an override needs a reason", unchanged, Entry("staging", "false"),
+             writer(Governed, Admin, None, true), SATURDAY, &[], Err("outside_change_window")),
+            ("an approved request may override a window too", unchanged, Entry("staging", "false"),
+             writer(Approved, Admin, Some("hotfix"), true), SATURDAY, &[], Ok((vec![], 0, vec!["staging"]))),
+            ("a rollback that turns off is an emergency", unchanged, Entry("production", r#"{"enabled": false}"#),
+             writer(Rollback, Editor, None, false), MONDAY, &[], Ok((vec![], 0, vec![]))),
+            ("a rollback that turns on is governed", unchanged, Entry("production", "true"),
+             writer(Rollback, Editor, None, false), MONDAY, &[], Err("reason_required")),
+            ("a rollback that turns on is held", unchanged, Entry("production", "true"),
+             writer(Rollback, Editor, Some("why"), false), MONDAY, &[], Ok((vec!["production"], 1, vec![]))),
+            ("a segment write is never held", unchanged, Segment,
+             writer(Governed, Editor, Some("why"), false), MONDAY, &[], Ok((vec![], 0, vec![]))),
+            ("a segment write respects windows", unchanged, Segment,
+             writer(Governed, Editor, Some("why"), false), SATURDAY, &[], Err("outside_change_window")),
+            ("a segment write needs a reason where protected", unchanged, Segment,
+             writer(Governed, Editor, None, false), MONDAY, &[], Err("reason_required")),
+            ("a description affects no environment", unchanged, Description,
+             writer(Governed, Editor, None, false), SATURDAY, &[], Ok((vec![], 0, vec![]))),
+            ("administrative writes are not reviewed", unchanged, Entry("production", "false"),
+             writer(Administrative, Viewer, None, false), SATURDAY, &[], Ok((vec![], 0, vec![]))),
+        ];
+        for (what, settings, write, meta, now, compliance, expected) in cases {
+            let live = live_with(settings);
+            let compliance: Vec<String> = compliance.iter().map(|t| (*t).to_owned()).collect();
+            let verdict = review(&live, &write.changes(&live), &meta, now, &compliance);
+            match (verdict, expected) {
+                (Ok(review), Ok((held, approvals, overridden))) => {
+                    assert_eq!(review.held, held, "{what}");
+                    assert_eq!(review.required_approvals, approvals, "{what}");
+                    assert_eq!(review.window_overridden, overridden, "{what}");
+                }
+                (Err(ApiError::Refused { code, .. }), Err(expected)) => {
+                    assert_eq!(code, expected, "{what}")
+                }
+                (got, expected) => panic!("{what}: {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    /// Which environments a write of `base` affects: (what changes, the
+    /// environments).
+    #[test]
+    fn affected_environments_cases() {
+        let live = live();
+        let tree = live.environment_tree();
+        let base = &live.flags["base"].flag;
+        #[rustfmt::skip]
+        let cases: Vec<(Option<Value>, Vec<&str>)> = vec![
+            // development's entry is inherited by staging (auto_sync), not by production.
+            (Some(json!({"environments": {"development": false}})), vec!["development", "staging"]),
+            (Some(json!({"environments": {"staging": false}})), vec!["staging"]),
+            (Some(json!({"environments": {"production": false}})), vec!["production"]),
+            // Metadata changes nothing evaluated.
+            (Some(json!({"description": "d", "tags": ["t"], "owner": "o"})), vec![]),
+            (Some(json!({"default_value": false})), vec!["development", "production", "staging"]),
+            // Deleted: callers get their defaults everywhere.
+            (None, vec!["development", "production", "staging"]),
+        ];
+        for (changes, expected) in cases {
+            let after = changes.as_ref().map(|c| based(&live, c));
+            let write = FlagWrite {
+                flag_id: "base",
+                before: Some(base),
+                after: after.as_ref(),
+            };
+            assert_eq!(
+                affected_environments(&write, &live, &tree),
+                expected,
+                "{changes:?}"
+            );
+        }
+    }
+
+    /// Prerequisite problems in production, one case a line: the flag
+    /// checked, the flags written alongside it, the problems (by a part of
+    /// their text).
+    #[test]
+    fn dependency_problems_cases() {
+        let live = live();
+        let tree = live.environment_tree();
+        let flag = |doc: Value| ff_engine::parse_flag(&doc).unwrap();
+        let base_off = json!({"flag_id": "base", "default_value": true, "environments": {"production": {"enabled": false}}});
+        let feature =
+            json!({"flag_id": "feature", "default_value": true, "depends_on": [{"flag": "base"}]});
+        #[rustfmt::skip]
+        let cases: Vec<(Value, Vec<Value>, Vec<&str>)> = vec![
+            // As live: base on, feature on and satisfied.
+            (feature.clone(), vec![], vec![]),
+            // base turned off: feature's prerequisite serves false...
+            (feature.clone(), vec![base_off.clone()], vec!["its prerequisite \"base\" serves false there, not true"]),
+            // ...and base is off while feature, on, requires it.
+            (base_off.clone(), vec![], vec!["\"base\" is off in \"production\" but \"feature\", which is on there, requires it"]),
+            // Unless feature goes off with it.
+            (base_off.clone(), vec![json!({"flag_id": "feature", "default_value": true, "environments": {"production": {"enabled": false}},
+                                              "depends_on": [{"flag": "base"}]})], vec![]),
+            // A prerequisite wanting another value.
+            (json!({"flag_id": "picky", "default_value": true, "depends_on": [{"flag": "base", "required_value": false}]}),
+             vec![], vec!["its prerequisite \"base\" serves true there, not false"]),
+            // An off flag requires nothing; an unknown prerequisite is the reference check's.
+            (json!({"flag_id": "off", "default_value": true, "environments": {"production": {"enabled": false}},
+                    "depends_on": [{"flag": "base", "required_value": false}]}), vec![], vec![]),
+            (json!({"flag_id": "orphan", "default_value": true, "depends_on": [{"flag": "missing"}]}), vec![], vec![]),
+        ];
+        for (checked, written, expected) in cases {
+            let written: Vec<Flag> = written.into_iter().map(flag).collect();
+            let writes: Vec<FlagWrite<'_>> = written
+                .iter()
+                .map(|f| FlagWrite {
+                    flag_id: &f.flag_id,
+                    before: live.flags.get(&f.flag_id).map(|s| &s.flag),
+                    after: Some(f),
+                })
+                .collect();
+            let view = FlagView::after(&live, &writes.iter().collect::<Vec<_>>());
+            let problems = dependency_problems(&flag(checked.clone()), "production", &tree, &view);
+            assert_eq!(problems.len(), expected.len(), "{checked}: {problems:?}");
+            for (problem, part) in problems.iter().zip(expected) {
+                assert!(problem.contains(part), "{checked}: {problem}");
+            }
+        }
+    }
+
+    /// A reason is wanted where the environment is protected, also for
+    /// what is scheduled.
+    #[test]
+    fn reasons_for_protected_environments() {
+        let live = live();
+        for (env, reason, refused) in [
+            (Some("production"), None, true),
+            (Some("production"), Some("why"), false),
+            (Some("staging"), None, false),
+            (Some("nowhere"), None, false),
+            (None, None, false),
+        ] {
+            assert_eq!(
+                require_reason_if_protected(&live, env, reason).is_err(),
+                refused,
+                "{env:?} {reason:?}"
+            );
         }
     }
 }

@@ -495,3 +495,119 @@ fn relative_to_single_flag(problems: Vec<Problem>, touched: Vec<&str>) -> Vec<Pr
 pub fn expect_version(client: Option<i64>, planned_against: i64) -> Expect {
     Expect::Version(client.unwrap_or(planned_against))
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+
+    use serde_json::{Value, json};
+    use time::macros::datetime;
+
+    use super::*;
+
+    /// development → production; the segment `beta`; the flags `base`,
+    /// `feature` (requires `base`, uses `beta`) and `legacy`, whose segment
+    /// `gone` was deleted long ago (a problem this write did not make).
+    fn live() -> LiveConfig {
+        let mut live = LiveConfig::default();
+        for (key, parent) in [("development", None), ("production", Some("development"))] {
+            let settings: ff_store::EnvironmentSettings =
+                serde_json::from_value(json!({"key": key, "parent": parent})).unwrap();
+            let stored = ff_store::StoredEnvironment {
+                environment: settings,
+                version: 1,
+                updated_at: datetime!(2026-01-01 00:00 UTC),
+            };
+            live.environments.insert(key.to_owned(), Arc::new(stored));
+        }
+        let segment = ff_engine::parse_segment(&json!({"segment_id": "beta", "conditions": []}));
+        let stored = ff_store::StoredSegment {
+            segment: segment.unwrap(),
+            version: 1,
+            updated_at: datetime!(2026-01-01 00:00 UTC),
+        };
+        live.segments.insert("beta".to_owned(), Arc::new(stored));
+        for doc in [
+            json!({"flag_id": "base", "default_value": true}),
+            json!({"flag_id": "feature", "default_value": true, "depends_on": [{"flag": "base"}],
+                   "targeting_rules": [{"name": "r", "conditions": [{"operator": "in_segment", "value": "beta"}], "value": false}]}),
+            json!({"flag_id": "legacy", "default_value": true,
+                   "targeting_rules": [{"name": "r", "conditions": [{"operator": "in_segment", "value": "gone"}], "value": false}]}),
+        ] {
+            let stored = ff_store::StoredFlag {
+                flag: ff_engine::parse_flag(&doc).unwrap(),
+                version: 1,
+                deleted: false,
+                created_at: datetime!(2026-01-01 00:00 UTC),
+                updated_at: datetime!(2026-01-01 00:00 UTC),
+            };
+            live.put_flag(doc["flag_id"].as_str().unwrap(), Some(Arc::new(stored)));
+        }
+        live
+    }
+
+    fn audited(change: Change) -> AuditedChange {
+        AuditedChange {
+            change,
+            action: "test".into(),
+            environment: None,
+        }
+    }
+
+    fn put(doc: Value) -> AuditedChange {
+        audited(Change::PutFlag(
+            ff_engine::parse_flag(&doc).unwrap(),
+            Expect::Any,
+        ))
+    }
+
+    fn delete(flag_id: &str) -> AuditedChange {
+        audited(Change::DeleteFlag(flag_id.into(), Expect::Any))
+    }
+
+    /// The reference check, one case a line: the changes, and the paths of
+    /// the problems they introduce (none: accepted).
+    #[test]
+    fn check_references_cases() {
+        let segment = |id: &str| {
+            let doc = json!({"segment_id": id, "conditions": []});
+            audited(Change::PutSegment(
+                ff_engine::parse_segment(&doc).unwrap(),
+                Expect::Any,
+            ))
+        };
+        let in_segment = |flag: &str, segment: &str| {
+            json!({"flag_id": flag, "default_value": true, "targeting_rules": [
+                {"name": "r", "conditions": [{"operator": "in_segment", "value": segment}], "value": false}]})
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Vec<AuditedChange>, Vec<&str>)> = vec![
+            ("a known prerequisite", vec![put(json!({"flag_id": "new", "default_value": true, "depends_on": [{"flag": "base"}]}))], vec![]),
+            ("an unknown prerequisite, relative to the one flag written",
+             vec![put(json!({"flag_id": "new", "default_value": true, "depends_on": [{"flag": "missing"}]}))],
+             vec!["depends_on[0].flag"]),
+            ("an unknown segment", vec![put(in_segment("new", "nope"))], vec!["targeting_rules[0].conditions[0].value"]),
+            ("an unknown environment", vec![put(json!({"flag_id": "new", "default_value": true, "environments": {"qa": false}}))],
+             vec!["environments.qa"]),
+            ("deleting a prerequisite others need", vec![delete("base")], vec!["flags[feature].depends_on[0].flag"]),
+            ("deleting it with the flag that needs it", vec![delete("base"), delete("feature")], vec![]),
+            ("a prerequisite cycle", vec![put(json!({"flag_id": "base", "default_value": true, "depends_on": [{"flag": "feature"}]}))],
+             vec!["flags[feature].depends_on[0]"]),
+            ("a segment write: what was broken before is not its fault", vec![segment("other")], vec![]),
+            ("deleting a segment in use", vec![audited(Change::DeleteSegment("beta".into(), Expect::Any))],
+             vec!["flags[feature].targeting_rules[0].conditions[0].value"]),
+            ("a flag and the segment it uses, together", vec![segment("fresh"), put(in_segment("new", "fresh"))], vec![]),
+        ];
+        let live = live();
+        for (what, changes, expected) in cases {
+            let paths: Vec<String> = match check_references(&live, &changes) {
+                Ok(()) => Vec::new(),
+                Err(ApiError::Validation(problems)) => {
+                    problems.into_iter().map(|p| p.path).collect()
+                }
+                Err(other) => panic!("{what}: {other:?}"),
+            };
+            assert_eq!(paths, expected, "{what}");
+        }
+    }
+}

@@ -52,11 +52,7 @@ impl Events {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_node_reaches_the_streams_of_another() {
-    let Some(database) = ff_store::testing::ScratchDatabase::postgres()
-        .await
-        .unwrap()
-    else {
-        eprintln!("FF_SKIP_POSTGRES=1: skipped");
+    let Some(database) = ff_testkit::scratch_postgres().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -39,11 +39,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_apply_each_schedule_exactly_once() {
-    let Some(database) = ff_store::testing::ScratchDatabase::postgres()
-        .await
-        .unwrap()
-    else {
-        eprintln!("FF_SKIP_POSTGRES=1: skipped");
+    let Some(database) = ff_testkit::scratch_postgres().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

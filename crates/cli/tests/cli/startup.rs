@@ -107,11 +107,7 @@ async fn logs_of(database_url: &str, settings: &[(&str, &str)]) -> String {
 async fn logs_have_no_colour_codes_or_passwords_off_a_terminal() {
     // PostgreSQL takes a password as a query parameter too (trust
     // authentication here ignores it).
-    let Some(database) = ff_store::testing::ScratchDatabase::postgres()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-    else {
-        eprintln!("FF_SKIP_POSTGRES=1: not running this test");
+    let Some(database) = ff_testkit::scratch_postgres().await else {
         return;
     };
     let url = format!("{}?password=hunter2-in-the-url", database.url());

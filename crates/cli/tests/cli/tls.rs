@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{ADMIN_TOKEN, Server, ff_env, free_port};
+use crate::support::{ADMIN_TOKEN, Server, ff_env, free_port, serve};
 
 /// A private CA, a server certificate for 127.0.0.1 signed by it, and its
 /// key, as PEM files in `dir`.
@@ -69,41 +69,13 @@ impl Files {
 /// Starts `serve` with the TLS files in the environment and waits until it
 /// answers over https.
 async fn start_https(files: &Files) -> Server {
-    let port = free_port();
     let database = format!("sqlite://{}", files.path("flags.db").display());
-    let child = Command::new(env!("CARGO_BIN_EXE_feature-flags"))
-        .arg("serve")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .env("DATABASE_URL", database)
-        .env("FEATURE_FLAGS_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("FEATURE_FLAGS_TLS_CERT", files.path("cert.pem"))
-        .env("FEATURE_FLAGS_TLS_KEY", files.path("key.pem"))
-        .env("RUST_LOG", "warn")
-        .current_dir(files.dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("the binary starts: {e}"));
-    let server = Server {
-        child,
-        url: format!("https://127.0.0.1:{port}"),
-    };
-    let client = files.client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = client
-            .get(format!("{}/health/ready", server.url))
-            .send()
-            .await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            return server;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service did not become ready over https"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    serve(&database, files.dir.path())
+        .setting("FEATURE_FLAGS_TLS_CERT", files.path("cert.pem"))
+        .setting("FEATURE_FLAGS_TLS_KEY", files.path("key.pem"))
+        .https(files.client())
+        .start()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,9 +80,7 @@ async fn evaluates_one_flag_with_the_full_resolution(app: &TestApp) {
     // The seed's targeting rules.
     let beta = json!({"user_id": "user-123", "user_type": "beta", "country": "CA"});
     let result = evaluate(app, ADMIN_TOKEN, one("beta_features", "production", beta)).await;
-    assert_eq!(result["value"], true);
-    assert_eq!(result["reason"], "TARGETING_MATCH");
-    assert_eq!(result["rule"], json!({"index": 0, "name": "beta_users"}));
+    insta::assert_json_snapshot!("targeting_match", result);
     let other = json!({"user_id": "user-123", "user_type": "beta", "country": "FR"});
     let result = evaluate(app, ADMIN_TOKEN, one("beta_features", "production", other)).await;
     assert_eq!(result["value"], false);

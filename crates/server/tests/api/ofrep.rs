@@ -40,8 +40,7 @@ async fn contexts_and_their_errors(app: TestApp) {
     )
     .await;
     let matched = expect_value(matched, true);
-    assert_eq!(matched["reason"], "TARGETING_MATCH", "{matched}");
-    assert_eq!(matched["metadata"]["ruleName"], "pro plan");
+    insta::assert_json_snapshot!("ofrep_targeting_match", matched);
     let many: String = (0..40).map(|i| format!(r#""a{i}": {i}, "#)).collect();
     let body = format!(r#"{{"context": {{"plan": "pro", {many} "plan": "free"}}}}"#);
     let last_wins = expect_value(post_raw(&app, &key, ONE, &body).await, false);

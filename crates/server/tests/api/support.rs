@@ -1,41 +1,18 @@
-//! The harness: a [`TestApp`] is the real service (`ff_server::prepare` +
-//! `ff_server::serve`) on a scratch database, listening on `127.0.0.1:0`,
-//! with a `reqwest` client and helpers that answer status, headers and JSON.
+//! The harness: a [`TestApp`] is the real service (`ff_testkit::Service`)
+//! on a scratch database, listening on `127.0.0.1:0`, with a `reqwest`
+//! client and helpers that answer status, headers and JSON, each answer
+//! checked against the OpenAPI document.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Arc;
 
-use ff_server::{Clock, ManualClock, ServeConfig, SystemClock};
-use ff_store::testing::ScratchDatabase;
+use ff_server::{ManualClock, ServeConfig};
+pub use ff_testkit::{ADMIN_TOKEN, Backend};
+use ff_testkit::{Scope, Service};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-/// The admin token every test app is started with (`FEATURE_FLAGS_ADMIN_TOKEN`).
-pub const ADMIN_TOKEN: &str = "ff_admin_test_token_0123456789abcdefghijklmn";
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// A temporary SQLite file.
-    Sqlite,
-    /// A scratch PostgreSQL database.
-    Postgres,
-}
-
-/// What one test started: its scratch databases and its servers, stopped
-/// and removed when it ends (also when it panics).
-#[derive(Default)]
-struct Started {
-    databases: Vec<ScratchDatabase>,
-    servers: Vec<JoinHandle<std::io::Result<()>>>,
-}
-
-type Databases = Arc<Mutex<Started>>;
 
 /// Runs `test` with a fresh app on `backend`; skips on PostgreSQL when
 /// `FF_SKIP_POSTGRES=1`, fails when PostgreSQL is unreachable.
@@ -63,20 +40,12 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let databases: Databases = Arc::default();
-    let Some(app) = TestApp::start(backend, databases.clone(), governed, |_| {}).await else {
-        eprintln!("FF_SKIP_POSTGRES=1: not running this test on PostgreSQL");
+    let scope = Scope::default();
+    let Some(app) = TestApp::start(backend, &scope, governed, |_| {}).await else {
         return;
     };
     let outcome = tokio::spawn(test(app)).await;
-    // Servers first, so that no connection holds a database being removed.
-    let started = std::mem::take(&mut *databases.lock().unwrap());
-    for server in started.servers {
-        let _ = server.await;
-    }
-    for database in started.databases {
-        database.remove().await;
-    }
+    scope.finish().await;
     if let Err(error) = outcome {
         std::panic::resume_unwind(error.into_panic());
     }
@@ -95,9 +64,8 @@ pub struct TestApp {
     /// The clock of a governed app (`run_governed`); `None`: the system
     /// clock.
     pub clock: Option<Arc<ManualClock>>,
-    databases: Databases,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    scope: Scope,
+    service: Service,
 }
 
 impl TestApp {
@@ -105,129 +73,70 @@ impl TestApp {
     /// settings. `None` when PostgreSQL is skipped.
     /// Unless `governed`, `production` is made an ordinary environment
     /// (no approvals, no protection), so that tests of other features can
-    /// write to it directly.
+    /// write to it directly; governed apps get a manual clock.
     async fn start(
         backend: Backend,
-        databases: Databases,
+        scope: &Scope,
         governed: bool,
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Option<TestApp> {
-        let database = match backend {
-            Backend::Sqlite => ScratchDatabase::sqlite().expect("temporary SQLite database"),
-            Backend::Postgres => ScratchDatabase::postgres()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))?,
+        let url = scope.database(backend).await?;
+        let builder = Service::builder(&url)
+            .configure(configure)
+            .governed(governed)
+            .scope(scope);
+        let builder = if governed {
+            builder.manual_clock()
+        } else {
+            builder
         };
-        let mut config = ServeConfig::for_tests(database.url(), ADMIN_TOKEN);
-        databases.lock().unwrap().databases.push(database);
-        configure(&mut config);
-        // Whole seconds: times are stored in milliseconds.
-        let start = time::OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .expect("zero nanoseconds");
-        let clock = governed.then(|| Arc::new(ManualClock::new(start)));
-        Some(TestApp::serve(backend, config, databases, clock).await)
+        Some(TestApp::new(backend, scope, builder.start().await))
     }
 
-    /// Starts the service with `config` on an ephemeral port.
-    async fn serve(
-        backend: Backend,
-        config: ServeConfig,
-        databases: Databases,
-        clock: Option<Arc<ManualClock>>,
-    ) -> TestApp {
-        install_crypto_provider();
-        let time_source: Arc<dyn Clock> = match &clock {
-            Some(clock) => clock.clone(),
-            None => Arc::new(SystemClock),
-        };
-        let governed = clock.is_some();
-        let (state, _) = ff_server::prepare(config.clone(), time_source)
-            .await
-            .expect("the service starts");
-        if !governed {
-            make_production_ordinary(&state).await;
-        }
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        // With `--tls-cert`, the service speaks https (`tls` tests bring
-        // their own clients, which trust their CA).
-        let scheme = if config.serves_tls() { "https" } else { "http" };
-        let base = format!("{scheme}://{}", listener.local_addr().unwrap());
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let scheduler_runs = state.metrics.scheduler_runs.clone();
-        let server = tokio::spawn(ff_server::serve(listener, state, async move {
-            // A dropped sender (a panicking test) stops the server too.
-            let _ = signal.await;
-        }));
-        // The scheduler runs once as the service starts. A test that moves
-        // its clock right after starting must not race that first run, so
-        // wait for it: afterwards the scheduler sleeps for the configured
-        // hour and tests run due work explicitly.
-        let first_run = async {
-            while scheduler_runs.get() == 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(std::time::Duration::from_secs(30), first_run)
-            .await
-            .expect("the scheduler runs once at start");
+    fn new(backend: Backend, scope: &Scope, service: Service) -> TestApp {
         TestApp {
             backend,
-            base,
+            base: service.url.clone(),
             client: reqwest::Client::new(),
-            config,
-            clock,
-            databases,
-            shutdown: Some(shutdown),
-            server: Some(server),
+            config: service.config.clone(),
+            clock: service.clock.clone(),
+            scope: scope.clone(),
+            service,
         }
     }
 
     /// Another service on another fresh database of the same backend (for
     /// imports into an empty service, or other settings).
     pub async fn fresh(&self, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
-        TestApp::start(self.backend, self.databases.clone(), false, configure)
+        TestApp::start(self.backend, &self.scope, false, configure)
             .await
             .expect("the backend is available")
     }
 
     /// A second node of the same service: another process's worth of state
-    /// on the same database and settings (stopped when the test ends).
+    /// on the same database and settings, on the system clock (stopped when
+    /// the test ends).
     pub async fn another_node(&self) -> TestApp {
-        TestApp::serve(
-            self.backend,
-            self.config.clone(),
-            self.databases.clone(),
-            None,
-        )
-        .await
+        let service = self
+            .service
+            .again()
+            .clock(None)
+            .governed(false)
+            .start()
+            .await;
+        TestApp::new(self.backend, &self.scope, service)
     }
 
     /// Shuts the service down gracefully (in-flight requests finish, key
     /// usage is flushed).
-    pub async fn shutdown(mut self) {
-        self.stop().await;
+    pub async fn shutdown(self) {
+        self.service.stop().await;
     }
 
     /// Shuts down and starts again on the same database and settings.
-    pub async fn restart(mut self) -> TestApp {
-        self.stop().await;
-        TestApp::serve(
-            self.backend,
-            self.config.clone(),
-            self.databases.clone(),
-            self.clock.clone(),
-        )
-        .await
-    }
-
-    async fn stop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.unwrap().unwrap();
-        }
+    pub async fn restart(self) -> TestApp {
+        let (backend, scope) = (self.backend, self.scope.clone());
+        TestApp::new(backend, &scope, self.service.restart().await)
     }
 
     /// A request to `path` (relative to the base URL) with `key` as bearer
@@ -363,61 +272,6 @@ impl TestDevice<'_> {
         }
         self.app.send_with(&self.client, builder).await
     }
-}
-
-impl Drop for TestApp {
-    /// Stops the server (dropping the sender is the shutdown signal) and
-    /// leaves it to [`run`] to wait for.
-    fn drop(&mut self) {
-        self.shutdown.take();
-        if let Some(server) = self.server.take() {
-            self.databases.lock().unwrap().servers.push(server);
-        }
-    }
-}
-
-/// Makes the ring provider rustls' default once, in case reqwest was built
-/// with TLS (another test may have installed it already: that is fine).
-fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
-/// Turns off approvals and protection of the seeded `production` (through
-/// the store, so that no request counts against rate limits), unless that
-/// was done before.
-async fn make_production_ordinary(state: &ff_server::AppState) {
-    let Some(production) = state.live.current().environments.get("production").cloned() else {
-        return;
-    };
-    if !production.environment.approval_required && !production.environment.protected {
-        return;
-    }
-    let mut settings = production.environment.clone();
-    settings.approval_required = false;
-    settings.protected = false;
-    state
-        .store
-        .commit(ff_store::ChangeSet {
-            changes: vec![ff_store::AuditedChange {
-                change: ff_store::Change::PutEnvironment(
-                    settings,
-                    ff_store::Expect::Version(production.version),
-                ),
-                action: "environment.update".to_owned(),
-                environment: Some("production".to_owned()),
-            }],
-            actor: "system".to_owned(),
-            at: time::OffsetDateTime::now_utc(),
-            reason: Some("tests of other features write to production directly".to_owned()),
-            request_id: None,
-            deployment_id: None,
-        })
-        .await
-        .expect("production relaxed");
-    state.live.refresh().await.expect("refreshed");
 }
 
 /// An answer: status, headers and body (JSON, or the text as a JSON string,
