@@ -131,6 +131,9 @@ impl Principal {
     ) -> Result<(), ApiError> {
         match self.environment_roles() {
             None => self.require(role),
+            // Without the role anywhere, the refusal is the role's (as for
+            // an unscoped caller); with it somewhere, the scope's.
+            Some(scoped) if scoped.highest() < Some(role) => self.require(role),
             Some(scoped) => {
                 crate::scope::check(Some(scoped), environments.into_iter().map(|e| (e, role)))
             }

@@ -23,7 +23,8 @@
 //! changes the flag-level default needs every environment that serves it;
 //! a description needs none. A new flag touches the environments its
 //! document configures (nothing evaluates it yet: governance sees it the
-//! same way). A segment touches the environments whose rules in effect use
+//! same way). An entry of `environments` written or removed touches its
+//! environment even when it serves what was inherited. A segment touches the environments whose rules in effect use
 //! it; an environment's settings need the admin role there.
 //!
 //! The decision is a function of the caller's roles and what is needed, so
@@ -84,7 +85,7 @@ fn out_of_scope(roles: &EnvironmentRoles, missing: &[(&str, Role)]) -> ApiError 
         code: "out_of_scope",
         message: format!(
             "out of scope: this needs the {} role in {}; this caller's roles are scoped to \
-             environments ({}); nothing was written",
+             environments ({})",
             role_name(required),
             quoted.join(", "),
             if held.is_empty() {
@@ -115,6 +116,20 @@ pub fn write_needs(live: &LiveConfig, changes: &[AuditedChange]) -> Needed {
     for write in governance::flag_writes(live, changes) {
         for env in governance::affected_environments(&write, live, &tree) {
             need(&env, Role::Editor);
+        }
+        // An entry written or removed that serves the same for now still
+        // changes that environment (it stops or starts inheriting).
+        let entry = |flag: Option<&'_ ff_engine::Flag>, env: &str| {
+            flag.and_then(|f| f.environments.get(env)).cloned()
+        };
+        let named = [write.before, write.after]
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f.environments.keys());
+        for env in named {
+            if entry(write.before, env) != entry(write.after, env) {
+                need(env, Role::Editor);
+            }
         }
     }
     for audited in changes {
