@@ -95,7 +95,8 @@ impl Principal {
         match (self.key.kind, self.key.role, self.environment_roles()) {
             (KeyKind::Admin, _, Some(scoped)) if role == Role::Admin => {
                 Err(ApiError::Forbidden(format!(
-                    "this needs an admin whose role is not scoped to environments;                      this caller's roles are scoped ({})",
+                    "this needs an admin whose role is not scoped to environments; \
+                     this caller's roles are scoped ({})",
                     scoped
                         .iter()
                         .map(|(env, role)| format!("{} in {env}", role_name(role)))
