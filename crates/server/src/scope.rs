@@ -259,7 +259,13 @@ mod tests {
         use Role::*;
         let dev_editor = roles(&[("development", Editor), ("production", Viewer)]);
         let prod_approver = roles(&[("production", Approver)]);
-        let cases: &[(Option<&EnvironmentRoles>, &[(&str, Role)], &[&str])] = &[
+        /// The caller's roles, what is needed, the environments refused.
+        type Case<'a> = (
+            Option<&'a EnvironmentRoles>,
+            &'a [(&'a str, Role)],
+            &'a [&'a str],
+        );
+        let cases: &[Case<'_>] = &[
             // Unscoped callers are not this module's business.
             (None, &[("production", Admin)], &[]),
             // Nothing touched: allowed.
