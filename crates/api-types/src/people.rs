@@ -17,6 +17,14 @@ pub struct CreateUserRequest {
     /// At least 10 characters.
     #[schemars(length(min = 10, max = 256))]
     pub password: String,
+    /// Scopes `role` to these environments (no role elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+    /// A role per environment (no role elsewhere); with `environments`,
+    /// these take precedence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("additionalProperties" = {"enum": ["viewer", "editor", "approver", "admin"]}))]
+    pub environment_roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `PATCH /api/v1/users/{id}`: only the fields given change.
@@ -37,6 +45,15 @@ pub struct UpdateUserRequest {
     /// `true` disables the account (ending its sessions), `false` enables it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    /// A new scope: the role in these environments only. An empty list
+    /// removes the scope (the role then holds everywhere). A new `role`
+    /// alone keeps the environments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+    /// A new scope as a role per environment; an empty object removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("additionalProperties" = {"enum": ["viewer", "editor", "approver", "admin"]}))]
+    pub environment_roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `POST /api/v1/sessions`: sign in.
@@ -58,8 +75,13 @@ pub struct UserAccount {
     pub email: String,
     /// How the interface names them.
     pub display_name: String,
-    /// `viewer`, `editor`, `approver` or `admin`.
+    /// `viewer`, `editor`, `approver` or `admin` (when scoped: the highest
+    /// of `environment_roles`).
     pub role: String,
+    /// For accounts scoped to environments: the role in each (none
+    /// elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_roles: Option<std::collections::BTreeMap<String, String>>,
     /// Who created the account.
     pub created_by: String,
     /// When (RFC 3339).

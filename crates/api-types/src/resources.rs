@@ -128,8 +128,8 @@ pub struct SegmentDeleted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("oneOf" = [
-    {"properties": {"kind": {"const": "admin"}, "role": {"type": "string"}, "environment": {"type": "null"}}, "required": ["role"]},
-    {"properties": {"kind": {"enum": ["server", "client"]}, "environment": {"type": "string"}, "role": {"type": "null"}}, "required": ["environment"]}
+    {"properties": {"kind": {"const": "admin"}, "environment": {"type": "null"}}, "anyOf": [{"required": ["role"]}, {"required": ["environment_roles"]}]},
+    {"properties": {"kind": {"enum": ["server", "client"]}, "environment": {"type": "string"}, "role": {"type": "null"}, "environments": {"type": "null"}, "environment_roles": {"type": "null"}}, "required": ["environment"]}
 ]))]
 pub struct CreateApiKeyRequest {
     /// A name for people (not blank).
@@ -145,6 +145,17 @@ pub struct CreateApiKeyRequest {
     /// For server and client keys (and only them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// For admin keys: scopes `role` to these environments (and no role
+    /// elsewhere), e.g. `["development", "staging"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+    /// For admin keys: a role per environment, e.g.
+    /// `{"development": "editor", "production": "viewer"}` (no role
+    /// elsewhere); with `environments`, these take precedence. `role` may
+    /// then be left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("additionalProperties" = {"enum": ["viewer", "editor", "approver", "admin"]}))]
+    pub environment_roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// An API key as answered (never its secret, but on creation).
@@ -162,6 +173,10 @@ pub struct ApiKey {
     /// For server and client keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// For admin keys scoped to environments: the role in each (none
+    /// elsewhere; `role` is then the highest of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_roles: Option<std::collections::BTreeMap<String, String>>,
     /// The first characters of a generated secret, to recognise it.
     pub prefix: String,
     /// The key id that created it, or `system`.

@@ -683,6 +683,18 @@ pub enum UsersCommand {
         /// viewer, editor, approver or admin.
         #[arg(long, value_parser = ["viewer", "editor", "approver", "admin"])]
         role: String,
+        /// Scope the role to these environments, none elsewhere
+        /// (repeatable, or comma-separated).
+        #[arg(long = "environment", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// A role in one environment, as ENV=ROLE (repeatable; takes
+        /// precedence over --environment).
+        #[arg(
+            long = "environment-role",
+            value_name = "ENV=ROLE",
+            value_delimiter = ','
+        )]
+        environment_roles: Vec<String>,
     },
     /// Change an account: its name, role or password, or disable it.
     Update {
@@ -703,6 +715,20 @@ pub enum UsersCommand {
         /// Enable a disabled account.
         #[arg(long)]
         enable: bool,
+        /// A new scope: the role in these environments only (repeatable,
+        /// or comma-separated).
+        #[arg(long = "environment", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// A new scope: a role in one environment, as ENV=ROLE (repeatable).
+        #[arg(
+            long = "environment-role",
+            value_name = "ENV=ROLE",
+            value_delimiter = ','
+        )]
+        environment_roles: Vec<String>,
+        /// Remove the scope: the role holds in every environment again.
+        #[arg(long, conflicts_with_all = ["environments", "environment_roles"])]
+        unscoped: bool,
     },
 }
 
@@ -722,9 +748,19 @@ pub enum KeysCommand {
         /// For admin keys: viewer, editor, approver or admin.
         #[arg(long)]
         role: Option<String>,
-        /// For server and client keys.
-        #[arg(long)]
-        environment: Option<String>,
+        /// For server and client keys: their one environment. For admin
+        /// keys: scopes the role to these environments, none elsewhere
+        /// (repeatable, or comma-separated).
+        #[arg(long = "environment", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// For admin keys: a role in one environment, as ENV=ROLE
+        /// (repeatable; takes precedence over --environment).
+        #[arg(
+            long = "environment-role",
+            value_name = "ENV=ROLE",
+            value_delimiter = ','
+        )]
+        environment_roles: Vec<String>,
     },
     /// Revoke a key at once.
     Revoke {

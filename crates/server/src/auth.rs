@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use ff_store::{ApiKey, KeyKind, Role};
+use ff_store::{ApiKey, EnvironmentRoles, KeyKind, Role};
 use governor::clock::{Clock as _, DefaultClock};
 use rand::RngExt as _;
 
@@ -42,6 +42,7 @@ impl Principal {
             kind: KeyKind::Admin,
             role: Some(user.role),
             environment: None,
+            environment_roles: user.environment_roles.clone(),
             prefix: String::new(),
             secret_hash: String::new(),
             created_by: user.created_by.clone(),
@@ -75,15 +76,45 @@ impl Principal {
         self.key.role
     }
 
-    /// Refuses unless this is an admin key with at least `role`.
+    /// The roles of an admin key or person scoped to environments
+    /// (`crate::scope`); `None` when its role holds everywhere.
+    pub fn environment_roles(&self) -> Option<&EnvironmentRoles> {
+        match self.key.kind {
+            KeyKind::Admin => self.key.environment_roles.as_ref(),
+            KeyKind::Server | KeyKind::Client => None,
+        }
+    }
+
+    /// Refuses unless this is an admin key with at least `role`. A key
+    /// scoped to environments passes when it has `role` in one of them
+    /// (what it then touches is checked by `crate::scope`), except for the
+    /// admin role: administering keys, people and webhooks needs an
+    /// unscoped admin, and routes about one environment's settings ask
+    /// [`Principal::require_in`] instead.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        match (self.key.kind, self.key.role) {
-            (KeyKind::Admin, Some(have)) if have >= role => Ok(()),
-            (KeyKind::Admin, _) => Err(ApiError::Forbidden(format!(
+        match (self.key.kind, self.key.role, self.environment_roles()) {
+            (KeyKind::Admin, _, Some(scoped)) if role == Role::Admin => {
+                Err(ApiError::Forbidden(format!(
+                    "this needs an admin whose role is not scoped to environments; \
+                     this caller's roles are scoped ({})",
+                    scoped
+                        .iter()
+                        .map(|(env, role)| format!("{} in {env}", role_name(role)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+            (KeyKind::Admin, _, Some(scoped)) if scoped.highest() >= Some(role) => Ok(()),
+            (KeyKind::Admin, _, Some(_)) => Err(ApiError::Forbidden(format!(
+                "this caller's roles do not allow that in any environment; it needs the {} role",
+                role_name(role)
+            ))),
+            (KeyKind::Admin, Some(have), None) if have >= role => Ok(()),
+            (KeyKind::Admin, _, None) => Err(ApiError::Forbidden(format!(
                 "this key's role does not allow that; it needs the {} role",
                 role_name(role)
             ))),
-            (kind, _) => Err(ApiError::Forbidden(format!(
+            (kind, _, _) => Err(ApiError::Forbidden(format!(
                 "{} keys may only evaluate flags; this needs an admin key with the {} role",
                 kind_name(kind),
                 role_name(role)
@@ -91,8 +122,28 @@ impl Principal {
         }
     }
 
+    /// Refuses unless this caller has at least `role` in each of
+    /// `environments`: its one role when unscoped, its role in each when
+    /// scoped (a 403 `out_of_scope` naming those out of its scope).
+    pub fn require_in<'a>(
+        &self,
+        role: Role,
+        environments: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ApiError> {
+        match self.environment_roles() {
+            None => self.require(role),
+            // Without the role anywhere, the refusal is the role's (as for
+            // an unscoped caller); with it somewhere, the scope's.
+            Some(scoped) if scoped.highest() < Some(role) => self.require(role),
+            Some(scoped) => {
+                crate::scope::check(Some(scoped), environments.into_iter().map(|e| (e, role)))
+            }
+        }
+    }
+
     /// The environment this key may evaluate in: its own for server and
-    /// client keys (refusing another), the requested one for admin keys.
+    /// client keys (refusing another), the requested one for admin keys
+    /// (one of its environments, when its roles are scoped).
     pub fn evaluation_environment<'a>(
         &'a self,
         requested: Option<&'a str>,
@@ -102,7 +153,11 @@ impl Principal {
                 "this key belongs to environment \"{own}\", not \"{asked}\""
             ))),
             (Some(own), _) => Ok(own),
-            (None, Some(asked)) => Ok(asked),
+            (None, Some(asked)) => {
+                // A borrowed look-up: the evaluation path does not allocate.
+                crate::scope::check(self.environment_roles(), [(asked, Role::Viewer)])?;
+                Ok(asked)
+            }
             (None, None) => Err(ApiError::bad_request(
                 "missing_environment",
                 "environment is required with an admin key",

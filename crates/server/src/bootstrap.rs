@@ -47,6 +47,7 @@ pub async fn bootstrap(
             kind: KeyKind::Admin,
             role: Some(Role::Admin),
             environment: None,
+            environment_roles: None,
             prefix: secret_prefix(&secret),
             secret_hash: hash_secret(&secret),
         }),

@@ -56,6 +56,9 @@ pub struct WriteMeta {
     pub actor: String,
     /// The actor's role (admin keys).
     pub role: Option<Role>,
+    /// The actor's roles when they are scoped to environments
+    /// (`crate::scope`); `None`: `role` everywhere.
+    pub environment_roles: Option<ff_store::EnvironmentRoles>,
     /// How strictly the environments' rules apply.
     pub mode: WriteMode,
     /// `X-Confirm: true`: destructive changes in protected environments
@@ -87,6 +90,7 @@ impl WriteMeta {
         WriteMeta {
             actor: principal.key_id().to_owned(),
             role: principal.role(),
+            environment_roles: principal.environment_roles().cloned(),
             mode: WriteMode::Governed,
             confirmed: yes("x-confirm"),
             override_window: yes("x-override-change-window"),
@@ -351,7 +355,11 @@ fn segment_writes(changes: &[ff_store::AuditedChange]) -> Vec<&str> {
 
 /// The environments in which some live flag's rules in effect use a
 /// segment.
-fn segment_environments(live: &LiveConfig, segment_id: &str, tree: &[Environment]) -> Vec<String> {
+pub fn segment_environments(
+    live: &LiveConfig,
+    segment_id: &str,
+    tree: &[Environment],
+) -> Vec<String> {
     live.environments
         .keys()
         .filter(|env| {

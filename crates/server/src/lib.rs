@@ -87,6 +87,7 @@ mod metrics;
 mod openapi;
 mod people;
 mod routes;
+mod scope;
 mod state;
 mod stream_token;
 mod tls;

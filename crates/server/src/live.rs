@@ -522,6 +522,7 @@ fn own_changes(
                     kind: new.kind,
                     role: new.role,
                     environment: new.environment.clone(),
+                    environment_roles: new.environment_roles.clone(),
                     prefix: new.prefix.clone(),
                     secret_hash: new.secret_hash.clone(),
                     created_by: commit.actor.to_owned(),

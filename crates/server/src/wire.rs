@@ -55,6 +55,7 @@ pub fn api_key(key: &ff_store::ApiKey) -> wire::ApiKey {
         kind: key_kind(key.kind).to_owned(),
         role: key.role.map(|role| crate::auth::role_name(role).to_owned()),
         environment: key.environment.clone(),
+        environment_roles: key.environment_roles.as_ref().map(crate::scope::wire_roles),
         prefix: key.prefix.clone(),
         created_by: key.created_by.clone(),
         created_at: rfc3339(key.created_at),

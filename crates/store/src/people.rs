@@ -9,7 +9,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::Role;
+use crate::{EnvironmentRoles, Role};
 
 /// A person's account. Its id is the audit actor of what they do
 /// (`user:<email>`).
@@ -23,6 +23,10 @@ pub struct User {
     pub display_name: String,
     /// The same roles as admin keys.
     pub role: Role,
+    /// Roles scoped to environments (none elsewhere); `None`: `role`
+    /// everywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment_roles: Option<EnvironmentRoles>,
     /// The argon2id hash (PHC string); never serialised.
     #[serde(skip)]
     pub password_hash: String,
@@ -50,6 +54,8 @@ pub struct NewUser {
     pub display_name: String,
     /// Their role.
     pub role: Role,
+    /// Roles scoped to environments.
+    pub environment_roles: Option<EnvironmentRoles>,
     /// The argon2id hash (PHC string).
     pub password_hash: String,
 }
@@ -63,6 +69,8 @@ pub struct UserUpdate {
     pub display_name: Option<String>,
     /// A new role.
     pub role: Option<Role>,
+    /// New environment roles: `Some(None)` makes the account unscoped.
+    pub environment_roles: Option<Option<EnvironmentRoles>>,
     /// A new password hash: ends every session of the user.
     pub password_hash: Option<String>,
     /// `Some(true)` disables (ending every session), `Some(false)` enables.

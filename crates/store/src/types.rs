@@ -515,6 +515,43 @@ pub enum Role {
     Admin,
 }
 
+/// Roles scoped to environments: environment key → the role held there,
+/// and no role anywhere else (issue 17). A key or person without them holds
+/// its one `role` everywhere.
+///
+/// Looking a role up borrows the environment's name: the evaluation path
+/// checks a scoped key without allocating.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EnvironmentRoles(std::collections::BTreeMap<String, Role>);
+
+impl EnvironmentRoles {
+    /// The roles of these environments.
+    pub fn new(roles: std::collections::BTreeMap<String, Role>) -> EnvironmentRoles {
+        EnvironmentRoles(roles)
+    }
+
+    /// The role held in `environment`, if any.
+    pub fn role_in(&self, environment: &str) -> Option<Role> {
+        self.0.get(environment).copied()
+    }
+
+    /// The highest role held in any environment.
+    pub fn highest(&self) -> Option<Role> {
+        self.0.values().copied().max()
+    }
+
+    /// Each environment and its role, by environment.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Role)> {
+        self.0.iter().map(|(env, role)| (env.as_str(), *role))
+    }
+
+    /// Whether no environment is named.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// An API key as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiKey {
@@ -530,6 +567,10 @@ pub struct ApiKey {
     /// For server and client keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// For admin keys scoped to environments: their role in each, and none
+    /// elsewhere (`role` is then the highest of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment_roles: Option<EnvironmentRoles>,
     /// The first characters of the secret, to recognise it.
     pub prefix: String,
     /// SHA-256 of the secret, hex.
@@ -561,6 +602,8 @@ pub struct NewApiKey {
     pub role: Option<Role>,
     /// For server and client keys.
     pub environment: Option<String>,
+    /// For admin keys scoped to environments.
+    pub environment_roles: Option<EnvironmentRoles>,
     /// The first characters of the secret.
     pub prefix: String,
     /// SHA-256 of the secret, hex.

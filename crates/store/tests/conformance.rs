@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use ff_engine::{Environment, Flag, Segment, parse_flag, parse_segment};
 use ff_store::{
     AuditEntry, AuditQuery, AuditVerification, AuditedChange, Change, ChangeRecord, ChangeSet,
-    ChangeWindow, Committed, Configuration, EnvironmentSettings, Expect, FlagStore, GENESIS_HASH,
-    KeyKind, NewApiKey, ResourceKind, Role, StoreError, WorkItem, WorkKind, WorkQuery, entry_hash,
+    ChangeWindow, Committed, Configuration, EnvironmentRoles, EnvironmentSettings, Expect,
+    FlagStore, GENESIS_HASH, KeyKind, NewApiKey, NewUser, ResourceKind, Role, StoreError,
+    UserUpdate, WorkItem, WorkKind, WorkQuery, entry_hash,
 };
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -191,6 +192,7 @@ conformance!(
     segments_round_trip,
     environments_round_trip,
     api_keys_lifecycle,
+    environment_roles_round_trip,
     concurrent_writers_never_fork,
     load_orders_by_key_and_reports_revision,
     reopening_sees_committed_data,
@@ -265,6 +267,7 @@ fn new_key(id: &str, kind: KeyKind) -> NewApiKey {
         kind,
         role: (kind == KeyKind::Admin).then_some(Role::Editor),
         environment: (kind != KeyKind::Admin).then(|| "production".to_owned()),
+        environment_roles: None,
         prefix: format!("ff_{id}"),
         secret_hash: format!("{:0>64}", id.len()) + id,
     }
@@ -1234,6 +1237,98 @@ async fn environments_round_trip(store: Arc<dyn FlagStore>, _raw: Raw) {
     let loaded = store.load().await.unwrap();
     assert_eq!(loaded.environments.len(), 1);
     assert_eq!(loaded.environments[0].environment, staging);
+}
+
+/// Roles scoped to environments (issue 17) come back as they were written,
+/// for keys (listed and found by hash) and for people (read, changed,
+/// unscoped again); unscoped ones come back unscoped.
+async fn environment_roles_round_trip(store: Arc<dyn FlagStore>, _raw: Raw) {
+    let roles = EnvironmentRoles::new(
+        [
+            ("development".to_owned(), Role::Editor),
+            ("production".to_owned(), Role::Viewer),
+        ]
+        .into(),
+    );
+    let mut scoped = new_key("key_scoped", KeyKind::Admin);
+    scoped.environment_roles = Some(roles.clone());
+    let plain = new_key("key_plain", KeyKind::Admin);
+    let user = NewUser {
+        id: "user:ana@example.com".into(),
+        email: "ana@example.com".into(),
+        display_name: "Ana".into(),
+        role: Role::Editor,
+        environment_roles: Some(roles.clone()),
+        password_hash: "$argon2id$stub".into(),
+    };
+    commit(
+        &store,
+        vec![
+            create_key(scoped.clone()),
+            create_key(plain),
+            audited(Change::CreateUser(user), "user.create"),
+        ],
+    )
+    .await;
+    let keys = store.api_keys().await.unwrap();
+    let by_id = |id: &str| keys.iter().find(|k| k.id == id).cloned().unwrap();
+    assert_eq!(by_id("key_scoped").environment_roles, Some(roles.clone()));
+    assert_eq!(by_id("key_plain").environment_roles, None);
+    let found = store
+        .api_key_by_hash(&scoped.secret_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.environment_roles.as_ref(), Some(&roles));
+    assert_eq!(
+        found
+            .environment_roles
+            .and_then(|r| r.role_in("production")),
+        Some(Role::Viewer)
+    );
+    // The audit log shows the scope.
+    let entries = all_audit(&store).await;
+    assert!(entries.iter().any(|e| e.after["environment_roles"]
+        == json!({"development": "editor", "production": "viewer"})));
+
+    let stored = store.user("user:ana@example.com").await.unwrap().unwrap();
+    assert_eq!(stored.environment_roles.as_ref(), Some(&roles));
+    // Changing something else keeps the scope; a new scope replaces it;
+    // `Some(None)` makes the account unscoped.
+    let update = |environment_roles| UserUpdate {
+        id: "user:ana@example.com".into(),
+        display_name: Some("Ana B".into()),
+        environment_roles,
+        ..UserUpdate::default()
+    };
+    commit(
+        &store,
+        vec![audited(Change::UpdateUser(update(None)), "user.update")],
+    )
+    .await;
+    let stored = store.user("user:ana@example.com").await.unwrap().unwrap();
+    assert_eq!(stored.environment_roles.as_ref(), Some(&roles));
+    let narrower = EnvironmentRoles::new([("staging".to_owned(), Role::Approver)].into());
+    commit(
+        &store,
+        vec![audited(
+            Change::UpdateUser(update(Some(Some(narrower.clone())))),
+            "user.update",
+        )],
+    )
+    .await;
+    let stored = store.user("user:ana@example.com").await.unwrap().unwrap();
+    assert_eq!(stored.environment_roles, Some(narrower));
+    commit(
+        &store,
+        vec![audited(
+            Change::UpdateUser(update(Some(None))),
+            "user.update",
+        )],
+    )
+    .await;
+    let stored = store.user("user:ana@example.com").await.unwrap().unwrap();
+    assert_eq!(stored.environment_roles, None);
 }
 
 async fn api_keys_lifecycle(store: Arc<dyn FlagStore>, _raw: Raw) {

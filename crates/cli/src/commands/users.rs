@@ -5,6 +5,7 @@ use std::io::BufRead;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::keys::parse_environment_roles;
 use crate::cli::UsersCommand;
 use crate::client::{CliError, CliResult, Client, WriteOptions, segment};
 use crate::output::{Printer, short};
@@ -35,13 +36,25 @@ pub(crate) async fn users(client: &Client, printer: &Printer, command: &UsersCom
                 p.table(&["email", "name", "role", "state"], rows);
             })
         }
-        UsersCommand::Create { email, name, role } => {
-            let body = json!({
+        UsersCommand::Create {
+            email,
+            name,
+            role,
+            environments,
+            environment_roles,
+        } => {
+            let mut body = json!({
                 "email": email,
                 "display_name": name,
                 "role": role,
                 "password": password_from_stdin()?,
             });
+            if !environments.is_empty() {
+                body["environments"] = json!(environments);
+            }
+            if let Some(roles) = parse_environment_roles(environment_roles)? {
+                body["environment_roles"] = json!(roles);
+            }
             let answer = client
                 .send(
                     Method::POST,
@@ -65,8 +78,20 @@ pub(crate) async fn users(client: &Client, printer: &Printer, command: &UsersCom
             password_stdin,
             disable,
             enable,
+            environments,
+            environment_roles,
+            unscoped,
         } => {
             let mut body = json!({});
+            if !environments.is_empty() {
+                body["environments"] = json!(environments);
+            }
+            if let Some(roles) = parse_environment_roles(environment_roles)? {
+                body["environment_roles"] = json!(roles);
+            }
+            if *unscoped {
+                body["environments"] = json!([]);
+            }
             if let Some(name) = name {
                 body["display_name"] = json!(name);
             }
@@ -81,7 +106,8 @@ pub(crate) async fn users(client: &Client, printer: &Printer, command: &UsersCom
             }
             if body.as_object().is_some_and(serde_json::Map::is_empty) {
                 return Err(CliError::invalid(
-                    "nothing to change: give --name, --role, --password-stdin, --disable or --enable",
+                    "nothing to change: give --name, --role, --password-stdin, --disable, --enable, \
+                     --environment, --environment-role or --unscoped",
                 ));
             }
             let path = format!("/api/v1/users/{}", segment(&user_id(email)));

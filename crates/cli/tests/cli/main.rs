@@ -10,6 +10,7 @@ mod lists;
 mod nodes;
 mod rollout_plans;
 mod scheduler;
+mod scoped;
 mod shutdown;
 mod startup;
 mod streams;

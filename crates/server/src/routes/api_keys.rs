@@ -6,12 +6,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{ApiKey, ApiKeyRevoked, CreateApiKeyRequest, Page};
-use ff_store::{Change, KeyKind, NewApiKey, Role};
+use ff_store::{Change, EnvironmentRoles, KeyKind, NewApiKey, Role};
 
 use crate::auth::{Principal, generate_key_id, generate_secret, hash_secret, secret_prefix};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
 use crate::governance::{WriteMeta, WriteMode};
+use crate::scope;
 use crate::state::AppState;
 use crate::wire::api_key;
 use crate::write::{apply, change};
@@ -52,6 +53,7 @@ pub async fn create_api_key(
     };
     let role = match (kind, request.role.as_deref()) {
         (KeyKind::Admin, Some(name)) => Some(parse_role(name)?),
+        (KeyKind::Admin, None) if request.environment_roles.is_some() => None,
         (KeyKind::Admin, None) => {
             return Err(ApiError::bad_request(
                 "missing_role",
@@ -66,6 +68,25 @@ pub async fn create_api_key(
         }
         (_, None) => None,
     };
+    if kind != KeyKind::Admin
+        && (request.environments.is_some() || request.environment_roles.is_some())
+    {
+        return Err(ApiError::bad_request(
+            "unexpected_environments",
+            "environments: only admin keys are scoped to environments; server and client keys \
+             belong to one `environment`",
+        ));
+    }
+    let environment_roles = scope::requested(
+        role,
+        request.environments.as_deref(),
+        request.environment_roles.as_ref(),
+    )?;
+    // A scoped key's role is the highest it holds anywhere.
+    let role = environment_roles
+        .as_ref()
+        .and_then(EnvironmentRoles::highest)
+        .or(role);
     let environment = match (kind, request.environment) {
         (KeyKind::Admin, Some(_)) => {
             return Err(ApiError::bad_request(
@@ -96,6 +117,7 @@ pub async fn create_api_key(
         kind,
         role,
         environment: environment.clone(),
+        environment_roles: environment_roles.clone(),
         prefix: secret_prefix(&secret),
         secret_hash: hash_secret(&secret),
     };
@@ -106,6 +128,7 @@ pub async fn create_api_key(
         {
             return Err(ApiError::not_found("environment", env));
         }
+        scope::check_known(live, environment_roles.as_ref())?;
         Ok(vec![change(
             Change::CreateApiKey(new_key),
             "api_key.create",

@@ -432,7 +432,7 @@ pub async fn replace_environment(
     Path(env): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Environment>> {
-    principal.require(Role::Admin)?;
+    principal.require_in(Role::Admin, [env.as_str()])?;
     let (settings, body_version) = parse_settings(body, Some(&env))?;
     let client_version = if_match(&headers)?.or(body_version);
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
@@ -493,7 +493,7 @@ pub async fn delete_environment(
     headers: HeaderMap,
     Path(env): Path<String>,
 ) -> ApiResult<Json<EnvironmentDeleted>> {
-    principal.require(Role::Admin)?;
+    principal.require_in(Role::Admin, [env.as_str()])?;
     let client_version = if_match(&headers)?;
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
     let reason = meta.reason.clone();

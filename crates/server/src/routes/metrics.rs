@@ -433,7 +433,7 @@ pub async fn start_evaluation_log(
         ff_api_types::EvaluationLogRequest,
     >,
 ) -> ApiResult<Json<Value>> {
-    principal.require(ff_store::Role::Editor)?;
+    principal.require_in(ff_store::Role::Editor, [environment.as_str()])?;
     logged_flag(&state, &flag_id, &environment)?;
     let minutes = request.minutes.unwrap_or(10);
     if !(1..=60).contains(&minutes) {
@@ -463,7 +463,7 @@ pub async fn stop_evaluation_log(
     principal: Principal,
     Path((flag_id, environment)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(ff_store::Role::Editor)?;
+    principal.require_in(ff_store::Role::Editor, [environment.as_str()])?;
     logged_flag(&state, &flag_id, &environment)?;
     state
         .store

@@ -164,6 +164,7 @@ fn environment_snapshot<'a>(
     let environment = principal.evaluation_environment(requested).map_err(|e| {
         let status = match e {
             crate::error::ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            crate::error::ApiError::Refused { status, .. } => status,
             _ => StatusCode::BAD_REQUEST,
         };
         Failure(status, e.to_string())

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ff_api_types::{CreateUserRequest, UpdateUserRequest};
-use ff_store::{Change, NewUser, Role, User, UserUpdate};
+use ff_store::{Change, EnvironmentRoles, NewUser, Role, User, UserUpdate};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Path};
 use crate::governance::{WriteMeta, WriteMode};
 use crate::people::{accounts, password};
+use crate::scope;
 use crate::state::AppState;
 use crate::write::{apply, change};
 
@@ -58,8 +59,35 @@ pub async fn update_user(
         .as_deref()
         .map(accounts::parse_role)
         .transpose()?;
+    let rescoped = request.environments.is_some() || request.environment_roles.is_some();
+    let environment_roles = if rescoped || role.is_some() {
+        let current = stored_user(&state, &id).await?;
+        let role = role.unwrap_or(current.role);
+        if rescoped {
+            Some(scope::requested(
+                Some(role),
+                request.environments.as_deref(),
+                request.environment_roles.as_ref(),
+            )?)
+        } else {
+            // A new role alone keeps the account's environments.
+            current.environment_roles.as_ref().map(|roles| {
+                let each = roles.iter().map(|(env, _)| (env.to_owned(), role));
+                Some(EnvironmentRoles::new(each.collect()))
+            })
+        }
+    } else {
+        None
+    };
+    // A scoped account's role is the highest it holds anywhere.
+    let role = match &environment_roles {
+        Some(Some(roles)) => roles.highest().or(role),
+        _ => role,
+    };
     if id == principal.key_id()
-        && (request.disabled == Some(true) || role.is_some_and(|r| r < Role::Admin))
+        && (request.disabled == Some(true)
+            || role.is_some_and(|r| r < Role::Admin)
+            || matches!(environment_roles, Some(Some(_))))
     {
         return Err(ApiError::unprocessable(
             "changing_self",
@@ -82,11 +110,13 @@ pub async fn update_user(
         id: id.clone(),
         display_name,
         role,
+        environment_roles: environment_roles.clone(),
         password_hash,
         disabled: request.disabled,
     };
     let meta = WriteMeta::from_request(&principal, &headers).in_mode(WriteMode::Administrative);
-    apply(&state, meta, |_| {
+    apply(&state, meta, |live| {
+        scope::check_known(live, environment_roles.as_ref().and_then(Option::as_ref))?;
         Ok(vec![change(
             Change::UpdateUser(update),
             "user.update",
@@ -107,6 +137,16 @@ pub async fn create_user_as(
     let email = accounts::normalise_email(&request.email)?;
     let display_name = accounts::check_display_name(&request.display_name)?;
     let role = accounts::parse_role(&request.role)?;
+    let environment_roles = scope::requested(
+        Some(role),
+        request.environments.as_deref(),
+        request.environment_roles.as_ref(),
+    )?;
+    // A scoped account's role is the highest it holds anywhere.
+    let role = environment_roles
+        .as_ref()
+        .and_then(EnvironmentRoles::highest)
+        .unwrap_or(role);
     accounts::check_password(&request.password)?;
     let id = accounts::user_id(&email);
     let new_user = NewUser {
@@ -114,9 +154,11 @@ pub async fn create_user_as(
         email,
         display_name,
         role,
+        environment_roles: environment_roles.clone(),
         password_hash: password::hash(request.password).await?,
     };
-    apply(state, meta, |_| {
+    apply(state, meta, |live| {
+        scope::check_known(live, environment_roles.as_ref())?;
         Ok(vec![change(
             Change::CreateUser(new_user),
             "user.create",
@@ -165,6 +207,8 @@ pub async fn seed_admin(state: &AppState, email: &str, password: &str) -> Result
         email,
         role: "admin".into(),
         password: password.to_owned(),
+        environments: None,
+        environment_roles: None,
     };
     create_user_as(state, meta, request).await.map(|_| ())
 }

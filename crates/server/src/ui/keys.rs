@@ -138,6 +138,8 @@ pub async fn create_key(
         kind: form.kind.clone(),
         role: admin.then(|| form.role.clone()),
         environment: (!admin).then(|| form.environment.clone()),
+        environments: None,
+        environment_roles: None,
     };
     let result = api_keys::create_api_key(
         State(state.clone()),

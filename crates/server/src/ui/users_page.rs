@@ -145,6 +145,8 @@ pub async fn create_user(
         display_name,
         role: form.role.clone(),
         password,
+        environments: None,
+        environment_roles: None,
     };
     let result = users::create_user(
         State(state.clone()),

@@ -8,7 +8,7 @@
 //! [`super::schedule`], [`super::rollout_plan`]); here they meet the store.
 
 use ff_engine::edit::RuleSelector;
-use ff_store::{Change, Expect, StoredWorkItem, WorkItem, WorkKind, WorkQuery};
+use ff_store::{Change, Expect, Role, StoredWorkItem, WorkItem, WorkKind, WorkQuery};
 use time::OffsetDateTime;
 
 use super::action::{Action, check_target};
@@ -217,6 +217,8 @@ pub async fn approve(
     // (unless the approver gives one) and in the request's deployment, so
     // that the audit says why and a deployment rollback finds it.
     let asked = change_request::pending(&stored)?;
+    // A scoped approver approves in their environments only.
+    check_request_scope(&meta, &asked, Role::Approver)?;
     let mut meta = meta.in_mode(WriteMode::Approved);
     if meta.reason.is_none() {
         meta.reason = asked.reason;
@@ -249,6 +251,7 @@ pub async fn reject(
     let now = state.clock.now();
     let stored = load(state, WorkKind::ChangeRequest, id).await?;
     let asked = change_request::pending(&stored)?;
+    check_request_scope(&meta, &asked, Role::Approver)?;
     let origin = waiting_origin(state, id, asked.origin.as_ref()).await?;
     let rejecter = meta.actor.clone();
     let mut decided = None;
@@ -272,7 +275,8 @@ pub async fn rebase(
 ) -> Result<StoredWorkItem, ApiError> {
     let now = state.clock.now();
     let stored = load(state, WorkKind::ChangeRequest, id).await?;
-    change_request::pending(&stored)?;
+    let asked = change_request::pending(&stored)?;
+    check_request_scope(&meta, &asked, Role::Editor)?;
     let rebaser = meta.actor.clone();
     let mut decided = None;
     let commit = apply(state, meta.in_mode(WriteMode::Administrative), |live| {
@@ -282,6 +286,19 @@ pub async fn rebase(
     .await?
     .into_commit()?;
     request_after(&stored, decided, &commit)
+}
+
+/// Refuses a scoped caller without `role` in every environment whose
+/// approval the change request needs.
+fn check_request_scope(
+    meta: &WriteMeta,
+    request: &change_request::ChangeRequest,
+    role: Role,
+) -> Result<(), ApiError> {
+    crate::scope::check(
+        meta.environment_roles.as_ref(),
+        request.environments.iter().map(|env| (env.as_str(), role)),
+    )
 }
 
 /// A decision's changes, to commit; the rest of it is kept in `kept` to

@@ -148,6 +148,8 @@ async fn attempt(
     let meta = WriteMeta {
         actor: step.author.clone(),
         role: None,
+        // A step was checked against its author's scope when it was made.
+        environment_roles: None,
         mode: WriteMode::Governed,
         confirmed: step.confirmed,
         override_window: false,

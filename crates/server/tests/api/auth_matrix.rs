@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::support::{ADMIN_TOKEN, Reply, TestApp, assert_envelope};
 
-api_tests!(every_route_for_every_caller);
+api_tests!(every_route_for_every_caller, every_route_for_scoped_callers);
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1079,6 +1079,216 @@ async fn every_route_for_every_caller(app: TestApp) {
             "{}",
             caller.name
         );
+    }
+    let verify = app.get("/api/v1/audit/verify", ADMIN_TOKEN).await;
+    assert_eq!(verify.body["valid"], true);
+}
+
+// ---------------------------------------------------------------------------
+// Roles scoped to environments (issue 17).
+
+/// A caller whose roles are scoped to environments.
+struct ScopedCaller {
+    name: &'static str,
+    secret: String,
+    level: u8,
+    /// In scope everywhere (every environment there is, at `level`), or
+    /// only in `matrix_env`, which the routes' writes do not touch.
+    everywhere: bool,
+}
+
+/// Administering keys, people, webhooks, subjects, the environment set, the
+/// scheduler and imports of environments needs an unscoped admin; an
+/// environment's own settings need the admin role there.
+fn global_admin(access: Access, method: &Method, path: &str) -> bool {
+    let own_environment = path.starts_with("/api/v1/environments/")
+        && (*method == Method::PUT || *method == Method::DELETE);
+    access == ADMIN && !own_environment
+}
+
+/// Every route × scoped callers. In scope everywhere, a scoped caller gets
+/// what an unscoped one of its role gets, except what needs an unscoped
+/// admin (403 `forbidden`). Scoped to an environment no route writes, it
+/// reads everything, and every write, approval, evaluation or stream that
+/// touches another environment is a 403 `out_of_scope` naming it, with
+/// nothing written.
+async fn every_route_for_scoped_callers(app: TestApp) {
+    // Out of scope first, so that each route meets them before an
+    // allowed caller has made its write a no-op (which touches nothing).
+    const NAMES: [(&str, u8, bool); 6] = [
+        ("elsewhere_editor", 1, false),
+        ("elsewhere_approver", 2, false),
+        ("scoped_viewer", 0, true),
+        ("scoped_editor", 1, true),
+        ("scoped_approver", 2, true),
+        ("scoped_admin", 3, true),
+    ];
+    let names: Vec<&'static str> = NAMES.iter().map(|(n, _, _)| *n).collect();
+    let context = prepare(&app, &names).await;
+    let environments: Vec<String> = app
+        .get("/api/v1/environments", ADMIN_TOKEN)
+        .await
+        .expect_status(200)
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect();
+    let role_names = ["viewer", "editor", "approver", "admin"];
+    let mut callers = Vec::new();
+    for (name, level, everywhere) in NAMES {
+        let role = role_names[usize::from(level)];
+        let roles: serde_json::Map<String, Value> = if everywhere {
+            environments
+                .iter()
+                .map(|e| (e.clone(), json!(role)))
+                .collect()
+        } else {
+            [("matrix_env".to_owned(), json!(role))]
+                .into_iter()
+                .collect()
+        };
+        let (_, secret) = app
+            .create_key(json!({"name": name, "kind": "admin", "environment_roles": roles}))
+            .await;
+        callers.push(ScopedCaller {
+            name,
+            secret,
+            level,
+            everywhere,
+        });
+    }
+    let mut failures = Vec::new();
+    let mut out_of_scope: BTreeSet<(&'static str, String)> = BTreeSet::new();
+    let mut checked = 0;
+    for route in &routes() {
+        for caller in &callers {
+            let (method, path, body) = (route.build)(&context, caller.name);
+            let mut request = app.request(method.clone(), &path, Some(&caller.secret));
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let reply = status_of(request).await;
+            checked += 1;
+            let code = reply.body["error"]["code"].as_str().unwrap_or_default();
+            let global = global_admin(route.access, &method, &path);
+            let why = if caller.everywhere {
+                let expected = if global {
+                    "403 forbidden"
+                } else if allowed(route.access, Kind::Admin(caller.level)) {
+                    "2xx"
+                } else {
+                    "403 forbidden"
+                };
+                let fine = match expected {
+                    "2xx" => (200..300).contains(&reply.status),
+                    _ => reply.status == 403 && code == "forbidden",
+                };
+                (!fine).then(|| format!("expected {expected}, got {reply}"))
+            } else if route.access == VIEWER {
+                (!(200..300).contains(&reply.status)).then(|| format!("a read: got {reply}"))
+            } else if (200..300).contains(&reply.status) {
+                // Allowed: it must touch no environment out of scope, and
+                // need no more than the caller's role.
+                (global || !allowed(route.access, Kind::Admin(caller.level)))
+                    .then(|| format!("expected a 403, got {reply}"))
+            } else if reply.status == 403 && path.starts_with("/ofrep/v1/evaluate") {
+                // OFREP's own envelope: the reason is in `errorDetails`.
+                out_of_scope.insert((caller.name, format!("{method} {path}")));
+                let details = reply.body["errorDetails"].as_str().unwrap_or_default();
+                (!details.contains("out of scope") || !details.contains("\"production\""))
+                    .then(|| format!("the refusal must name the environment: {reply}"))
+            } else if reply.status == 403 && code == "out_of_scope" {
+                let named = reply.body["error"]["details"]["environments"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+                assert_envelope(&reply.body, &reply.to_string());
+                out_of_scope.insert((caller.name, format!("{method} {path}")));
+                let named_well = !named.is_empty()
+                    && named.iter().all(|e| {
+                        e.as_str()
+                            .is_some_and(|e| message.contains(&format!("\"{e}\"")))
+                    });
+                (!named_well).then(|| format!("the refusal must name the environments: {reply}"))
+            } else if reply.status == 403 && code == "forbidden" {
+                // The role itself is not enough (anywhere), or an unscoped
+                // admin is needed.
+                (allowed(route.access, Kind::Admin(caller.level)) && !global)
+                    .then(|| format!("expected out_of_scope or 2xx, got {reply}"))
+            } else {
+                Some(format!("unexpected {reply}"))
+            };
+            if let Some(why) = why {
+                failures.push(format!("{method} {path} as {}: {why}", caller.name));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} combinations wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // What touches production, staging or development is out of scope for
+    // a caller scoped to `matrix_env`: writes of one and of several
+    // environments, approvals, evaluation and streams. (The matrix's bulk
+    // change edits a description and its deployment hook enables a flag
+    // already on, which touch no environment:
+    // `scoped_roles.rs` tests bulk changes that do.)
+    for route in [
+        "POST /api/v1/flags",
+        "PUT /api/v1/flags/matrix_flag/environments/staging",
+        "POST /api/v1/flags/matrix_flag/environments/staging/actions",
+        "POST /api/v1/emergency/disable",
+        "POST /api/v1/deployments/matrix-deploy/rollback",
+        "POST /api/v1/schedules",
+        "POST /api/v1/evaluate",
+        "GET /api/v1/stream?environment=production",
+        "POST /api/v1/flags/matrix_flag/environments/production/evaluation-log",
+    ] {
+        for caller in ["elsewhere_editor", "elsewhere_approver"] {
+            assert!(
+                out_of_scope
+                    .iter()
+                    .any(|(c, r)| *c == caller && r.starts_with(route)),
+                "{route} as {caller} should be out of scope; out of scope were {out_of_scope:?}"
+            );
+        }
+    }
+    for purpose in ["approve", "reject"] {
+        let id = context.change_request(purpose, "elsewhere_approver");
+        assert!(
+            out_of_scope.contains(&(
+                "elsewhere_approver",
+                format!("POST /api/v1/change-requests/{id}/{purpose}")
+            )),
+            "{purpose} out of scope"
+        );
+    }
+    // Refused writes wrote nothing; in scope, they are written.
+    for caller in &callers {
+        let created = app
+            .get(
+                &format!("/api/v1/flags/created_by_{}", caller.name),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(
+            created.status == 200,
+            caller.everywhere && caller.level >= 1,
+            "{}: {created}",
+            caller.name
+        );
+        let environment = app
+            .get(
+                &format!("/api/v1/environments/env_{}", caller.name),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(environment.status, 404, "{}", caller.name);
     }
     let verify = app.get("/api/v1/audit/verify", ADMIN_TOKEN).await;
     assert_eq!(verify.body["valid"], true);

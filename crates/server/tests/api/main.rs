@@ -83,6 +83,7 @@ mod people;
 mod promotion;
 mod rate_limits;
 mod schedules;
+mod scoped_roles;
 mod segments;
 mod subjects;
 mod support;

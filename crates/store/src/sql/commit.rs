@@ -12,9 +12,9 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::experiments::{ExperimentRow, select_experiments};
 use super::rows::{
-    ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, UserRow, WorkItemRow, from_millis,
-    key_kind_name, role_name, select_api_keys, select_environments, select_flags, select_segments,
-    select_users, select_work_items,
+    ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, UserRow, WorkItemRow, environment_roles_text,
+    from_millis, key_kind_name, role_name, select_api_keys, select_environments, select_flags,
+    select_segments, select_users, select_work_items,
 };
 use super::webhooks::{WebhookRow, select_webhooks};
 use super::{Backend, SqlStore, db_error};
@@ -749,8 +749,8 @@ where
         }
         sqlx::query(
             "INSERT INTO api_keys (id, name, kind, role, environment, prefix, secret_hash, \
-             created_by, created_at, last_used_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL)",
+             created_by, created_at, last_used_at, revoked_at, environment_roles) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, $10)",
         )
         .bind(new.id.as_str())
         .bind(new.name.as_str())
@@ -761,6 +761,7 @@ where
         .bind(new.secret_hash.as_str())
         .bind(context.set.actor.as_str())
         .bind(context.at_ms)
+        .bind(environment_roles_text(new.environment_roles.as_ref()).as_deref())
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -770,6 +771,7 @@ where
             kind: new.kind,
             role: new.role,
             environment: new.environment.clone(),
+            environment_roles: new.environment_roles.clone(),
             prefix: new.prefix.clone(),
             secret_hash: new.secret_hash.clone(),
             created_by: context.set.actor.clone(),
@@ -998,7 +1000,8 @@ where
         }
         sqlx::query(
             "INSERT INTO users (id, email, display_name, role, password_hash, created_by, \
-             created_at, updated_at, disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL)",
+             created_at, updated_at, disabled_at, environment_roles) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL, $8)",
         )
         .bind(new.id.as_str())
         .bind(new.email.as_str())
@@ -1007,6 +1010,7 @@ where
         .bind(new.password_hash.as_str())
         .bind(context.set.actor.as_str())
         .bind(context.at_ms)
+        .bind(environment_roles_text(new.environment_roles.as_ref()).as_deref())
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -1048,7 +1052,7 @@ where
         };
         sqlx::query(
             "UPDATE users SET display_name = $2, role = $3, password_hash = $4, \
-             updated_at = $5, disabled_at = $6 WHERE id = $1",
+             updated_at = $5, disabled_at = $6, environment_roles = $7 WHERE id = $1",
         )
         .bind(update.id.as_str())
         .bind(
@@ -1066,6 +1070,13 @@ where
         )
         .bind(context.at_ms)
         .bind(disabled_at)
+        .bind(
+            environment_roles_text(match &update.environment_roles {
+                Some(roles) => roles.as_ref(),
+                None => before.environment_roles.as_ref(),
+            })
+            .as_deref(),
+        )
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;

@@ -78,7 +78,7 @@ where
     ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query_as::<DB, SessionRow>(
             "SELECT s.csrf_token, s.expires_at, u.id, u.email, u.display_name, u.role, \
-             u.password_hash, u.created_by, u.created_at, u.updated_at, u.disabled_at \
+             u.environment_roles, u.password_hash, u.created_by, u.created_at, u.updated_at, u.disabled_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.secret_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
              AND u.disabled_at IS NULL",

@@ -7,9 +7,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::{
-    ApiKey, AuditEntry, ChangeRecord, EnvironmentSettings, FlagVersion, KeyKind, ResourceKind,
-    Role, StoreError, StoredEnvironment, StoredFlag, StoredSegment, StoredWorkItem, User, WorkItem,
-    WorkKind,
+    ApiKey, AuditEntry, ChangeRecord, EnvironmentRoles, EnvironmentSettings, FlagVersion, KeyKind,
+    ResourceKind, Role, StoreError, StoredEnvironment, StoredFlag, StoredSegment, StoredWorkItem,
+    User, WorkItem, WorkKind,
 };
 
 /// `SELECT <every column of FlagRow> FROM flags`, for `concat!`.
@@ -251,8 +251,8 @@ impl ChangeRow {
 /// `SELECT <every column of ApiKeyRow> FROM api_keys`, for `concat!`.
 macro_rules! select_api_keys {
     () => {
-        "SELECT id, name, kind, role, environment, prefix, secret_hash, created_by, \
-         created_at, last_used_at, revoked_at FROM api_keys"
+        "SELECT id, name, kind, role, environment, environment_roles, prefix, secret_hash, \
+         created_by, created_at, last_used_at, revoked_at FROM api_keys"
     };
 }
 pub(crate) use select_api_keys;
@@ -265,6 +265,7 @@ pub(crate) struct ApiKeyRow {
     pub kind: String,
     pub role: Option<String>,
     pub environment: Option<String>,
+    pub environment_roles: Option<String>,
     pub prefix: String,
     pub secret_hash: String,
     pub created_by: String,
@@ -288,9 +289,12 @@ impl ApiKeyRow {
                 role_from_name(name).ok_or_else(|| corrupt(format!("unknown role {name:?}")))?,
             ),
         };
+        let environment_roles =
+            environment_roles_from_text(self.environment_roles.as_deref()).map_err(corrupt)?;
         Ok(ApiKey {
             kind,
             role,
+            environment_roles,
             created_at: from_millis(self.created_at)?,
             last_used_at: self.last_used_at.map(from_millis).transpose()?,
             revoked_at: self.revoked_at.map(from_millis).transpose()?,
@@ -307,8 +311,8 @@ impl ApiKeyRow {
 /// `SELECT <every column of UserRow> FROM users`, for `concat!`.
 macro_rules! select_users {
     () => {
-        "SELECT id, email, display_name, role, password_hash, created_by, created_at, \
-         updated_at, disabled_at FROM users"
+        "SELECT id, email, display_name, role, environment_roles, password_hash, created_by, \
+         created_at, updated_at, disabled_at FROM users"
     };
 }
 pub(crate) use select_users;
@@ -320,6 +324,7 @@ pub(crate) struct UserRow {
     pub email: String,
     pub display_name: String,
     pub role: String,
+    pub environment_roles: Option<String>,
     pub password_hash: String,
     pub created_by: String,
     pub created_at: i64,
@@ -334,8 +339,15 @@ impl UserRow {
             key: self.id.clone(),
             message: format!("unknown role {:?}", self.role),
         })?;
+        let environment_roles = environment_roles_from_text(self.environment_roles.as_deref())
+            .map_err(|message| StoreError::Corrupt {
+                kind: ResourceKind::User,
+                key: self.id.clone(),
+                message,
+            })?;
         Ok(User {
             role,
+            environment_roles,
             created_at: from_millis(self.created_at)?,
             updated_at: from_millis(self.updated_at)?,
             disabled_at: self.disabled_at.map(from_millis).transpose()?,
@@ -346,6 +358,20 @@ impl UserRow {
             created_by: self.created_by,
         })
     }
+}
+
+/// Stored environment roles (JSON text), if any.
+fn environment_roles_from_text(text: Option<&str>) -> Result<Option<EnvironmentRoles>, String> {
+    text.map(|text| {
+        serde_json::from_str(text).map_err(|e| format!("unreadable environment_roles: {e}"))
+    })
+    .transpose()
+}
+
+/// Environment roles as stored (JSON text), if any.
+pub(crate) fn environment_roles_text(roles: Option<&EnvironmentRoles>) -> Option<String> {
+    // A map of names to roles always serialises.
+    roles.and_then(|roles| serde_json::to_string(roles).ok())
 }
 
 /// A stored time: Unix milliseconds (see [`crate::audit::unix_millis`]).
