@@ -720,7 +720,7 @@ fn build(
         .is_some_and(|e| e.environment.protected);
     let mut copy_choices = vec![Choice {
         value: String::new(),
-        label: "none: no flag has settings of its own there yet".to_owned(),
+        label: "none (start empty)".to_owned(),
         selected: draft.copy_from.is_empty(),
     }];
     copy_choices.extend(
