@@ -4,7 +4,9 @@
 // fields, the API's refusal while a flag still uses one); an environment's
 // settings edited (parent, auto-sync, approvals, change windows, the
 // reason a protected one wants); a flag's rules copied to another
-// environment in the editor; and the phone's menu button. Runs after
+// environment in the editor; environments created and deleted (asked
+// first, what stops a deletion said before the click and the API's refusal
+// in words after it); and the phone's menu button. Runs after
 // ui.test.mjs against the same service; everything it creates is named
 // adm_… (its environments are deleted again at the end, so the files after
 // it see the installation's three).
@@ -12,7 +14,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import {
-  url, token, backend, screenshots, api, newPage, axeViolations, assertAccessible, saveScreenshots,
+  url, token, backend, screenshots, browser, api, newPage, axeViolations, assertAccessible, saveScreenshots,
 } from "./lib.mjs";
 
 /** Clicks a submit button (or link) and waits for the page it leads to. */
@@ -43,7 +45,7 @@ async function snapshot(page, name, size = "laptop") {
 after(async () => {
   // The environments made here go again (children first); the protected
   // one wants a reason.
-  for (const env of ["adm_qa", "adm_locked"]) {
+  for (const env of ["adm_new_child", "adm_new", "adm_vault", "adm_qa", "adm_locked"]) {
     await withReason("DELETE", `/api/v1/environments/${env}`, "browser test cleanup", [200, 404]);
   }
 });
@@ -365,12 +367,137 @@ test(`${backend}: on a phone the navigation is a menu button that works without 
   await laptop.context().close();
 });
 
+test(`${backend}: an environment is created from its form, starting from another's flag settings, without script`, async () => {
+  await api("POST", "/api/v1/flags", {
+    flag_id: "adm_env_copy", type: "boolean", default_value: false,
+    environments: { staging: { enabled: true, value: true } },
+  }, [201, 409]);
+  const page = await newPage({ javaScriptEnabled: false });
+  await page.goto(url + "/environments");
+  await submit(page, page.locator("main a", { hasText: "New environment" }));
+  assert.match(page.url(), /\/new-environment$/);
+  assert.match(await page.locator("h1").innerText(), /New environment/);
+  // A key that exists already: the API's refusal, next to the key.
+  await page.fill("#f-key", "staging");
+  await page.fill("#f-description", "Acceptance tests");
+  await submit(page, page.locator("button[value=save]"));
+  assert.match(await page.locator("#f-key-error").innerText(), /environment "staging" already exists; choose another key/);
+  assert.equal(await page.inputValue("#f-description"), "Acceptance tests");
+  await snapshot(page, "environment-new-problem");
+  // A row button keeps what was typed (no JavaScript needed).
+  await submit(page, page.locator("button[value=add_window]"));
+  assert.equal(await page.inputValue("#f-description"), "Acceptance tests");
+  await submit(page, page.locator("button[aria-label='Remove window 1']"));
+  await page.fill("#f-key", "adm_new");
+  await page.selectOption("#f-parent", "staging");
+  await page.selectOption("#f-copy_from", "staging");
+  await submit(page, page.locator("button[value=save]"));
+  assert.match(await page.locator(".flash-ok").innerText(), /Created environment adm_new, with the flag settings of staging\./);
+  const env = await api("GET", "/api/v1/environments/adm_new");
+  assert.equal(env.parent, "staging");
+  assert.equal(env.description, "Acceptance tests");
+  // The flags' staging settings were copied to it, through the API's copy_from.
+  const flag = await api("GET", "/api/v1/flags/adm_env_copy");
+  assert.equal(flag.environments.adm_new.enabled, true);
+  const row = page.locator("main tbody tr", { hasText: "adm_new" });
+  assert.match(await row.innerText(), /child of staging/);
+  await page.context().close();
+});
+
+test(`${backend}: creating and deleting environments is for admins, as in the API`, async () => {
+  await api("POST", "/api/v1/users", { email: "eve@example.com", display_name: "Eve Editor", role: "editor", password: "editors edit everything" }, [201, 409]);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url + "/");
+  await page.fill("#email", "eve@example.com");
+  await page.fill("#password", "editors edit everything");
+  await submit(page, page.locator("button[type=submit]"));
+  await page.goto(url + "/environments");
+  assert.equal(await page.locator("main a", { hasText: "New environment" }).count(), 0);
+  // A forged form post (with her own session's token) is refused as the
+  // API refuses her (before any write).
+  const csrf = await page.locator("header .user form.sign-out input[name=csrf]").inputValue();
+  const response = await page.goto(url + "/new-environment");
+  assert.equal(response.status(), 403);
+  const post = await page.request.post(url + "/environments/staging/delete", { form: { csrf, confirmed: "yes" }, maxRedirects: 0 });
+  assert.equal(post.status(), 403);
+  await api("GET", "/api/v1/environments/staging");
+  await context.close();
+});
+
+test(`${backend}: an environment is deleted after a confirmation; what stops it is said before and after`, async () => {
+  await api("POST", "/api/v1/environments", { key: "adm_new_child", parent: "adm_new" }, [201, 409]);
+  // Without script: the page says what stops it, and offers no button.
+  const page = await newPage({ javaScriptEnabled: false });
+  await page.goto(url + "/environments/adm_new/edit");
+  assert.equal(await page.locator("button", { hasText: "Delete environment" }).count(), 0);
+  assert.match(await page.locator(".danger-zone").innerText(), /cannot be deleted while adm_new_child inherits from it/);
+  await snapshot(page, "environment-delete-blocked");
+  // A post anyway (a page opened before the child was made): the API's
+  // refusal, in words.
+  const csrf = await page.locator("form.editor input[name=csrf]").inputValue();
+  await page.goto(url + "/environments/adm_new_child/edit");
+  await api("POST", "/api/v1/environments", { key: "adm_new_grandchild", parent: "adm_new_child" }, [201, 409]);
+  await submit(page, page.locator("button", { hasText: "Delete environment" }));
+  assert.match(await page.locator("h1").innerText(), /Delete environment adm_new_child\?/);
+  assert.match(await page.locator(".confirm").innerText(), /stop getting its flags/);
+  await submit(page, page.locator(".confirm button[type=submit]"));
+  assert.match(page.url(), /\/environments\/adm_new_child\/edit\?/);
+  assert.match(await page.locator(".flash-error").innerText(), /adm_new_child was not deleted\. adm_new_grandchild inherits from it: give it another parent, or delete it, first\./);
+  await api("GET", "/api/v1/environments/adm_new_child");
+  // Deleting the grandchild from its page, without script: asked on a page.
+  await page.goto(url + "/environments/adm_new_grandchild/edit");
+  await submit(page, page.locator("button", { hasText: "Delete environment" }));
+  await submit(page, page.locator(".confirm button[type=submit]"));
+  assert.match(await page.locator(".flash-ok").innerText(), /Deleted environment adm_new_grandchild\./);
+  await api("GET", "/api/v1/environments/adm_new_grandchild", undefined, [404]);
+  assert.ok(csrf);
+  await page.context().close();
+
+  // With script: the dialog names it and what goes with it.
+  const live = await newPage();
+  await live.goto(url + "/environments/adm_new_child/edit");
+  let asked = "";
+  live.once("dialog", (dialog) => { asked = dialog.message(); dialog.accept(); });
+  await submit(live, live.locator("button", { hasText: "Delete environment" }));
+  assert.match(asked, /Delete the environment adm_new_child\?/);
+  assert.match(await live.locator(".flash-ok").innerText(), /Deleted environment adm_new_child\./);
+  await api("GET", "/api/v1/environments/adm_new_child", undefined, [404]);
+  // A dismissed dialog deletes nothing.
+  await live.goto(url + "/environments/adm_new/edit");
+  live.once("dialog", (dialog) => dialog.dismiss());
+  await live.locator("button", { hasText: "Delete environment" }).click();
+  await api("GET", "/api/v1/environments/adm_new");
+  await live.context().close();
+});
+
+test(`${backend}: a protected environment is deleted only with a reason`, async () => {
+  await api("POST", "/api/v1/environments", { key: "adm_vault", parent: "production", protected: true }, [201, 409]);
+  const page = await newPage();
+  await page.goto(url + "/environments/adm_vault/edit");
+  assert.match(await page.locator(".danger-zone label[for=delete-reason]").innerText(), /required: adm_vault is protected/);
+  // Confirmed in the dialog but no reason: the confirmation page asks for one.
+  page.once("dialog", (dialog) => dialog.accept());
+  await submit(page, page.locator("button", { hasText: "Delete environment" }));
+  assert.match(await page.locator("h1").innerText(), /Delete environment adm_vault\?/);
+  await api("GET", "/api/v1/environments/adm_vault");
+  await page.fill("#reason", "the vault moved to its own installation");
+  await submit(page, page.locator(".confirm button[type=submit]"));
+  assert.match(await page.locator(".flash-ok").innerText(), /Deleted environment adm_vault\./);
+  await api("GET", "/api/v1/environments/adm_vault", undefined, [404]);
+  const audit = await api("GET", "/api/v1/audit?action=environment.delete&environment=adm_vault");
+  assert.equal(audit.items[0].reason, "the vault moved to its own installation");
+  await page.context().close();
+});
+
 const ADMIN_PAGES = [
   ["segments", "/segments"],
   ["segment-new", "/new-segment"],
   ["segment-edit", "/segments/adm_beta/edit"],
   ["environments", "/environments"],
   ["environment-edit", "/environments/adm_qa/edit"],
+  ["environment-new", "/new-environment"],
+  ["environment-delete", "/environments/adm_new/edit"],
   ["editor-copy", "/flags/adm_copy/edit"],
 ];
 

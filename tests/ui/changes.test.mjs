@@ -28,7 +28,19 @@ const FLAGS = [
     } },
   { flag_id: "cm_rollback", type: "string", default_value: "classic", description: "Rolled back from its history",
     environments: { development: "one" } },
+  { flag_id: "cm_live_one", type: "boolean", default_value: false, description: "Waits while a comment is typed",
+    environments: { development: true, production: { enabled: false, value: true } } },
+  { flag_id: "cm_live_two", type: "boolean", default_value: false, description: "Asked for from another session",
+    environments: { development: true, production: { enabled: false, value: true } } },
 ];
+
+/** The top bar's count of pending change requests (0 when none shows). */
+async function pendingCount(page) {
+  return page.evaluate(() => {
+    const count = document.querySelector("#nav-pending .nav-count");
+    return count ? parseInt(count.textContent, 10) : 0;
+  });
+}
 
 before(async () => {
   for (const flag of FLAGS) await api("POST", "/api/v1/flags", flag, [201]);
@@ -114,6 +126,51 @@ test(`${backend}: a second person approves Ada's production change; Ada cannot`,
   assert.match(await row.innerText(), /applied[\s\S]*Ada Lovelace[\s\S]*Grace Hopper[\s\S]*checked the rollout plan/);
   await ada.context().close();
   await grace.context().close();
+});
+
+test(`${backend}: the pending count and the queue follow requests made in another session, without a reload`, async () => {
+  const ada = await newPage();
+  const first = await heldToggle(ada, "cm_live_one", "first of two");
+  // Grace has the queue open and types a comment on the first request.
+  const grace = await pageAs(GRACE);
+  await grace.goto(url + "/changes");
+  await grace.evaluate(() => { window.notReloaded = true; });
+  const before = await pendingCount(grace);
+  assert.ok(before >= 1, `count ${before}`);
+  await grace.locator(`article#${first} textarea[name=comment]`).fill("half-typed comment");
+  // A second page of hers (the dashboard) follows too.
+  const dashboard = await grace.context().newPage();
+  await dashboard.goto(url + "/");
+  await dashboard.evaluate(() => { window.notReloaded = true; });
+
+  // Ada, in her own session, asks for another change.
+  const second = await heldToggle(ada, "cm_live_two", "second of two");
+  for (const page of [grace, dashboard]) {
+    await page.waitForFunction((n) => {
+      const count = document.querySelector("#nav-pending .nav-count");
+      return count && parseInt(count.textContent, 10) === n;
+    }, before + 1, { timeout: 10000 });
+    assert.equal(await page.evaluate(() => window.notReloaded), true, "the page was reloaded");
+  }
+  // The queue shows the new request; the comment being typed is kept.
+  await grace.locator(`article#${second}`).waitFor({ timeout: 10000 });
+  assert.match(await grace.locator(`article#${second}`).innerText(), /cm_live_two[\s\S]*second of two/);
+  assert.equal(await grace.locator(`article#${first} textarea[name=comment]`).inputValue(), "half-typed comment");
+  assert.match(await grace.locator("#tab-pending").innerText(), new RegExp(`^${before + 1}`));
+
+  // Decided through the API: both go from the count and the queue.
+  for (const id of [first, second]) {
+    await api("POST", `/api/v1/change-requests/${id}/reject`, { comment: "not now" });
+  }
+  await grace.waitForFunction((ids) => ids.every((id) => !document.getElementById(id)), [first, second], { timeout: 10000 });
+  await dashboard.waitForFunction((n) => {
+    const count = document.querySelector("#nav-pending .nav-count");
+    return (count ? parseInt(count.textContent, 10) : 0) === n;
+  }, before - 1, { timeout: 10000 });
+  assert.match(await grace.locator("#decided").innerText(), new RegExp(second));
+  assert.equal(await grace.evaluate(() => window.notReloaded), true);
+  await grace.context().close();
+  await ada.context().close();
 });
 
 test(`${backend}: an approver rejects a request with a comment`, async () => {

@@ -49,24 +49,29 @@
     });
   }
 
-  // Live updates: the page's <main data-revision> is the configuration
-  // revision it shows. /live/revision answers (a long poll) once the service
-  // is past it; the page is then fetched again and every [data-live] region
-  // whose content changed is replaced and briefly highlighted. Forms being
-  // typed in are outside those regions and are left alone.
+  // Live updates: the page's <main data-revision data-pending> is the
+  // configuration revision it shows and its count of change requests
+  // waiting for approval. /live/revision answers (a long poll) once the
+  // service is past that revision or the count differs; the page is then
+  // fetched again and every [data-live] region whose content changed is
+  // replaced and briefly highlighted. Forms being typed in are outside
+  // those regions and are left alone.
   function liveUpdates() {
     var main = document.getElementById("main");
     if (!main || !main.hasAttribute("data-revision") || !window.fetch || !window.DOMParser) return;
     var revision = Number(main.getAttribute("data-revision"));
     function poll() {
-      fetch("/live/revision?after=" + revision, { credentials: "same-origin" })
+      var pending = main.getAttribute("data-pending");
+      var query = "?after=" + revision + (pending === null ? "" : "&pending=" + pending);
+      fetch("/live/revision" + query, { credentials: "same-origin" })
         .then(function (response) {
           if (!response.ok) throw new Error(String(response.status));
           return response.json();
         })
         .then(function (answer) {
-          if (answer.revision > revision) {
-            return refresh().then(function () { revision = answer.revision; });
+          var countChanged = pending !== null && answer.pending !== undefined && String(answer.pending) !== pending;
+          if (answer.revision > revision || countChanged) {
+            return refresh().then(function () { revision = Math.max(revision, answer.revision); });
           }
         })
         .then(function () { setTimeout(poll, 0); }, function () { setTimeout(poll, 5000); });
@@ -79,11 +84,29 @@
       .then(function (response) { return response.text(); })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
-        // A list whose members changed (a flag created or deleted) is
-        // replaced whole; then each region that changed.
+        var freshMain = fresh.getElementById("main");
+        var main = document.getElementById("main");
+        if (freshMain && main && freshMain.hasAttribute("data-pending")) {
+          main.setAttribute("data-pending", freshMain.getAttribute("data-pending"));
+        }
+        // A list whose members changed (a flag or a change request created
+        // or gone): the members are put in the new order, those already
+        // shown kept as they are (with whatever is typed in their forms),
+        // new ones added and highlighted; then each region that changed.
         document.querySelectorAll("[data-live-list]").forEach(function (list) {
           var next = fresh.getElementById(list.id);
-          if (next && childIds(list) !== childIds(next)) list.innerHTML = next.innerHTML;
+          if (!next || childIds(list) === childIds(next)) return;
+          var kept = {};
+          Array.prototype.forEach.call(list.children, function (child) { if (child.id) kept[child.id] = child; });
+          var members = Array.prototype.map.call(next.children, function (child) {
+            if (child.id && kept[child.id]) return kept[child.id];
+            var node = document.importNode(child, true);
+            enhance(node);
+            highlight(node);
+            return node;
+          });
+          list.textContent = "";
+          members.forEach(function (member) { list.appendChild(member); });
         });
         fresh.querySelectorAll("[data-live][id]").forEach(function (next) {
           var current = document.getElementById(next.id);

@@ -202,12 +202,16 @@ fn window_end(text: Option<&str>, now: OffsetDateTime) -> Result<OffsetDateTime,
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsQuery {
-    environment: Option<String>,
-    granularity: Option<String>,
+    /// One environment's counts (default: every environment's).
+    pub environment: Option<String>,
+    /// `minute`, `hour` (default) or `day`.
+    pub granularity: Option<String>,
+    /// The range's start (default: a day before `until`).
     #[serde(default, with = "time::serde::rfc3339::option")]
-    since: Option<OffsetDateTime>,
+    pub since: Option<OffsetDateTime>,
+    /// The range's end (default: now).
     #[serde(default, with = "time::serde::rfc3339::option")]
-    until: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
 }
 
 /// `GET /api/v1/flags/{flag_id}/metrics`: a flag's evaluations over a time
@@ -221,9 +225,25 @@ pub async fn get_flag_metrics(
     Path(flag_id): Path<String>,
     QueryParams(query): QueryParams<MetricsQuery>,
 ) -> ApiResult<Json<Value>> {
+    let environments = [query.environment.clone()];
+    let mut answers = flag_metrics(&state, &principal, &flag_id, &environments, &query).await?;
+    Ok(Json(answers.pop().unwrap_or(Value::Null)))
+}
+
+/// The answer of `GET /api/v1/flags/{flag_id}/metrics` for each of
+/// `environments` (`None`: every environment), in their order, from one
+/// read of the counts and of the last evaluation times: the flag page's
+/// chart, a line per environment, asks for all of them at once.
+pub async fn flag_metrics(
+    state: &AppState,
+    principal: &Principal,
+    flag_id: &str,
+    environments: &[Option<String>],
+    query: &MetricsQuery,
+) -> ApiResult<Vec<Value>> {
     principal.require(ff_store::Role::Viewer)?;
-    if state.store.flag(&flag_id).await?.is_none() {
-        return Err(ApiError::not_found("flag", &flag_id));
+    if state.store.flag(flag_id).await?.is_none() {
+        return Err(ApiError::not_found("flag", flag_id));
     }
     let granularity = match query.granularity.as_deref() {
         None => Granularity::Hour,
@@ -262,27 +282,42 @@ pub async fn get_flag_metrics(
         ));
     }
     // This node's counts first, so that a read right after evaluating sees them.
-    crate::flush_evaluation_counts(&state).await;
-    crate::flush_flag_usage(&state).await;
+    crate::flush_evaluation_counts(state).await;
+    crate::flush_flag_usage(state).await;
+    // One environment: only its counts; several: every environment's, split here.
+    let only = match environments {
+        [one] => one.clone(),
+        _ => None,
+    };
     let counts = state
         .store
         .evaluation_counts(&CountQuery {
-            flag_id: flag_id.clone(),
-            environment: query.environment.clone(),
+            flag_id: flag_id.to_owned(),
+            environment: only,
             granularity,
             since,
             until,
         })
         .await?;
-    let last_evaluated_at = state.store.flag_usage().await?.get(&flag_id).copied();
-    Ok(Json(summary(
-        &flag_id,
-        granularity,
-        since,
-        buckets,
-        &counts,
-        last_evaluated_at,
-    )))
+    let last_evaluated_at = state.store.flag_usage().await?.get(flag_id).copied();
+    Ok(environments
+        .iter()
+        .map(|environment| {
+            let counts: Vec<EvaluationCount> = counts
+                .iter()
+                .filter(|c| environment.as_ref().is_none_or(|e| *e == c.environment))
+                .cloned()
+                .collect();
+            summary(
+                flag_id,
+                granularity,
+                since,
+                buckets,
+                &counts,
+                last_evaluated_at,
+            )
+        })
+        .collect())
 }
 
 /// Totals and dense buckets of `counts`.

@@ -1,5 +1,9 @@
 //! An environment's settings: `/environments/{env}/edit` (admins, as the
-//! API's `PUT /api/v1/environments/{env}`).
+//! API's `PUT /api/v1/environments/{env}`), a new one at `/new-environment`
+//! (`POST /api/v1/environments`, optionally starting from another
+//! environment's flag settings) and deleting one
+//! (`POST /environments/{env}/delete`, as `DELETE /api/v1/environments/{env}`:
+//! it asks first, and the page says beforehand what stops it).
 //!
 //! One form holds every setting the API lets one change (all of them but
 //! the key): the description, the parent and auto-sync, protection, the
@@ -26,9 +30,10 @@ use crate::extract::{JsonBody, Path};
 use crate::live::LiveConfig;
 use crate::routes::environments;
 use crate::state::AppState;
-use crate::ui::actions::{CommonFields, check_csrf, write_headers};
+use crate::ui::actions::{Retry, api_message, confirm, write_headers};
 use crate::ui::editor::draft::FormFields;
 use crate::ui::editor::view::{Choice, Field, Outcome, Placer, SummaryItem};
+use crate::ui::form_data::{self, Submitted};
 use crate::ui::shell::{PageResult, Shell, UiError, redirect_with_flash, render, viewer};
 
 /// The days of a change window, in the order people read a week.
@@ -57,6 +62,9 @@ struct SettingsDraft {
     /// `warn` or `refuse`.
     dependency_policy: String,
     windows: Vec<WindowDraft>,
+    /// A new environment only: the environment whose flag settings it
+    /// starts with (empty: none).
+    copy_from: String,
 }
 
 /// One change window.
@@ -105,6 +113,17 @@ impl SettingsDraft {
                     time_zone: w.time_zone.clone(),
                 })
                 .collect(),
+            copy_from: String::new(),
+        }
+    }
+
+    /// What a new environment's form starts with: a root, one approval
+    /// when approvals are switched on, a prerequisite broken with a warning.
+    fn new_environment() -> SettingsDraft {
+        SettingsDraft {
+            required_approvals: "1".to_owned(),
+            dependency_policy: "warn".to_owned(),
+            ..SettingsDraft::default()
         }
     }
 
@@ -138,6 +157,7 @@ impl SettingsDraft {
             required_approvals: form.get("required_approvals"),
             dependency_policy: form.get("dependency_policy"),
             windows,
+            copy_from: form.get("copy_from"),
         }
     }
 
@@ -145,7 +165,11 @@ impl SettingsDraft {
     /// (the API checks the rest).
     fn to_document(&self) -> Result<Value, Vec<Problem>> {
         let mut doc = Map::new();
-        doc.insert("key".into(), self.key.clone().into());
+        doc.insert("key".into(), self.key.trim().into());
+        let copy_from = self.copy_from.trim();
+        if !copy_from.is_empty() {
+            doc.insert("copy_from".into(), copy_from.into());
+        }
         let description = self.description.trim();
         if !description.is_empty() {
             doc.insert("description".into(), description.into());
@@ -229,7 +253,16 @@ struct WindowView {
 #[template(path = "environment_edit.html")]
 struct EnvironmentEditPage {
     shell: Shell,
+    /// A new environment (`/new-environment`), not yet saved.
+    is_new: bool,
+    /// Where the form posts.
+    action_url: String,
     key: String,
+    /// The key's field (a new environment only: the key never changes).
+    key_field: Field,
+    /// A new environment: whose flag settings it starts with.
+    copy_from: Field,
+    copy_choices: Vec<Choice>,
     version: String,
     summary: Vec<SummaryItem>,
     message: Option<String>,
@@ -250,8 +283,12 @@ struct EnvironmentEditPage {
     reason: Field,
     /// Saving needs a reason: the environment is protected now.
     needs_reason: bool,
-    /// Flags with an entry of their own here, and child environments.
+    /// The environments that inherit from this one.
     children: Vec<String>,
+    /// API keys (not revoked) bound to it: they stop a deletion too.
+    bound_keys: Vec<String>,
+    /// How many flags have settings of their own here (deleted with it).
+    flags_with_entries: usize,
 }
 
 /// `GET /environments/{env}/edit`.
@@ -273,10 +310,241 @@ pub async fn show_edit_environment(
         shell,
         &live,
         draft,
-        stored.version,
+        Some(stored.version),
         Outcome::default(),
         "",
     ))
+}
+
+/// `GET /new-environment`.
+pub async fn show_new_environment(
+    State(state): State<AppState>,
+    principal: Result<Principal, ApiError>,
+    uri: Uri,
+) -> PageResult {
+    let principal = admin(principal)?;
+    let live = state.live.current();
+    let shell = Shell::new(&state, &live, &principal, "", "environments", &uri).await;
+    let draft = SettingsDraft::new_environment();
+    render(&build(shell, &live, draft, None, Outcome::default(), ""))
+}
+
+/// `POST /new-environment`: as `POST /api/v1/environments`.
+pub async fn submit_new_environment(
+    State(state): State<AppState>,
+    principal: Result<Principal, ApiError>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let principal = admin(principal)?;
+    let form = Submitted::read(&principal, &form_data::FormFields::from_pairs(&pairs))?;
+    let live = state.live.current();
+    let key = pairs
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "key")
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    let mut draft = SettingsDraft::from_form(&key, &pairs);
+    let shell = Shell::new(&state, &live, &principal, "", "environments", &uri).await;
+    let answer = |shell, draft, outcome: Outcome| -> PageResult {
+        let status = outcome.status();
+        let html = render(&build(
+            shell,
+            &live,
+            draft,
+            None,
+            outcome,
+            &form.common.reason,
+        ))?;
+        Ok((status, html).into_response())
+    };
+    if !form.saves() {
+        let outcome = if draft.apply_op(&form.op) {
+            Outcome::default()
+        } else {
+            Outcome::message("That row is gone already; the form shows what is left.")
+        };
+        return answer(shell, draft, outcome);
+    }
+    if key.is_empty() {
+        let problem = Problem::error(
+            "key",
+            "give the environment a key, e.g. qa or eu_production",
+        );
+        return answer(shell, draft, Outcome::problems(vec![problem]));
+    }
+    let document = match draft.to_document() {
+        Ok(document) => document,
+        Err(problems) => return answer(shell, draft, Outcome::problems(problems)),
+    };
+    let result = environments::create_environment(
+        State(state.clone()),
+        principal.clone(),
+        write_headers(&headers, &form.common, None),
+        JsonBody(document),
+    )
+    .await;
+    match result {
+        Ok(_) => {
+            let copied = if draft.copy_from.trim().is_empty() {
+                String::new()
+            } else {
+                format!(", with the flag settings of {}", draft.copy_from.trim())
+            };
+            Ok(redirect_with_flash(
+                "/environments",
+                "ok",
+                &format!("Created environment {key}{copied}."),
+            ))
+        }
+        Err(error) => {
+            let outcome = match error {
+                // `copy_from` naming an environment deleted meanwhile.
+                ApiError::NotFound(_) if !draft.copy_from.is_empty() => {
+                    Outcome::problems(vec![Problem::error(
+                        "copy_from",
+                        "that environment no longer exists; choose another",
+                    )])
+                }
+                error => Outcome::from_error_keyed(error, "key").await,
+            };
+            draft.key = key;
+            answer(shell, draft, outcome)
+        }
+    }
+}
+
+/// `POST /environments/{env}/delete`: as `DELETE /api/v1/environments/{env}`.
+/// Without `confirmed=yes` (the script's dialog, or the confirmation page
+/// shown here without it) it asks first; a protected environment wants a
+/// reason. What stops it (child environments, API keys bound to it) comes
+/// back as the page's message, in words.
+pub async fn delete_environment(
+    State(state): State<AppState>,
+    principal: Result<Principal, ApiError>,
+    headers: HeaderMap,
+    extract::Path(env): extract::Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let principal = admin(principal)?;
+    let form = Submitted::read(&principal, &form_data::FormFields::from_pairs(&pairs))?;
+    let back = format!("/environments/{env}/edit");
+    let live = state.live.current();
+    let Some(stored) = live.environments.get(&env) else {
+        return Err(UiError(ApiError::not_found("environment", &env)));
+    };
+    let protected = stored.environment.protected;
+    let retry = Retry {
+        heading: format!("Delete environment {env}?"),
+        action_url: format!("/environments/{env}/delete"),
+        hidden: form
+            .version
+            .map(|v| ("version", v.to_string()))
+            .into_iter()
+            .collect(),
+        button: "Delete environment".to_owned(),
+        danger: true,
+    };
+    if !form.confirmed() || (protected && form.common.reason.trim().is_empty()) {
+        let note = delete_note(&live, &env);
+        return confirm(&state, &principal, &form.common, &back, &retry, &note).await;
+    }
+    let result = environments::delete_environment(
+        State(state.clone()),
+        principal,
+        write_headers(&headers, &form.common, form.version),
+        Path(env.clone()),
+    )
+    .await;
+    Ok(match result {
+        Ok(_) => redirect_with_flash(
+            "/environments",
+            "ok",
+            &format!("Deleted environment {env}."),
+        ),
+        Err(ApiError::Conflict {
+            code: "in_use",
+            details,
+            ..
+        }) => {
+            // Keys by name, as the page lists them.
+            let mut details = details;
+            if let Some(ids) = details["api_keys"].as_array_mut() {
+                for id in ids.iter_mut() {
+                    let name = live
+                        .keys_by_hash
+                        .values()
+                        .find(|k| Some(k.id.as_str()) == id.as_str())
+                        .map(|k| k.name.clone());
+                    if let Some(name) = name {
+                        *id = Value::String(name);
+                    }
+                }
+            }
+            redirect_with_flash(&back, "error", &in_use_message(&env, &details))
+        }
+        Err(error) => redirect_with_flash(&back, "error", &api_message(error).await),
+    })
+}
+
+/// What deleting `env` takes with it, for the confirmation.
+fn delete_note(live: &LiveConfig, env: &str) -> String {
+    let entries = flags_with_entries(live, env);
+    let flags = match entries {
+        0 => "No flag has settings of its own there.".to_owned(),
+        1 => "One flag has settings of its own there; they are deleted with it (as a new version of the flag).".to_owned(),
+        n => format!("{n} flags have settings of their own there; they are deleted with it (as a new version of each flag)."),
+    };
+    format!("Applications using {env} stop getting its flags. {flags} This cannot be undone.")
+}
+
+/// The API's `in_use` refusal in words: what stops it, and what to do.
+fn in_use_message(env: &str, details: &Value) -> String {
+    let names = |field: &str| -> Vec<String> {
+        details[field]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (children, keys) = (names("children"), names("api_keys"));
+    let mut message = format!("{env} was not deleted.");
+    if !children.is_empty() {
+        let (verb, them) = if children.len() == 1 {
+            ("inherits", "it")
+        } else {
+            ("inherit", "them")
+        };
+        message.push_str(&format!(
+            " {} {verb} from it: give {them} another parent, or delete {them}, first.",
+            children.join(", ")
+        ));
+    }
+    if !keys.is_empty() {
+        let (noun, verb, them) = if keys.len() == 1 {
+            ("API key", "is", "it")
+        } else {
+            ("API keys", "are", "them")
+        };
+        message.push_str(&format!(
+            " The {noun} {} {verb} bound to it: revoke {them} first.",
+            keys.join(", ")
+        ));
+    }
+    message
+}
+
+/// How many flags have an entry of their own in `env`.
+fn flags_with_entries(live: &LiveConfig, env: &str) -> usize {
+    live.flags
+        .values()
+        .filter(|f| f.flag.environments.contains_key(env))
+        .count()
 }
 
 /// `POST /environments/{env}/edit`.
@@ -289,16 +557,11 @@ pub async fn submit_edit_environment(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let principal = admin(principal)?;
-    let form = FormFields::new(&pairs);
-    let common = CommonFields {
-        csrf: form.get("csrf"),
-        reason: form.get("reason"),
-        confirmed: String::new(),
-        back: String::new(),
-    };
-    check_csrf(&principal, &common)?;
-    let op = form.get("op");
-    let version: Option<i64> = form.get("version").parse().ok();
+    let Submitted {
+        common,
+        op,
+        version,
+    } = Submitted::read(&principal, &form_data::FormFields::from_pairs(&pairs))?;
     let live = state.live.current();
     if !live.environments.contains_key(&env) {
         return Err(UiError(ApiError::not_found("environment", &env)));
@@ -312,7 +575,7 @@ pub async fn submit_edit_environment(
             shell,
             &live,
             draft,
-            version,
+            Some(version),
             outcome,
             &common.reason,
         ))?;
@@ -372,7 +635,7 @@ fn build(
     mut shell: Shell,
     live: &LiveConfig,
     draft: SettingsDraft,
-    version: i64,
+    version: Option<i64>,
     outcome: Outcome,
     reason: &str,
 ) -> EnvironmentEditPage {
@@ -382,10 +645,20 @@ fn build(
             .iter()
             .map(|p| (p.path.clone(), p.message.clone())),
     );
-    shell.title = format!("Settings of {}", draft.key);
+    // Only a saved environment has a version.
+    let is_new = version.is_none();
+    shell.title = if is_new {
+        "New environment".to_owned()
+    } else {
+        format!("Settings of {}", draft.key)
+    };
     // A parent may be any environment but this one and those below it (a
     // tree has no cycles).
-    let below = descendants(live, &draft.key);
+    let below = if is_new {
+        Vec::new()
+    } else {
+        descendants(live, &draft.key)
+    };
     let mut parent_choices = vec![Choice {
         value: String::new(),
         label: "none (a root environment)".to_owned(),
@@ -394,7 +667,7 @@ fn build(
     parent_choices.extend(
         crate::routes::overview::environments_in_tree_order(live)
             .into_iter()
-            .filter(|e| e.key != draft.key && !below.contains(&e.key))
+            .filter(|e| is_new || (e.key != draft.key && !below.contains(&e.key)))
             .map(|e| Choice {
                 selected: e.key == draft.parent,
                 label: e.key.clone(),
@@ -445,8 +718,31 @@ fn build(
         .environments
         .get(&draft.key)
         .is_some_and(|e| e.environment.protected);
+    let mut copy_choices = vec![Choice {
+        value: String::new(),
+        label: "none (start empty)".to_owned(),
+        selected: draft.copy_from.is_empty(),
+    }];
+    copy_choices.extend(
+        crate::routes::overview::environments_in_tree_order(live)
+            .into_iter()
+            .map(|e| Choice {
+                selected: e.key == draft.copy_from,
+                label: e.key.clone(),
+                value: e.key,
+            }),
+    );
     let mut page = EnvironmentEditPage {
-        version: version.to_string(),
+        is_new,
+        action_url: if is_new {
+            "/new-environment".to_owned()
+        } else {
+            format!("/environments/{}/edit", draft.key)
+        },
+        key_field: placer.field("key", &draft.key),
+        copy_from: placer.field("copy_from", &draft.copy_from),
+        copy_choices,
+        version: version.map(|v| v.to_string()).unwrap_or_default(),
         summary: Vec::new(),
         message: outcome.message.clone(),
         description: placer.field("description", &draft.description),
@@ -478,6 +774,19 @@ fn build(
             .filter(|e| e.environment.tree.parent.as_deref() == Some(draft.key.as_str()))
             .map(|e| e.environment.tree.key.clone())
             .collect(),
+        bound_keys: live
+            .keys_by_hash
+            .values()
+            .filter(|k| {
+                k.revoked_at.is_none() && k.environment.as_deref() == Some(draft.key.as_str())
+            })
+            .map(|k| k.name.clone())
+            .collect(),
+        flags_with_entries: if is_new {
+            0
+        } else {
+            flags_with_entries(live, &draft.key)
+        },
         key: draft.key,
         shell,
     };

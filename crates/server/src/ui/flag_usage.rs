@@ -2,24 +2,23 @@
 //! (an SVG chart drawn here, no library), the distribution of values and
 //! variants, the error rate and when the flag was last evaluated.
 //!
-//! The numbers come from the API's own handler
-//! (`GET /api/v1/flags/{flag_id}/metrics`, once per environment), which
-//! adds this node's unflushed counts to the store first: what was just
-//! evaluated or reported shows at once.
+//! The numbers come from the API's own code
+//! (`GET /api/v1/flags/{flag_id}/metrics`'s [`flag_metrics`], asked for
+//! every environment at once: one read of the counts, split per
+//! environment), which adds this node's unflushed counts to the store
+//! first: what was just evaluated or reported shows at once.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use axum::extract::State;
 use ff_store::Granularity;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::extract::{Path, QueryParams};
-use crate::routes::metrics::{MetricsQuery, get_flag_metrics};
+use crate::routes::metrics::{MetricsQuery, flag_metrics};
 use crate::state::AppState;
 use crate::ui::shell::format_time;
 
@@ -177,7 +176,7 @@ struct Series {
 }
 
 /// Reads the flag's usage over `range` in every environment through the
-/// API's handler.
+/// API's own code, with one read of the counts for all of them.
 pub async fn flag_usage(
     state: &AppState,
     principal: &Principal,
@@ -193,28 +192,22 @@ pub async fn flag_usage(
             .saturating_sub(1)
             .saturating_mul(granularity.seconds()),
     ));
-    let mut series = Vec::with_capacity(environments.len());
-    for env in environments {
-        let query: MetricsQuery = serde_json::from_value(json!({
-            "environment": env,
-            "granularity": granularity.as_str(),
-            "since": since.format(&Rfc3339).unwrap_or_default(),
-            "until": now.format(&Rfc3339).unwrap_or_default(),
-        }))
-        .map_err(|e| ApiError::Internal(format!("metrics query: {e}")))?;
-        let answer = get_flag_metrics(
-            State(state.clone()),
-            principal.clone(),
-            Path(flag_id.to_owned()),
-            QueryParams(query),
-        )
-        .await?
-        .0;
-        series.push(Series {
+    let query = MetricsQuery {
+        environment: None,
+        granularity: Some(granularity.as_str().to_owned()),
+        since: Some(since),
+        until: Some(now),
+    };
+    let wanted: Vec<Option<String>> = environments.iter().cloned().map(Some).collect();
+    let answers = flag_metrics(state, principal, flag_id, &wanted, &query).await?;
+    let series: Vec<Series> = environments
+        .iter()
+        .zip(answers)
+        .map(|(env, answer)| Series {
             env: env.clone(),
             answer,
-        });
-    }
+        })
+        .collect();
     Ok(summarise(flag_id, range, &series))
 }
 

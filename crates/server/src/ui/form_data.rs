@@ -1,7 +1,14 @@
 //! Form bodies that axum's `Form` cannot read: fields that repeat (a
 //! checkbox per flag: `flag=a&flag=b`) and `multipart/form-data` (a file
 //! upload). A page handler takes the body as bytes and reads it here, so
-//! that every form of the page keeps working without JavaScript.
+//! that every form of the page keeps working without JavaScript. Also the
+//! fields every editor form carries ([`Submitted`]: token, reason,
+//! confirmation, the button pressed, the version opened).
+//!
+//! One rule for a name sent more than once where one value is expected:
+//! **the last one wins** (a later field overrides an earlier default, as a
+//! checkbox after a hidden field of the same name does). Fields meant to
+//! repeat are read with [`FormFields::all`].
 //!
 //! The multipart reader is deliberately small: the pages send a few text
 //! fields and at most one file of a few megabytes (the body limit applies
@@ -9,8 +16,10 @@
 
 use axum::http::{HeaderMap, header};
 
+use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::ui::actions::CommonFields;
+use crate::ui::actions::{CommonFields, check_csrf};
+use crate::ui::shell::UiError;
 
 /// One field of a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +68,27 @@ impl FormFields {
         })
     }
 
-    /// The first value of a field, as text ("" when absent).
+    /// Name and value pairs already decoded (axum's `Form<Vec<(String,
+    /// String)>>`), in the order sent.
+    pub fn from_pairs(pairs: &[(String, String)]) -> FormFields {
+        FormFields {
+            fields: pairs
+                .iter()
+                .map(|(name, value)| Field {
+                    name: name.clone(),
+                    value: value.clone().into_bytes(),
+                    filename: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The value of a field, as text ("" when absent); the last one when
+    /// the name was sent more than once.
     pub fn text(&self, name: &str) -> String {
         self.fields
             .iter()
+            .rev()
             .find(|f| f.name == name)
             .map(|f| String::from_utf8_lossy(&f.value).into_owned())
             .unwrap_or_default()
@@ -93,6 +119,56 @@ impl FormFields {
             confirmed: self.text("confirmed"),
             back: self.text("back"),
         }
+    }
+}
+
+/// The fields of a submitted editor form (flag, segment, environment)
+/// besides the document's own.
+#[derive(Debug)]
+pub struct Submitted {
+    /// Token, reason and confirmation (`confirmed` is `yes` or empty).
+    pub common: CommonFields,
+    /// The button pressed: `save` (or none: Enter in a field), or one that
+    /// adds or removes a row.
+    pub op: String,
+    /// The version the form was opened on (`If-Match`); `None` for a new
+    /// document.
+    pub version: Option<i64>,
+}
+
+impl Submitted {
+    /// Reads the fields and checks the form's CSRF token. Confirmed means
+    /// `confirmed=yes`, as every action form says it (the editor's
+    /// checkbox, the confirmation page, the script's dialog).
+    pub fn read(principal: &Principal, form: &FormFields) -> Result<Submitted, UiError> {
+        let submitted = Submitted::of(form);
+        check_csrf(principal, &submitted.common)?;
+        Ok(submitted)
+    }
+
+    /// The fields, unchecked.
+    fn of(form: &FormFields) -> Submitted {
+        let mut common = form.common();
+        if common.confirmed != "yes" {
+            common.confirmed.clear();
+        }
+        // Editors go back where their save leads, never where a field says.
+        common.back.clear();
+        Submitted {
+            common,
+            op: form.text("op"),
+            version: form.text("version").trim().parse().ok(),
+        }
+    }
+
+    /// Whether the save button was pressed (or Enter in a field).
+    pub fn saves(&self) -> bool {
+        self.op.is_empty() || self.op == "save"
+    }
+
+    /// Whether the form says the change was confirmed.
+    pub fn confirmed(&self) -> bool {
+        self.common.confirmed == "yes"
     }
 }
 
@@ -194,6 +270,29 @@ mod tests {
         assert_eq!(form.text("reason"), "why not?");
         assert_eq!(form.common().csrf, "t");
         assert_eq!(form.text("missing"), "");
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_field_wins_and_confirmed_means_yes() {
+        let form = FormFields::from_pairs(&[
+            ("op".to_owned(), "add_rule".to_owned()),
+            ("confirmed".to_owned(), String::new()),
+            ("op".to_owned(), "save".to_owned()),
+            ("confirmed".to_owned(), "yes".to_owned()),
+            ("version".to_owned(), " 7 ".to_owned()),
+        ]);
+        let submitted = Submitted::of(&form);
+        assert!(submitted.saves() && submitted.confirmed());
+        assert_eq!(submitted.version, Some(7));
+        // Only `yes` confirms (an `on` from a checkbox without a value does not).
+        let form = FormFields::from_pairs(&[
+            ("confirmed".to_owned(), "on".to_owned()),
+            ("op".to_owned(), "add_window".to_owned()),
+        ]);
+        let submitted = Submitted::of(&form);
+        assert!(!submitted.confirmed() && !submitted.saves());
+        assert_eq!(submitted.common.confirmed, "");
+        assert_eq!(submitted.version, None);
     }
 
     #[test]

@@ -50,7 +50,8 @@
 //!   tag, lifecycle, delete) through the API's bulk handler.
 //! - `users_page`: `/users`, people (admins only): create, role, disable.
 //! - `environment_editor`: `/environments/{env}/edit`, an environment's
-//!   settings (parent, auto-sync, protection, approvals, change windows).
+//!   settings (parent, auto-sync, protection, approvals, change windows);
+//!   `/new-environment` and deleting one.
 //! - `compare_page`: `/environments/compare`, the environment diff, with
 //!   previewed promotion.
 //! - `form_data`: form bodies with repeated fields or a file upload.
@@ -175,6 +176,15 @@ pub fn router() -> Router<AppState> {
             post(segment_editor::delete_segment),
         )
         .route("/environments", get(lists::show_environments))
+        .route(
+            "/new-environment",
+            get(environment_editor::show_new_environment)
+                .post(environment_editor::submit_new_environment),
+        )
+        .route(
+            "/environments/{env}/delete",
+            post(environment_editor::delete_environment),
+        )
         .route(
             "/environments/{env}/edit",
             get(environment_editor::show_edit_environment)

@@ -28,12 +28,13 @@ use crate::extract::{JsonBody, Path};
 use crate::live::LiveConfig;
 use crate::routes::segments;
 use crate::state::AppState;
-use crate::ui::actions::{CommonFields, Retry, api_message, check_csrf, confirm, write_headers};
+use crate::ui::actions::{Retry, api_message, confirm, write_headers};
 use crate::ui::editor::draft::{ConditionDraft, FormFields};
 use crate::ui::editor::view::{
     ConditionView, Field, Outcome, Placer, SummaryItem, attribute_suggestions, condition_view,
     describe,
 };
+use crate::ui::form_data::{self, Submitted};
 use crate::ui::shell::{PageResult, Shell, UiError, redirect_with_flash, render, viewer};
 
 /// The segment as the form's fields hold it.
@@ -194,7 +195,7 @@ pub async fn submit_new_segment(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let principal = editor(principal)?;
-    let form = Submitted::read(&principal, &pairs)?;
+    let form = Submitted::read(&principal, &form_data::FormFields::from_pairs(&pairs))?;
     let draft = SegmentDraft::from_form(&pairs);
     let live = state.live.current();
     let shell = Shell::new(&state, &live, &principal, "", "segments", &uri).await;
@@ -245,7 +246,7 @@ pub async fn submit_edit_segment(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let principal = editor(principal)?;
-    let form = Submitted::read(&principal, &pairs)?;
+    let form = Submitted::read(&principal, &form_data::FormFields::from_pairs(&pairs))?;
     let mut draft = SegmentDraft::from_form(&pairs);
     // A segment is never renamed: the URL names it.
     draft.segment_id.clone_from(&segment_id);
@@ -312,9 +313,9 @@ pub async fn delete_segment(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let principal = editor(principal)?;
-    let form = Submitted::read(&principal, &pairs)?;
+    let form = Submitted::read(&principal, &form_data::FormFields::from_pairs(&pairs))?;
     let back = format!("/segments/{segment_id}/edit");
-    if form.common.confirmed != "yes" {
+    if !form.confirmed() {
         // Without the script's dialog: ask on a page of its own.
         let retry = Retry {
             heading: format!("Delete segment {segment_id}?"),
@@ -341,41 +342,6 @@ pub async fn delete_segment(
         Ok(_) => redirect_with_flash("/segments", "ok", &format!("Deleted segment {segment_id}.")),
         Err(error) => redirect_with_flash(&back, "error", &api_message(error).await),
     })
-}
-
-/// The fields of a submitted form besides the segment's own.
-struct Submitted {
-    common: CommonFields,
-    /// The button pressed: `save`, or one that adds or removes a row.
-    op: String,
-    /// The version the form was opened on (`If-Match`).
-    version: Option<i64>,
-}
-
-impl Submitted {
-    fn saves(&self) -> bool {
-        self.op.is_empty() || self.op == "save"
-    }
-
-    fn read(principal: &Principal, pairs: &[(String, String)]) -> Result<Submitted, UiError> {
-        let form = FormFields::new(pairs);
-        let common = CommonFields {
-            csrf: form.get("csrf"),
-            reason: form.get("reason"),
-            confirmed: if form.get("confirmed") == "yes" {
-                "yes".to_owned()
-            } else {
-                String::new()
-            },
-            back: String::new(),
-        };
-        check_csrf(principal, &common)?;
-        Ok(Submitted {
-            common,
-            op: form.get("op"),
-            version: form.get("version").parse().ok(),
-        })
-    }
 }
 
 /// Carries out a row button and answers the form again, as typed.

@@ -159,7 +159,7 @@ pub async fn killed_flags(state: &AppState, live: &LiveConfig) -> Vec<Killed> {
 
 /// The number of pending change requests for the top bar (at most 100:
 /// the badge says "99+" beyond).
-async fn pending_count(state: &AppState) -> usize {
+pub async fn pending_count(state: &AppState) -> usize {
     let query = ff_store::WorkQuery {
         kind: Some(ff_store::WorkKind::ChangeRequest),
         statuses: vec![<RequestStatus as Status>::as_str(RequestStatus::Pending).to_owned()],

@@ -37,7 +37,8 @@ use crate::live::{LiveConfig, live_flag};
 use crate::routes::flags;
 use crate::routes::overview::environments_in_tree_order;
 use crate::state::AppState;
-use crate::ui::actions::{CommonFields, body_json, check_csrf, write_headers};
+use crate::ui::actions::{body_json, write_headers};
+use crate::ui::form_data::{FormFields, Submitted};
 use crate::ui::shell::{PageResult, Shell, UiError, redirect_with_flash, viewer};
 use draft::Draft;
 use view::{Conflict, EditorPage, Outcome};
@@ -79,7 +80,7 @@ pub async fn submit_new(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let principal = editor(principal)?;
-    let form = Submitted::read(&principal, &pairs)?;
+    let form = Submitted::read(&principal, &FormFields::from_pairs(&pairs))?;
     let live = state.live.current();
     let draft = Draft::from_form(&pairs, &environment_keys(&live));
     let page = Page::new(&state, &live, &principal, &uri, None).await;
@@ -118,7 +119,7 @@ pub async fn submit_edit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let principal = editor(principal)?;
-    let form = Submitted::read(&principal, &pairs)?;
+    let form = Submitted::read(&principal, &FormFields::from_pairs(&pairs))?;
     let live = state.live.current();
     let mut draft = Draft::from_form(&pairs, &environment_keys(&live));
     // A flag is never renamed: the URL names it.
@@ -176,49 +177,6 @@ pub async fn submit_edit(
             page.refuse(draft, Outcome::conflict(conflict), &form)
         }
         Err(error) => page.refuse(draft, Outcome::from_error(error).await, &form),
-    }
-}
-
-/// The fields of a submitted form besides the flag's own.
-struct Submitted {
-    common: CommonFields,
-    /// The button pressed: `save`, or one that adds or removes a row.
-    op: String,
-    /// The version the form was opened on (`If-Match`).
-    version: Option<i64>,
-}
-
-impl Submitted {
-    /// Whether the save button was pressed (or Enter in a field).
-    fn saves(&self) -> bool {
-        self.op.is_empty() || self.op == "save"
-    }
-
-    fn read(principal: &Principal, pairs: &[(String, String)]) -> Result<Submitted, UiError> {
-        let field = |name: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let common = CommonFields {
-            csrf: field("csrf"),
-            reason: field("reason"),
-            confirmed: if field("confirmed").is_empty() {
-                String::new()
-            } else {
-                "yes".to_owned()
-            },
-            back: String::new(),
-        };
-        check_csrf(principal, &common)?;
-        Ok(Submitted {
-            common,
-            op: field("op"),
-            version: field("version").parse().ok(),
-        })
     }
 }
 
@@ -284,7 +242,7 @@ impl Page {
             draft,
             outcome,
             &form.common.reason,
-            !form.common.confirmed.is_empty(),
+            form.confirmed(),
             StatusCode::OK,
         )
     }
@@ -296,7 +254,7 @@ impl Page {
             draft,
             outcome,
             &form.common.reason,
-            !form.common.confirmed.is_empty(),
+            form.confirmed(),
             status,
         )
     }
