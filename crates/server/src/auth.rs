@@ -168,12 +168,7 @@ impl Principal {
 
 /// The document name of a role.
 pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Viewer => "viewer",
-        Role::Editor => "editor",
-        Role::Approver => "approver",
-        Role::Admin => "admin",
-    }
+    role.name()
 }
 
 /// The document name of a key kind.

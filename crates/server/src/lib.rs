@@ -22,6 +22,9 @@
 //!   the JSON Schemas of the `ff_api_types` types each route names.
 //! - `auth`: who is calling, as an extractor (`Principal`): an API key or
 //!   a signed-in person's session; roles, rate limits.
+//! - `scope`: roles scoped to environments: whether a scoped caller holds
+//!   the role needed in each environment; `scope_of_writes`: which
+//!   environments a planned write touches.
 //! - `client_address`: the address a request came from (the peer, or a
 //!   trusted proxy's header), for the per-device limits.
 //! - `people`: user accounts, argon2id passwords, sign-in throttling,
@@ -88,6 +91,7 @@ mod openapi;
 mod people;
 mod routes;
 mod scope;
+mod scope_of_writes;
 mod state;
 mod stream_token;
 mod tls;

@@ -107,7 +107,7 @@ where
     if changes.is_empty() && step.is_none() {
         return Ok(Outcome::Unchanged);
     }
-    crate::scope::check_write(&live, &changes, &meta)?;
+    crate::scope_of_writes::check_write(&live, &changes, &meta)?;
     check_flag_sizes(&changes, state.config.max_flag_bytes)?;
     check_references(&live, &changes)?;
     let at = stored_time(state.clock.now());

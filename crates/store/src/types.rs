@@ -515,6 +515,18 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The role's name, as stored and as the API writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// Roles scoped to environments: environment key → the role held there,
 /// and no role anywhere else (issue 17). A key or person without them holds
 /// its one `role` everywhere.

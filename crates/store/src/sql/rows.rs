@@ -406,12 +406,7 @@ fn key_kind_from_name(name: &str) -> Option<KeyKind> {
 
 /// The stored name of a role.
 pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Viewer => "viewer",
-        Role::Editor => "editor",
-        Role::Approver => "approver",
-        Role::Admin => "admin",
-    }
+    role.name()
 }
 
 fn role_from_name(name: &str) -> Option<Role> {
