@@ -110,9 +110,10 @@ pub fn requested(
     environment_roles: Option<&BTreeMap<String, String>>,
 ) -> Result<Option<EnvironmentRoles>, ApiError> {
     let mut roles = BTreeMap::new();
-    if let Some(environments) = environments {
+    // An empty list scopes to nothing: the same as no list.
+    if let Some(environments) = environments.filter(|list| !list.is_empty()) {
         let Some(role) = role else {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "missing_role",
                 "role: give the role these environments are scoped to",
             ));

@@ -53,13 +53,7 @@ pub async fn create_api_key(
     };
     let role = match (kind, request.role.as_deref()) {
         (KeyKind::Admin, Some(name)) => Some(parse_role(name)?),
-        (KeyKind::Admin, None) if request.environment_roles.is_some() => None,
-        (KeyKind::Admin, None) => {
-            return Err(ApiError::bad_request(
-                "missing_role",
-                "role: admin keys need a role: viewer, editor, approver or admin",
-            ));
-        }
+        (KeyKind::Admin, None) => None,
         (_, Some(_)) => {
             return Err(ApiError::bad_request(
                 "unexpected_role",
@@ -87,6 +81,13 @@ pub async fn create_api_key(
         .as_ref()
         .and_then(EnvironmentRoles::highest)
         .or(role);
+    if kind == KeyKind::Admin && role.is_none() {
+        return Err(ApiError::unprocessable(
+            "missing_role",
+            "role: admin keys need a role (viewer, editor, approver or admin), or \
+             environment_roles naming one per environment",
+        ));
+    }
     let environment = match (kind, request.environment) {
         (KeyKind::Admin, Some(_)) => {
             return Err(ApiError::bad_request(

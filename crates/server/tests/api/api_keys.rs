@@ -125,7 +125,7 @@ async fn revoked_keys_stop_working(app: TestApp) {
 async fn invalid_key_requests(app: &TestApp) {
     let cases = [
         (json!({"name": "x", "kind": "root"}), 400, "invalid_kind"),
-        (json!({"name": "x", "kind": "admin"}), 400, "missing_role"),
+        (json!({"name": "x", "kind": "admin"}), 422, "missing_role"),
         (
             json!({"name": "x", "kind": "admin", "role": "owner"}),
             400,

@@ -103,7 +103,12 @@ async fn scoped_keys_are_created_listed_and_validated(app: TestApp) {
         ),
         (
             json!({"name": "x", "kind": "admin", "environments": ["development"]}),
-            400,
+            422,
+            "missing_role",
+        ),
+        (
+            json!({"name": "x", "kind": "admin", "environments": [], "environment_roles": {}}),
+            422,
             "missing_role",
         ),
         (
