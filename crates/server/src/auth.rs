@@ -99,7 +99,7 @@ impl Principal {
                      this caller's roles are scoped ({})",
                     scoped
                         .iter()
-                        .map(|(env, role)| format!("{} in {env}", role_name(role)))
+                        .map(|(env, role)| format!("{} in {env}", role.name()))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )))
@@ -107,17 +107,17 @@ impl Principal {
             (KeyKind::Admin, _, Some(scoped)) if scoped.highest() >= Some(role) => Ok(()),
             (KeyKind::Admin, _, Some(_)) => Err(ApiError::Forbidden(format!(
                 "this caller's roles do not allow that in any environment; it needs the {} role",
-                role_name(role)
+                role.name()
             ))),
             (KeyKind::Admin, Some(have), None) if have >= role => Ok(()),
             (KeyKind::Admin, _, None) => Err(ApiError::Forbidden(format!(
                 "this key's role does not allow that; it needs the {} role",
-                role_name(role)
+                role.name()
             ))),
             (kind, _, _) => Err(ApiError::Forbidden(format!(
                 "{} keys may only evaluate flags; this needs an admin key with the {} role",
                 kind_name(kind),
-                role_name(role)
+                role.name()
             ))),
         }
     }
@@ -164,11 +164,6 @@ impl Principal {
             )),
         }
     }
-}
-
-/// The document name of a role.
-pub fn role_name(role: Role) -> &'static str {
-    role.name()
 }
 
 /// The document name of a key kind.

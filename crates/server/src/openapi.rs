@@ -14,7 +14,6 @@ use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::auth::role_name;
 use crate::routes::table::{Access, Answer, Body, Media, Route, SchemaFn};
 
 /// What a query string's text may hold: no control character (C0, DEL, C1).
@@ -93,7 +92,7 @@ fn operation(route: &Route, generator: &mut SchemaGenerator) -> Value {
             op["security"] = json!([{"bearer": []}, {"apiKey": []}]);
             op["description"] = json!(format!(
                 "Needs an admin key with the `{}` role or higher.",
-                role_name(role)
+                role.name()
             ));
         }
     }

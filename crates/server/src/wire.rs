@@ -53,7 +53,7 @@ pub fn api_key(key: &ff_store::ApiKey) -> wire::ApiKey {
         id: key.id.clone(),
         name: key.name.clone(),
         kind: key_kind(key.kind).to_owned(),
-        role: key.role.map(|role| crate::auth::role_name(role).to_owned()),
+        role: key.role.map(|role| role.name().to_owned()),
         environment: key.environment.clone(),
         environment_roles: key.environment_roles.as_ref().map(crate::scope::wire_roles),
         prefix: key.prefix.clone(),

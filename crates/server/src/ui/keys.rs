@@ -12,7 +12,7 @@ use ff_api_types::CreateApiKeyRequest;
 use ff_store::{KeyKind, Role};
 use serde::Deserialize;
 
-use crate::auth::{Principal, kind_name, role_name};
+use crate::auth::{Principal, kind_name};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Path};
 use crate::routes::api_keys;
@@ -76,7 +76,7 @@ async fn keys_page(
                 name: key.name.clone(),
                 kind: kind_name(key.kind),
                 scope: match (key.kind, key.role, &key.environment) {
-                    (KeyKind::Admin, Some(role), _) => role_name(role).to_owned(),
+                    (KeyKind::Admin, Some(role), _) => role.name().to_owned(),
                     (_, _, Some(env)) => env.clone(),
                     _ => String::new(),
                 },

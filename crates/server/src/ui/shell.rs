@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::auth::{Principal, role_name};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::live::LiveConfig;
 use crate::routes::overview::{cell, environments_in_tree_order};
@@ -82,7 +82,7 @@ impl Shell {
             title: title.into(),
             active,
             user: session::display_name(principal),
-            role: principal.role().map(role_name).unwrap_or("none"),
+            role: principal.role().map(Role::name).unwrap_or("none"),
             csrf: session::csrf_token(principal),
             can_edit: principal.require(Role::Editor).is_ok(),
             css: assets::css_url(),

@@ -15,7 +15,7 @@ use ff_store::Role;
 use rand::RngExt as _;
 use serde::Deserialize;
 
-use crate::auth::{Principal, role_name};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Path};
 use crate::routes::users;
@@ -59,7 +59,7 @@ struct NewPerson {
 fn admin(principal: Result<Principal, ApiError>) -> Result<Principal, UiError> {
     let principal = principal?;
     if principal.require(Role::Admin).is_err() {
-        let role = principal.role().map(role_name).unwrap_or("none");
+        let role = principal.role().map(Role::name).unwrap_or("none");
         return Err(UiError(ApiError::Forbidden(format!(
             "Only admins manage people; you are signed in as {role}. Ask an admin to create an account or change a role."
         ))));
@@ -91,7 +91,7 @@ async fn users_page(
         .into_iter()
         .map(|user| UserRow {
             is_self: user.id == principal.key_id(),
-            role: role_name(user.role),
+            role: user.role.name(),
             disabled: user.disabled_at.map(format_time),
             created: format_time(user.created_at),
             created_by: user.created_by,

@@ -13,7 +13,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::experiments::{ExperimentRow, select_experiments};
 use super::rows::{
     ApiKeyRow, EnvironmentRow, FlagRow, SegmentRow, UserRow, WorkItemRow, environment_roles_text,
-    from_millis, key_kind_name, role_name, select_api_keys, select_environments, select_flags,
+    from_millis, key_kind_name, select_api_keys, select_environments, select_flags,
     select_segments, select_users, select_work_items,
 };
 use super::webhooks::{WebhookRow, select_webhooks};
@@ -755,7 +755,7 @@ where
         .bind(new.id.as_str())
         .bind(new.name.as_str())
         .bind(key_kind_name(new.kind))
-        .bind(new.role.map(role_name))
+        .bind(new.role.map(crate::Role::name))
         .bind(new.environment.as_deref())
         .bind(new.prefix.as_str())
         .bind(new.secret_hash.as_str())
@@ -1006,7 +1006,7 @@ where
         .bind(new.id.as_str())
         .bind(new.email.as_str())
         .bind(new.display_name.as_str())
-        .bind(role_name(new.role))
+        .bind(new.role.name())
         .bind(new.password_hash.as_str())
         .bind(context.set.actor.as_str())
         .bind(context.at_ms)
@@ -1061,7 +1061,7 @@ where
                 .as_deref()
                 .unwrap_or(&before.display_name),
         )
-        .bind(role_name(update.role.unwrap_or(before.role)))
+        .bind(update.role.unwrap_or(before.role).name())
         .bind(
             update
                 .password_hash

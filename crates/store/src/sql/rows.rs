@@ -404,15 +404,10 @@ fn key_kind_from_name(name: &str) -> Option<KeyKind> {
         .find(|k| key_kind_name(*k) == name)
 }
 
-/// The stored name of a role.
-pub(crate) fn role_name(role: Role) -> &'static str {
-    role.name()
-}
-
 fn role_from_name(name: &str) -> Option<Role> {
     [Role::Viewer, Role::Editor, Role::Approver, Role::Admin]
         .into_iter()
-        .find(|r| role_name(*r) == name)
+        .find(|r| r.name() == name)
 }
 
 /// `SELECT <every column of WorkItemRow> FROM work_items`, for `concat!`.
